@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine: installs what the tests need, then checks formatting,
+# lints and runs every test (unit, property and integration tests with a real ZooKeeper).
+#
+#   scripts/test.sh            # everything
+#   scripts/test.sh -- FILTER  # only tests whose name contains FILTER (after the checks)
+#
+# Installs: Debian's zookeeper (the server the integration tests start), python3 venv support, and a test
+# virtualenv at target/test-venv with the outside clients the tests drive (thriftpy2, streamparse, pystorm).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+filter=()
+if [ "${1:-}" = "--" ]; then shift; filter=("$@"); fi
+
+need_apt=()
+[ -f /usr/share/java/zookeeper.jar ] || need_apt+=(zookeeper)
+command -v java >/dev/null || need_apt+=(default-jre-headless)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "test.sh: installing ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+venv=target/test-venv
+if ! "$venv/bin/python" -c 'import thriftpy2, streamparse, pystorm' 2>/dev/null; then
+  echo "test.sh: creating $venv (thriftpy2, streamparse, pystorm from PyPI)"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check thriftpy2 streamparse pystorm
+fi
+export STORM_TEST_PYTHON="$PWD/$venv/bin/python"
+
+command -v rustfmt >/dev/null && cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt clippy
+cargo fmt --all -- --check
+cargo clippy --all-targets --quiet -- -D warnings
+cargo test --quiet -- "${filter[@]}"

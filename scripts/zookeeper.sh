@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Start, stop or check a standalone Apache ZooKeeper server for development and tests, without systemd.
+#
+#   scripts/zookeeper.sh start  [--port PORT] [--dir DIR] [--tick MS] [--foreground] [--watch-pid PID]
+#   scripts/zookeeper.sh stop   [--dir DIR]
+#   scripts/zookeeper.sh status [--port PORT] [--dir DIR]
+#
+# Defaults: port 2181, dir ./local/zookeeper, tick 2000 ms. DIR holds zoo.cfg, data/, logs/zk.out and zk.pid.
+# Installs Debian's `zookeeper` package when /usr/share/java/zookeeper.jar is missing (needs root and apt).
+# `start` returns once the server answers `ruok` with `imok` (or fails after 60 s, printing the server log).
+# With --watch-pid PID the server is also stopped as soon as process PID exits (test harnesses use this so
+# a killed test run never leaves a server behind).
+set -euo pipefail
+
+cmd=${1:-}
+[ -n "$cmd" ] && shift || true
+port=2181
+dir=local/zookeeper
+tick=2000
+foreground=0
+watch_pid=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --port) port=$2; shift 2 ;;
+    --dir) dir=$2; shift 2 ;;
+    --tick) tick=$2; shift 2 ;;
+    --foreground) foreground=1; shift ;;
+    --watch-pid) watch_pid=$2; shift 2 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "zookeeper.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+case "$port" in ''|*[!0-9]*) echo "zookeeper.sh: --port must be a number, got '$port'" >&2; exit 2 ;; esac
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+pidfile="$dir/zk.pid"
+jar=/usr/share/java/zookeeper.jar
+
+install_zookeeper() {
+  [ -f "$jar" ] && return 0
+  echo "zookeeper.sh: $jar missing; installing Debian's zookeeper package" >&2
+  if [ "$(id -u)" != 0 ]; then
+    echo "zookeeper.sh: run as root or install it yourself: apt-get install zookeeper" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq zookeeper >/dev/null
+  [ -f "$jar" ] || { echo "zookeeper.sh: installing zookeeper did not provide $jar" >&2; exit 1; }
+}
+
+# Prints the reply to a four-letter word, or nothing; every probe has a timeout (a probe sent while the
+# server starts can otherwise hang forever).
+probe() {
+  timeout 2 python3 - "$port" "$1" <<'PY' 2>/dev/null || true
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.5)
+s.settimeout(1.0)
+s.sendall(sys.argv[2].encode())
+print(s.recv(64).decode(errors="replace").strip())
+PY
+}
+
+running_pid() {
+  [ -f "$pidfile" ] || return 1
+  local pid
+  pid=$(cat "$pidfile")
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+write_cfg() {
+  mkdir -p "$dir/data" "$dir/logs"
+  cat > "$dir/zoo.cfg" <<EOF
+tickTime=$tick
+dataDir=$dir/data
+clientPort=$port
+clientPortAddress=127.0.0.1
+maxClientCnxns=0
+admin.enableServer=false
+4lw.commands.whitelist=ruok,srvr,stat,mntr,cons,dump
+forceSync=no
+preAllocSize=4096
+EOF
+}
+
+java_cmd=(java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$jar"
+          org.apache.zookeeper.server.quorum.QuorumPeerMain)
+
+case "$cmd" in
+  start)
+    install_zookeeper
+    if pid=$(running_pid); then
+      echo "zookeeper.sh: already running (pid $pid, dir $dir)"
+      exit 0
+    fi
+    write_cfg
+    if [ "$foreground" = 1 ]; then
+      echo $$ > "$pidfile"
+      exec "${java_cmd[@]}" "$dir/zoo.cfg"
+    fi
+    nohup "${java_cmd[@]}" "$dir/zoo.cfg" > "$dir/logs/zk.out" 2>&1 < /dev/null &
+    echo $! > "$pidfile"
+    if [ -n "$watch_pid" ]; then
+      zk=$(cat "$pidfile")
+      nohup bash -c "while kill -0 $watch_pid 2>/dev/null && kill -0 $zk 2>/dev/null; do sleep 1; done; kill $zk 2>/dev/null" \
+        >/dev/null 2>&1 < /dev/null &
+    fi
+    for _ in $(seq 1 600); do
+      if [ "$(probe ruok)" = imok ]; then
+        echo "zookeeper.sh: serving on 127.0.0.1:$port (pid $(cat "$pidfile"), dir $dir)"
+        exit 0
+      fi
+      if ! running_pid >/dev/null; then
+        echo "zookeeper.sh: server exited during start-up; its output:" >&2
+        cat "$dir/logs/zk.out" >&2 || true
+        rm -f "$pidfile"
+        exit 1
+      fi
+      sleep 0.1
+    done
+    echo "zookeeper.sh: no answer on port $port after 60 s; stopping it. Output:" >&2
+    cat "$dir/logs/zk.out" >&2 || true
+    kill -9 "$(cat "$pidfile")" 2>/dev/null || true
+    rm -f "$pidfile"
+    exit 1
+    ;;
+  stop)
+    if ! pid=$(running_pid); then
+      rm -f "$pidfile"
+      echo "zookeeper.sh: not running (dir $dir)"
+      exit 0
+    fi
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$pidfile"
+    echo "zookeeper.sh: stopped pid $pid"
+    ;;
+  status)
+    if pid=$(running_pid) && [ "$(probe ruok)" = imok ]; then
+      echo "zookeeper.sh: serving on 127.0.0.1:$port (pid $pid)"
+      exit 0
+    fi
+    echo "zookeeper.sh: not serving on 127.0.0.1:$port (dir $dir)"
+    exit 3
+    ;;
+  *)
+    echo "usage: scripts/zookeeper.sh start|stop|status [--port PORT] [--dir DIR] [--tick MS] [--foreground] [--watch-pid PID]" >&2
+    exit 2
+    ;;
+esac

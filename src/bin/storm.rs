@@ -1,0 +1,5 @@
+//! `storm`: the command line. A thin shim over `storm::cli`.
+
+fn main() {
+    std::process::exit(storm::cli::main_with_args(std::env::args_os()));
+}

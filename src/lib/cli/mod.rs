@@ -1,0 +1,144 @@
+//! The `storm` command line: Storm's subcommands and flags.
+//!
+//! Every subcommand takes `-c key=value` (repeatable) and `--config FILE`, before or after the subcommand
+//! name, and `--help`. Success exits 0; failure prints one line `storm <command>: <reason>` to stderr and
+//! exits non-zero.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config, ConfigError, ConfigOptions};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "storm",
+    about = "Apache Storm command line (storm-rs)",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (compatible with Apache Storm ", "2.8.0", ")"),
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Override a configuration value (repeatable): -c storm.zookeeper.port=2181. The value is parsed as
+    /// JSON or TOML when it parses, else taken as a string.
+    #[arg(short = 'c', value_name = "KEY=VALUE", global = true, action = clap::ArgAction::Append)]
+    pub conf: Vec<String>,
+
+    /// Read the cluster configuration from FILE instead of conf/storm.toml.
+    #[arg(long = "config", value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the Storm version.
+    Version,
+    /// Print a configuration value as this machine sees it: `KEY: VALUE`.
+    #[command(name = "localconfvalue")]
+    LocalConfValue {
+        /// The configuration key, e.g. storm.zookeeper.port.
+        key: String,
+    },
+    /// Print a configuration value as the leader nimbus sees it: `KEY: VALUE`.
+    #[command(name = "remoteconfvalue")]
+    RemoteConfValue {
+        /// The configuration key, e.g. nimbus.thrift.port.
+        key: String,
+    },
+    /// Run a standalone ZooKeeper in the foreground on storm.zookeeper.port, data in dev.zookeeper.path.
+    DevZookeeper,
+}
+
+impl Command {
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Version => "version",
+            Command::LocalConfValue { .. } => "localconfvalue",
+            Command::RemoteConfValue { .. } => "remoteconfvalue",
+            Command::DevZookeeper => "dev-zookeeper",
+        }
+    }
+}
+
+/// Why a command failed; printed as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    DevZookeeper(#[from] crate::dev_zookeeper::DevZookeeperError),
+    #[error(transparent)]
+    Nimbus(#[from] crate::client::NimbusClientError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Cli {
+    fn config_options(&self) -> ConfigOptions {
+        ConfigOptions { config_file: self.config.clone(), overrides: self.conf.clone() }
+    }
+}
+
+/// Parses `args` (including the program name), runs the command, and returns the process exit code.
+pub fn main_with_args<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    crate::logging::init_cli();
+    let name = cli.command.name();
+    match run(&cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("storm {name}: {e}");
+            1
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: &Cli) -> Result<(), CliError> {
+    let conf = Config::load(&cli.config_options())?;
+    match &cli.command {
+        Command::Version => {
+            println!("Storm {}", crate::STORM_VERSION);
+            println!("storm-rs {} (Rust, no JVM)", crate::STORM_RS_VERSION);
+            Ok(())
+        }
+        Command::LocalConfValue { key } => {
+            println!("{key}: {}", conf.get(key).map(config::java_string).unwrap_or_else(|| "null".into()));
+            Ok(())
+        }
+        Command::RemoteConfValue { key } => {
+            let remote = crate::client::NimbusClient::connect_leader(&conf)?.nimbus_conf()?;
+            println!("{key}: {}", remote.get(key).map(config::java_string).unwrap_or_else(|| "null".into()));
+            Ok(())
+        }
+        Command::DevZookeeper => match crate::dev_zookeeper::run(&conf)? {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conf_options_go_before_or_after_the_subcommand() {
+        let a = Cli::try_parse_from(["storm", "localconfvalue", "-c", "a.b=1", "storm.zookeeper.port"]).unwrap();
+        assert_eq!(a.conf, vec!["a.b=1"]);
+        let b = Cli::try_parse_from(["storm", "-c", "x=1", "--config", "f.toml", "version"]).unwrap();
+        assert_eq!(b.conf, vec!["x=1"]);
+        assert_eq!(b.config, Some(PathBuf::from("f.toml")));
+        assert!(Cli::try_parse_from(["storm", "localconfvalue"]).is_err(), "key is required");
+        assert!(Cli::try_parse_from(["storm", "no-such-command"]).is_err());
+    }
+}

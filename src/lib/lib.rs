@@ -1,0 +1,22 @@
+//! storm-rs: Apache Storm re-implemented in Rust.
+//!
+//! The library owns everything; the binaries in `src/bin/` are thin shims over the entry points here.
+//! See `ARCHITECTURE.md` for the code map and the invariants between modules.
+
+pub mod cli;
+pub mod cluster;
+pub mod client;
+pub mod config;
+pub mod daemon;
+pub mod dev_zookeeper;
+pub mod local_state;
+pub mod logging;
+pub mod paths;
+pub mod thrift;
+
+/// The version printed by `storm version` and reported to clients (streamparse branches on it, so it is a
+/// real semver string in Storm's numbering).
+pub const STORM_VERSION: &str = "2.8.0";
+
+/// This implementation's own version.
+pub const STORM_RS_VERSION: &str = env!("CARGO_PKG_VERSION");

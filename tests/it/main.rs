@@ -1,0 +1,7 @@
+//! The integration tests (one test binary): they start a real ZooKeeper through `scripts/zookeeper.sh`,
+//! run the real `storm` binary and daemons on loopback ports, use outside clients (thriftpy2 and
+//! streamparse from PyPI) and always clean up the processes they start. Run them with `scripts/test.sh`,
+//! which installs what they need.
+
+mod cli;
+mod support;

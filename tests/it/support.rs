@@ -1,0 +1,166 @@
+//! Shared harness for the integration tests: one real ZooKeeper server per test run, isolation of each
+//! test under its own `storm.zookeeper.root`, the Python interpreter with the outside clients, and
+//! deadline-based waiting.
+//!
+//! The ZooKeeper server is started through `scripts/zookeeper.sh` on a free loopback port the first time a
+//! test asks for it, watched by the script so it dies with this process, and stopped at exit.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A free TCP port on loopback (bound and released; good enough for tests on one machine).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A scratch directory under `target/` that survives the test (for post-mortem reading) until the next run.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = repo().join("target/it-scratch").join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A ZooKeeper server started with `scripts/zookeeper.sh`; stopped on drop.
+pub struct ZkServer {
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl ZkServer {
+    /// Starts a private server (tick 500 ms so short session timeouts are allowed).
+    pub fn start(name: &str) -> ZkServer {
+        let port = free_port();
+        let dir = scratch_dir(&format!("zk-{name}"));
+        let server = ZkServer { port, dir };
+        server.run_script("start");
+        server
+    }
+
+    pub fn connect_string(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn run_script(&self, action: &str) {
+        let mut cmd = Command::new(repo().join("scripts/zookeeper.sh"));
+        cmd.arg(action).arg("--dir").arg(&self.dir);
+        if action == "start" {
+            cmd.args(["--port", &self.port.to_string(), "--tick", "500", "--watch-pid"])
+                .arg(std::process::id().to_string());
+        }
+        let out = cmd.output().expect("run scripts/zookeeper.sh");
+        assert!(
+            out.status.success(),
+            "scripts/zookeeper.sh {action} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Stops the server, keeping its data (sessions and ephemerals survive a restart).
+    pub fn stop(&self) {
+        self.run_script("stop");
+    }
+
+    /// Starts it again on the same port and data.
+    pub fn restart(&self) {
+        self.run_script("start");
+    }
+}
+
+impl Drop for ZkServer {
+    fn drop(&mut self) {
+        let _ = Command::new(repo().join("scripts/zookeeper.sh")).arg("stop").arg("--dir").arg(&self.dir).output();
+    }
+}
+
+static SHARED_ZK: OnceLock<ZkServer> = OnceLock::new();
+
+extern "C" fn stop_shared_zk() {
+    if let Some(zk) = SHARED_ZK.get() {
+        let _ = Command::new(repo().join("scripts/zookeeper.sh")).arg("stop").arg("--dir").arg(&zk.dir).output();
+    }
+}
+
+/// The run's shared ZooKeeper server, started on first use and stopped when the test process exits.
+pub fn zk() -> &'static ZkServer {
+    SHARED_ZK.get_or_init(|| {
+        let zk = ZkServer::start("shared");
+        // SAFETY: registering a plain `extern "C" fn` with atexit has no preconditions.
+        unsafe { nix::libc::atexit(stop_shared_zk) };
+        zk
+    })
+}
+
+
+
+/// The shared server's connect string, e.g. `127.0.0.1:40123`.
+pub fn zk_connect() -> String {
+    zk().connect_string()
+}
+
+/// A fresh `storm.zookeeper.root` for one test, so tests sharing the server never see each other's nodes.
+pub fn unique_root(name: &str) -> String {
+    format!("/storm-test-{name}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Polls `f` until it returns true; panics naming `what` when `deadline` passes.
+pub fn wait_until(deadline: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if f() {
+            return;
+        }
+        if start.elapsed() > deadline {
+            panic!("timed out after {deadline:?} waiting for: {what}");
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}
+
+/// The Python interpreter of the test virtualenv (thriftpy2, streamparse, pystorm), created by
+/// `scripts/test.sh`; `STORM_TEST_PYTHON` overrides it.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("STORM_TEST_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let p = repo().join("target/test-venv/bin/python");
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/test.sh (it creates the test virtualenv with thriftpy2, streamparse and pystorm)",
+        p.display()
+    );
+    p
+}
+
+/// The built `storm` binary.
+pub fn storm_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_storm"))
+}
+
+/// Runs `storm ARGS…` in `cwd` and returns (exit code, stdout, stderr).
+pub fn storm(cwd: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(storm_bin())
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("STORM_CONF_DIR")
+        .env_remove("STORM_HOME")
+        .output()
+        .expect("run storm");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
