@@ -128,3 +128,28 @@ fn dev_zookeeper_serves_a_zookeeper_that_zkcli_can_list() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("[zookeeper]"), "zkCli.sh ls / printed: {stdout}");
 }
+
+#[test]
+fn remoteconfvalue_asks_the_leader_nimbus_over_thrift() {
+    // An independent Thrift server (thriftpy2 + streamparse's storm.thrift) plays nimbus.
+    let port = support::free_port();
+    let mut server = Child(
+        Command::new(support::python())
+            .arg(support::repo().join("tests/python/toy_nimbus.py"))
+            .arg(port.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let mut ready = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.0.stdout.as_mut().unwrap()), &mut ready).unwrap();
+    assert_eq!(ready.trim(), "ready");
+    let seeds = "nimbus.seeds=[\"127.0.0.1\"]".to_string();
+    let port_opt = format!("nimbus.thrift.port={port}");
+    let (code, out, err) = storm(support::repo(), &["remoteconfvalue", "-c", &seeds, "-c", &port_opt, "toy.nimbus.key"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "toy.nimbus.key: [from, toy]\n");
+    let (_, out, _) = storm(support::repo(), &["remoteconfvalue", "-c", &seeds, "-c", &port_opt, "no.such.key"]);
+    assert_eq!(out, "no.such.key: null\n");
+}

@@ -4,4 +4,5 @@
 //! which installs what they need.
 
 mod cli;
+mod cluster;
 mod support;
