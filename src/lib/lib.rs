@@ -3,16 +3,20 @@
 //! The library owns everything; the binaries in `src/bin/` are thin shims over the entry points here.
 //! See `ARCHITECTURE.md` for the code map and the invariants between modules.
 
+pub mod acker;
 pub mod cli;
 pub mod cluster;
 pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod dev_zookeeper;
+pub mod grouping;
 pub mod local_state;
 pub mod logging;
 pub mod paths;
 pub mod thrift;
+pub mod topology;
+pub mod tuple;
 
 /// The version printed by `storm version` and reported to clients (streamparse branches on it, so it is a
 /// real semver string in Storm's numbering).
