@@ -8,14 +8,15 @@
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use thrift::protocol::{TBinaryInputProtocol, TBinaryOutputProtocol};
+use thrift::protocol::TBinaryOutputProtocol;
 use thrift::transport::{ReadHalf, TFramedReadTransport, TFramedWriteTransport, TIoChannel, TTcpChannel, WriteHalf};
 
 use crate::config::{Config, ConfigError};
-use crate::thrift::{NimbusSummary, NimbusSyncClient, TNimbusSyncClient};
+use crate::thrift::{BoundedBinaryInputProtocol, NimbusSummary, NimbusSyncClient, TNimbusSyncClient};
 
-/// The input protocol of a framed binary Thrift connection.
-pub type InProto = TBinaryInputProtocol<TFramedReadTransport<ReadHalf<TTcpChannel>>>;
+/// The input protocol of a framed binary Thrift connection; sizes read from the wire are bounded, so a
+/// hostile or corrupt reply is an error, never a huge allocation.
+pub type InProto = BoundedBinaryInputProtocol<TFramedReadTransport<ReadHalf<TTcpChannel>>>;
 /// The output protocol of a framed binary Thrift connection.
 pub type OutProto = TBinaryOutputProtocol<TFramedWriteTransport<WriteHalf<TTcpChannel>>>;
 
@@ -40,6 +41,9 @@ pub enum NimbusClientError {
     Config(#[from] ConfigError),
 }
 
+/// The largest reply accepted from a Thrift server (Storm's `nimbus.thrift.max_buffer_size` default).
+pub const MAX_REPLY_BYTES: usize = 1_048_576;
+
 /// Opens a framed binary Thrift connection to `addr` (`host:port`), with `read_timeout` on replies.
 pub fn connect(addr: &str, read_timeout: Duration) -> Result<(InProto, OutProto), std::io::Error> {
     let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
@@ -52,7 +56,7 @@ pub fn connect(addr: &str, read_timeout: Duration) -> Result<(InProto, OutProto)
                 let channel = TTcpChannel::with_stream(stream);
                 let (r, w) = channel.split().map_err(std::io::Error::other)?;
                 return Ok((
-                    TBinaryInputProtocol::new(TFramedReadTransport::new(r), true),
+                    BoundedBinaryInputProtocol::for_messages(TFramedReadTransport::new(r), false, MAX_REPLY_BYTES),
                     TBinaryOutputProtocol::new(TFramedWriteTransport::new(w), true),
                 ));
             }

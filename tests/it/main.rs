@@ -6,3 +6,4 @@
 mod cli;
 mod cluster;
 mod support;
+mod thrift_compat;
