@@ -9,10 +9,14 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use thrift::protocol::TBinaryOutputProtocol;
-use thrift::transport::{ReadHalf, TFramedReadTransport, TFramedWriteTransport, TIoChannel, TTcpChannel, WriteHalf};
+use thrift::transport::{
+    ReadHalf, TFramedReadTransport, TFramedWriteTransport, TIoChannel, TTcpChannel, WriteHalf,
+};
 
 use crate::config::{Config, ConfigError};
-use crate::thrift::{BoundedBinaryInputProtocol, NimbusSummary, NimbusSyncClient, TNimbusSyncClient};
+use crate::thrift::{
+    BoundedBinaryInputProtocol, NimbusSummary, NimbusSyncClient, TNimbusSyncClient,
+};
 
 /// The input protocol of a framed binary Thrift connection; sizes read from the wire are bounded, so a
 /// hostile or corrupt reply is an error, never a huge allocation.
@@ -30,9 +34,15 @@ pub enum NimbusClientError {
         seeds.join(", "),
         tried.join("; ")
     )]
-    LeaderNotFound { seeds: Vec<String>, tried: Vec<String> },
+    LeaderNotFound {
+        seeds: Vec<String>,
+        tried: Vec<String>,
+    },
     #[error("cannot connect to {addr}: {source}")]
-    Connect { addr: String, source: std::io::Error },
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("nimbus at {addr}: {source}")]
     Thrift { addr: String, source: thrift::Error },
     #[error("nimbus at {addr} returned a configuration that is not a JSON object: {message}")]
@@ -56,7 +66,11 @@ pub fn connect(addr: &str, read_timeout: Duration) -> Result<(InProto, OutProto)
                 let channel = TTcpChannel::with_stream(stream);
                 let (r, w) = channel.split().map_err(std::io::Error::other)?;
                 return Ok((
-                    BoundedBinaryInputProtocol::for_messages(TFramedReadTransport::new(r), false, MAX_REPLY_BYTES),
+                    BoundedBinaryInputProtocol::for_messages(
+                        TFramedReadTransport::new(r),
+                        false,
+                        MAX_REPLY_BYTES,
+                    ),
                     TBinaryOutputProtocol::new(TFramedWriteTransport::new(w), true),
                 ));
             }
@@ -75,9 +89,14 @@ pub struct NimbusClient {
 impl NimbusClient {
     /// Connects to nimbus at `addr` (no leader check).
     pub fn connect(addr: &str, read_timeout: Duration) -> Result<NimbusClient, NimbusClientError> {
-        let (i, o) =
-            connect(addr, read_timeout).map_err(|source| NimbusClientError::Connect { addr: addr.to_string(), source })?;
-        Ok(NimbusClient { addr: addr.to_string(), client: NimbusSyncClient::new(i, o) })
+        let (i, o) = connect(addr, read_timeout).map_err(|source| NimbusClientError::Connect {
+            addr: addr.to_string(),
+            source,
+        })?;
+        Ok(NimbusClient {
+            addr: addr.to_string(),
+            client: NimbusSyncClient::new(i, o),
+        })
     }
 
     /// Finds the leader through `nimbus.seeds` + `getLeader` and connects to it.
@@ -87,7 +106,11 @@ impl NimbusClient {
         let timeout = Duration::from_millis(conf.get_u64("storm.thrift.socket.timeout.ms")?);
         let mut tried = Vec::new();
         for seed in &seeds {
-            let addr = if seed.contains(':') { seed.clone() } else { format!("{seed}:{port}") };
+            let addr = if seed.contains(':') {
+                seed.clone()
+            } else {
+                format!("{seed}:{port}")
+            };
             let leader = NimbusClient::connect(&addr, timeout).and_then(|mut c| {
                 let leader = c.leader()?;
                 Ok((c, leader))
@@ -95,12 +118,16 @@ impl NimbusClient {
             match leader {
                 Ok((c, leader)) => {
                     let leader_addr = format!("{}:{}", leader.host, leader.port);
-                    if leader_addr == addr || (leader.port == i32::from(port) && is_same_host(&leader.host, seed)) {
+                    if leader_addr == addr
+                        || (leader.port == i32::from(port) && is_same_host(&leader.host, seed))
+                    {
                         return Ok(c);
                     }
                     match NimbusClient::connect(&leader_addr, timeout) {
                         Ok(c) => return Ok(c),
-                        Err(e) => tried.push(format!("{addr} named leader {leader_addr}, which failed: {e}")),
+                        Err(e) => tried.push(format!(
+                            "{addr} named leader {leader_addr}, which failed: {e}"
+                        )),
                     }
                 }
                 Err(e) => tried.push(format!("{addr}: {}", short_reason(&e))),
@@ -113,8 +140,14 @@ impl NimbusClient {
         &self.addr
     }
 
-    fn call<T>(&mut self, f: impl FnOnce(&mut NimbusSyncClient<InProto, OutProto>) -> thrift::Result<T>) -> Result<T, NimbusClientError> {
-        f(&mut self.client).map_err(|source| NimbusClientError::Thrift { addr: self.addr.clone(), source })
+    fn call<T>(
+        &mut self,
+        f: impl FnOnce(&mut NimbusSyncClient<InProto, OutProto>) -> thrift::Result<T>,
+    ) -> Result<T, NimbusClientError> {
+        f(&mut self.client).map_err(|source| NimbusClientError::Thrift {
+            addr: self.addr.clone(),
+            source,
+        })
     }
 
     /// `getLeader`.
@@ -123,9 +156,14 @@ impl NimbusClient {
     }
 
     /// `getNimbusConf`, parsed.
-    pub fn nimbus_conf(&mut self) -> Result<serde_json::Map<String, serde_json::Value>, NimbusClientError> {
+    pub fn nimbus_conf(
+        &mut self,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, NimbusClientError> {
         let json = self.call(|c| c.get_nimbus_conf())?;
-        serde_json::from_str(&json).map_err(|e| NimbusClientError::BadConf { addr: self.addr.clone(), message: e.to_string() })
+        serde_json::from_str(&json).map_err(|e| NimbusClientError::BadConf {
+            addr: self.addr.clone(),
+            message: e.to_string(),
+        })
     }
 
     /// The raw generated client, for calls without a wrapper here.

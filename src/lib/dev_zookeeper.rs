@@ -20,9 +20,15 @@ pub enum DevZookeeperError {
     #[error("ZooKeeper is not installed ({ZOOKEEPER_JAR} is missing); install it with `apt-get install zookeeper` or run scripts/zookeeper.sh start once")]
     NotInstalled,
     #[error("cannot prepare {}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot start java ({java}): {source}; install a JRE or set JAVA_HOME")]
-    Exec { java: String, source: std::io::Error },
+    Exec {
+        java: String,
+        source: std::io::Error,
+    },
 }
 
 /// The `zoo.cfg` for a standalone development server.
@@ -52,9 +58,18 @@ pub fn run(conf: &Config) -> Result<std::convert::Infallible, DevZookeeperError>
     let java = std::env::var_os("JAVA_HOME")
         .map(|h| PathBuf::from(h).join("bin/java").display().to_string())
         .unwrap_or_else(|| "java".to_string());
-    eprintln!("storm dev-zookeeper: serving on port {port}, data in {}", dir.display());
+    eprintln!(
+        "storm dev-zookeeper: serving on port {port}, data in {}",
+        dir.display()
+    );
     let mut cmd = Command::new(&java);
-    cmd.args(["-Xmx256m", "-cp", ZOOKEEPER_JAR, "org.apache.zookeeper.server.quorum.QuorumPeerMain"]).arg(&cfg);
+    cmd.args([
+        "-Xmx256m",
+        "-cp",
+        ZOOKEEPER_JAR,
+        "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+    ])
+    .arg(&cfg);
     use std::os::unix::process::CommandExt;
     let source = cmd.exec();
     Err(DevZookeeperError::Exec { java, source })
@@ -69,6 +84,9 @@ mod tests {
         let cfg = zoo_cfg(Path::new("/tmp/dev-zk"), 2181);
         assert!(cfg.contains("clientPort=2181\n"));
         assert!(cfg.contains("dataDir=/tmp/dev-zk\n"));
-        assert!(cfg.contains("admin.enableServer=false"), "never take Storm UI's port 8080");
+        assert!(
+            cfg.contains("admin.enableServer=false"),
+            "never take Storm UI's port 8080"
+        );
     }
 }

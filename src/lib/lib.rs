@@ -5,8 +5,8 @@
 
 pub mod acker;
 pub mod cli;
-pub mod cluster;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod dev_zookeeper;

@@ -35,11 +35,24 @@ pub const DEFAULT_KEEP: usize = 4;
 #[derive(Debug, thiserror::Error)]
 pub enum LocalStateError {
     #[error("local state {}: {op} failed: {source}", path.display())]
-    Io { path: PathBuf, op: &'static str, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        source: std::io::Error,
+    },
     #[error("local state {}: key \"{key}\" holds a {found}, not a {expected}", path.display())]
-    WrongClass { path: PathBuf, key: String, expected: String, found: String },
+    WrongClass {
+        path: PathBuf,
+        key: String,
+        expected: String,
+        found: String,
+    },
     #[error("local state {}: key \"{key}\" cannot be decoded: {message}", path.display())]
-    Decode { path: PathBuf, key: String, message: String },
+    Decode {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
 }
 
 /// A directory of numbered, completion-marked versions of one file.
@@ -52,7 +65,11 @@ impl VersionedStore {
     /// Opens (creating) the store directory.
     pub fn open(root: impl Into<PathBuf>) -> Result<VersionedStore, LocalStateError> {
         let root = root.into();
-        fs::create_dir_all(&root).map_err(|source| LocalStateError::Io { path: root.clone(), op: "create", source })?;
+        fs::create_dir_all(&root).map_err(|source| LocalStateError::Io {
+            path: root.clone(),
+            op: "create",
+            source,
+        })?;
         Ok(VersionedStore { root })
     }
 
@@ -62,11 +79,19 @@ impl VersionedStore {
 
     /// Completed versions, newest first.
     pub fn versions(&self) -> Result<Vec<u64>, LocalStateError> {
-        let entries = fs::read_dir(&self.root)
-            .map_err(|source| LocalStateError::Io { path: self.root.clone(), op: "list", source })?;
+        let entries = fs::read_dir(&self.root).map_err(|source| LocalStateError::Io {
+            path: self.root.clone(),
+            op: "list",
+            source,
+        })?;
         let mut versions: Vec<u64> = entries
             .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".version")).and_then(|n| n.parse().ok()))
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".version"))
+                    .and_then(|n| n.parse().ok())
+            })
             .filter(|v: &u64| self.root.join(v.to_string()).is_file())
             .collect();
         versions.sort_unstable_by(|a, b| b.cmp(a));
@@ -75,17 +100,28 @@ impl VersionedStore {
 
     /// Reads versions newest first and returns the first that `decode` accepts; torn or corrupt versions
     /// are skipped (and logged).
-    pub fn read_newest<T>(&self, mut decode: impl FnMut(&[u8]) -> Option<T>) -> Result<Option<T>, LocalStateError> {
+    pub fn read_newest<T>(
+        &self,
+        mut decode: impl FnMut(&[u8]) -> Option<T>,
+    ) -> Result<Option<T>, LocalStateError> {
         for v in self.versions()? {
             let path = self.root.join(v.to_string());
             match fs::read(&path) {
                 Ok(bytes) => match decode(&bytes) {
                     Some(t) => return Ok(Some(t)),
-                    None => tracing::warn!(path = %path.display(), "skipping undecodable local state version"),
+                    None => {
+                        tracing::warn!(path = %path.display(), "skipping undecodable local state version")
+                    }
                 },
                 // Pruned by a concurrent writer between listing and reading: try the next one.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(source) => return Err(LocalStateError::Io { path, op: "read", source }),
+                Err(source) => {
+                    return Err(LocalStateError::Io {
+                        path,
+                        op: "read",
+                        source,
+                    })
+                }
             }
         }
         Ok(None)
@@ -93,7 +129,10 @@ impl VersionedStore {
 
     /// Writes a new version (temp file, sync, rename, marker) and prunes all but the newest `keep`.
     pub fn write(&self, bytes: &[u8], keep: usize) -> Result<u64, LocalStateError> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
         let newest = self.newest_any()?;
         let version = now.max(newest.map_or(0, |n| n + 1));
         let data = self.root.join(version.to_string());
@@ -116,8 +155,11 @@ impl VersionedStore {
 
     /// The highest version number present in any form (so a new version is always newer than a torn one).
     fn newest_any(&self) -> Result<Option<u64>, LocalStateError> {
-        let entries = fs::read_dir(&self.root)
-            .map_err(|source| LocalStateError::Io { path: self.root.clone(), op: "list", source })?;
+        let entries = fs::read_dir(&self.root).map_err(|source| LocalStateError::Io {
+            path: self.root.clone(),
+            op: "list",
+            source,
+        })?;
         Ok(entries
             .filter_map(|e| e.ok())
             .filter_map(|e| {
@@ -132,12 +174,21 @@ impl VersionedStore {
     /// than the oldest kept version.
     pub fn cleanup(&self, keep: usize) -> Result<(), LocalStateError> {
         let versions = self.versions()?;
-        let Some(&oldest_kept) = versions.get(keep.max(1) - 1).or(versions.last()) else { return Ok(()) };
-        let entries = fs::read_dir(&self.root)
-            .map_err(|source| LocalStateError::Io { path: self.root.clone(), op: "list", source })?;
+        let Some(&oldest_kept) = versions.get(keep.max(1) - 1).or(versions.last()) else {
+            return Ok(());
+        };
+        let entries = fs::read_dir(&self.root).map_err(|source| LocalStateError::Io {
+            path: self.root.clone(),
+            op: "list",
+            source,
+        })?;
         for e in entries.filter_map(|e| e.ok()) {
             let name = e.file_name();
-            let Some(v) = name.to_str().and_then(|n| n.split('.').next()).and_then(|n| n.parse::<u64>().ok()) else {
+            let Some(v) = name
+                .to_str()
+                .and_then(|n| n.split('.').next())
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
                 continue;
             };
             if v < oldest_kept {
@@ -158,13 +209,18 @@ pub struct LocalState {
 
 /// Storm names each stored struct by its Java class; keep the same names so the files read the same.
 fn class_name<T>() -> String {
-    let short = std::any::type_name::<T>().rsplit("::").next().unwrap_or("?");
+    let short = std::any::type_name::<T>()
+        .rsplit("::")
+        .next()
+        .unwrap_or("?");
     format!("org.apache.storm.generated.{short}")
 }
 
 impl LocalState {
     pub fn open(dir: impl Into<PathBuf>) -> Result<LocalState, LocalStateError> {
-        Ok(LocalState { store: VersionedStore::open(dir)? })
+        Ok(LocalState {
+            store: VersionedStore::open(dir)?,
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -183,7 +239,9 @@ impl LocalState {
     /// The value under `key`, decoded as `T`.
     pub fn get<T: TSerializable>(&self, key: &str) -> Result<Option<T>, LocalStateError> {
         let mut parts = self.snapshot()?;
-        let Some(obj) = parts.remove(key) else { return Ok(None) };
+        let Some(obj) = parts.remove(key) else {
+            return Ok(None);
+        };
         let expected = class_name::<T>();
         if obj.name != expected {
             return Err(LocalStateError::WrongClass {
@@ -193,11 +251,13 @@ impl LocalState {
                 found: obj.name,
             });
         }
-        st::deserialize::<T>(&obj.bits).map(Some).map_err(|e| LocalStateError::Decode {
-            path: self.dir().to_path_buf(),
-            key: key.to_string(),
-            message: e.to_string(),
-        })
+        st::deserialize::<T>(&obj.bits)
+            .map(Some)
+            .map_err(|e| LocalStateError::Decode {
+                path: self.dir().to_path_buf(),
+                key: key.to_string(),
+                message: e.to_string(),
+            })
     }
 
     /// Stores `value` under `key` (keeping [`DEFAULT_KEEP`] versions).
@@ -206,9 +266,20 @@ impl LocalState {
     }
 
     /// Stores `value` under `key`, keeping the newest `keep` versions (workers keep 60 heartbeats).
-    pub fn put_keeping<T: TSerializable>(&self, key: &str, value: &T, keep: usize) -> Result<(), LocalStateError> {
+    pub fn put_keeping<T: TSerializable>(
+        &self,
+        key: &str,
+        value: &T,
+        keep: usize,
+    ) -> Result<(), LocalStateError> {
         let mut parts = self.snapshot()?;
-        parts.insert(key.to_string(), ThriftSerializedObject { name: class_name::<T>(), bits: st::serialize(value) });
+        parts.insert(
+            key.to_string(),
+            ThriftSerializedObject {
+                name: class_name::<T>(),
+                bits: st::serialize(value),
+            },
+        );
         self.write(parts, keep)
     }
 
@@ -220,8 +291,14 @@ impl LocalState {
         Ok(())
     }
 
-    fn write(&self, parts: BTreeMap<String, ThriftSerializedObject>, keep: usize) -> Result<(), LocalStateError> {
-        let bytes = st::serialize(&LocalStateData { serialized_parts: parts });
+    fn write(
+        &self,
+        parts: BTreeMap<String, ThriftSerializedObject>,
+        keep: usize,
+    ) -> Result<(), LocalStateError> {
+        let bytes = st::serialize(&LocalStateData {
+            serialized_parts: parts,
+        });
         self.store.write(&bytes, keep).map(|_| ())
     }
 }
@@ -236,10 +313,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ls = LocalState::open(dir.path()).unwrap();
         assert!(ls.get::<LSSupervisorId>(LS_ID).unwrap().is_none());
-        ls.put(LS_ID, &LSSupervisorId { supervisor_id: "abc-127.0.0.1".into() }).unwrap();
+        ls.put(
+            LS_ID,
+            &LSSupervisorId {
+                supervisor_id: "abc-127.0.0.1".into(),
+            },
+        )
+        .unwrap();
         let got: LSSupervisorId = ls.get(LS_ID).unwrap().unwrap();
         assert_eq!(got.supervisor_id, "abc-127.0.0.1");
-        assert_eq!(ls.snapshot().unwrap()[LS_ID].name, "org.apache.storm.generated.LSSupervisorId");
+        assert_eq!(
+            ls.snapshot().unwrap()[LS_ID].name,
+            "org.apache.storm.generated.LSSupervisorId"
+        );
         let err = ls.get::<LSWorkerHeartbeat>(LS_ID).unwrap_err();
         assert!(err.to_string().contains("LSSupervisorId"), "{err}");
     }
@@ -249,44 +335,110 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ls = LocalState::open(dir.path()).unwrap();
         for i in 0..10 {
-            ls.put(LS_ID, &LSSupervisorId { supervisor_id: format!("id-{i}") }).unwrap();
+            ls.put(
+                LS_ID,
+                &LSSupervisorId {
+                    supervisor_id: format!("id-{i}"),
+                },
+            )
+            .unwrap();
         }
         let store = VersionedStore::open(dir.path()).unwrap();
         assert_eq!(store.versions().unwrap().len(), DEFAULT_KEEP);
         let files = fs::read_dir(dir.path()).unwrap().count();
-        assert_eq!(files, 2 * DEFAULT_KEEP, "one data file and one marker per kept version");
-        assert_eq!(ls.get::<LSSupervisorId>(LS_ID).unwrap().unwrap().supervisor_id, "id-9");
+        assert_eq!(
+            files,
+            2 * DEFAULT_KEEP,
+            "one data file and one marker per kept version"
+        );
+        assert_eq!(
+            ls.get::<LSSupervisorId>(LS_ID)
+                .unwrap()
+                .unwrap()
+                .supervisor_id,
+            "id-9"
+        );
     }
 
     #[test]
     fn torn_or_corrupt_newest_version_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let ls = LocalState::open(dir.path()).unwrap();
-        ls.put(LS_ID, &LSSupervisorId { supervisor_id: "good".into() }).unwrap();
-        let newest = VersionedStore::open(dir.path()).unwrap().versions().unwrap()[0];
+        ls.put(
+            LS_ID,
+            &LSSupervisorId {
+                supervisor_id: "good".into(),
+            },
+        )
+        .unwrap();
+        let newest = VersionedStore::open(dir.path())
+            .unwrap()
+            .versions()
+            .unwrap()[0];
         // A write that died before its marker: data present, no marker.
         fs::write(dir.path().join((newest + 5).to_string()), b"half a fi").unwrap();
         // A marked version whose bytes are garbage.
-        fs::write(dir.path().join((newest + 3).to_string()), b"\xff\xff\xff garbage").unwrap();
+        fs::write(
+            dir.path().join((newest + 3).to_string()),
+            b"\xff\xff\xff garbage",
+        )
+        .unwrap();
         fs::write(dir.path().join(format!("{}.version", newest + 3)), b"").unwrap();
         // A temp file left by a crash.
         fs::write(dir.path().join(format!("{}.tmp", newest + 7)), b"tmp").unwrap();
-        assert_eq!(ls.get::<LSSupervisorId>(LS_ID).unwrap().unwrap().supervisor_id, "good");
+        assert_eq!(
+            ls.get::<LSSupervisorId>(LS_ID)
+                .unwrap()
+                .unwrap()
+                .supervisor_id,
+            "good"
+        );
         // The next write is newer than every leftover, and reads back.
-        ls.put(LS_ID, &LSSupervisorId { supervisor_id: "next".into() }).unwrap();
-        assert_eq!(ls.get::<LSSupervisorId>(LS_ID).unwrap().unwrap().supervisor_id, "next");
+        ls.put(
+            LS_ID,
+            &LSSupervisorId {
+                supervisor_id: "next".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            ls.get::<LSSupervisorId>(LS_ID)
+                .unwrap()
+                .unwrap()
+                .supervisor_id,
+            "next"
+        );
     }
 
     #[test]
     fn remove_and_multiple_keys() {
         let dir = tempfile::tempdir().unwrap();
         let ls = LocalState::open(dir.path()).unwrap();
-        ls.put(LS_ID, &LSSupervisorId { supervisor_id: "s".into() }).unwrap();
-        let hb = LSWorkerHeartbeat { time_secs: 5, topology_id: "t-1-1".into(), executors: vec![], port: 6700 };
+        ls.put(
+            LS_ID,
+            &LSSupervisorId {
+                supervisor_id: "s".into(),
+            },
+        )
+        .unwrap();
+        let hb = LSWorkerHeartbeat {
+            time_secs: 5,
+            topology_id: "t-1-1".into(),
+            executors: vec![],
+            port: 6700,
+        };
         ls.put_keeping(LS_WORKER_HEARTBEAT, &hb, 60).unwrap();
-        assert_eq!(ls.get::<LSWorkerHeartbeat>(LS_WORKER_HEARTBEAT).unwrap().unwrap(), hb);
+        assert_eq!(
+            ls.get::<LSWorkerHeartbeat>(LS_WORKER_HEARTBEAT)
+                .unwrap()
+                .unwrap(),
+            hb
+        );
         ls.remove(LS_ID).unwrap();
         assert!(ls.get::<LSSupervisorId>(LS_ID).unwrap().is_none());
-        assert!(ls.get::<LSWorkerHeartbeat>(LS_WORKER_HEARTBEAT).unwrap().is_some());
+        assert!(ls
+            .get::<LSWorkerHeartbeat>(LS_WORKER_HEARTBEAT)
+            .unwrap()
+            .is_some());
     }
 }

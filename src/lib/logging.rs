@@ -18,7 +18,10 @@ fn filter(default: &str) -> EnvFilter {
 
 /// Logging for short-lived commands: warnings and errors on stderr.
 pub fn init_cli() {
-    let _ = tracing_subscriber::fmt().with_env_filter(filter("warn")).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter("warn"))
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Logging for a daemon: appends to `log_file` (creating its directory) and mirrors to stderr.
@@ -26,10 +29,17 @@ pub fn init_daemon(log_file: &Path) -> std::io::Result<()> {
     if let Some(dir) = log_file.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let file = OpenOptions::new().create(true).append(true).open(log_file)?;
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_file)?;
     let file = Arc::new(Mutex::new(file));
     let writer = std::io::stderr.and(move || FileWriter(file.clone()));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter("info")).with_ansi(false).with_writer(writer).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter("info"))
+        .with_ansi(false)
+        .with_writer(writer)
+        .try_init();
     Ok(())
 }
 

@@ -42,14 +42,26 @@ impl StormPaths {
         let local_dir = conf.get_path("storm.local.dir")?;
         let log_dir = conf.get_path("storm.log.dir")?;
         let artifacts = PathBuf::from(conf.get_str("storm.workers.artifacts.dir")?);
-        let artifacts_dir = if artifacts.is_absolute() { artifacts } else { log_dir.join(artifacts) };
-        Ok(StormPaths { local_dir, log_dir, artifacts_dir })
+        let artifacts_dir = if artifacts.is_absolute() {
+            artifacts
+        } else {
+            log_dir.join(artifacts)
+        };
+        Ok(StormPaths {
+            local_dir,
+            log_dir,
+            artifacts_dir,
+        })
     }
 
     /// A tree rooted at explicit directories (tests).
     pub fn new(local_dir: impl Into<PathBuf>, log_dir: impl Into<PathBuf>) -> StormPaths {
         let log_dir = log_dir.into();
-        StormPaths { local_dir: local_dir.into(), artifacts_dir: log_dir.join("workers-artifacts"), log_dir }
+        StormPaths {
+            local_dir: local_dir.into(),
+            artifacts_dir: log_dir.join("workers-artifacts"),
+            log_dir,
+        }
     }
 
     pub fn local_dir(&self) -> &Path {
@@ -113,7 +125,8 @@ impl StormPaths {
     }
 
     pub fn supervisor_stormdist(&self, topology_id: &str) -> PathBuf {
-        self.supervisor_stormdist_root().join(encode_id(topology_id))
+        self.supervisor_stormdist_root()
+            .join(encode_id(topology_id))
     }
 
     /// `supervisor/stormdist/<id>/resources`: the working directory of multilang subprocesses.
@@ -167,7 +180,9 @@ impl StormPaths {
 
     /// `workers-artifacts/<topology-id>/<port>`.
     pub fn worker_artifacts(&self, topology_id: &str, port: u16) -> PathBuf {
-        self.artifacts_dir.join(encode_id(topology_id)).join(port.to_string())
+        self.artifacts_dir
+            .join(encode_id(topology_id))
+            .join(port.to_string())
     }
 
     pub fn worker_log(&self, topology_id: &str, port: u16) -> PathBuf {
@@ -210,16 +225,40 @@ mod tests {
     #[test]
     fn tree_matches_storm_layout() {
         let p = StormPaths::new("/s", "/l");
-        assert_eq!(p.nimbus_inbox_jar("u1"), PathBuf::from("/s/nimbus/inbox/stormjar-u1.jar"));
-        assert_eq!(p.nimbus_stormdist("wc-1-2").join(STORMCODE), PathBuf::from("/s/nimbus/stormdist/wc-1-2/stormcode.ser"));
-        assert_eq!(p.supervisor_isupervisor(), PathBuf::from("/s/supervisor/isupervisor"));
-        assert_eq!(p.supervisor_localstate(), PathBuf::from("/s/supervisor/localstate"));
-        assert_eq!(p.supervisor_resources("wc-1-2"), PathBuf::from("/s/supervisor/stormdist/wc-1-2/resources"));
-        assert_eq!(p.worker_pid_path("w", 42), PathBuf::from("/s/workers/w/pids/42"));
-        assert_eq!(p.worker_heartbeats("w"), PathBuf::from("/s/workers/w/heartbeats"));
+        assert_eq!(
+            p.nimbus_inbox_jar("u1"),
+            PathBuf::from("/s/nimbus/inbox/stormjar-u1.jar")
+        );
+        assert_eq!(
+            p.nimbus_stormdist("wc-1-2").join(STORMCODE),
+            PathBuf::from("/s/nimbus/stormdist/wc-1-2/stormcode.ser")
+        );
+        assert_eq!(
+            p.supervisor_isupervisor(),
+            PathBuf::from("/s/supervisor/isupervisor")
+        );
+        assert_eq!(
+            p.supervisor_localstate(),
+            PathBuf::from("/s/supervisor/localstate")
+        );
+        assert_eq!(
+            p.supervisor_resources("wc-1-2"),
+            PathBuf::from("/s/supervisor/stormdist/wc-1-2/resources")
+        );
+        assert_eq!(
+            p.worker_pid_path("w", 42),
+            PathBuf::from("/s/workers/w/pids/42")
+        );
+        assert_eq!(
+            p.worker_heartbeats("w"),
+            PathBuf::from("/s/workers/w/heartbeats")
+        );
         assert_eq!(p.worker_user_file("w"), PathBuf::from("/s/workers-users/w"));
         assert_eq!(p.daemon_log("nimbus"), PathBuf::from("/l/nimbus.log"));
-        assert_eq!(p.worker_log("wc-1-2", 6700), PathBuf::from("/l/workers-artifacts/wc-1-2/6700/worker.log"));
+        assert_eq!(
+            p.worker_log("wc-1-2", 6700),
+            PathBuf::from("/l/workers-artifacts/wc-1-2/6700/worker.log")
+        );
     }
 
     #[test]
@@ -229,9 +268,17 @@ mod tests {
         c.set("storm.local.dir", "local");
         let p = StormPaths::from_config(&c).unwrap();
         assert_eq!(p.local_dir(), Path::new("/opt/storm/local"));
-        assert_eq!(p.workers_artifacts_root(), PathBuf::from("/opt/storm/logs/workers-artifacts"));
+        assert_eq!(
+            p.workers_artifacts_root(),
+            PathBuf::from("/opt/storm/logs/workers-artifacts")
+        );
         c.set("storm.workers.artifacts.dir", "/var/artifacts");
-        assert_eq!(StormPaths::from_config(&c).unwrap().workers_artifacts_root(), PathBuf::from("/var/artifacts"));
+        assert_eq!(
+            StormPaths::from_config(&c)
+                .unwrap()
+                .workers_artifacts_root(),
+            PathBuf::from("/var/artifacts")
+        );
     }
 
     #[test]

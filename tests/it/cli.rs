@@ -14,17 +14,30 @@ fn localconfvalue_prints_key_colon_value_like_storm() {
     assert_eq!(out, "storm.zookeeper.port: 2181\n");
 
     // Storm puts -c after the subcommand; it overrides conf/storm.toml.
-    let (code, out, _) =
-        storm(support::repo(), &["localconfvalue", "-c", "storm.zookeeper.port=2999", "storm.zookeeper.port"]);
+    let (code, out, _) = storm(
+        support::repo(),
+        &[
+            "localconfvalue",
+            "-c",
+            "storm.zookeeper.port=2999",
+            "storm.zookeeper.port",
+        ],
+    );
     assert_eq!(code, 0);
     assert_eq!(out, "storm.zookeeper.port: 2999\n");
 
     // The dev cluster's file sets storm.local.dir; lists render the Java way.
     let (_, out, _) = storm(support::repo(), &["localconfvalue", "storm.local.dir"]);
     assert_eq!(out, "storm.local.dir: local\n");
-    let (_, out, _) = storm(support::repo(), &["localconfvalue", "supervisor.slots.ports"]);
+    let (_, out, _) = storm(
+        support::repo(),
+        &["localconfvalue", "supervisor.slots.ports"],
+    );
     assert_eq!(out, "supervisor.slots.ports: [6700, 6701, 6702, 6703]\n");
-    let (_, out, _) = storm(support::repo(), &["localconfvalue", "topology.acker.executors"]);
+    let (_, out, _) = storm(
+        support::repo(),
+        &["localconfvalue", "topology.acker.executors"],
+    );
     assert_eq!(out, "topology.acker.executors: null\n");
 }
 
@@ -32,21 +45,34 @@ fn localconfvalue_prints_key_colon_value_like_storm() {
 fn typo_key_in_storm_toml_is_rejected_with_its_name() {
     let dir = support::scratch_dir("typo");
     std::fs::create_dir_all(dir.join("conf")).unwrap();
-    std::fs::write(dir.join("conf/storm.toml"), "\"storm.zookeper.port\" = 2181\n").unwrap();
+    std::fs::write(
+        dir.join("conf/storm.toml"),
+        "\"storm.zookeper.port\" = 2181\n",
+    )
+    .unwrap();
     let (code, out, err) = storm(&dir, &["localconfvalue", "storm.zookeeper.port"]);
     assert_ne!(code, 0, "{out}");
     assert!(err.contains("\"storm.zookeper.port\""), "{err}");
     assert!(err.contains("storm.toml"), "names the file: {err}");
-    assert!(err.contains("did you mean \"storm.zookeeper.port\""), "{err}");
+    assert!(
+        err.contains("did you mean \"storm.zookeeper.port\""),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "one-line reason: {err}");
 }
 
 #[test]
 fn wrong_types_and_bad_options_fail_with_one_line() {
     let dir = support::scratch_dir("badtype");
-    let (code, _, err) = storm(&dir, &["localconfvalue", "-c", "nimbus.seeds=3", "nimbus.seeds"]);
+    let (code, _, err) = storm(
+        &dir,
+        &["localconfvalue", "-c", "nimbus.seeds=3", "nimbus.seeds"],
+    );
     assert_ne!(code, 0);
-    assert!(err.contains("nimbus.seeds") && err.contains("a list of strings") && err.contains("-c"), "{err}");
+    assert!(
+        err.contains("nimbus.seeds") && err.contains("a list of strings") && err.contains("-c"),
+        "{err}"
+    );
 
     let (code, _, err) = storm(&dir, &["localconfvalue", "-c", "oops", "nimbus.seeds"]);
     assert_ne!(code, 0);
@@ -64,11 +90,22 @@ fn wrong_types_and_bad_options_fail_with_one_line() {
 fn version_and_help() {
     let (code, out, _) = storm(support::repo(), &["version"]);
     assert_eq!(code, 0);
-    assert!(out.starts_with(&format!("Storm {}\n", storm::STORM_VERSION)), "{out}");
-    for sub in ["version", "localconfvalue", "remoteconfvalue", "dev-zookeeper"] {
+    assert!(
+        out.starts_with(&format!("Storm {}\n", storm::STORM_VERSION)),
+        "{out}"
+    );
+    for sub in [
+        "version",
+        "localconfvalue",
+        "remoteconfvalue",
+        "dev-zookeeper",
+    ] {
         let (code, out, _) = storm(support::repo(), &[sub, "--help"]);
         assert_eq!(code, 0, "{sub} --help");
-        assert!(out.contains("-c <KEY=VALUE>") && out.contains("--config <FILE>"), "{sub}: {out}");
+        assert!(
+            out.contains("-c <KEY=VALUE>") && out.contains("--config <FILE>"),
+            "{sub}: {out}"
+        );
     }
 }
 
@@ -77,7 +114,12 @@ fn remoteconfvalue_names_the_seeds_it_tried() {
     let port = support::free_port();
     let (code, _, err) = storm(
         support::repo(),
-        &["remoteconfvalue", "-c", &format!("nimbus.thrift.port={port}"), "nimbus.thrift.port"],
+        &[
+            "remoteconfvalue",
+            "-c",
+            &format!("nimbus.thrift.port={port}"),
+            "nimbus.thrift.port",
+        ],
     );
     assert_ne!(code, 0);
     assert!(err.contains(&format!("localhost:{port}")), "{err}");
@@ -85,7 +127,11 @@ fn remoteconfvalue_names_the_seeds_it_tried() {
 }
 
 fn four_letter_word(port: u16, word: &str) -> Option<String> {
-    let mut s = TcpStream::connect_timeout(&format!("127.0.0.1:{port}").parse().unwrap(), Duration::from_millis(500)).ok()?;
+    let mut s = TcpStream::connect_timeout(
+        &format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_millis(500),
+    )
+    .ok()?;
     s.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
     s.write_all(word.as_bytes()).ok()?;
     let mut out = String::new();
@@ -109,7 +155,12 @@ fn dev_zookeeper_serves_a_zookeeper_that_zkcli_can_list() {
     let data = dir.join("data");
     let _server = Child(
         Command::new(support::storm_bin())
-            .args(["dev-zookeeper", "-c", &format!("storm.zookeeper.port={port}"), "-c"])
+            .args([
+                "dev-zookeeper",
+                "-c",
+                &format!("storm.zookeeper.port={port}"),
+                "-c",
+            ])
             .arg(format!("dev.zookeeper.path={}", data.display()))
             .current_dir(&dir)
             .stdout(Stdio::null())
@@ -117,16 +168,24 @@ fn dev_zookeeper_serves_a_zookeeper_that_zkcli_can_list() {
             .spawn()
             .unwrap(),
     );
-    support::wait_until(Duration::from_secs(60), "dev-zookeeper answers ruok", || {
-        four_letter_word(port, "ruok").as_deref() == Some("imok")
-    });
-    assert!(data.join("zoo.cfg").is_file(), "data lives in dev.zookeeper.path");
+    support::wait_until(
+        Duration::from_secs(60),
+        "dev-zookeeper answers ruok",
+        || four_letter_word(port, "ruok").as_deref() == Some("imok"),
+    );
+    assert!(
+        data.join("zoo.cfg").is_file(),
+        "data lives in dev.zookeeper.path"
+    );
     let out = Command::new("/usr/share/zookeeper/bin/zkCli.sh")
         .args(["-server", &format!("127.0.0.1:{port}"), "ls", "/"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("[zookeeper]"), "zkCli.sh ls / printed: {stdout}");
+    assert!(
+        stdout.contains("[zookeeper]"),
+        "zkCli.sh ls / printed: {stdout}"
+    );
 }
 
 #[test]
@@ -143,13 +202,37 @@ fn remoteconfvalue_asks_the_leader_nimbus_over_thrift() {
             .unwrap(),
     );
     let mut ready = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.0.stdout.as_mut().unwrap()), &mut ready).unwrap();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.0.stdout.as_mut().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
     assert_eq!(ready.trim(), "ready");
     let seeds = "nimbus.seeds=[\"127.0.0.1\"]".to_string();
     let port_opt = format!("nimbus.thrift.port={port}");
-    let (code, out, err) = storm(support::repo(), &["remoteconfvalue", "-c", &seeds, "-c", &port_opt, "toy.nimbus.key"]);
+    let (code, out, err) = storm(
+        support::repo(),
+        &[
+            "remoteconfvalue",
+            "-c",
+            &seeds,
+            "-c",
+            &port_opt,
+            "toy.nimbus.key",
+        ],
+    );
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "toy.nimbus.key: [from, toy]\n");
-    let (_, out, _) = storm(support::repo(), &["remoteconfvalue", "-c", &seeds, "-c", &port_opt, "no.such.key"]);
+    let (_, out, _) = storm(
+        support::repo(),
+        &[
+            "remoteconfvalue",
+            "-c",
+            &seeds,
+            "-c",
+            &port_opt,
+            "no.such.key",
+        ],
+    );
     assert_eq!(out, "no.such.key: null\n");
 }

@@ -19,12 +19,18 @@ pub fn repo() -> &'static Path {
 
 /// A free TCP port on loopback (bound and released; good enough for tests on one machine).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A scratch directory under `target/` that survives the test (for post-mortem reading) until the next run.
 pub fn scratch_dir(name: &str) -> PathBuf {
-    let dir = repo().join("target/it-scratch").join(format!("{name}-{}", std::process::id()));
+    let dir = repo()
+        .join("target/it-scratch")
+        .join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -54,8 +60,14 @@ impl ZkServer {
         let mut cmd = Command::new(repo().join("scripts/zookeeper.sh"));
         cmd.arg(action).arg("--dir").arg(&self.dir);
         if action == "start" {
-            cmd.args(["--port", &self.port.to_string(), "--tick", "500", "--watch-pid"])
-                .arg(std::process::id().to_string());
+            cmd.args([
+                "--port",
+                &self.port.to_string(),
+                "--tick",
+                "500",
+                "--watch-pid",
+            ])
+            .arg(std::process::id().to_string());
         }
         let out = cmd.output().expect("run scripts/zookeeper.sh");
         assert!(
@@ -79,7 +91,11 @@ impl ZkServer {
 
 impl Drop for ZkServer {
     fn drop(&mut self) {
-        let _ = Command::new(repo().join("scripts/zookeeper.sh")).arg("stop").arg("--dir").arg(&self.dir).output();
+        let _ = Command::new(repo().join("scripts/zookeeper.sh"))
+            .arg("stop")
+            .arg("--dir")
+            .arg(&self.dir)
+            .output();
     }
 }
 
@@ -87,7 +103,11 @@ static SHARED_ZK: OnceLock<ZkServer> = OnceLock::new();
 
 extern "C" fn stop_shared_zk() {
     if let Some(zk) = SHARED_ZK.get() {
-        let _ = Command::new(repo().join("scripts/zookeeper.sh")).arg("stop").arg("--dir").arg(&zk.dir).output();
+        let _ = Command::new(repo().join("scripts/zookeeper.sh"))
+            .arg("stop")
+            .arg("--dir")
+            .arg(&zk.dir)
+            .output();
     }
 }
 
@@ -100,8 +120,6 @@ pub fn zk() -> &'static ZkServer {
         zk
     })
 }
-
-
 
 /// The shared server's connect string, e.g. `127.0.0.1:40123`.
 pub fn zk_connect() -> String {

@@ -77,7 +77,10 @@ pub enum CliError {
 
 impl Cli {
     fn config_options(&self) -> ConfigOptions {
-        ConfigOptions { config_file: self.config.clone(), overrides: self.conf.clone() }
+        ConfigOptions {
+            config_file: self.config.clone(),
+            overrides: self.conf.clone(),
+        }
     }
 }
 
@@ -115,12 +118,23 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::LocalConfValue { key } => {
-            println!("{key}: {}", conf.get(key).map(config::java_string).unwrap_or_else(|| "null".into()));
+            println!(
+                "{key}: {}",
+                conf.get(key)
+                    .map(config::java_string)
+                    .unwrap_or_else(|| "null".into())
+            );
             Ok(())
         }
         Command::RemoteConfValue { key } => {
             let remote = crate::client::NimbusClient::connect_leader(&conf)?.nimbus_conf()?;
-            println!("{key}: {}", remote.get(key).map(config::java_string).unwrap_or_else(|| "null".into()));
+            println!(
+                "{key}: {}",
+                remote
+                    .get(key)
+                    .map(config::java_string)
+                    .unwrap_or_else(|| "null".into())
+            );
             Ok(())
         }
         Command::DevZookeeper => match crate::dev_zookeeper::run(&conf)? {},
@@ -133,12 +147,23 @@ mod tests {
 
     #[test]
     fn conf_options_go_before_or_after_the_subcommand() {
-        let a = Cli::try_parse_from(["storm", "localconfvalue", "-c", "a.b=1", "storm.zookeeper.port"]).unwrap();
+        let a = Cli::try_parse_from([
+            "storm",
+            "localconfvalue",
+            "-c",
+            "a.b=1",
+            "storm.zookeeper.port",
+        ])
+        .unwrap();
         assert_eq!(a.conf, vec!["a.b=1"]);
-        let b = Cli::try_parse_from(["storm", "-c", "x=1", "--config", "f.toml", "version"]).unwrap();
+        let b =
+            Cli::try_parse_from(["storm", "-c", "x=1", "--config", "f.toml", "version"]).unwrap();
         assert_eq!(b.conf, vec!["x=1"]);
         assert_eq!(b.config, Some(PathBuf::from("f.toml")));
-        assert!(Cli::try_parse_from(["storm", "localconfvalue"]).is_err(), "key is required");
+        assert!(
+            Cli::try_parse_from(["storm", "localconfvalue"]).is_err(),
+            "key is required"
+        );
         assert!(Cli::try_parse_from(["storm", "no-such-command"]).is_err());
     }
 }

@@ -43,21 +43,43 @@ impl fmt::Display for ConfigSource {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {} is not valid TOML: {message}", path.display())]
     Parse { path: PathBuf, message: String },
     #[error("unknown config key \"{key}\" in {origin}{}; fix or remove it", hint(.suggestion))]
-    UnknownKey { key: String, origin: ConfigSource, suggestion: Option<String> },
+    UnknownKey {
+        key: String,
+        origin: ConfigSource,
+        suggestion: Option<String>,
+    },
     #[error("config key \"{key}\" in {origin} must be {expected}, but it is {found}")]
-    WrongType { key: String, origin: ConfigSource, expected: KeyType, found: String },
-    #[error("bad -c option \"{arg}\": expected key=value, for example -c storm.zookeeper.port=2181")]
+    WrongType {
+        key: String,
+        origin: ConfigSource,
+        expected: KeyType,
+        found: String,
+    },
+    #[error(
+        "bad -c option \"{arg}\": expected key=value, for example -c storm.zookeeper.port=2181"
+    )]
     BadOverride { arg: String },
     #[error("config key \"{key}\" is not set; set it in storm.toml or with -c {key}=VALUE")]
     Missing { key: String },
     #[error("config key \"{key}\" must be {expected}, but it is {found}")]
-    Type { key: String, expected: KeyType, found: String },
+    Type {
+        key: String,
+        expected: KeyType,
+        found: String,
+    },
     #[error("config key \"{key}\" in {origin}: {message}")]
-    Unsupported { key: String, origin: ConfigSource, message: String },
+    Unsupported {
+        key: String,
+        origin: ConfigSource,
+        message: String,
+    },
 }
 
 fn hint(suggestion: &Option<String>) -> String {
@@ -87,8 +109,16 @@ pub struct Config {
 impl Config {
     /// Only the embedded defaults, with the current directory as Storm home.
     pub fn defaults() -> Config {
-        let values = schema::schema().defaults.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        Config { values, home: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")), file: None }
+        let values = schema::schema()
+            .defaults
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Config {
+            values,
+            home: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            file: None,
+        }
     }
 
     /// Defaults < config file < `-c` overrides, each layer validated.
@@ -108,10 +138,14 @@ impl Config {
     /// Reads a `storm.toml` and lays it over this configuration. Storm home becomes the file's install
     /// directory (see [`home_for_file`]) unless `STORM_HOME` is set.
     pub fn merge_file(&mut self, path: &Path) -> Result<(), ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        let table: toml::Table = toml::from_str(&text)
-            .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         let source = ConfigSource::File(path.to_path_buf());
         for (key, value) in table {
             let value = toml_to_json(&value).map_err(|message| ConfigError::Unsupported {
@@ -119,9 +153,12 @@ impl Config {
                 origin: source.clone(),
                 message,
             })?;
-            if value.is_object() && !schema::schema().types.contains_key(&key) && !key.contains('.') {
+            if value.is_object() && !schema::schema().types.contains_key(&key) && !key.contains('.')
+            {
                 return Err(ConfigError::UnknownKey {
-                    suggestion: Some(format!("\"{key}.…\" = … (quote dotted keys; tables are not Storm keys)")),
+                    suggestion: Some(format!(
+                        "\"{key}.…\" = … (quote dotted keys; tables are not Storm keys)"
+                    )),
                     key,
                     origin: source,
                 });
@@ -136,7 +173,11 @@ impl Config {
 
     /// Lays `other`'s values over this one (for a topology conf over the cluster conf), type-checking known
     /// keys but accepting unknown ones: a topology may carry any key of its own.
-    pub fn overlay(&mut self, other: &serde_json::Map<String, Value>, source: &ConfigSource) -> Result<(), ConfigError> {
+    pub fn overlay(
+        &mut self,
+        other: &serde_json::Map<String, Value>,
+        source: &ConfigSource,
+    ) -> Result<(), ConfigError> {
         for (key, value) in other {
             if let Some(expected) = schema::schema().types.get(key) {
                 if !expected.accepts(value) {
@@ -191,15 +232,24 @@ impl Config {
 
     /// The whole configuration as a JSON object (what `getNimbusConf` and the multilang handshake send).
     pub fn to_json(&self) -> serde_json::Map<String, Value> {
-        self.values.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        self.values
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     fn require(&self, key: &str) -> Result<&Value, ConfigError> {
-        self.get(key).ok_or_else(|| ConfigError::Missing { key: key.to_string() })
+        self.get(key).ok_or_else(|| ConfigError::Missing {
+            key: key.to_string(),
+        })
     }
 
     fn type_error(key: &str, expected: KeyType, value: &Value) -> ConfigError {
-        ConfigError::Type { key: key.to_string(), expected, found: describe(value) }
+        ConfigError::Type {
+            key: key.to_string(),
+            expected,
+            found: describe(value),
+        }
     }
 
     pub fn get_i64(&self, key: &str) -> Result<i64, ConfigError> {
@@ -211,7 +261,9 @@ impl Config {
     pub fn get_opt_i64(&self, key: &str) -> Result<Option<i64>, ConfigError> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => as_i64(v).map(Some).ok_or_else(|| Self::type_error(key, KeyType::Int, v)),
+            Some(v) => as_i64(v)
+                .map(Some)
+                .ok_or_else(|| Self::type_error(key, KeyType::Int, v)),
         }
     }
 
@@ -238,23 +290,29 @@ impl Config {
 
     pub fn get_f64(&self, key: &str) -> Result<f64, ConfigError> {
         let v = self.require(key)?;
-        v.as_f64().ok_or_else(|| Self::type_error(key, KeyType::Float, v))
+        v.as_f64()
+            .ok_or_else(|| Self::type_error(key, KeyType::Float, v))
     }
 
     pub fn get_bool(&self, key: &str) -> Result<bool, ConfigError> {
         let v = self.require(key)?;
-        v.as_bool().ok_or_else(|| Self::type_error(key, KeyType::Bool, v))
+        v.as_bool()
+            .ok_or_else(|| Self::type_error(key, KeyType::Bool, v))
     }
 
     pub fn get_str(&self, key: &str) -> Result<&str, ConfigError> {
         let v = self.require(key)?;
-        v.as_str().ok_or_else(|| Self::type_error(key, KeyType::String, v))
+        v.as_str()
+            .ok_or_else(|| Self::type_error(key, KeyType::String, v))
     }
 
     pub fn get_opt_str(&self, key: &str) -> Result<Option<&str>, ConfigError> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => v.as_str().map(Some).ok_or_else(|| Self::type_error(key, KeyType::String, v)),
+            Some(v) => v
+                .as_str()
+                .map(Some)
+                .ok_or_else(|| Self::type_error(key, KeyType::String, v)),
         }
     }
 
@@ -295,7 +353,11 @@ impl Config {
     /// A path-valued key, made absolute against Storm home when relative.
     pub fn get_path(&self, key: &str) -> Result<PathBuf, ConfigError> {
         let p = PathBuf::from(self.get_str(key)?);
-        Ok(if p.is_absolute() { p } else { self.home.join(p) })
+        Ok(if p.is_absolute() {
+            p
+        } else {
+            self.home.join(p)
+        })
     }
 
     /// `host1:port,host2:port` from `storm.zookeeper.servers` and `storm.zookeeper.port`.
@@ -303,18 +365,30 @@ impl Config {
         let port = self.get_port("storm.zookeeper.port")?;
         let servers = self.get_string_list("storm.zookeeper.servers")?;
         if servers.is_empty() {
-            return Err(ConfigError::Missing { key: "storm.zookeeper.servers".into() });
+            return Err(ConfigError::Missing {
+                key: "storm.zookeeper.servers".into(),
+            });
         }
         Ok(servers
             .iter()
-            .map(|s| if s.contains(':') { s.clone() } else { format!("{s}:{port}") })
+            .map(|s| {
+                if s.contains(':') {
+                    s.clone()
+                } else {
+                    format!("{s}:{port}")
+                }
+            })
             .collect::<Vec<_>>()
             .join(","))
     }
 }
 
 fn as_i64(v: &Value) -> Option<i64> {
-    v.as_i64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
+    v.as_i64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| f as i64)
+    })
 }
 
 /// The config file used when no `--config` is given: `$STORM_CONF_DIR/storm.toml`, else `./conf/storm.toml`,
@@ -337,7 +411,10 @@ pub fn home_for_file(path: &Path) -> PathBuf {
         return PathBuf::from(home);
     }
     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let dir = abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let dir = abs
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
     if dir.file_name().is_some_and(|n| n == "conf") {
         dir.parent().map(Path::to_path_buf).unwrap_or(dir)
     } else {
@@ -366,10 +443,16 @@ fn check_entry(key: &str, value: &Value, source: &ConfigSource) -> Result<(), Co
 
 /// Parses `key=value`; the value is JSON when it parses as JSON, else a TOML value, else a plain string.
 pub fn parse_override(arg: &str) -> Result<(String, Value), ConfigError> {
-    let (key, raw) = arg.split_once('=').ok_or_else(|| ConfigError::BadOverride { arg: arg.to_string() })?;
+    let (key, raw) = arg
+        .split_once('=')
+        .ok_or_else(|| ConfigError::BadOverride {
+            arg: arg.to_string(),
+        })?;
     let key = key.trim();
     if key.is_empty() {
-        return Err(ConfigError::BadOverride { arg: arg.to_string() });
+        return Err(ConfigError::BadOverride {
+            arg: arg.to_string(),
+        });
     }
     Ok((key.to_string(), parse_value(raw)))
 }
@@ -396,10 +479,16 @@ pub fn toml_to_json(value: &toml::Value) -> Result<Value, String> {
             .map(Value::Number)
             .ok_or_else(|| format!("{f} is not a finite number"))?,
         toml::Value::Boolean(b) => Value::Bool(*b),
-        toml::Value::Datetime(d) => return Err(format!("dates are not supported ({d}); use a string")),
-        toml::Value::Array(items) => Value::Array(items.iter().map(toml_to_json).collect::<Result<_, _>>()?),
+        toml::Value::Datetime(d) => {
+            return Err(format!("dates are not supported ({d}); use a string"))
+        }
+        toml::Value::Array(items) => {
+            Value::Array(items.iter().map(toml_to_json).collect::<Result<_, _>>()?)
+        }
         toml::Value::Table(t) => Value::Object(
-            t.iter().map(|(k, v)| Ok((k.clone(), toml_to_json(v)?))).collect::<Result<_, String>>()?,
+            t.iter()
+                .map(|(k, v)| Ok((k.clone(), toml_to_json(v)?)))
+                .collect::<Result<_, String>>()?,
         ),
     })
 }
@@ -416,10 +505,16 @@ pub fn java_string(value: &Value) -> String {
             _ => n.to_string(),
         },
         Value::String(s) => s.clone(),
-        Value::Array(items) => format!("[{}]", items.iter().map(java_string).collect::<Vec<_>>().join(", ")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(java_string).collect::<Vec<_>>().join(", ")
+        ),
         Value::Object(m) => format!(
             "{{{}}}",
-            m.iter().map(|(k, v)| format!("{k}={}", java_string(v))).collect::<Vec<_>>().join(", ")
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", java_string(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -434,7 +529,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("conf")).unwrap();
         let path = dir.path().join("conf/storm.toml");
-        std::fs::File::create(&path).unwrap().write_all(text.as_bytes()).unwrap();
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
         (dir, path)
     }
 
@@ -443,20 +541,30 @@ mod tests {
         let c = Config::defaults();
         assert_eq!(c.get_i64("storm.zookeeper.port").unwrap(), 2181);
         assert_eq!(c.get_str("storm.zookeeper.root").unwrap(), "/storm");
-        assert_eq!(c.get_i64_list("supervisor.slots.ports").unwrap(), vec![6700, 6701, 6702, 6703]);
+        assert_eq!(
+            c.get_i64_list("supervisor.slots.ports").unwrap(),
+            vec![6700, 6701, 6702, 6703]
+        );
         assert_eq!(c.get_port("nimbus.thrift.port").unwrap(), 6627);
         assert_eq!(c.get_opt_i64("topology.acker.executors").unwrap(), None);
         assert_eq!(c.get_f64("topology.stats.sample.rate").unwrap(), 0.05);
-        assert_eq!(c.get_string_list("nimbus.seeds").unwrap(), vec!["localhost"]);
+        assert_eq!(
+            c.get_string_list("nimbus.seeds").unwrap(),
+            vec!["localhost"]
+        );
         assert_eq!(c.get_i64("drpc.http.port").unwrap(), 3774);
     }
 
     #[test]
     fn precedence_defaults_file_command_line() {
-        let (_d, path) = file_with("\"storm.zookeeper.port\" = 2222\n\"nimbus.seeds\" = [\"a\", \"b\"]\n");
+        let (_d, path) =
+            file_with("\"storm.zookeeper.port\" = 2222\n\"nimbus.seeds\" = [\"a\", \"b\"]\n");
         let opts = ConfigOptions {
             config_file: Some(path.clone()),
-            overrides: vec!["storm.zookeeper.port=2999".into(), "topology.debug=true".into()],
+            overrides: vec![
+                "storm.zookeeper.port=2999".into(),
+                "topology.debug=true".into(),
+            ],
         };
         let c = Config::load(&opts).unwrap();
         assert_eq!(c.get_i64("storm.zookeeper.port").unwrap(), 2999);
@@ -470,40 +578,65 @@ mod tests {
     #[test]
     fn unknown_key_in_file_names_key_file_and_suggestion() {
         let (_d, path) = file_with("\"storm.zookeeper.prot\" = 2181\n");
-        let err = Config::load(&ConfigOptions { config_file: Some(path.clone()), overrides: vec![] }).unwrap_err();
+        let err = Config::load(&ConfigOptions {
+            config_file: Some(path.clone()),
+            overrides: vec![],
+        })
+        .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("storm.zookeeper.prot"), "{msg}");
         assert!(msg.contains(&path.display().to_string()), "{msg}");
-        assert!(msg.contains("did you mean \"storm.zookeeper.port\""), "{msg}");
+        assert!(
+            msg.contains("did you mean \"storm.zookeeper.port\""),
+            "{msg}"
+        );
     }
 
     #[test]
     fn wrong_type_names_key_file_and_expected_type() {
         let (_d, path) = file_with("\"supervisor.slots.ports\" = \"6700\"\n");
-        let err = Config::load(&ConfigOptions { config_file: Some(path), overrides: vec![] }).unwrap_err();
+        let err = Config::load(&ConfigOptions {
+            config_file: Some(path),
+            overrides: vec![],
+        })
+        .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("supervisor.slots.ports") && msg.contains("a list of integers"), "{msg}");
+        assert!(
+            msg.contains("supervisor.slots.ports") && msg.contains("a list of integers"),
+            "{msg}"
+        );
         assert!(msg.contains("storm.toml"), "{msg}");
     }
 
     #[test]
     fn unquoted_tables_are_rejected_with_a_hint() {
         let (_d, path) = file_with("[storm.zookeeper]\nport = 2181\n");
-        let err = Config::load(&ConfigOptions { config_file: Some(path), overrides: vec![] }).unwrap_err();
+        let err = Config::load(&ConfigOptions {
+            config_file: Some(path),
+            overrides: vec![],
+        })
+        .unwrap_err();
         assert!(err.to_string().contains("quote dotted keys"), "{err}");
     }
 
     #[test]
     fn user_keys_outside_storm_namespaces_pass() {
         let (_d, path) = file_with("\"pystorm.log.path\" = \"/tmp/x\"\n\"my.setting\" = 3\n");
-        let c = Config::load(&ConfigOptions { config_file: Some(path), overrides: vec![] }).unwrap();
+        let c = Config::load(&ConfigOptions {
+            config_file: Some(path),
+            overrides: vec![],
+        })
+        .unwrap();
         assert_eq!(c.get_str("pystorm.log.path").unwrap(), "/tmp/x");
     }
 
     #[test]
     fn bad_overrides_are_errors() {
         for bad in ["novalue", "=3"] {
-            let err = Config::load(&ConfigOptions { config_file: None, overrides: vec![bad.into()] });
+            let err = Config::load(&ConfigOptions {
+                config_file: None,
+                overrides: vec![bad.into()],
+            });
             assert!(matches!(err, Err(ConfigError::BadOverride { .. })), "{bad}");
         }
         let err = Config::load(&ConfigOptions {
@@ -512,8 +645,11 @@ mod tests {
         })
         .unwrap_err();
         assert!(matches!(err, ConfigError::Read { .. }), "{err}");
-        let err = Config::load(&ConfigOptions { config_file: None, overrides: vec!["storm.zookeeper.port=abc".into()] })
-            .unwrap_err();
+        let err = Config::load(&ConfigOptions {
+            config_file: None,
+            overrides: vec!["storm.zookeeper.port=abc".into()],
+        })
+        .unwrap_err();
         assert!(err.to_string().contains("the command line (-c)"), "{err}");
     }
 
@@ -526,7 +662,10 @@ mod tests {
         assert_eq!(parse_value("true"), json!(true));
         assert_eq!(parse_value("wordcount"), json!("wordcount"));
         assert_eq!(parse_value("a=b"), json!("a=b"));
-        assert_eq!(parse_override("topology.name=a=b").unwrap(), ("topology.name".into(), json!("a=b")));
+        assert_eq!(
+            parse_override("topology.name=a=b").unwrap(),
+            ("topology.name".into(), json!("a=b"))
+        );
     }
 
     #[test]
@@ -542,7 +681,11 @@ mod tests {
     #[test]
     fn home_and_paths_resolve_against_the_install_directory() {
         let (d, path) = file_with("\"storm.local.dir\" = \"local\"\n");
-        let c = Config::load(&ConfigOptions { config_file: Some(path), overrides: vec![] }).unwrap();
+        let c = Config::load(&ConfigOptions {
+            config_file: Some(path),
+            overrides: vec![],
+        })
+        .unwrap();
         let home = std::fs::canonicalize(d.path()).unwrap();
         if std::env::var_os("STORM_HOME").is_none() {
             assert_eq!(c.home(), home.as_path());
@@ -565,8 +708,18 @@ mod tests {
     fn typed_getters_report_type_errors() {
         let mut c = Config::defaults();
         c.set("nimbus.thrift.port", 70000);
-        assert!(c.get_port("nimbus.thrift.port").unwrap_err().to_string().contains("1-65535"));
-        assert!(matches!(c.get_str("nimbus.thrift.port"), Err(ConfigError::Type { .. })));
-        assert!(matches!(c.get_i64("no.such.key"), Err(ConfigError::Missing { .. })));
+        assert!(c
+            .get_port("nimbus.thrift.port")
+            .unwrap_err()
+            .to_string()
+            .contains("1-65535"));
+        assert!(matches!(
+            c.get_str("nimbus.thrift.port"),
+            Err(ConfigError::Type { .. })
+        ));
+        assert!(matches!(
+            c.get_i64("no.such.key"),
+            Err(ConfigError::Missing { .. })
+        ));
     }
 }

@@ -56,7 +56,9 @@ impl KeyType {
             Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_string) => {
                 KeyType::StringList
             }
-            Value::Array(items) if !items.is_empty() && items.iter().all(|v| v.is_i64()) => KeyType::IntList,
+            Value::Array(items) if !items.is_empty() && items.iter().all(|v| v.is_i64()) => {
+                KeyType::IntList
+            }
             Value::Array(_) => KeyType::List,
             Value::Object(_) => KeyType::Map,
             Value::Null => KeyType::Any,
@@ -169,8 +171,11 @@ fn parse_schema(text: &str) -> Result<Schema, String> {
     }
     for (section, table) in [("unset", unset), ("types", overrides)] {
         for (key, name) in table {
-            let name = name.as_str().ok_or_else(|| format!("[{section}] {key}: type must be a string"))?;
-            let ty = KeyType::from_name(name).ok_or_else(|| format!("[{section}] {key}: unknown type {name}"))?;
+            let name = name
+                .as_str()
+                .ok_or_else(|| format!("[{section}] {key}: type must be a string"))?;
+            let ty = KeyType::from_name(name)
+                .ok_or_else(|| format!("[{section}] {key}: unknown type {name}"))?;
             types.insert(key, ty);
         }
     }
@@ -217,8 +222,15 @@ mod tests {
         assert_eq!(s.types["supervisor.slots.ports"], KeyType::IntList);
         assert_eq!(s.types["topology.acker.executors"], KeyType::Int);
         assert_eq!(s.types["worker.childopts"], KeyType::StringOrList);
-        assert!(!s.defaults.contains_key("topology.acker.executors"), "null defaults stay unset");
-        assert!(s.defaults.len() > 250, "defaults cover Storm's keys: {}", s.defaults.len());
+        assert!(
+            !s.defaults.contains_key("topology.acker.executors"),
+            "null defaults stay unset"
+        );
+        assert!(
+            s.defaults.len() > 250,
+            "defaults cover Storm's keys: {}",
+            s.defaults.len()
+        );
     }
 
     #[test]
@@ -236,7 +248,10 @@ mod tests {
         assert!(in_storm_namespace("storm.zookeeper.prot"));
         assert!(!in_storm_namespace("pystorm.log.path"));
         assert!(!in_storm_namespace("storm"));
-        assert_eq!(suggest("storm.zookeeper.prot"), Some("storm.zookeeper.port"));
+        assert_eq!(
+            suggest("storm.zookeeper.prot"),
+            Some("storm.zookeeper.port")
+        );
         assert_eq!(suggest("completely.different.thing.here"), None);
     }
 }

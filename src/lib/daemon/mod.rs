@@ -29,7 +29,10 @@ pub struct DaemonArgs {
 
 /// Loads the configuration for a daemon from its command line.
 pub fn load_config(args: &DaemonArgs) -> anyhow::Result<Config> {
-    Ok(Config::load(&ConfigOptions { config_file: args.config.clone(), overrides: args.conf.clone() })?)
+    Ok(Config::load(&ConfigOptions {
+        config_file: args.config.clone(),
+        overrides: args.conf.clone(),
+    })?)
 }
 
 /// Runs the daemon `name` with the process arguments `args`.
@@ -38,6 +41,11 @@ pub fn main(name: &str, args: impl IntoIterator<Item = OsString>) -> anyhow::Res
     let conf = load_config(&args)?;
     let paths = StormPaths::from_config(&conf)?;
     crate::logging::init_daemon(&paths.daemon_log(name))?;
-    tracing::error!(daemon = name, "this daemon is not available in this build yet");
-    anyhow::bail!("the {name} daemon is not available in this build of storm-rs yet (configuration is valid)")
+    tracing::error!(
+        daemon = name,
+        "this daemon is not available in this build yet"
+    );
+    anyhow::bail!(
+        "the {name} daemon is not available in this build of storm-rs yet (configuration is valid)"
+    )
 }

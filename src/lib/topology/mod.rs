@@ -6,4 +6,4 @@
 
 pub mod system;
 
-pub use system::{InvalidTopology, normalize_topology, system_topology, task_to_component};
+pub use system::{normalize_topology, system_topology, task_to_component, InvalidTopology};

@@ -14,7 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use crate::thrift::{Bolt, ComponentCommon, ComponentObject, GlobalStreamId, Grouping, NullStruct, StormTopology, StreamInfo};
+use crate::thrift::{
+    Bolt, ComponentCommon, ComponentObject, GlobalStreamId, Grouping, NullStruct, StormTopology,
+    StreamInfo,
+};
 
 pub const ACKER_COMPONENT_ID: &str = "__acker";
 pub const ACKER_INIT_STREAM_ID: &str = "__ack_init";
@@ -69,8 +72,12 @@ pub fn component_conf(common: &ComponentCommon) -> Result<Map<String, Value>, In
         Some(text) => match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(m)) => Ok(m),
             Ok(Value::Null) => Ok(Map::new()),
-            Ok(_) => Err(InvalidTopology(format!("Component conf is not a JSON object: {text}"))),
-            Err(e) => Err(InvalidTopology(format!("Component conf is not valid JSON ({e}): {text}"))),
+            Ok(_) => Err(InvalidTopology(format!(
+                "Component conf is not a JSON object: {text}"
+            ))),
+            Err(e) => Err(InvalidTopology(format!(
+                "Component conf is not valid JSON ({e}): {text}"
+            ))),
         },
     }
 }
@@ -105,12 +112,16 @@ pub fn validate_basic(t: &StormTopology) -> Result<(), InvalidTopology> {
     for group in &groups {
         for (id, _) in group {
             if is_system_id(id) {
-                return Err(InvalidTopology(format!("{id} is not a valid component id.")));
+                return Err(InvalidTopology(format!(
+                    "{id} is not a valid component id."
+                )));
             }
         }
         for (_, common) in group {
             if let Some(stream) = common.streams.keys().find(|s| is_system_id(s)) {
-                return Err(InvalidTopology(format!("{stream} is not a valid stream id.")));
+                return Err(InvalidTopology(format!(
+                    "{stream} is not a valid stream id."
+                )));
             }
         }
         for (id, _) in group {
@@ -120,7 +131,10 @@ pub fn validate_basic(t: &StormTopology) -> Result<(), InvalidTopology> {
         }
     }
     if !dups.is_empty() {
-        return Err(InvalidTopology(format!("Duplicate component ids: [{}]", dups.join(", "))));
+        return Err(InvalidTopology(format!(
+            "Duplicate component ids: [{}]",
+            dups.join(", ")
+        )));
     }
     if t.spouts.values().any(|s| !s.common.inputs.is_empty()) {
         return Err(InvalidTopology("May not declare inputs for a spout".into()));
@@ -129,7 +143,8 @@ pub fn validate_basic(t: &StormTopology) -> Result<(), InvalidTopology> {
         let tasks = as_int(component_conf(common)?.get("topology.tasks")).unwrap_or(0);
         if tasks > 0 && parallelism_hint(common) <= 0 {
             return Err(InvalidTopology(
-                "Number of executors must be greater than 0 when number of tasks is greater than 0".into(),
+                "Number of executors must be greater than 0 when number of tasks is greater than 0"
+                    .into(),
             ));
         }
     }
@@ -144,7 +159,9 @@ pub fn validate_structure(t: &StormTopology) -> Result<(), InvalidTopology> {
         for (gsid, grouping) in &common.inputs {
             let (src, stream) = (&gsid.component_id, &gsid.stream_id);
             let Some(source) = components.get(src.as_str()) else {
-                return Err(InvalidTopology(format!("Component: [{id}] subscribes from non-existent component [{src}]")));
+                return Err(InvalidTopology(format!(
+                    "Component: [{id}] subscribes from non-existent component [{src}]"
+                )));
             };
             if !source.streams.contains_key(stream) {
                 return Err(InvalidTopology(format!(
@@ -152,10 +169,19 @@ pub fn validate_structure(t: &StormTopology) -> Result<(), InvalidTopology> {
                 )));
             }
             if let Grouping::Fields(fields) = grouping {
-                let declared: BTreeSet<&String> = source.streams.values().flat_map(|s| &s.output_fields).collect();
-                let missing: Vec<&String> = fields.iter().filter(|f| !declared.contains(f)).collect();
+                let declared: BTreeSet<&String> = source
+                    .streams
+                    .values()
+                    .flat_map(|s| &s.output_fields)
+                    .collect();
+                let missing: Vec<&String> =
+                    fields.iter().filter(|f| !declared.contains(f)).collect();
                 if !missing.is_empty() {
-                    let missing = missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+                    let missing = missing
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ");
                     return Err(InvalidTopology(format!(
                         "Component: [{id}] subscribes from stream: [{stream}] of component [{src}] + with non-existent fields: [{missing}]"
                     )));
@@ -168,12 +194,16 @@ pub fn validate_structure(t: &StormTopology) -> Result<(), InvalidTopology> {
 
 /// Nimbus's `normalizeTopology`: every component's conf gets `topology.tasks` =
 /// `min(topology.max.task.parallelism, topology.tasks ?? parallelism_hint)`.
-pub fn normalize_topology(t: &StormTopology, topo_conf: &Map<String, Value>) -> Result<StormTopology, InvalidTopology> {
+pub fn normalize_topology(
+    t: &StormTopology,
+    topo_conf: &Map<String, Value>,
+) -> Result<StormTopology, InvalidTopology> {
     let mut out = t.clone();
     let max = as_int(topo_conf.get("topology.max.task.parallelism"));
     for common in all_commons_mut(&mut out) {
         let mut conf = component_conf(common)?;
-        let wanted = as_int(conf.get("topology.tasks")).unwrap_or(i64::from(parallelism_hint(common)));
+        let wanted =
+            as_int(conf.get("topology.tasks")).unwrap_or(i64::from(parallelism_hint(common)));
         let tasks = max.map_or(wanted, |m| wanted.min(m));
         conf.insert("topology.tasks".into(), Value::from(tasks));
         set_component_conf(common, &conf);
@@ -182,11 +212,17 @@ pub fn normalize_topology(t: &StormTopology, topo_conf: &Map<String, Value>) -> 
 }
 
 fn fields_stream(fields: &[&str], direct: bool) -> StreamInfo {
-    StreamInfo { output_fields: fields.iter().map(|f| f.to_string()).collect(), direct }
+    StreamInfo {
+        output_fields: fields.iter().map(|f| f.to_string()).collect(),
+        direct,
+    }
 }
 
 fn gsid(component: &str, stream: &str) -> GlobalStreamId {
-    GlobalStreamId { component_id: component.into(), stream_id: stream.into() }
+    GlobalStreamId {
+        component_id: component.into(),
+        stream_id: stream.into(),
+    }
 }
 
 /// Whether the topology runs ackers: `topology.acker.executors` unset (one per worker) or > 0.
@@ -196,7 +232,10 @@ pub fn has_ackers(topo_conf: &Map<String, Value>) -> bool {
 
 /// Storm's `systemTopology`: validates and adds the acker, the system component and system streams.
 /// `topo_conf` is the merged (cluster + topology) configuration.
-pub fn system_topology(t: &StormTopology, topo_conf: &Map<String, Value>) -> Result<StormTopology, InvalidTopology> {
+pub fn system_topology(
+    t: &StormTopology,
+    topo_conf: &Map<String, Value>,
+) -> Result<StormTopology, InvalidTopology> {
     validate_basic(t)?;
     let mut ret = t.clone();
     let timeout = as_int(topo_conf.get("topology.message.timeout.secs")).unwrap_or(30);
@@ -208,15 +247,26 @@ pub fn system_topology(t: &StormTopology, topo_conf: &Map<String, Value>) -> Res
         .unwrap_or(1);
     let mut inputs = BTreeMap::new();
     for id in ret.spouts.keys() {
-        inputs.insert(gsid(id, ACKER_INIT_STREAM_ID), Grouping::Fields(vec!["id".into()]));
+        inputs.insert(
+            gsid(id, ACKER_INIT_STREAM_ID),
+            Grouping::Fields(vec!["id".into()]),
+        );
     }
     for id in ret.bolts.keys() {
-        for s in [ACKER_ACK_STREAM_ID, ACKER_FAIL_STREAM_ID, ACKER_RESET_TIMEOUT_STREAM_ID] {
+        for s in [
+            ACKER_ACK_STREAM_ID,
+            ACKER_FAIL_STREAM_ID,
+            ACKER_RESET_TIMEOUT_STREAM_ID,
+        ] {
             inputs.insert(gsid(id, s), Grouping::Fields(vec!["id".into()]));
         }
     }
     let mut acker_streams = BTreeMap::new();
-    for s in [ACKER_ACK_STREAM_ID, ACKER_FAIL_STREAM_ID, ACKER_RESET_TIMEOUT_STREAM_ID] {
+    for s in [
+        ACKER_ACK_STREAM_ID,
+        ACKER_FAIL_STREAM_ID,
+        ACKER_RESET_TIMEOUT_STREAM_ID,
+    ] {
         acker_streams.insert(s.to_string(), fields_stream(&["id", "time-delta-ms"], true));
     }
     let mut acker_conf = Map::new();
@@ -233,26 +283,51 @@ pub fn system_topology(t: &StormTopology, topo_conf: &Map<String, Value>) -> Res
     };
     for bolt in ret.bolts.values_mut() {
         let streams = &mut bolt.common.streams;
-        streams.insert(ACKER_ACK_STREAM_ID.into(), fields_stream(&["id", "ack-val"], false));
+        streams.insert(
+            ACKER_ACK_STREAM_ID.into(),
+            fields_stream(&["id", "ack-val"], false),
+        );
         streams.insert(ACKER_FAIL_STREAM_ID.into(), fields_stream(&["id"], false));
-        streams.insert(ACKER_RESET_TIMEOUT_STREAM_ID.into(), fields_stream(&["id"], false));
+        streams.insert(
+            ACKER_RESET_TIMEOUT_STREAM_ID.into(),
+            fields_stream(&["id"], false),
+        );
     }
     for spout in ret.spouts.values_mut() {
         let mut conf = component_conf(&spout.common)?;
         conf.insert("topology.tick.tuple.freq.secs".into(), Value::from(timeout));
         set_component_conf(&mut spout.common, &conf);
-        spout.common.streams.insert(ACKER_INIT_STREAM_ID.into(), fields_stream(&["id", "init-val", "spout-task"], false));
-        for s in [ACKER_ACK_STREAM_ID, ACKER_FAIL_STREAM_ID, ACKER_RESET_TIMEOUT_STREAM_ID] {
-            spout.common.inputs.insert(gsid(ACKER_COMPONENT_ID, s), Grouping::Direct(NullStruct {}));
+        spout.common.streams.insert(
+            ACKER_INIT_STREAM_ID.into(),
+            fields_stream(&["id", "init-val", "spout-task"], false),
+        );
+        for s in [
+            ACKER_ACK_STREAM_ID,
+            ACKER_FAIL_STREAM_ID,
+            ACKER_RESET_TIMEOUT_STREAM_ID,
+        ] {
+            spout
+                .common
+                .inputs
+                .insert(gsid(ACKER_COMPONENT_ID, s), Grouping::Direct(NullStruct {}));
         }
     }
     ret.bolts.insert(ACKER_COMPONENT_ID.into(), acker);
 
     // The per-worker system component: zero tasks in the topology (it is executor [-1 -1] in each worker).
     let mut system_streams = BTreeMap::new();
-    system_streams.insert(SYSTEM_TICK_STREAM_ID.to_string(), fields_stream(&["rate_secs"], false));
-    system_streams.insert(METRICS_TICK_STREAM_ID.to_string(), fields_stream(&["interval"], false));
-    system_streams.insert(CREDENTIALS_CHANGED_STREAM_ID.to_string(), fields_stream(&["creds"], false));
+    system_streams.insert(
+        SYSTEM_TICK_STREAM_ID.to_string(),
+        fields_stream(&["rate_secs"], false),
+    );
+    system_streams.insert(
+        METRICS_TICK_STREAM_ID.to_string(),
+        fields_stream(&["interval"], false),
+    );
+    system_streams.insert(
+        CREDENTIALS_CHANGED_STREAM_ID.to_string(),
+        fields_stream(&["creds"], false),
+    );
     let mut system_conf = Map::new();
     system_conf.insert("topology.tasks".into(), Value::from(0));
     ret.bolts.insert(
@@ -269,8 +344,13 @@ pub fn system_topology(t: &StormTopology, topo_conf: &Map<String, Value>) -> Res
     );
 
     for common in all_commons_mut(&mut ret) {
-        common.streams.insert(METRICS_STREAM_ID.into(), fields_stream(&["task-info", "data-points"], false));
-        common.streams.insert(SYSTEM_STREAM_ID.into(), fields_stream(&["event"], false));
+        common.streams.insert(
+            METRICS_STREAM_ID.into(),
+            fields_stream(&["task-info", "data-points"], false),
+        );
+        common
+            .streams
+            .insert(SYSTEM_STREAM_ID.into(), fields_stream(&["event"], false));
     }
     validate_structure(&ret)?;
     Ok(ret)
@@ -286,7 +366,10 @@ pub fn java_string_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 pub fn task_to_component(system: &StormTopology) -> Result<BTreeMap<i32, String>, InvalidTopology> {
     let mut components: Vec<(&str, i64)> = Vec::new();
     for (id, common) in all_components(system) {
-        components.push((id, as_int(component_conf(common)?.get("topology.tasks")).unwrap_or(0)));
+        components.push((
+            id,
+            as_int(component_conf(common)?.get("topology.tasks")).unwrap_or(0),
+        ));
     }
     components.sort_by(|a, b| java_string_cmp(a.0, b.0));
     let mut out = BTreeMap::new();
@@ -301,7 +384,9 @@ pub fn task_to_component(system: &StormTopology) -> Result<BTreeMap<i32, String>
 }
 
 /// Component id → its task ids, ascending.
-pub fn component_to_sorted_tasks(task_to_component: &BTreeMap<i32, String>) -> BTreeMap<String, Vec<i32>> {
+pub fn component_to_sorted_tasks(
+    task_to_component: &BTreeMap<i32, String>,
+) -> BTreeMap<String, Vec<i32>> {
     let mut out: BTreeMap<String, Vec<i32>> = BTreeMap::new();
     for (task, comp) in task_to_component {
         out.entry(comp.clone()).or_default().push(*task);
@@ -335,7 +420,10 @@ pub fn compute_executors(
 ) -> Vec<(i32, i32)> {
     let mut out = Vec::new();
     for (comp, tasks) in component_to_sorted_tasks(task_to_component) {
-        let n = component_executors.get(&comp).copied().map_or(tasks.len(), |n| n.max(0) as usize);
+        let n = component_executors
+            .get(&comp)
+            .copied()
+            .map_or(tasks.len(), |n| n.max(0) as usize);
         for chunk in partition_fixed(n, &tasks) {
             out.push((chunk[0], chunk[chunk.len() - 1]));
         }
@@ -350,17 +438,30 @@ mod tests {
     use crate::thrift::{ShellComponent, SpoutSpec};
     use serde_json::json;
 
-    fn common(inputs: Vec<(&str, &str, Grouping)>, streams: Vec<(&str, Vec<&str>)>, par: Option<i32>) -> ComponentCommon {
+    fn common(
+        inputs: Vec<(&str, &str, Grouping)>,
+        streams: Vec<(&str, Vec<&str>)>,
+        par: Option<i32>,
+    ) -> ComponentCommon {
         ComponentCommon {
-            inputs: inputs.into_iter().map(|(c, s, g)| (gsid(c, s), g)).collect(),
-            streams: streams.into_iter().map(|(s, f)| (s.to_string(), fields_stream(&f, false))).collect(),
+            inputs: inputs
+                .into_iter()
+                .map(|(c, s, g)| (gsid(c, s), g))
+                .collect(),
+            streams: streams
+                .into_iter()
+                .map(|(s, f)| (s.to_string(), fields_stream(&f, false)))
+                .collect(),
             parallelism_hint: par,
             json_conf: None,
         }
     }
 
     fn shell() -> ComponentObject {
-        ComponentObject::Shell(ShellComponent { execution_command: Some("python3".into()), script: Some("x.py".into()) })
+        ComponentObject::Shell(ShellComponent {
+            execution_command: Some("python3".into()),
+            script: Some("x.py".into()),
+        })
     }
 
     /// spout (2) → split (3, shuffle) → count (4, fields "word").
@@ -379,13 +480,20 @@ mod tests {
         };
         t.spouts.insert(
             "spout".into(),
-            SpoutSpec { spout_object: shell(), common: common(vec![], vec![("default", vec!["sentence"])], Some(2)) },
+            SpoutSpec {
+                spout_object: shell(),
+                common: common(vec![], vec![("default", vec!["sentence"])], Some(2)),
+            },
         );
         t.bolts.insert(
             "split".into(),
             Bolt {
                 bolt_object: shell(),
-                common: common(vec![("spout", "default", Grouping::Shuffle(NullStruct {}))], vec![("default", vec!["word"])], Some(3)),
+                common: common(
+                    vec![("spout", "default", Grouping::Shuffle(NullStruct {}))],
+                    vec![("default", vec!["word"])],
+                    Some(3),
+                ),
             },
         );
         t.bolts.insert(
@@ -411,21 +519,55 @@ mod tests {
         let c = conf(json!({"topology.workers": 2, "topology.message.timeout.secs": 30}));
         let sys = system_topology(&normalize_topology(&word_count(), &c).unwrap(), &c).unwrap();
         let acker = &sys.bolts[ACKER_COMPONENT_ID];
-        assert_eq!(acker.common.parallelism_hint, Some(2), "one acker per worker when unset");
-        assert_eq!(component_conf(&acker.common).unwrap()["topology.tasks"], json!(2));
-        assert_eq!(component_conf(&acker.common).unwrap()["topology.tick.tuple.freq.secs"], json!(30));
-        assert_eq!(acker.common.inputs[&gsid("spout", ACKER_INIT_STREAM_ID)], Grouping::Fields(vec!["id".into()]));
-        assert_eq!(acker.common.inputs[&gsid("count", ACKER_FAIL_STREAM_ID)], Grouping::Fields(vec!["id".into()]));
+        assert_eq!(
+            acker.common.parallelism_hint,
+            Some(2),
+            "one acker per worker when unset"
+        );
+        assert_eq!(
+            component_conf(&acker.common).unwrap()["topology.tasks"],
+            json!(2)
+        );
+        assert_eq!(
+            component_conf(&acker.common).unwrap()["topology.tick.tuple.freq.secs"],
+            json!(30)
+        );
+        assert_eq!(
+            acker.common.inputs[&gsid("spout", ACKER_INIT_STREAM_ID)],
+            Grouping::Fields(vec!["id".into()])
+        );
+        assert_eq!(
+            acker.common.inputs[&gsid("count", ACKER_FAIL_STREAM_ID)],
+            Grouping::Fields(vec!["id".into()])
+        );
         assert!(acker.common.streams[ACKER_ACK_STREAM_ID].direct);
         let spout = &sys.spouts["spout"].common;
-        assert_eq!(spout.streams[ACKER_INIT_STREAM_ID].output_fields, vec!["id", "init-val", "spout-task"]);
-        assert_eq!(spout.inputs[&gsid(ACKER_COMPONENT_ID, ACKER_ACK_STREAM_ID)], Grouping::Direct(NullStruct {}));
-        assert_eq!(component_conf(spout).unwrap()["topology.tick.tuple.freq.secs"], json!(30));
-        assert_eq!(sys.bolts["split"].common.streams[ACKER_ACK_STREAM_ID].output_fields, vec!["id", "ack-val"]);
+        assert_eq!(
+            spout.streams[ACKER_INIT_STREAM_ID].output_fields,
+            vec!["id", "init-val", "spout-task"]
+        );
+        assert_eq!(
+            spout.inputs[&gsid(ACKER_COMPONENT_ID, ACKER_ACK_STREAM_ID)],
+            Grouping::Direct(NullStruct {})
+        );
+        assert_eq!(
+            component_conf(spout).unwrap()["topology.tick.tuple.freq.secs"],
+            json!(30)
+        );
+        assert_eq!(
+            sys.bolts["split"].common.streams[ACKER_ACK_STREAM_ID].output_fields,
+            vec!["id", "ack-val"]
+        );
         for (_, c) in all_components(&sys) {
-            assert!(c.streams.contains_key(METRICS_STREAM_ID) && c.streams.contains_key(SYSTEM_STREAM_ID));
+            assert!(
+                c.streams.contains_key(METRICS_STREAM_ID)
+                    && c.streams.contains_key(SYSTEM_STREAM_ID)
+            );
         }
-        assert_eq!(component_conf(&sys.bolts[SYSTEM_COMPONENT_ID].common).unwrap()["topology.tasks"], json!(0));
+        assert_eq!(
+            component_conf(&sys.bolts[SYSTEM_COMPONENT_ID].common).unwrap()["topology.tasks"],
+            json!(0)
+        );
     }
 
     #[test]
@@ -443,7 +585,10 @@ mod tests {
 
     #[test]
     fn executors_split_like_partition_fixed() {
-        assert_eq!(partition_fixed(3, &(1..=10).collect::<Vec<_>>()), vec![vec![1, 2, 3, 4], vec![5, 6, 7], vec![8, 9, 10]]);
+        assert_eq!(
+            partition_fixed(3, &(1..=10).collect::<Vec<_>>()),
+            vec![vec![1, 2, 3, 4], vec![5, 6, 7], vec![8, 9, 10]]
+        );
         assert_eq!(partition_fixed(5, &[1, 2]), vec![vec![1], vec![2]]);
         assert!(partition_fixed(0, &[1]).is_empty());
         let t2c: BTreeMap<i32, String> = (1..=10).map(|t| (t, "c".to_string())).collect();
@@ -455,12 +600,23 @@ mod tests {
     #[test]
     fn normalization_caps_tasks_and_honours_set_num_tasks() {
         let mut t = word_count();
-        t.bolts.get_mut("count").unwrap().common.json_conf = Some(json!({"topology.tasks": 8}).to_string());
+        t.bolts.get_mut("count").unwrap().common.json_conf =
+            Some(json!({"topology.tasks": 8}).to_string());
         let n = normalize_topology(&t, &conf(json!({}))).unwrap();
-        assert_eq!(component_conf(&n.bolts["count"].common).unwrap()["topology.tasks"], json!(8));
-        assert_eq!(component_conf(&n.bolts["split"].common).unwrap()["topology.tasks"], json!(3));
-        let capped = normalize_topology(&t, &conf(json!({"topology.max.task.parallelism": 2}))).unwrap();
-        assert_eq!(component_conf(&capped.bolts["count"].common).unwrap()["topology.tasks"], json!(2));
+        assert_eq!(
+            component_conf(&n.bolts["count"].common).unwrap()["topology.tasks"],
+            json!(8)
+        );
+        assert_eq!(
+            component_conf(&n.bolts["split"].common).unwrap()["topology.tasks"],
+            json!(3)
+        );
+        let capped =
+            normalize_topology(&t, &conf(json!({"topology.max.task.parallelism": 2}))).unwrap();
+        assert_eq!(
+            component_conf(&capped.bolts["count"].common).unwrap()["topology.tasks"],
+            json!(2)
+        );
     }
 
     #[test]
@@ -474,7 +630,12 @@ mod tests {
         assert_eq!(err(t), "__split is not a valid component id.");
 
         let mut t = word_count();
-        t.bolts.get_mut("split").unwrap().common.streams.insert("__x".into(), fields_stream(&["a"], false));
+        t.bolts
+            .get_mut("split")
+            .unwrap()
+            .common
+            .streams
+            .insert("__x".into(), fields_stream(&["a"], false));
         assert_eq!(err(t), "__x is not a valid stream id.");
 
         let mut t = word_count();
@@ -482,20 +643,35 @@ mod tests {
         assert_eq!(err(t), "Duplicate component ids: [split]");
 
         let mut t = word_count();
-        t.spouts.get_mut("spout").unwrap().common.inputs.insert(gsid("split", "default"), Grouping::Shuffle(NullStruct {}));
+        t.spouts
+            .get_mut("spout")
+            .unwrap()
+            .common
+            .inputs
+            .insert(gsid("split", "default"), Grouping::Shuffle(NullStruct {}));
         assert_eq!(err(t), "May not declare inputs for a spout");
 
         let mut t = word_count();
-        t.bolts.get_mut("count").unwrap().common.inputs = BTreeMap::from([(gsid("nope", "default"), Grouping::All(NullStruct {}))]);
-        assert_eq!(err(t), "Component: [count] subscribes from non-existent component [nope]");
-
-        let mut t = word_count();
-        t.bolts.get_mut("count").unwrap().common.inputs = BTreeMap::from([(gsid("split", "other"), Grouping::All(NullStruct {}))]);
-        assert_eq!(err(t), "Component: [count] subscribes from non-existent stream: [other] of component [split]");
+        t.bolts.get_mut("count").unwrap().common.inputs =
+            BTreeMap::from([(gsid("nope", "default"), Grouping::All(NullStruct {}))]);
+        assert_eq!(
+            err(t),
+            "Component: [count] subscribes from non-existent component [nope]"
+        );
 
         let mut t = word_count();
         t.bolts.get_mut("count").unwrap().common.inputs =
-            BTreeMap::from([(gsid("split", "default"), Grouping::Fields(vec!["wrd".into()]))]);
+            BTreeMap::from([(gsid("split", "other"), Grouping::All(NullStruct {}))]);
+        assert_eq!(
+            err(t),
+            "Component: [count] subscribes from non-existent stream: [other] of component [split]"
+        );
+
+        let mut t = word_count();
+        t.bolts.get_mut("count").unwrap().common.inputs = BTreeMap::from([(
+            gsid("split", "default"),
+            Grouping::Fields(vec!["wrd".into()]),
+        )]);
         assert_eq!(
             err(t),
             "Component: [count] subscribes from stream: [default] of component [split] + with non-existent fields: [wrd]"
@@ -505,7 +681,10 @@ mod tests {
         let split = &mut t.bolts.get_mut("split").unwrap().common;
         split.parallelism_hint = Some(0);
         split.json_conf = Some(json!({"topology.tasks": 2}).to_string());
-        assert_eq!(err(t), "Number of executors must be greater than 0 when number of tasks is greater than 0");
+        assert_eq!(
+            err(t),
+            "Number of executors must be greater than 0 when number of tasks is greater than 0"
+        );
     }
 
     #[test]
