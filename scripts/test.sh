@@ -36,4 +36,8 @@ export STORM_TEST_PYTHON="$PWD/$venv/bin/python"
 command -v rustfmt >/dev/null && cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt clippy
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
-cargo test --quiet -- "${filter[@]}"
+log=target/test-output.log
+cargo test --quiet --lib --bins --tests -- "${filter[@]}" 2>&1 | tee "$log"
+# One closing line for the whole suite (the per-binary lines above end with the last binary's count).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "total: %d passed, %d failed\n", p, f }' "$log"

@@ -17,7 +17,7 @@ use storm::thrift::{
     TopologyStatus,
 };
 
-use crate::support::{unique_root, wait_until, zk_connect, ZkServer};
+use crate::support::{unique_root, wait_until, zk_connect, ZkProxy, ZkServer};
 
 /// Settings for tests: the shared server runs with tickTime 500 ms, so sessions may be 1–10 s.
 fn settings(servers: &str, root: &str, session_ms: u64) -> ZkSettings {
@@ -315,7 +315,8 @@ fn zk_restart_within_the_session_timeout_is_invisible() {
 #[test]
 fn zk_session_expiry_is_recovered() {
     let root = unique_root("expiry");
-    let storage = ZkStorage::connect(settings(&zk_connect(), &root, 4_000)).unwrap();
+    let proxy = ZkProxy::start(&zk_connect());
+    let storage = ZkStorage::connect(settings(&proxy.connect_string(), &root, 2_000)).unwrap();
     let observer = connect(&root);
     let events = Events::of(&storage);
     let observed = Events::of(&observer);
@@ -334,15 +335,16 @@ fn zk_session_expiry_is_recovered() {
     observer.get_children("/errors/topo-1/bolt", true).unwrap();
     let old_session = storage.session_id().unwrap();
 
-    storage.force_session_expiry().unwrap();
-
-    // The expired session's ephemerals vanish (the sequential error node is not re-created) ...
+    // A partition longer than the session timeout: the server expires the session ...
+    proxy.cut();
+    // ... so its ephemerals vanish (the sequential error node is not re-created) ...
     observed.expect(
         WatchEventKind::ChildrenChanged,
         "/errors/topo-1/bolt",
         Duration::from_secs(20),
     );
     assert!(!observer.exists(&error, false).unwrap());
+    proxy.restore();
     // ... and the storage builds a new session, then tells its listeners.
     events.expect(
         WatchEventKind::SessionReestablished,
@@ -391,15 +393,19 @@ fn zk_session_expiry_is_recovered() {
 #[test]
 fn zk_leader_reenters_the_queue_after_session_expiry() {
     let root = unique_root("leader-expiry");
-    let a_storage = Arc::new(ZkStorage::connect(settings(&zk_connect(), &root, 4_000)).unwrap());
+    let proxy = ZkProxy::start(&zk_connect());
+    let a_storage =
+        Arc::new(ZkStorage::connect(settings(&proxy.connect_string(), &root, 2_000)).unwrap());
     let a = LeaderElector::new(a_storage.clone(), "nimbus-a:6627").unwrap();
     let b = LeaderElector::new(Arc::new(connect(&root)), "nimbus-b:6627").unwrap();
     assert!(a.await_leadership(Duration::from_secs(10)));
-    a_storage.force_session_expiry().unwrap();
+    // Cut a off for longer than its session timeout: the server expires a's session.
+    proxy.cut();
     assert!(
         b.await_leadership(Duration::from_secs(30)),
         "b leads once a's session expired"
     );
+    proxy.restore();
     wait_until(
         Duration::from_secs(30),
         "a re-enters the election queue",

@@ -45,6 +45,7 @@ pub struct ZkServer {
 impl ZkServer {
     /// Starts a private server (tick 500 ms so short session timeouts are allowed).
     pub fn start(name: &str) -> ZkServer {
+        init_logging();
         let port = free_port();
         let dir = scratch_dir(&format!("zk-{name}"));
         let server = ZkServer { port, dir };
@@ -111,8 +112,23 @@ extern "C" fn stop_shared_zk() {
     }
 }
 
+/// Routes the library's tracing output into the test output (shown for failing tests); `STORM_LOG`
+/// sets the level (default `warn`).
+pub fn init_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_env("STORM_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    });
+}
+
 /// The run's shared ZooKeeper server, started on first use and stopped when the test process exits.
 pub fn zk() -> &'static ZkServer {
+    init_logging();
     SHARED_ZK.get_or_init(|| {
         let zk = ZkServer::start("shared");
         // SAFETY: registering a plain `extern "C" fn` with atexit has no preconditions.
@@ -181,4 +197,72 @@ pub fn storm(cwd: &Path, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A TCP proxy in front of a ZooKeeper server that a test can cut: every connection through it is
+/// dropped and new ones are refused until [`ZkProxy::restore`]. Cutting a client off for longer than its
+/// session timeout makes the *server* expire the session, the way a real network partition does.
+pub struct ZkProxy {
+    port: u16,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl ZkProxy {
+    pub fn start(upstream: &str) -> ZkProxy {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::<std::net::TcpStream>::new()));
+        let (cut2, conns2, upstream) = (cut.clone(), conns.clone(), upstream.to_string());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if cut2.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                        let _ = from.shutdown(std::net::Shutdown::Both);
+                    });
+                };
+                let mut registry = conns2.lock().unwrap();
+                registry.push(client.try_clone().unwrap());
+                registry.push(server.try_clone().unwrap());
+                pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+                pipe(server, client);
+            }
+        });
+        ZkProxy { port, cut, conns }
+    }
+
+    pub fn connect_string(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Drops every connection through the proxy and refuses new ones.
+    pub fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Lets connections through again.
+    pub fn restore(&self) {
+        self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for ZkProxy {
+    fn drop(&mut self) {
+        self.cut();
+    }
 }

@@ -153,9 +153,21 @@ impl Inner {
         Ok(())
     }
 
-    fn check_logged(&self) {
+    /// Runs [`Inner::check`]; a failure (say, ZooKeeper unreachable for longer than the storage's
+    /// retries) is retried every second until a check succeeds or the elector closes, so a contender never
+    /// stays out of the queue for want of a further watch event.
+    fn check_logged(self: &Arc<Self>) {
         if let Err(e) = self.check() {
-            tracing::warn!(participant = %self.id, error = %e, "leader election check failed; will retry on the next event");
+            tracing::warn!(participant = %self.id, error = %e, "leader election check failed; retrying in 1 s");
+            let weak = Arc::downgrade(self);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_secs(1));
+                if let Some(inner) = weak.upgrade() {
+                    if !inner.lock().closed {
+                        inner.check_logged();
+                    }
+                }
+            });
         }
     }
 }

@@ -770,50 +770,6 @@ impl ZkStorage {
         })
     }
 
-    /// Fault injection for tests: makes the server expire the current session, the standard way (a
-    /// second client attaches to the same session id and password, then closes it). The storage then
-    /// notices the expiry and recovers as it would from a real one. The original client fights for its
-    /// session meanwhile (it reconnects as soon as the server drops it), so attaching is retried.
-    pub fn force_session_expiry(&self) -> Result<(), StorageError> {
-        let op = Op::Connect;
-        let path = "/";
-        let session = match &self.shared.lock().client {
-            Some(client) => client.session().clone(),
-            None => {
-                return Err(StorageError::Unavailable {
-                    op,
-                    path: path.into(),
-                    reason: "no live session".into(),
-                })
-            }
-        };
-        let s = self.shared.settings.clone();
-        self.block_on(op, path, async move {
-            let deadline =
-                tokio::time::Instant::now() + s.session_timeout * 3 + Duration::from_secs(10);
-            let mut last = zk::Error::Timeout;
-            while tokio::time::Instant::now() < deadline {
-                let attach = zk::Client::connector()
-                    .with_session(session.clone())
-                    .with_session_timeout(s.session_timeout)
-                    .with_connection_timeout(s.connection_timeout)
-                    .connect(&s.servers);
-                match tokio::time::timeout(s.connection_timeout, attach).await {
-                    Ok(Ok(intruder)) => {
-                        close_client(intruder, s.connection_timeout).await;
-                        return Ok(());
-                    }
-                    // Already gone.
-                    Ok(Err(zk::Error::SessionExpired)) => return Ok(()),
-                    Ok(Err(e)) => last = e,
-                    Err(_) => last = zk::Error::Timeout,
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(map_error(op, path, last))
-        })?
-    }
-
     fn block_on<F: Future>(
         &self,
         op: Op,
