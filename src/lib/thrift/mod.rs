@@ -40,6 +40,7 @@
 )]
 mod generated;
 mod protocol;
+pub mod server;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
