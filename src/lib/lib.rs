@@ -4,16 +4,20 @@
 //! See `ARCHITECTURE.md` for the code map and the invariants between modules.
 
 pub mod acker;
+pub mod api;
 pub mod cli;
 pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod dev_zookeeper;
+pub mod executor;
 pub mod grouping;
+pub mod local;
 pub mod local_state;
 pub mod logging;
 pub mod paths;
+pub mod prelude;
 pub mod thrift;
 pub mod topology;
 pub mod tuple;

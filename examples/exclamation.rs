@@ -1,0 +1,72 @@
+//! storm-starter's exclamation topology in local mode: test words → `!!!` (shuffle) → `!!!` (shuffle)
+//! → print.
+//!
+//! ```text
+//! cargo run --example exclamation [-- --local-ttl SECONDS]
+//! ```
+//!
+//! Prints every exclaimed word for `--local-ttl` seconds (default 10), then kills the topology and
+//! exits.
+
+use std::time::Duration;
+
+use storm::local::components::{ExclamationBolt, PrintBolt, TestWordSpout};
+use storm::prelude::*;
+
+fn local_ttl() -> Result<Duration, String> {
+    let mut args = std::env::args().skip(1);
+    let mut ttl = Duration::from_secs(10);
+    while let Some(arg) = args.next() {
+        let value = match arg.as_str() {
+            "--local-ttl" => args.next().ok_or("--local-ttl needs a number of seconds")?,
+            other => match other.strip_prefix("--local-ttl=") {
+                Some(v) => v.to_owned(),
+                None => {
+                    return Err(format!(
+                        "unknown argument {other}; usage: exclamation [--local-ttl SECONDS]"
+                    ))
+                }
+            },
+        };
+        let secs: f64 = value
+            .parse()
+            .map_err(|_| format!("--local-ttl: {value} is not a number of seconds"))?;
+        ttl = Duration::from_secs_f64(secs.max(0.0));
+    }
+    Ok(ttl)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    storm::logging::init_cli();
+    let ttl = local_ttl()?;
+
+    let mut builder = TopologyBuilder::new();
+    builder.set_spout("word", TestWordSpout::default(), 2);
+    builder
+        .set_bolt("exclaim1", ExclamationBolt, 3)
+        .shuffle_grouping("word");
+    builder
+        .set_bolt("exclaim2", ExclamationBolt, 2)
+        .shuffle_grouping("exclaim1");
+    builder
+        .set_basic_bolt("print", PrintBolt, 1)
+        .shuffle_grouping("exclaim2");
+    let topology = builder.create_topology()?;
+
+    let mut conf = TopologyConf::new();
+    conf.set_debug(true);
+    let cluster = LocalCluster::new();
+    let id = cluster.submit_topology("exclamation", &conf, &topology)?;
+    println!("running topology {id} for {:.1} s", ttl.as_secs_f64());
+    std::thread::sleep(ttl);
+    let errors = cluster.errors("exclamation")?;
+    cluster.kill_topology("exclamation")?;
+    for e in &errors {
+        eprintln!(
+            "error in {} task {}: {}",
+            e.component_id, e.task_id, e.error
+        );
+    }
+    println!("killed {id}");
+    Ok(())
+}

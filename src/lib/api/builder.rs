@@ -1,0 +1,373 @@
+//! [`TopologyBuilder`]: spouts and bolts wired with groupings into a Thrift `StormTopology` (Storm's
+//! `TopologyBuilder`).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value as Json;
+
+use super::component::{BasicBolt, BasicBoltExecutor, Bolt, Spout};
+use super::conf::ConfMap;
+use super::declarer::OutputFieldsDeclarer;
+use super::object::{
+    bolt_object, custom_grouping, partial_key_grouping, spout_object, ComponentCodecError,
+};
+use crate::thrift::{
+    Bolt as ThriftBolt, ComponentCommon, GlobalStreamId, Grouping, NullStruct, SpoutSpec,
+    StormTopology,
+};
+use crate::topology::system::DEFAULT_STREAM_ID;
+
+/// Why `create_topology` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TopologyError {
+    /// Storm: `IllegalArgumentException("… has already been declared for id …")`.
+    #[error("{kind} has already been declared for id {id}")]
+    DuplicateId { kind: &'static str, id: String },
+    #[error("component \"{component}\" declares its outputs wrongly: {message}")]
+    Declare { component: String, message: String },
+    #[error(transparent)]
+    Component(#[from] ComponentCodecError),
+}
+
+#[derive(Default)]
+struct Decl {
+    parallelism: i32,
+    conf: ConfMap,
+    inputs: BTreeMap<GlobalStreamId, Grouping>,
+}
+
+impl Decl {
+    fn new(parallelism: u32) -> Decl {
+        Decl {
+            parallelism: i32::try_from(parallelism).unwrap_or(i32::MAX),
+            ..Decl::default()
+        }
+    }
+}
+
+/// Builds a topology: `set_spout`/`set_bolt` with a parallelism hint (executors), groupings on the
+/// returned declarer, then [`create_topology`](Self::create_topology).
+#[derive(Default)]
+pub struct TopologyBuilder {
+    spouts: BTreeMap<String, (Box<dyn Spout>, Decl)>,
+    bolts: BTreeMap<String, (Box<dyn Bolt>, Decl)>,
+    /// Duplicate ids: (kind, id).
+    duplicates: Vec<(&'static str, String)>,
+    discarded: Decl,
+}
+
+impl TopologyBuilder {
+    pub fn new() -> TopologyBuilder {
+        TopologyBuilder::default()
+    }
+
+    fn id_taken(&self, id: &str) -> bool {
+        self.spouts.contains_key(id) || self.bolts.contains_key(id)
+    }
+
+    /// Adds a spout run by `parallelism` executors (and as many tasks unless `set_num_tasks`).
+    pub fn set_spout(
+        &mut self,
+        id: &str,
+        spout: impl Spout + 'static,
+        parallelism: u32,
+    ) -> SpoutDeclarer<'_> {
+        self.set_spout_boxed(id, Box::new(spout), parallelism)
+    }
+
+    pub fn set_spout_boxed(
+        &mut self,
+        id: &str,
+        spout: Box<dyn Spout>,
+        parallelism: u32,
+    ) -> SpoutDeclarer<'_> {
+        if self.id_taken(id) {
+            self.duplicates.push(("Spout", id.to_owned()));
+            self.discarded = Decl::new(parallelism);
+            return SpoutDeclarer {
+                decl: &mut self.discarded,
+            };
+        }
+        let entry = self
+            .spouts
+            .entry(id.to_owned())
+            .or_insert((spout, Decl::new(parallelism)));
+        SpoutDeclarer { decl: &mut entry.1 }
+    }
+
+    /// Adds a bolt run by `parallelism` executors.
+    pub fn set_bolt(
+        &mut self,
+        id: &str,
+        bolt: impl Bolt + 'static,
+        parallelism: u32,
+    ) -> BoltDeclarer<'_> {
+        self.set_bolt_boxed(id, Box::new(bolt), parallelism)
+    }
+
+    /// Adds a basic bolt (auto-anchoring, auto-acking), run by `parallelism` executors.
+    pub fn set_basic_bolt(
+        &mut self,
+        id: &str,
+        bolt: impl BasicBolt + 'static,
+        parallelism: u32,
+    ) -> BoltDeclarer<'_> {
+        self.set_bolt_boxed(
+            id,
+            Box::new(BasicBoltExecutor::new(Box::new(bolt))),
+            parallelism,
+        )
+    }
+
+    pub fn set_bolt_boxed(
+        &mut self,
+        id: &str,
+        bolt: Box<dyn Bolt>,
+        parallelism: u32,
+    ) -> BoltDeclarer<'_> {
+        if self.id_taken(id) {
+            self.duplicates.push(("Bolt", id.to_owned()));
+            self.discarded = Decl::new(parallelism);
+            return BoltDeclarer {
+                decl: &mut self.discarded,
+            };
+        }
+        let entry = self
+            .bolts
+            .entry(id.to_owned())
+            .or_insert((bolt, Decl::new(parallelism)));
+        BoltDeclarer { decl: &mut entry.1 }
+    }
+
+    /// The Thrift topology: every component serialized, its streams declared, its conf (the
+    /// component's own configuration overlaid by the declarer's) and its subscriptions.
+    pub fn create_topology(&self) -> Result<StormTopology, TopologyError> {
+        if let Some((kind, id)) = self.duplicates.first() {
+            return Err(TopologyError::DuplicateId {
+                kind,
+                id: id.clone(),
+            });
+        }
+        let mut spouts = BTreeMap::new();
+        for (id, (spout, decl)) in &self.spouts {
+            let mut declarer = OutputFieldsDeclarer::new();
+            spout.declare_output_fields(&mut declarer);
+            let common = common(id, declarer, spout.component_configuration(), decl)?;
+            spouts.insert(
+                id.clone(),
+                SpoutSpec {
+                    spout_object: spout_object(id, spout.as_ref())?,
+                    common,
+                },
+            );
+        }
+        let mut bolts = BTreeMap::new();
+        for (id, (bolt, decl)) in &self.bolts {
+            let mut declarer = OutputFieldsDeclarer::new();
+            bolt.declare_output_fields(&mut declarer);
+            let common = common(id, declarer, bolt.component_configuration(), decl)?;
+            bolts.insert(
+                id.clone(),
+                ThriftBolt {
+                    bolt_object: bolt_object(id, bolt.as_ref())?,
+                    common,
+                },
+            );
+        }
+        Ok(StormTopology {
+            spouts,
+            bolts,
+            state_spouts: BTreeMap::new(),
+            worker_hooks: None,
+            dependency_jars: None,
+            dependency_artifacts: None,
+            storm_version: Some(crate::STORM_VERSION.to_owned()),
+            jdk_version: None,
+            component_to_shared_memory: None,
+            shared_memory: None,
+        })
+    }
+}
+
+fn common(
+    id: &str,
+    declarer: OutputFieldsDeclarer,
+    component_conf: Option<ConfMap>,
+    decl: &Decl,
+) -> Result<ComponentCommon, TopologyError> {
+    let streams = declarer
+        .into_streams()
+        .map_err(|errors| TopologyError::Declare {
+            component: id.to_owned(),
+            message: errors.join("; "),
+        })?;
+    let mut conf = component_conf.unwrap_or_default();
+    for (k, v) in &decl.conf {
+        conf.insert(k.clone(), v.clone());
+    }
+    Ok(ComponentCommon {
+        inputs: decl.inputs.clone(),
+        streams,
+        parallelism_hint: Some(decl.parallelism),
+        json_conf: if conf.is_empty() {
+            None
+        } else {
+            Some(Json::Object(conf).to_string())
+        },
+    })
+}
+
+macro_rules! conf_methods {
+    () => {
+        /// Fixes the component's task count (`topology.tasks`); executors can then be rebalanced
+        /// between 1 and this number.
+        pub fn set_num_tasks(self, tasks: u32) -> Self {
+            self.add_configuration("topology.tasks", tasks)
+        }
+
+        /// Adds a component-specific configuration entry.
+        pub fn add_configuration(self, key: &str, value: impl Into<Json>) -> Self {
+            self.decl.conf.insert(key.to_owned(), value.into());
+            self
+        }
+
+        pub fn add_configurations(self, conf: ConfMap) -> Self {
+            self.decl.conf.extend(conf);
+            self
+        }
+
+        /// `topology.debug` for this component.
+        pub fn set_debug(self, debug: bool) -> Self {
+            self.add_configuration("topology.debug", debug)
+        }
+
+        /// `topology.max.task.parallelism` for this component.
+        pub fn set_max_task_parallelism(self, n: u32) -> Self {
+            self.add_configuration("topology.max.task.parallelism", n)
+        }
+
+        /// `topology.tick.tuple.freq.secs` for this component.
+        pub fn set_tick_tuple_freq_secs(self, secs: u32) -> Self {
+            self.add_configuration("topology.tick.tuple.freq.secs", secs)
+        }
+    };
+}
+
+/// Configures a spout just added.
+pub struct SpoutDeclarer<'a> {
+    decl: &'a mut Decl,
+}
+
+impl SpoutDeclarer<'_> {
+    conf_methods!();
+
+    /// `topology.max.spout.pending` for this spout.
+    pub fn set_max_spout_pending(self, n: u32) -> Self {
+        self.add_configuration("topology.max.spout.pending", n)
+    }
+}
+
+/// Configures a bolt just added: its configuration and its subscriptions (groupings).
+pub struct BoltDeclarer<'a> {
+    decl: &'a mut Decl,
+}
+
+macro_rules! grouping_methods {
+    ($($(#[$doc:meta])* $name:ident, $stream_name:ident => $make:expr;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(self, component: &str) -> Self {
+                self.grouping(component, DEFAULT_STREAM_ID, $make)
+            }
+
+            $(#[$doc])*
+            /// On `stream` of `component`.
+            pub fn $stream_name(self, component: &str, stream: &str) -> Self {
+                self.grouping(component, stream, $make)
+            }
+        )*
+    };
+}
+
+impl BoltDeclarer<'_> {
+    conf_methods!();
+
+    /// Subscribes to `stream` of `component` with a Thrift `grouping`.
+    pub fn grouping(self, component: &str, stream: &str, grouping: Grouping) -> Self {
+        self.decl.inputs.insert(
+            GlobalStreamId {
+                component_id: component.to_owned(),
+                stream_id: stream.to_owned(),
+            },
+            grouping,
+        );
+        self
+    }
+
+    grouping_methods! {
+        /// Shuffle grouping (load-aware unless `topology.disable.loadaware.messaging`).
+        shuffle_grouping, shuffle_grouping_stream => Grouping::Shuffle(NullStruct {});
+        /// Shuffle among this worker's tasks of the bolt when there are any.
+        local_or_shuffle_grouping, local_or_shuffle_grouping_stream => Grouping::LocalOrShuffle(NullStruct {});
+        /// Every task gets a copy.
+        all_grouping, all_grouping_stream => Grouping::All(NullStruct {});
+        /// The bolt's lowest task gets every tuple.
+        global_grouping, global_grouping_stream => Grouping::Fields(Vec::new());
+        /// A random task per tuple.
+        none_grouping, none_grouping_stream => Grouping::None(NullStruct {});
+        /// The producer picks the task with `emit_direct`.
+        direct_grouping, direct_grouping_stream => Grouping::Direct(NullStruct {});
+    }
+
+    /// Tuples with equal values of `fields` go to the same task.
+    pub fn fields_grouping<I, S>(self, component: &str, fields: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.fields_grouping_stream(component, DEFAULT_STREAM_ID, fields)
+    }
+
+    pub fn fields_grouping_stream<I, S>(self, component: &str, stream: &str, fields: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let fields = fields.into_iter().map(Into::into).collect();
+        self.grouping(component, stream, Grouping::Fields(fields))
+    }
+
+    /// Storm's `PartialKeyGrouping`: each key goes to the less loaded of two candidate tasks.
+    pub fn partial_key_grouping<I, S>(self, component: &str, fields: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.partial_key_grouping_stream(component, DEFAULT_STREAM_ID, fields)
+    }
+
+    pub fn partial_key_grouping_stream<I, S>(self, component: &str, stream: &str, fields: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let fields = fields.into_iter().map(Into::into).collect();
+        self.grouping(component, stream, partial_key_grouping(fields))
+    }
+
+    /// A user grouping registered with [`register_custom_grouping`](super::register_custom_grouping)
+    /// under `name`, built from `payload` in each worker.
+    pub fn custom_grouping(self, component: &str, name: &str, payload: Vec<u8>) -> Self {
+        self.custom_grouping_stream(component, DEFAULT_STREAM_ID, name, payload)
+    }
+
+    pub fn custom_grouping_stream(
+        self,
+        component: &str,
+        stream: &str,
+        name: &str,
+        payload: Vec<u8>,
+    ) -> Self {
+        self.grouping(component, stream, custom_grouping(name, payload))
+    }
+}

@@ -1,0 +1,239 @@
+//! The collectors components emit through: [`SpoutOutputCollector`], [`OutputCollector`] and
+//! [`BasicOutputCollector`]. Each is a thin front over a backend trait ([`SpoutOutput`],
+//! [`BoltOutput`]) that the executor implements (routing, acking, stats); tests can implement the
+//! backend to drive a component by hand.
+
+use std::fmt;
+
+use super::tuple::{MessageId, Tuple};
+use crate::grouping::GroupingError;
+use crate::topology::system::DEFAULT_STREAM_ID;
+use crate::tuple::Values;
+
+/// Why an emit was refused. The grouping errors carry Storm's texts (`Cannot do regular emit to direct
+/// stream`, `Cannot emitDirect to a task expecting a regular grouping`).
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    /// The component did not declare the stream (Storm: `Unknown stream ID`).
+    #[error("Unknown stream ID: {stream} (component {component} declares {declared})")]
+    UnknownStream {
+        component: String,
+        stream: String,
+        declared: String,
+    },
+    /// Storm's `TupleImpl` check.
+    #[error("Tuple created with wrong number of fields. Expected {expected} fields but got {got} fields (stream {stream} of component {component})")]
+    WrongFieldCount {
+        component: String,
+        stream: String,
+        expected: usize,
+        got: usize,
+    },
+    #[error(transparent)]
+    Grouping(#[from] GroupingError),
+}
+
+/// What a spout's collector does; implemented by the spout executor.
+pub trait SpoutOutput {
+    /// Emits `values` on `stream` (to `direct_task` when given), reliably when `message_id` is set and
+    /// the topology acks. Returns the task ids the tuple was sent to.
+    fn emit(
+        &mut self,
+        stream: &str,
+        values: Values,
+        message_id: Option<MessageId>,
+        direct_task: Option<i32>,
+    ) -> Result<Vec<i32>, EmitError>;
+
+    /// Reports an error (throttled, then shown by `storm get-errors` / the UI).
+    fn report_error(&mut self, message: String);
+
+    /// The executor's un-acked reliable tuples.
+    fn pending_count(&self) -> usize;
+}
+
+/// What a bolt's collector does; implemented by the bolt executor.
+pub trait BoltOutput {
+    /// Emits `values` on `stream` anchored to `anchors` (to `direct_task` when given). Returns the
+    /// task ids the tuple was sent to.
+    fn emit(
+        &mut self,
+        stream: &str,
+        anchors: &[&Tuple],
+        values: Values,
+        direct_task: Option<i32>,
+    ) -> Result<Vec<i32>, EmitError>;
+
+    fn ack(&mut self, input: &Tuple);
+
+    fn fail(&mut self, input: &Tuple);
+
+    /// Restarts the timeout of the trees `input` belongs to.
+    fn reset_timeout(&mut self, input: &Tuple);
+
+    fn report_error(&mut self, message: String);
+}
+
+/// A spout's collector (Storm's `SpoutOutputCollector`).
+pub struct SpoutOutputCollector<'a> {
+    backend: &'a mut dyn SpoutOutput,
+}
+
+impl<'a> SpoutOutputCollector<'a> {
+    pub fn new(backend: &'a mut dyn SpoutOutput) -> SpoutOutputCollector<'a> {
+        SpoutOutputCollector { backend }
+    }
+
+    /// Emits on the default stream; `Some(message_id)` makes the tuple reliable (the spout's `ack` or
+    /// `fail` gets the id back). Returns the target task ids.
+    pub fn emit(
+        &mut self,
+        values: Values,
+        message_id: Option<MessageId>,
+    ) -> Result<Vec<i32>, EmitError> {
+        self.backend
+            .emit(DEFAULT_STREAM_ID, values, message_id, None)
+    }
+
+    /// Emits on `stream`.
+    pub fn emit_stream(
+        &mut self,
+        stream: &str,
+        values: Values,
+        message_id: Option<MessageId>,
+    ) -> Result<Vec<i32>, EmitError> {
+        self.backend.emit(stream, values, message_id, None)
+    }
+
+    /// Emits on `stream` to task `task`, whose component must subscribe with a direct grouping.
+    pub fn emit_direct(
+        &mut self,
+        task: i32,
+        stream: &str,
+        values: Values,
+        message_id: Option<MessageId>,
+    ) -> Result<Vec<i32>, EmitError> {
+        self.backend.emit(stream, values, message_id, Some(task))
+    }
+
+    pub fn report_error(&mut self, error: impl fmt::Display) {
+        self.backend.report_error(error.to_string());
+    }
+
+    /// Reliable tuples of this executor still awaiting ack or fail.
+    pub fn pending_count(&self) -> usize {
+        self.backend.pending_count()
+    }
+}
+
+/// A bolt's collector (Storm's `OutputCollector`).
+pub struct OutputCollector<'a> {
+    backend: &'a mut dyn BoltOutput,
+}
+
+impl<'a> OutputCollector<'a> {
+    pub fn new(backend: &'a mut dyn BoltOutput) -> OutputCollector<'a> {
+        OutputCollector { backend }
+    }
+
+    /// Emits an unanchored tuple on the default stream.
+    pub fn emit(&mut self, values: Values) -> Result<Vec<i32>, EmitError> {
+        self.backend.emit(DEFAULT_STREAM_ID, &[], values, None)
+    }
+
+    /// Emits on the default stream anchored to `anchor`.
+    pub fn emit_anchored(&mut self, anchor: &Tuple, values: Values) -> Result<Vec<i32>, EmitError> {
+        self.backend
+            .emit(DEFAULT_STREAM_ID, &[anchor], values, None)
+    }
+
+    /// Emits on the default stream anchored to every tuple of `anchors` (a multi-anchored tuple).
+    pub fn emit_anchored_many(
+        &mut self,
+        anchors: &[&Tuple],
+        values: Values,
+    ) -> Result<Vec<i32>, EmitError> {
+        self.backend.emit(DEFAULT_STREAM_ID, anchors, values, None)
+    }
+
+    /// Emits on `stream` anchored to `anchors` (none for an unanchored tuple).
+    pub fn emit_stream(
+        &mut self,
+        stream: &str,
+        anchors: &[&Tuple],
+        values: Values,
+    ) -> Result<Vec<i32>, EmitError> {
+        self.backend.emit(stream, anchors, values, None)
+    }
+
+    /// Emits on `stream` to task `task` (a direct grouping), anchored to `anchors`.
+    pub fn emit_direct(
+        &mut self,
+        task: i32,
+        stream: &str,
+        anchors: &[&Tuple],
+        values: Values,
+    ) -> Result<Vec<i32>, EmitError> {
+        self.backend.emit(stream, anchors, values, Some(task))
+    }
+
+    pub fn ack(&mut self, input: &Tuple) {
+        self.backend.ack(input);
+    }
+
+    pub fn fail(&mut self, input: &Tuple) {
+        self.backend.fail(input);
+    }
+
+    /// Restarts the message timeout of the trees `input` belongs to (Storm's `resetTimeout`).
+    pub fn reset_timeout(&mut self, input: &Tuple) {
+        self.backend.reset_timeout(input);
+    }
+
+    pub fn report_error(&mut self, error: impl fmt::Display) {
+        self.backend.report_error(error.to_string());
+    }
+}
+
+/// A basic bolt's collector: every emit is anchored to the input being executed (Storm's
+/// `BasicOutputCollector`).
+pub struct BasicOutputCollector<'c, 'a> {
+    collector: &'c mut OutputCollector<'a>,
+    input: &'c Tuple,
+}
+
+impl<'c, 'a> BasicOutputCollector<'c, 'a> {
+    pub fn new(collector: &'c mut OutputCollector<'a>, input: &'c Tuple) -> Self {
+        BasicOutputCollector { collector, input }
+    }
+
+    /// Emits on the default stream, anchored to the input.
+    pub fn emit(&mut self, values: Values) -> Result<Vec<i32>, EmitError> {
+        self.collector.emit_anchored(self.input, values)
+    }
+
+    /// Emits on `stream`, anchored to the input.
+    pub fn emit_stream(&mut self, stream: &str, values: Values) -> Result<Vec<i32>, EmitError> {
+        self.collector.emit_stream(stream, &[self.input], values)
+    }
+
+    /// Emits on `stream` to task `task`, anchored to the input.
+    pub fn emit_direct(
+        &mut self,
+        task: i32,
+        stream: &str,
+        values: Values,
+    ) -> Result<Vec<i32>, EmitError> {
+        self.collector
+            .emit_direct(task, stream, &[self.input], values)
+    }
+
+    /// Restarts the timeout of the input's trees.
+    pub fn reset_timeout(&mut self) {
+        self.collector.reset_timeout(self.input);
+    }
+
+    pub fn report_error(&mut self, error: impl fmt::Display) {
+        self.collector.report_error(error);
+    }
+}

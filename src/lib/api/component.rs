@@ -1,0 +1,237 @@
+//! The component traits: [`Spout`], [`Bolt`] and [`BasicBolt`] (Storm's `IRichSpout`, `IRichBolt`,
+//! `IBasicBolt`), and [`BasicBoltExecutor`], the bolt that runs a basic bolt.
+//!
+//! Every lifecycle call runs on the executor's thread. A call that returns an error (or panics) kills
+//! the executor, as an uncaught exception kills a Storm worker: the error is reported, and the executor
+//! is rebuilt from the topology's bytes (fresh state) and started again.
+
+use serde::{Deserialize, Serialize};
+
+use super::collector::{BasicOutputCollector, OutputCollector, SpoutOutputCollector};
+use super::conf::ConfMap;
+use super::context::TopologyContext;
+use super::declarer::OutputFieldsDeclarer;
+use super::tuple::{MessageId, Tuple};
+
+/// The error a lifecycle call returns; any error type converts with `?`.
+pub type ComponentError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A source of tuples (Storm's `IRichSpout`). Implement with `#[typetag::serde]` on a serde type.
+///
+/// `next_tuple` should emit what it has and return quickly; when it has nothing it simply returns (the
+/// executor waits a little before calling again). `ack` and `fail` are called on the spout's own thread
+/// with the message id given to `emit`; replaying a failed message is the spout's job.
+#[typetag::serde]
+pub trait Spout: Send {
+    /// Called once per task before anything else.
+    fn open(
+        &mut self,
+        _conf: &ConfMap,
+        _context: &TopologyContext,
+        _collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        Ok(())
+    }
+
+    /// Emits the next tuple(s), if any.
+    fn next_tuple(
+        &mut self,
+        collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<(), ComponentError>;
+
+    /// The tuple tree of `message_id` was fully processed.
+    fn ack(
+        &mut self,
+        _message_id: MessageId,
+        _collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        Ok(())
+    }
+
+    /// The tuple tree of `message_id` failed or timed out.
+    fn fail(
+        &mut self,
+        _message_id: MessageId,
+        _collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        Ok(())
+    }
+
+    /// The topology became active (also right after `open` when it starts active).
+    fn activate(
+        &mut self,
+        _collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        Ok(())
+    }
+
+    /// The topology was deactivated: `next_tuple` is not called until it is activated again.
+    fn deactivate(
+        &mut self,
+        _collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        Ok(())
+    }
+
+    /// Called when the topology is killed (local mode; a worker process may die without it).
+    fn close(&mut self) {}
+
+    /// Declares the streams and fields the spout emits.
+    fn declare_output_fields(&self, declarer: &mut OutputFieldsDeclarer);
+
+    /// Component-specific configuration (e.g. `topology.max.spout.pending`), laid over the topology's.
+    fn component_configuration(&self) -> Option<ConfMap> {
+        None
+    }
+}
+
+/// A processing step (Storm's `IRichBolt`). Implement with `#[typetag::serde]` on a serde type.
+///
+/// Every input must eventually be acked or failed through the collector (possibly later, from a kept
+/// [`Tuple`]); emits should be anchored to the inputs they derive from for at-least-once processing.
+#[typetag::serde]
+pub trait Bolt: Send {
+    /// Called once per task before any `execute`.
+    fn prepare(
+        &mut self,
+        _conf: &ConfMap,
+        _context: &TopologyContext,
+        _collector: &mut OutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        Ok(())
+    }
+
+    /// Processes one input tuple (including tick tuples, see [`Tuple::is_tick`]).
+    fn execute(
+        &mut self,
+        input: Tuple,
+        collector: &mut OutputCollector<'_>,
+    ) -> Result<(), ComponentError>;
+
+    /// Called when the topology is killed (local mode; a worker process may die without it).
+    fn cleanup(&mut self) {}
+
+    fn declare_output_fields(&self, declarer: &mut OutputFieldsDeclarer);
+
+    fn component_configuration(&self) -> Option<ConfMap> {
+        None
+    }
+}
+
+/// A bolt whose emits are all anchored to the input and whose input is acked after `execute` returns
+/// (Storm's `IBasicBolt`). Returning a [`FailedException`] fails the input instead; any other error
+/// kills the executor like a [`Bolt`]'s.
+#[typetag::serde]
+pub trait BasicBolt: Send {
+    fn prepare(
+        &mut self,
+        _conf: &ConfMap,
+        _context: &TopologyContext,
+    ) -> Result<(), ComponentError> {
+        Ok(())
+    }
+
+    fn execute(
+        &mut self,
+        input: &Tuple,
+        collector: &mut BasicOutputCollector<'_, '_>,
+    ) -> Result<(), ComponentError>;
+
+    fn cleanup(&mut self) {}
+
+    fn declare_output_fields(&self, declarer: &mut OutputFieldsDeclarer);
+
+    fn component_configuration(&self) -> Option<ConfMap> {
+        None
+    }
+}
+
+/// Returned from [`BasicBolt::execute`] to fail the input tuple (Storm's `FailedException`; with
+/// `reported`, its `ReportedFailedException`, which also reports the error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FailedException {
+    pub message: String,
+    pub reported: bool,
+}
+
+impl FailedException {
+    pub fn new(message: impl Into<String>) -> FailedException {
+        FailedException {
+            message: message.into(),
+            reported: false,
+        }
+    }
+
+    /// Fails the input and reports the error.
+    pub fn reported(message: impl Into<String>) -> FailedException {
+        FailedException {
+            message: message.into(),
+            reported: true,
+        }
+    }
+}
+
+/// The [`Bolt`] that runs a [`BasicBolt`] (Storm's `BasicBoltExecutor`); what
+/// [`TopologyBuilder::set_basic_bolt`](super::TopologyBuilder::set_basic_bolt) stores.
+#[derive(Serialize, Deserialize)]
+pub struct BasicBoltExecutor {
+    bolt: Box<dyn BasicBolt>,
+}
+
+impl BasicBoltExecutor {
+    pub fn new(bolt: Box<dyn BasicBolt>) -> BasicBoltExecutor {
+        BasicBoltExecutor { bolt }
+    }
+}
+
+#[typetag::serde(name = "storm::BasicBoltExecutor")]
+impl Bolt for BasicBoltExecutor {
+    fn prepare(
+        &mut self,
+        conf: &ConfMap,
+        context: &TopologyContext,
+        _collector: &mut OutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        self.bolt.prepare(conf, context)
+    }
+
+    fn execute(
+        &mut self,
+        input: Tuple,
+        collector: &mut OutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        let result = {
+            let mut basic = BasicOutputCollector::new(collector, &input);
+            self.bolt.execute(&input, &mut basic)
+        };
+        match result {
+            Ok(()) => {
+                collector.ack(&input);
+                Ok(())
+            }
+            Err(e) => match e.downcast_ref::<FailedException>() {
+                Some(failed) => {
+                    if failed.reported {
+                        collector.report_error(failed);
+                    }
+                    collector.fail(&input);
+                    Ok(())
+                }
+                None => Err(e),
+            },
+        }
+    }
+
+    fn cleanup(&mut self) {
+        self.bolt.cleanup();
+    }
+
+    fn declare_output_fields(&self, declarer: &mut OutputFieldsDeclarer) {
+        self.bolt.declare_output_fields(declarer);
+    }
+
+    fn component_configuration(&self) -> Option<ConfMap> {
+        self.bolt.component_configuration()
+    }
+}

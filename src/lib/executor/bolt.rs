@@ -1,0 +1,290 @@
+//! The bolt executor loop (Storm's `BoltExecutor` and `BoltOutputCollectorImpl`, storm-internals §5.3,
+//! §7.4).
+//!
+//! Each iteration: execute what the control queue holds (tick tuples, and for ackers the `__ack_*`
+//! traffic); retry held-back tuples, and while any remain consume no data (backpressure); otherwise
+//! execute a batch from the data queue, stopping early when an emit gets held back. When idle, block on
+//! both queues.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::emitter::{wait, ExecutorOutput, TaskEmitter};
+use super::now_ns;
+use super::stats::{bump2, record2};
+use super::transport::{Control, Envelope, ExecutorInbox};
+use super::worker::{ExecutorDef, WorkerShared};
+use crate::api::{
+    Bolt, BoltOutput, ComponentError, EmitError, OutputCollector, TopologyContext, Tuple,
+};
+use crate::topology::system::{
+    ACKER_ACK_STREAM_ID, ACKER_FAIL_STREAM_ID, ACKER_RESET_TIMEOUT_STREAM_ID,
+};
+use crate::tuple::{Value, Values};
+
+/// Most data tuples executed between two looks at the control queue.
+const MAX_BATCH: usize = 1024;
+
+/// One bolt task of an executor.
+pub(crate) struct BoltTask {
+    pub task_id: i32,
+    pub bolt: Box<dyn Bolt>,
+    pub emitter: TaskEmitter,
+    pub context: TopologyContext,
+}
+
+struct BoltBackend<'a> {
+    task_id: i32,
+    emitter: &'a mut TaskEmitter,
+    out: &'a mut ExecutorOutput,
+}
+
+impl BoltOutput for BoltBackend<'_> {
+    fn emit(
+        &mut self,
+        stream: &str,
+        anchors: &[&Tuple],
+        values: Values,
+        direct_task: Option<i32>,
+    ) -> Result<Vec<i32>, EmitError> {
+        let (source, system, targets) = self.emitter.route(stream, &values, direct_task)?;
+        if self.out.acking && anchors.iter().any(|a| a.is_anchored()) {
+            self.out.send(&source, system, &targets, values, |ids| {
+                // Storm: per target and anchor a fresh edge, XORed into the anchor's ack value and
+                // into the child's id for every root of the anchor.
+                let mut child: Vec<(i64, i64)> = Vec::new();
+                for anchor in anchors.iter().filter(|a| a.is_anchored()) {
+                    let edge = ids.next_id();
+                    anchor.xor_ack_val(edge);
+                    for &(root, _) in anchor.message_id() {
+                        match child.iter_mut().find(|(r, _)| *r == root) {
+                            Some(entry) => entry.1 ^= edge,
+                            None => child.push((root, edge)),
+                        }
+                    }
+                }
+                child
+            });
+        } else {
+            self.out
+                .send(&source, system, &targets, values, |_| Vec::new());
+        }
+        Ok(targets)
+    }
+
+    fn ack(&mut self, input: &Tuple) {
+        if !self.out.acking {
+            return;
+        }
+        let ack_val = input.ack_val();
+        for &(root, edge) in input.message_id() {
+            self.out.emit_system(
+                self.emitter,
+                ACKER_ACK_STREAM_ID,
+                vec![Value::Long(root), Value::Long(edge ^ ack_val)],
+            );
+        }
+        let start = input.exec_start_ns();
+        let mut stats = self.out.stats();
+        bump2(
+            &mut stats.bolt_acked,
+            input.source_component(),
+            input.source_stream(),
+            1,
+        );
+        if start > 0 {
+            record2(
+                &mut stats.process_latency,
+                input.source_component(),
+                input.source_stream(),
+                now_ns().saturating_sub(start) as f64 / 1e6,
+            );
+        }
+    }
+
+    fn fail(&mut self, input: &Tuple) {
+        if !self.out.acking {
+            return;
+        }
+        for &(root, _) in input.message_id() {
+            self.out
+                .emit_system(self.emitter, ACKER_FAIL_STREAM_ID, vec![Value::Long(root)]);
+        }
+        bump2(
+            &mut self.out.stats().bolt_failed,
+            input.source_component(),
+            input.source_stream(),
+            1,
+        );
+    }
+
+    fn reset_timeout(&mut self, input: &Tuple) {
+        if !self.out.acking {
+            return;
+        }
+        for &(root, _) in input.message_id() {
+            self.out.emit_system(
+                self.emitter,
+                ACKER_RESET_TIMEOUT_STREAM_ID,
+                vec![Value::Long(root)],
+            );
+        }
+    }
+
+    fn report_error(&mut self, message: String) {
+        self.out.errors.report(self.task_id, message);
+    }
+}
+
+pub(crate) struct BoltExecutor<'i> {
+    shared: Arc<WorkerShared>,
+    inbox: &'i ExecutorInbox,
+    def: Arc<ExecutorDef>,
+    tasks: Vec<BoltTask>,
+    out: ExecutorOutput,
+    load_version: u64,
+}
+
+impl<'i> BoltExecutor<'i> {
+    pub fn new(
+        shared: Arc<WorkerShared>,
+        def: Arc<ExecutorDef>,
+        inbox: &'i ExecutorInbox,
+        tasks: Vec<BoltTask>,
+    ) -> BoltExecutor<'i> {
+        let out = shared.executor_output(&def);
+        BoltExecutor {
+            shared,
+            inbox,
+            def,
+            tasks,
+            out,
+            load_version: 0,
+        }
+    }
+
+    fn prepare(&mut self, index: usize) -> Result<(), ComponentError> {
+        let BoltExecutor {
+            tasks, out, def, ..
+        } = self;
+        let task = &mut tasks[index];
+        let mut backend = BoltBackend {
+            task_id: task.task_id,
+            emitter: &mut task.emitter,
+            out,
+        };
+        let mut collector = OutputCollector::new(&mut backend);
+        task.bolt.prepare(&def.conf, &task.context, &mut collector)
+    }
+
+    fn execute(&mut self, env: Envelope) -> Result<(), ComponentError> {
+        let index = if self.tasks.len() == 1 && self.tasks[0].task_id == env.dest {
+            0
+        } else if let Some(i) = self.tasks.iter().position(|t| t.task_id == env.dest) {
+            i
+        } else {
+            tracing::warn!(
+                task = env.dest,
+                "tuple for a task this executor does not run; dropped"
+            );
+            return Ok(());
+        };
+        let tuple = env.tuple;
+        let source = Arc::clone(tuple.source());
+        let start = now_ns();
+        tuple.set_exec_start_ns(start);
+        {
+            let BoltExecutor { tasks, out, .. } = self;
+            let task = &mut tasks[index];
+            let mut backend = BoltBackend {
+                task_id: task.task_id,
+                emitter: &mut task.emitter,
+                out,
+            };
+            let mut collector = OutputCollector::new(&mut backend);
+            task.bolt.execute(tuple, &mut collector)?;
+        }
+        let ms = now_ns().saturating_sub(start) as f64 / 1e6;
+        let mut stats = self.out.stats();
+        bump2(&mut stats.executed, &source.component, &source.stream, 1);
+        record2(
+            &mut stats.execute_latency,
+            &source.component,
+            &source.stream,
+            ms,
+        );
+        Ok(())
+    }
+
+    fn on_control(&mut self, message: Control) -> Result<(), ComponentError> {
+        match message {
+            Control::Tuple(env) => self.execute(env),
+            Control::Wake => Ok(()),
+        }
+    }
+
+    fn refresh_load(&mut self) {
+        if let Some((version, load)) = self.shared.load_if_newer(self.load_version) {
+            self.load_version = version;
+            for t in &mut self.tasks {
+                t.emitter.refresh_load(&load);
+            }
+        }
+    }
+
+    /// Runs until the worker shuts down; an error from the bolt ends the run (the executor dies).
+    pub fn run(&mut self) -> Result<(), ComponentError> {
+        for i in 0..self.tasks.len() {
+            let _span = tracing::info_span!("task", task = self.tasks[i].task_id).entered();
+            self.prepare(i)?;
+        }
+        let stop = self.shared.stop_receiver();
+        let inbox = self.inbox;
+        loop {
+            if self.shared.is_shutting_down() {
+                break;
+            }
+            self.refresh_load();
+            while let Ok(m) = inbox.control.try_recv() {
+                self.on_control(m)?;
+            }
+            if !self.out.flush_overflow() {
+                let room = self.out.overflow_wait_target().cloned();
+                let timeout = Duration::from_millis(if room.is_some() { 100 } else { 1 });
+                if let Some(m) = wait(&inbox.control, &stop, room.as_ref(), timeout) {
+                    self.on_control(m)?;
+                }
+                continue;
+            }
+            let mut executed = 0;
+            while executed < MAX_BATCH {
+                match inbox.data.try_recv() {
+                    Ok(env) => {
+                        self.execute(env)?;
+                        executed += 1;
+                        if self.out.has_overflow() {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            if executed == 0 {
+                crossbeam_channel::select! {
+                    recv(inbox.control) -> m => if let Ok(m) = m { self.on_control(m)?; },
+                    recv(inbox.data) -> m => if let Ok(env) = m { self.execute(env)?; },
+                    recv(stop) -> _ => {},
+                    default(Duration::from_millis(100)) => {},
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `cleanup` on every task (on kill).
+    pub fn cleanup(&mut self) {
+        for t in &mut self.tasks {
+            t.bolt.cleanup();
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! The spout executor loop (Storm's `SpoutExecutor`, storm-internals §5.2, §5.6, §7.4).
+//!
+//! Each iteration: consume the control queue (`__ack_ack`/`__ack_fail`/`__ack_reset_timeout` from the
+//! ackers, `__tick` rotating the pending map); follow activation (`activate`/`deactivate`); retry held
+//! back tuples; then, if nothing is held back and fewer than `topology.max.spout.pending` × tasks trees
+//! are pending, call `next_tuple` on every task. With nothing to do it waits for a control message for
+//! up to a millisecond (or until a full destination has room).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::emitter::{wait, ExecutorOutput, TaskEmitter};
+use super::now_ms;
+use super::stats::{bump, record};
+use super::transport::{Control, Envelope, ExecutorInbox};
+use super::worker::{ExecutorDef, WorkerShared};
+use crate::acker::{PendingSpoutTuples, PendingTuple};
+use crate::api::{
+    ComponentError, EmitError, MessageId, Spout, SpoutOutput, SpoutOutputCollector,
+    TopologyContext, TupleSource,
+};
+use crate::topology::system::{
+    ACKER_ACK_STREAM_ID, ACKER_FAIL_STREAM_ID, ACKER_INIT_STREAM_ID, ACKER_RESET_TIMEOUT_STREAM_ID,
+    SYSTEM_TICK_STREAM_ID,
+};
+use crate::tuple::{Value, Values};
+
+/// One spout task of an executor.
+pub(crate) struct SpoutTask {
+    pub task_id: i32,
+    pub spout: Box<dyn Spout>,
+    pub emitter: TaskEmitter,
+    pub context: TopologyContext,
+}
+
+/// What the pending map remembers of a reliable emit.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingMsg {
+    id: MessageId,
+    source: Arc<TupleSource>,
+}
+
+/// A message id to ack at once (acking disabled), with its task and stream.
+type ImmediateAck = (i32, MessageId, Arc<TupleSource>);
+
+struct SpoutBackend<'a> {
+    task_id: i32,
+    emitter: &'a mut TaskEmitter,
+    out: &'a mut ExecutorOutput,
+    pending: &'a mut PendingSpoutTuples<PendingMsg>,
+    immediate_acks: &'a mut Vec<ImmediateAck>,
+    emitted: &'a mut usize,
+}
+
+impl SpoutOutput for SpoutBackend<'_> {
+    fn emit(
+        &mut self,
+        stream: &str,
+        values: Values,
+        message_id: Option<MessageId>,
+        direct_task: Option<i32>,
+    ) -> Result<Vec<i32>, EmitError> {
+        let (source, system, targets) = self.emitter.route(stream, &values, direct_task)?;
+        *self.emitted += 1;
+        match message_id {
+            Some(id) if self.out.acking => {
+                let root = self.out.ids.next_id();
+                let mut xor = 0i64;
+                self.out.send(&source, system, &targets, values, |ids| {
+                    let edge = ids.next_id();
+                    xor ^= edge;
+                    vec![(root, edge)]
+                });
+                self.pending.insert(
+                    root,
+                    PendingTuple {
+                        message_id: PendingMsg {
+                            id,
+                            source: Arc::clone(&source),
+                        },
+                        task_id: self.task_id,
+                        emit_ms: now_ms(),
+                    },
+                );
+                self.out.gauges.set_pending(self.pending.len());
+                self.out.emit_system(
+                    self.emitter,
+                    ACKER_INIT_STREAM_ID,
+                    vec![
+                        Value::Long(root),
+                        Value::Long(xor),
+                        Value::Int(self.task_id),
+                    ],
+                );
+            }
+            id => {
+                self.out
+                    .send(&source, system, &targets, values, |_| Vec::new());
+                if let Some(id) = id {
+                    self.immediate_acks.push((self.task_id, id, source));
+                }
+            }
+        }
+        Ok(targets)
+    }
+
+    fn report_error(&mut self, message: String) {
+        self.out.errors.report(self.task_id, message);
+    }
+
+    fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+/// Which lifecycle call to make on a spout task.
+enum Call {
+    Open,
+    NextTuple,
+    Activate,
+    Deactivate,
+    Ack(MessageId),
+    Fail(MessageId),
+}
+
+pub(crate) struct SpoutExecutor<'i> {
+    shared: Arc<WorkerShared>,
+    def: Arc<ExecutorDef>,
+    inbox: &'i ExecutorInbox,
+    tasks: Vec<SpoutTask>,
+    out: ExecutorOutput,
+    pending: PendingSpoutTuples<PendingMsg>,
+    immediate_acks: Vec<ImmediateAck>,
+    load_version: u64,
+}
+
+impl<'i> SpoutExecutor<'i> {
+    pub fn new(
+        shared: Arc<WorkerShared>,
+        def: Arc<ExecutorDef>,
+        inbox: &'i ExecutorInbox,
+        tasks: Vec<SpoutTask>,
+    ) -> SpoutExecutor<'i> {
+        let max_pending = crate::api::conf_i64(&def.conf, "topology.max.spout.pending")
+            .and_then(|n| u32::try_from(n).ok());
+        let pending = PendingSpoutTuples::new(max_pending, tasks.len());
+        let out = shared.executor_output(&def);
+        SpoutExecutor {
+            shared,
+            def,
+            inbox,
+            tasks,
+            out,
+            pending,
+            immediate_acks: Vec::new(),
+            load_version: 0,
+        }
+    }
+
+    /// Makes one lifecycle call on task `index`; returns how many tuples it emitted.
+    fn call(&mut self, index: usize, call: Call) -> Result<usize, ComponentError> {
+        let mut emitted = 0;
+        {
+            let SpoutExecutor {
+                tasks,
+                out,
+                pending,
+                immediate_acks,
+                def,
+                ..
+            } = self;
+            let task = &mut tasks[index];
+            let mut backend = SpoutBackend {
+                task_id: task.task_id,
+                emitter: &mut task.emitter,
+                out,
+                pending,
+                immediate_acks,
+                emitted: &mut emitted,
+            };
+            let mut collector = SpoutOutputCollector::new(&mut backend);
+            let spout = task.spout.as_mut();
+            match call {
+                Call::Open => spout.open(&def.conf, &task.context, &mut collector)?,
+                Call::NextTuple => spout.next_tuple(&mut collector)?,
+                Call::Activate => spout.activate(&mut collector)?,
+                Call::Deactivate => spout.deactivate(&mut collector)?,
+                Call::Ack(id) => spout.ack(id, &mut collector)?,
+                Call::Fail(id) => spout.fail(id, &mut collector)?,
+            }
+        }
+        // Acking disabled: a reliable emit is acked right away (after the call, on this thread).
+        while !self.immediate_acks.is_empty() {
+            for (task, id, source) in std::mem::take(&mut self.immediate_acks) {
+                bump(&mut self.out.stats().spout_acked, &source.stream, 1);
+                if let Some(i) = self.task_index(task) {
+                    emitted += self.call(i, Call::Ack(id))?;
+                }
+            }
+        }
+        Ok(emitted)
+    }
+
+    fn task_index(&self, task: i32) -> Option<usize> {
+        self.tasks.iter().position(|t| t.task_id == task)
+    }
+
+    fn on_control(&mut self, message: Control) -> Result<(), ComponentError> {
+        let Control::Tuple(Envelope { tuple, .. }) = message else {
+            return Ok(());
+        };
+        let stream = tuple.source_stream();
+        if stream == SYSTEM_TICK_STREAM_ID && tuple.is_tick() {
+            for (_, p) in self.pending.tick() {
+                tracing::debug!(task = p.task_id, "spout tuple timed out");
+                self.failed(p, None)?;
+            }
+            self.out.gauges.set_pending(self.pending.len());
+            return Ok(());
+        }
+        let Some(root) = tuple.get(0).and_then(Value::as_i64) else {
+            return Ok(());
+        };
+        let delta = tuple.get(1).and_then(Value::as_i64);
+        match stream {
+            ACKER_ACK_STREAM_ID => {
+                if let Some(p) = self.pending.take(root) {
+                    {
+                        let mut stats = self.out.stats();
+                        bump(&mut stats.spout_acked, &p.message_id.source.stream, 1);
+                        if let Some(d) = delta {
+                            record(
+                                &mut stats.complete_latency,
+                                &p.message_id.source.stream,
+                                d as f64,
+                            );
+                        }
+                    }
+                    if let Some(i) = self.task_index(p.task_id) {
+                        self.call(i, Call::Ack(p.message_id.id))?;
+                    }
+                }
+            }
+            ACKER_FAIL_STREAM_ID => {
+                if let Some(p) = self.pending.take(root) {
+                    self.failed(p, delta)?;
+                }
+            }
+            ACKER_RESET_TIMEOUT_STREAM_ID => {
+                self.pending.reset_timeout(root);
+            }
+            _ => {}
+        }
+        self.out.gauges.set_pending(self.pending.len());
+        Ok(())
+    }
+
+    fn failed(
+        &mut self,
+        p: PendingTuple<PendingMsg>,
+        _delta: Option<i64>,
+    ) -> Result<(), ComponentError> {
+        bump(
+            &mut self.out.stats().spout_failed,
+            &p.message_id.source.stream,
+            1,
+        );
+        if let Some(i) = self.task_index(p.task_id) {
+            self.call(i, Call::Fail(p.message_id.id))?;
+        }
+        Ok(())
+    }
+
+    fn refresh_load(&mut self) {
+        if let Some((version, load)) = self.shared.load_if_newer(self.load_version) {
+            self.load_version = version;
+            for t in &mut self.tasks {
+                t.emitter.refresh_load(&load);
+            }
+        }
+    }
+
+    /// Runs until the worker shuts down; an error from the spout ends the run (the executor dies).
+    pub fn run(&mut self) -> Result<(), ComponentError> {
+        for i in 0..self.tasks.len() {
+            let _span = tracing::info_span!("task", task = self.tasks[i].task_id).entered();
+            self.call(i, Call::Open)?;
+        }
+        let stop = self.shared.stop_receiver();
+        let mut last_active = false;
+        let mut idle: u32 = 0;
+        loop {
+            if self.shared.is_shutting_down() {
+                break;
+            }
+            self.refresh_load();
+            while let Ok(m) = self.inbox.control.try_recv() {
+                self.on_control(m)?;
+            }
+            let active = self.shared.active.load(Ordering::Acquire);
+            if active != last_active {
+                for i in 0..self.tasks.len() {
+                    self.call(
+                        i,
+                        if active {
+                            Call::Activate
+                        } else {
+                            Call::Deactivate
+                        },
+                    )?;
+                }
+                last_active = active;
+            }
+            if !active {
+                if let Some(m) = wait(&self.inbox.control, &stop, None, Duration::from_millis(100))
+                {
+                    self.on_control(m)?;
+                }
+                continue;
+            }
+            if !self.out.flush_overflow() {
+                let room = self.out.overflow_wait_target().cloned();
+                let timeout = Duration::from_millis(if room.is_some() { 100 } else { 1 });
+                if let Some(m) = wait(&self.inbox.control, &stop, room.as_ref(), timeout) {
+                    self.on_control(m)?;
+                }
+                continue;
+            }
+            let mut emitted = 0;
+            for i in 0..self.tasks.len() {
+                if !self.pending.has_capacity() || self.out.has_overflow() {
+                    break;
+                }
+                emitted += self.call(i, Call::NextTuple)?;
+            }
+            if emitted > 0 {
+                idle = 0;
+                continue;
+            }
+            idle = idle.saturating_add(1);
+            // Nothing emitted: wait for an ack (a full pending map) or a little (Storm's spout wait
+            // strategy sleeps 1 ms).
+            let timeout = if self.pending.has_capacity() {
+                Duration::from_millis(if idle < 1000 { 1 } else { 10 })
+            } else {
+                Duration::from_millis(100)
+            };
+            if let Some(m) = wait(&self.inbox.control, &stop, None, timeout) {
+                self.on_control(m)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `close` on every task (on kill).
+    pub fn close(&mut self) {
+        for t in &mut self.tasks {
+            t.spout.close();
+        }
+    }
+}

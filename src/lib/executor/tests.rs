@@ -1,0 +1,527 @@
+//! Executor behaviour, driven through local mode: backpressure keeps memory bounded (measured from
+//! inside the components, no timing assertions), Storm's direct-grouping errors, tick tuples, the
+//! groupings as wired by the builder, and emit errors.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::stats::ExecutorKind;
+use crate::api::{
+    register_custom_grouping, Bolt, ComponentError, ConfMap, OutputCollector, OutputFieldsDeclarer,
+    Spout, SpoutOutputCollector, TopologyBuilder, TopologyConf, TopologyContext, Tuple,
+};
+use crate::grouping::{CustomStreamGrouping, GrouperContext, GroupingError};
+use crate::local::testing::{
+    shared, unique_key, wait_until, CaptureBolt, Captured, FixedTupleSpout,
+};
+use crate::local::LocalCluster;
+use crate::tuple::Value;
+use crate::values;
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+#[derive(Default)]
+struct FloodState {
+    /// Incremented after each emit returned (the tuple is queued or held back by then).
+    emitted: AtomicU64,
+    /// Incremented when the slow bolt starts a tuple.
+    started: AtomicU64,
+    max_in_flight: AtomicU64,
+    acked: AtomicU64,
+}
+
+/// Emits as fast as it is allowed to, reliably or not.
+#[derive(Serialize, Deserialize)]
+struct FloodSpout {
+    key: String,
+    reliable: bool,
+    #[serde(skip)]
+    next: i64,
+}
+
+#[typetag::serde(name = "storm::executor::tests::FloodSpout")]
+impl Spout for FloodSpout {
+    fn next_tuple(
+        &mut self,
+        collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        self.next += 1;
+        let id = self.reliable.then_some(Value::Long(self.next));
+        collector.emit(values![self.next], id)?;
+        shared::<FloodState>(&self.key)
+            .emitted
+            .fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn ack(&mut self, _id: Value, _c: &mut SpoutOutputCollector<'_>) -> Result<(), ComponentError> {
+        shared::<FloodState>(&self.key)
+            .acked
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn declare_output_fields(&self, declarer: &mut OutputFieldsDeclarer) {
+        declarer.declare(["n"]);
+    }
+}
+
+/// Slow on purpose; measures how many tuples the spout is ahead of it.
+#[derive(Serialize, Deserialize)]
+struct SlowBolt {
+    key: String,
+    micros: u64,
+}
+
+#[typetag::serde(name = "storm::executor::tests::SlowBolt")]
+impl Bolt for SlowBolt {
+    fn execute(
+        &mut self,
+        input: Tuple,
+        collector: &mut OutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        let state = shared::<FloodState>(&self.key);
+        let started = state.started.fetch_add(1, Ordering::SeqCst) + 1;
+        let emitted = state.emitted.load(Ordering::SeqCst);
+        state
+            .max_in_flight
+            .fetch_max(emitted.saturating_sub(started), Ordering::SeqCst);
+        std::thread::sleep(Duration::from_micros(self.micros));
+        collector.ack(&input);
+        Ok(())
+    }
+
+    fn declare_output_fields(&self, _declarer: &mut OutputFieldsDeclarer) {}
+}
+
+fn flood(reliable: bool) {
+    let key = unique_key("flood");
+    let capacity = 16;
+    let mut builder = TopologyBuilder::new();
+    builder.set_spout(
+        "flood",
+        FloodSpout {
+            key: key.clone(),
+            reliable,
+            next: 0,
+        },
+        1,
+    );
+    builder
+        .set_bolt(
+            "slow",
+            SlowBolt {
+                key: key.clone(),
+                micros: 200,
+            },
+            1,
+        )
+        .shuffle_grouping("flood");
+    let mut conf = TopologyConf::new();
+    conf.set_executor_receive_buffer_size(capacity as u32);
+    let cluster = LocalCluster::new();
+    let name = if reliable { "flood-acked" } else { "flood" };
+    cluster
+        .submit_topology(name, &conf, &builder.create_topology().unwrap())
+        .unwrap();
+    let state = shared::<FloodState>(&key);
+    let mut max_queue = 0;
+    let mut max_overflow = 0;
+    let mut max_pending = 0;
+    assert!(wait_until(DEADLINE, || {
+        for s in cluster.stats(name).unwrap() {
+            assert_eq!(s.queue_capacity, capacity);
+            max_queue = max_queue.max(s.data_queue_len);
+            max_overflow = max_overflow.max(s.max_overflow_len);
+            max_pending = max_pending.max(s.pending);
+        }
+        state.started.load(Ordering::SeqCst) >= 1500
+    }));
+    cluster.kill_topology(name).unwrap();
+    // The spout is never more than the bolt's queue plus one held-back tuple ahead of the bolt.
+    let in_flight = state.max_in_flight.load(Ordering::SeqCst);
+    assert!(
+        in_flight <= capacity as u64 + 1,
+        "spout ran {in_flight} tuples ahead with a queue of {capacity}"
+    );
+    assert!(max_queue <= capacity);
+    assert!(
+        max_overflow <= 1,
+        "one next_tuple emits one tuple: {max_overflow}"
+    );
+    if reliable {
+        // Pending trees: the queue, the held-back tuple, the one executing, and acks on their way.
+        assert!(max_pending <= capacity + 1 + 1 + capacity, "{max_pending}");
+        assert!(
+            state.acked.load(Ordering::Relaxed) > 0,
+            "acks flow under backpressure"
+        );
+    }
+    assert!(
+        cluster.all_errors().is_empty(),
+        "{:?}",
+        cluster.all_errors()
+    );
+}
+
+#[test]
+fn executor_slow_bolt_and_fast_spout_keep_memory_bounded() {
+    flood(false);
+}
+
+#[test]
+fn executor_backpressure_with_acking_keeps_pending_bounded_and_acks_flowing() {
+    flood(true);
+}
+
+#[derive(Default)]
+struct DirectResults {
+    results: Mutex<BTreeMap<String, String>>,
+}
+
+/// Once, tries every kind of emit and records what each returned.
+#[derive(Serialize, Deserialize)]
+struct DirectProbeSpout {
+    key: String,
+    #[serde(skip)]
+    done: bool,
+    #[serde(skip)]
+    direct_tasks: Vec<i32>,
+    #[serde(skip)]
+    regular_tasks: Vec<i32>,
+    #[serde(skip)]
+    unsubscribed_tasks: Vec<i32>,
+}
+
+fn outcome(r: Result<Vec<i32>, crate::api::EmitError>) -> String {
+    match r {
+        Ok(tasks) => format!("ok {tasks:?}"),
+        Err(e) => format!("error {e}"),
+    }
+}
+
+#[typetag::serde(name = "storm::executor::tests::DirectProbeSpout")]
+impl Spout for DirectProbeSpout {
+    fn open(
+        &mut self,
+        _conf: &ConfMap,
+        context: &TopologyContext,
+        _collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        self.direct_tasks = context.component_tasks("direct-sink").to_vec();
+        self.regular_tasks = context.component_tasks("regular-sink").to_vec();
+        self.unsubscribed_tasks = context.component_tasks("other").to_vec();
+        Ok(())
+    }
+
+    fn next_tuple(&mut self, c: &mut SpoutOutputCollector<'_>) -> Result<(), ComponentError> {
+        if self.done {
+            return Ok(());
+        }
+        self.done = true;
+        let mut r = BTreeMap::new();
+        r.insert(
+            "regular emit on direct stream".into(),
+            outcome(c.emit_stream("direct", values!["a"], None)),
+        );
+        r.insert(
+            "emit_direct to a regular subscriber".into(),
+            outcome(c.emit_direct(self.regular_tasks[0], "default", values!["b"], None)),
+        );
+        r.insert(
+            "emit_direct to a direct subscriber".into(),
+            outcome(c.emit_direct(self.direct_tasks[1], "direct", values!["c"], None)),
+        );
+        r.insert(
+            "emit_direct to a non-subscriber".into(),
+            outcome(c.emit_direct(self.unsubscribed_tasks[0], "direct", values!["d"], None)),
+        );
+        r.insert(
+            "undeclared stream".into(),
+            outcome(c.emit_stream("nope", values!["e"], None)),
+        );
+        r.insert(
+            "wrong field count".into(),
+            outcome(c.emit(values!["f", "g"], None)),
+        );
+        *shared::<DirectResults>(&self.key).results.lock().unwrap() = r;
+        Ok(())
+    }
+
+    fn declare_output_fields(&self, declarer: &mut OutputFieldsDeclarer) {
+        declarer.declare(["v"]);
+        declarer.declare_stream_direct("direct", ["v"]);
+    }
+}
+
+#[test]
+fn executor_direct_grouping_rules_and_emit_errors_follow_storm() {
+    let key = unique_key("direct");
+    let capture = unique_key("direct-capture");
+    let mut builder = TopologyBuilder::new();
+    builder.set_spout(
+        "probe",
+        DirectProbeSpout {
+            key: key.clone(),
+            done: false,
+            direct_tasks: Vec::new(),
+            regular_tasks: Vec::new(),
+            unsubscribed_tasks: Vec::new(),
+        },
+        1,
+    );
+    builder
+        .set_bolt("direct-sink", CaptureBolt::new(&capture), 2)
+        .direct_grouping_stream("probe", "direct");
+    builder
+        .set_bolt("regular-sink", CaptureBolt::new(&capture), 1)
+        .shuffle_grouping("probe");
+    builder.set_spout("other", FixedTupleSpout::new(["v"], Vec::new(), None), 1);
+    let cluster = LocalCluster::new();
+    cluster
+        .submit_topology(
+            "direct",
+            &TopologyConf::new(),
+            &builder.create_topology().unwrap(),
+        )
+        .unwrap();
+    let results = shared::<DirectResults>(&key);
+    assert!(wait_until(DEADLINE, || !results
+        .results
+        .lock()
+        .unwrap()
+        .is_empty()));
+    let direct_tasks = cluster
+        .context("direct")
+        .unwrap()
+        .component_tasks("direct-sink")
+        .to_vec();
+    let r = results.results.lock().unwrap().clone();
+    assert_eq!(
+        r["regular emit on direct stream"],
+        "error Cannot do regular emit to direct stream"
+    );
+    assert_eq!(
+        r["emit_direct to a regular subscriber"],
+        "error Cannot emitDirect to a task expecting a regular grouping"
+    );
+    assert_eq!(
+        r["emit_direct to a direct subscriber"],
+        format!("ok [{}]", direct_tasks[1])
+    );
+    assert_eq!(r["emit_direct to a non-subscriber"], "ok []");
+    assert_eq!(
+        r["undeclared stream"],
+        "error Unknown stream ID: nope (component probe declares [default, direct])"
+    );
+    assert!(
+        r["wrong field count"].starts_with(
+            "error Tuple created with wrong number of fields. Expected 1 fields but got 2 fields"
+        ),
+        "{}",
+        r["wrong field count"]
+    );
+    let captured = shared::<Captured>(&capture);
+    assert!(wait_until(DEADLINE, || captured.len() == 1));
+    let t = &captured.tuples()[0];
+    assert_eq!((t.task, t.stream.as_str()), (direct_tasks[1], "direct"));
+    cluster.kill_topology("direct").unwrap();
+}
+
+#[test]
+fn executor_tick_tuples_arrive_with_their_frequency() {
+    let capture = unique_key("ticks");
+    let mut builder = TopologyBuilder::new();
+    builder.set_spout("spout", FixedTupleSpout::new(["v"], Vec::new(), None), 1);
+    builder
+        .set_bolt("ticked", CaptureBolt::new(&capture), 1)
+        .set_num_tasks(2)
+        .set_tick_tuple_freq_secs(1)
+        .shuffle_grouping("spout");
+    let cluster = LocalCluster::new();
+    cluster
+        .submit_topology(
+            "ticks",
+            &TopologyConf::new(),
+            &builder.create_topology().unwrap(),
+        )
+        .unwrap();
+    let captured = shared::<Captured>(&capture);
+    // Both tasks of the executor get ticks from __system (task -1) on __tick with [1].
+    assert!(wait_until(DEADLINE, || {
+        captured
+            .tuples()
+            .iter()
+            .map(|t| t.task)
+            .collect::<BTreeSet<_>>()
+            .len()
+            == 2
+    }));
+    for t in captured.tuples() {
+        assert_eq!(
+            (
+                t.source_component.as_str(),
+                t.source_task,
+                t.stream.as_str()
+            ),
+            ("__system", -1, "__tick")
+        );
+        assert_eq!(t.values, vec![Value::Int(1)]);
+    }
+    cluster.kill_topology("ticks").unwrap();
+}
+
+/// Sends everything to the highest target task.
+struct HighestTask(i32);
+
+impl CustomStreamGrouping for HighestTask {
+    fn prepare(&mut self, _c: &GrouperContext<'_>, targets: &[i32]) -> Result<(), GroupingError> {
+        self.0 = *targets.last().unwrap_or(&-1);
+        Ok(())
+    }
+
+    fn choose_tasks(
+        &mut self,
+        _s: i32,
+        _v: &[Value],
+        out: &mut Vec<i32>,
+    ) -> Result<(), GroupingError> {
+        out.push(self.0);
+        Ok(())
+    }
+}
+
+#[test]
+fn executor_groupings_route_like_storm() {
+    register_custom_grouping("storm-rs-test:highest", |_payload| {
+        Ok(Box::new(HighestTask(-1)))
+    });
+    let keys: Vec<String> = [
+        "all", "global", "fields", "partial", "custom", "none", "local",
+    ]
+    .iter()
+    .map(|k| unique_key(k))
+    .collect();
+    let words: Vec<_> = ["a", "b", "c", "a", "b", "a"]
+        .iter()
+        .map(|w| values![*w])
+        .collect();
+    let mut builder = TopologyBuilder::new();
+    builder.set_spout("spout", FixedTupleSpout::new(["w"], words.clone(), None), 1);
+    builder
+        .set_bolt("all", CaptureBolt::new(&keys[0]), 3)
+        .all_grouping("spout");
+    builder
+        .set_bolt("global", CaptureBolt::new(&keys[1]), 3)
+        .global_grouping("spout");
+    builder
+        .set_bolt("fields", CaptureBolt::new(&keys[2]), 3)
+        .fields_grouping("spout", ["w"]);
+    builder
+        .set_bolt("partial", CaptureBolt::new(&keys[3]), 3)
+        .partial_key_grouping("spout", ["w"]);
+    builder
+        .set_bolt("custom", CaptureBolt::new(&keys[4]), 3)
+        .custom_grouping("spout", "storm-rs-test:highest", Vec::new());
+    builder
+        .set_bolt("none", CaptureBolt::new(&keys[5]), 2)
+        .none_grouping("spout");
+    builder
+        .set_bolt("local", CaptureBolt::new(&keys[6]), 2)
+        .local_or_shuffle_grouping("spout");
+    let cluster = LocalCluster::new();
+    cluster
+        .submit_topology(
+            "groupings",
+            &TopologyConf::new(),
+            &builder.create_topology().unwrap(),
+        )
+        .unwrap();
+    let n = words.len();
+    let captured: Vec<_> = keys.iter().map(|k| shared::<Captured>(k)).collect();
+    assert!(wait_until(DEADLINE, || {
+        captured[0].len() == 3 * n && captured[1..].iter().all(|c| c.len() == n)
+    }));
+    let ctx = cluster.context("groupings").unwrap();
+    let tasks_of = |c: &Captured| c.tuples().iter().map(|t| t.task).collect::<BTreeSet<_>>();
+    assert_eq!(
+        tasks_of(&captured[0]),
+        ctx.component_tasks("all").iter().copied().collect()
+    );
+    assert_eq!(
+        tasks_of(&captured[1]),
+        BTreeSet::from([ctx.component_tasks("global")[0]])
+    );
+    assert_eq!(
+        tasks_of(&captured[4]),
+        BTreeSet::from([ctx.component_tasks("custom")[2]])
+    );
+    // Fields grouping: floorMod(deepHashCode([w]), 3) over the sorted tasks, as Java computes it.
+    let fields_tasks = ctx.component_tasks("fields");
+    for t in captured[2].tuples() {
+        let index = crate::grouping::fields_task_index(&t.values, 3).unwrap();
+        assert_eq!(t.task, fields_tasks[index], "{t:?}");
+    }
+    // Partial key: each word goes to at most two tasks.
+    let mut per_word: BTreeMap<String, BTreeSet<i32>> = BTreeMap::new();
+    for t in captured[3].tuples() {
+        per_word
+            .entry(t.values[0].as_str().unwrap().to_owned())
+            .or_default()
+            .insert(t.task);
+    }
+    assert!(per_word.values().all(|tasks| tasks.len() <= 2));
+    cluster.kill_topology("groupings").unwrap();
+}
+
+#[test]
+fn executor_stats_convert_to_thrift() {
+    let capture = unique_key("stats");
+    let mut builder = TopologyBuilder::new();
+    builder.set_spout(
+        "spout",
+        FixedTupleSpout::new(["w"], vec![values!["x"], values!["y"]], None),
+        1,
+    );
+    builder
+        .set_bolt("sink", CaptureBolt::new(&capture), 1)
+        .shuffle_grouping("spout");
+    let cluster = LocalCluster::new();
+    cluster
+        .submit_topology(
+            "stats",
+            &TopologyConf::new(),
+            &builder.create_topology().unwrap(),
+        )
+        .unwrap();
+    assert!(wait_until(DEADLINE, || {
+        cluster
+            .stats("stats")
+            .unwrap()
+            .iter()
+            .any(|s| s.kind == ExecutorKind::Spout && s.stats.total_acked() == 2)
+    }));
+    let stats = cluster.stats("stats").unwrap();
+    let spout = stats.iter().find(|s| s.component_id == "spout").unwrap();
+    assert_eq!(spout.stats.emitted["default"], 2);
+    assert_eq!(spout.stats.emitted["__ack_init"], 2);
+    assert_eq!(spout.stats.complete_latency["default"].count, 2);
+    let thrift = spout.to_thrift(0.05);
+    match &thrift.specific {
+        crate::thrift::ExecutorSpecificStats::Spout(s) => {
+            assert_eq!(s.acked[":all-time"]["default"], 2);
+        }
+        other => panic!("{other:?}"),
+    }
+    let sink = stats.iter().find(|s| s.component_id == "sink").unwrap();
+    assert_eq!(sink.stats.executed["spout"]["default"], 2);
+    assert_eq!(sink.stats.bolt_acked["spout"]["default"], 2);
+    let acker = stats.iter().find(|s| s.component_id == "__acker").unwrap();
+    assert!(acker.stats.total_executed() >= 4, "two inits and two acks");
+    assert_eq!(acker.stats.emitted["__ack_ack"], 2);
+    cluster.kill_topology("stats").unwrap();
+}

@@ -1,0 +1,284 @@
+//! Built-in example components (storm-starter's): [`TestWordSpout`], [`RandomSentenceSpout`],
+//! [`SplitSentence`], [`WordCount`], [`ExclamationBolt`] and [`PrintBolt`]. They are compiled into every
+//! worker, so topologies using them run on the stock `worker` binary too.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::{
+    BasicBolt, BasicOutputCollector, Bolt, ComponentError, ConfMap, MessageId, OutputCollector,
+    OutputFieldsDeclarer, Spout, SpoutOutputCollector, TopologyContext, Tuple,
+};
+use crate::grouping::{entropy_seed, JavaRandom};
+use crate::tuple::Value;
+use crate::values;
+
+fn rng(slot: &mut Option<JavaRandom>) -> &mut JavaRandom {
+    slot.get_or_insert_with(|| JavaRandom::new(entropy_seed() as i64))
+}
+
+/// Storm's `TestWordSpout`: a random word of `nathan mike jackson golda bertels` every `interval_ms`
+/// (100 by default), unreliably, on field `word`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TestWordSpout {
+    pub interval_ms: u64,
+    #[serde(skip)]
+    rng: Option<JavaRandom>,
+}
+
+impl Default for TestWordSpout {
+    fn default() -> TestWordSpout {
+        TestWordSpout::new(100)
+    }
+}
+
+impl TestWordSpout {
+    pub const WORDS: [&'static str; 5] = ["nathan", "mike", "jackson", "golda", "bertels"];
+
+    pub fn new(interval_ms: u64) -> TestWordSpout {
+        TestWordSpout {
+            interval_ms,
+            rng: None,
+        }
+    }
+}
+
+#[typetag::serde(name = "storm::TestWordSpout")]
+impl Spout for TestWordSpout {
+    fn next_tuple(
+        &mut self,
+        collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        if self.interval_ms > 0 {
+            std::thread::sleep(Duration::from_millis(self.interval_ms));
+        }
+        let word = Self::WORDS[rng(&mut self.rng).next_index(Self::WORDS.len())];
+        collector.emit(values![word], None)?;
+        Ok(())
+    }
+
+    fn declare_output_fields(&self, declarer: &mut OutputFieldsDeclarer) {
+        declarer.declare(["word"]);
+    }
+}
+
+/// storm-starter's `RandomSentenceSpout`: a random sentence every `interval_ms` on field `sentence`;
+/// with `reliable`, each carries a fresh message id (and failed ones are re-emitted).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RandomSentenceSpout {
+    pub interval_ms: u64,
+    pub reliable: bool,
+    #[serde(skip)]
+    rng: Option<JavaRandom>,
+    #[serde(skip)]
+    next_id: i64,
+    #[serde(skip)]
+    in_flight: HashMap<i64, String>,
+    #[serde(skip)]
+    replay: Vec<(i64, String)>,
+}
+
+impl RandomSentenceSpout {
+    pub const SENTENCES: [&'static str; 5] = [
+        "the cow jumped over the moon",
+        "an apple a day keeps the doctor away",
+        "four score and seven years ago",
+        "snow white and the seven dwarfs",
+        "i am at two with nature",
+    ];
+
+    pub fn new(interval_ms: u64, reliable: bool) -> RandomSentenceSpout {
+        RandomSentenceSpout {
+            interval_ms,
+            reliable,
+            ..RandomSentenceSpout::default()
+        }
+    }
+}
+
+#[typetag::serde(name = "storm::RandomSentenceSpout")]
+impl Spout for RandomSentenceSpout {
+    fn next_tuple(
+        &mut self,
+        collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        if self.interval_ms > 0 {
+            std::thread::sleep(Duration::from_millis(self.interval_ms));
+        }
+        if !self.reliable {
+            let s = Self::SENTENCES[rng(&mut self.rng).next_index(Self::SENTENCES.len())];
+            collector.emit(values![s], None)?;
+            return Ok(());
+        }
+        let (id, sentence) = match self.replay.pop() {
+            Some(r) => r,
+            None => {
+                self.next_id += 1;
+                let s = Self::SENTENCES[rng(&mut self.rng).next_index(Self::SENTENCES.len())];
+                (self.next_id, s.to_owned())
+            }
+        };
+        collector.emit(values![sentence.as_str()], Some(Value::Long(id)))?;
+        self.in_flight.insert(id, sentence);
+        Ok(())
+    }
+
+    fn ack(
+        &mut self,
+        message_id: MessageId,
+        _collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        if let Some(id) = message_id.as_i64() {
+            self.in_flight.remove(&id);
+        }
+        Ok(())
+    }
+
+    fn fail(
+        &mut self,
+        message_id: MessageId,
+        _collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        if let Some(id) = message_id.as_i64() {
+            if let Some(s) = self.in_flight.remove(&id) {
+                self.replay.push((id, s));
+            }
+        }
+        Ok(())
+    }
+
+    fn declare_output_fields(&self, declarer: &mut OutputFieldsDeclarer) {
+        declarer.declare(["sentence"]);
+    }
+}
+
+/// Splits field 0 (a sentence) on whitespace and emits each word on field `word`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SplitSentence;
+
+#[typetag::serde(name = "storm::SplitSentence")]
+impl BasicBolt for SplitSentence {
+    fn execute(
+        &mut self,
+        input: &Tuple,
+        collector: &mut BasicOutputCollector<'_, '_>,
+    ) -> Result<(), ComponentError> {
+        for word in input.get_str(0)?.split_whitespace() {
+            collector.emit(values![word])?;
+        }
+        Ok(())
+    }
+
+    fn declare_output_fields(&self, declarer: &mut OutputFieldsDeclarer) {
+        declarer.declare(["word"]);
+    }
+}
+
+/// Counts words (field `word`) and emits `[word, count]` after each; with `print_on_cleanup`, prints
+/// its final counts when the topology is killed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WordCount {
+    pub print_on_cleanup: bool,
+    #[serde(skip)]
+    counts: HashMap<String, i64>,
+    #[serde(skip)]
+    task: i32,
+}
+
+impl WordCount {
+    pub fn new() -> WordCount {
+        WordCount::default()
+    }
+
+    pub fn printing() -> WordCount {
+        WordCount {
+            print_on_cleanup: true,
+            ..WordCount::default()
+        }
+    }
+}
+
+#[typetag::serde(name = "storm::WordCount")]
+impl BasicBolt for WordCount {
+    fn prepare(
+        &mut self,
+        _conf: &ConfMap,
+        context: &TopologyContext,
+    ) -> Result<(), ComponentError> {
+        self.task = context.this_task_id();
+        Ok(())
+    }
+
+    fn execute(
+        &mut self,
+        input: &Tuple,
+        collector: &mut BasicOutputCollector<'_, '_>,
+    ) -> Result<(), ComponentError> {
+        let word = input.get_str_by_field("word")?;
+        let count = self.counts.entry(word.to_owned()).or_insert(0);
+        *count += 1;
+        let count = *count;
+        collector.emit(values![word, count])?;
+        Ok(())
+    }
+
+    fn cleanup(&mut self) {
+        if self.print_on_cleanup {
+            let mut counts: Vec<_> = self.counts.iter().collect();
+            counts.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            let mut out = std::io::stdout().lock();
+            for (word, count) in counts {
+                let _ = writeln!(out, "count task {}: {word} = {count}", self.task);
+            }
+        }
+    }
+
+    fn declare_output_fields(&self, declarer: &mut OutputFieldsDeclarer) {
+        declarer.declare(["word", "count"]);
+    }
+}
+
+/// storm-starter's `ExclamationBolt`: appends `!!!` to field 0, anchored, and acks.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ExclamationBolt;
+
+#[typetag::serde(name = "storm::ExclamationBolt")]
+impl Bolt for ExclamationBolt {
+    fn execute(
+        &mut self,
+        input: Tuple,
+        collector: &mut OutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        let word = format!("{}!!!", input.get_str(0)?);
+        collector.emit_anchored(&input, values![word])?;
+        collector.ack(&input);
+        Ok(())
+    }
+
+    fn declare_output_fields(&self, declarer: &mut OutputFieldsDeclarer) {
+        declarer.declare(["word"]);
+    }
+}
+
+/// Prints every tuple (`component: [values]`) to standard output. Declares no output.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PrintBolt;
+
+#[typetag::serde(name = "storm::PrintBolt")]
+impl BasicBolt for PrintBolt {
+    fn execute(
+        &mut self,
+        input: &Tuple,
+        _collector: &mut BasicOutputCollector<'_, '_>,
+    ) -> Result<(), ComponentError> {
+        let values: Vec<String> = input.values().iter().map(Value::java_to_string).collect();
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}: [{}]", input.source_component(), values.join(", "));
+        Ok(())
+    }
+
+    fn declare_output_fields(&self, _declarer: &mut OutputFieldsDeclarer) {}
+}
