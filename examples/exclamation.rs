@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --example exclamation [-- --local-ttl SECONDS]
+//! storm local target/debug/examples/exclamation NAME [--local-ttl SECONDS]
 //! ```
 //!
 //! Prints every exclaimed word for `--local-ttl` seconds (default 10), then kills the topology and
@@ -36,9 +37,15 @@ fn local_ttl() -> Result<Duration, String> {
     Ok(ttl)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     storm::logging::init_cli();
-    let ttl = local_ttl()?;
 
     let mut builder = TopologyBuilder::new();
     builder.set_spout("word", TestWordSpout::default(), 2);
@@ -55,6 +62,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut conf = TopologyConf::new();
     conf.set_debug(true);
+    // storm-starter style: with a topology name the program was started by `storm local` (or `storm jar`)
+    // and hands the topology to the submitter; without one it runs its own local cluster.
+    if let Some(name) = std::env::args().nth(1).filter(|a| !a.starts_with("--")) {
+        storm::submitter::submit_topology(&name, &conf, &topology)?;
+        return Ok(());
+    }
+    let ttl = local_ttl()?;
     let cluster = LocalCluster::new();
     let id = cluster.submit_topology("exclamation", &conf, &topology)?;
     println!("running topology {id} for {:.1} s", ttl.as_secs_f64());

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --example word_count [-- --local-ttl SECONDS]
+//! storm local target/debug/examples/word_count NAME [--local-ttl SECONDS]
 //! ```
 //!
 //! Runs for `--local-ttl` seconds (default 10), kills the topology, prints the twenty most frequent
@@ -75,9 +76,15 @@ fn local_ttl() -> Result<Duration, String> {
     Ok(ttl)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     storm::logging::init_cli();
-    let ttl = local_ttl()?;
 
     let mut builder = TopologyBuilder::new();
     builder.set_spout("spout", RandomSentenceSpout::new(0, true), 1);
@@ -103,6 +110,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     conf.set_max_spout_pending(1000)
         .set_message_timeout_secs(30);
 
+    // storm-starter style: with a topology name the program was started by `storm local` (or `storm jar`)
+    // and hands the topology to the submitter; without one it runs its own local cluster.
+    if let Some(name) = std::env::args().nth(1).filter(|a| !a.starts_with("--")) {
+        storm::submitter::submit_topology(&name, &conf, &topology)?;
+        return Ok(());
+    }
+    let ttl = local_ttl()?;
     let cluster = LocalCluster::new();
     let id = cluster.submit_topology("word-count", &conf, &topology)?;
     println!("running topology {id} for {:.1} s", ttl.as_secs_f64());

@@ -37,7 +37,7 @@ command -v rustfmt >/dev/null && cargo fmt --version >/dev/null 2>&1 || rustup c
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 log=target/test-output.log
-cargo test --quiet --lib --bins --tests -- "${filter[@]}" 2>&1 | tee "$log"
+cargo test --quiet --lib --bins --tests --examples -- "${filter[@]}" 2>&1 | tee "$log"
 # One closing line for the whole suite (the per-binary lines above end with the last binary's count).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "total: %d passed, %d failed\n", p, f }' "$log"

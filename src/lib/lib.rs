@@ -18,6 +18,7 @@ pub mod local_state;
 pub mod logging;
 pub mod paths;
 pub mod prelude;
+pub mod submitter;
 pub mod thrift;
 pub mod topology;
 pub mod tuple;

@@ -236,3 +236,52 @@ fn remoteconfvalue_asks_the_leader_nimbus_over_thrift() {
     );
     assert_eq!(out, "no.such.key: null\n");
 }
+
+/// A built example program (`cargo test --examples`, as scripts/test.sh runs, builds them).
+fn example(name: &str) -> std::path::PathBuf {
+    let p = support::storm_bin()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: build the examples (scripts/test.sh does)",
+        p.display()
+    );
+    p
+}
+
+#[test]
+fn storm_local_runs_a_topology_program_in_local_mode() {
+    let wc = example("word_count");
+    let (code, out, err) = storm(
+        support::repo(),
+        &["local", "--local-ttl", "1", wc.to_str().unwrap(), "wc"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("top 20 of"),
+        "the topology ran and its report bolt printed: {out}"
+    );
+
+    // Started without `storm local`, the submitter refuses with Storm's words.
+    let direct = Command::new(&wc)
+        .arg("wc")
+        .env_remove("STORM_LOCAL_TTL")
+        .output()
+        .unwrap();
+    assert!(!direct.status.success());
+    assert!(String::from_utf8_lossy(&direct.stderr)
+        .contains("Must submit topologies using the 'storm' client script"));
+
+    // Bad input: not a program, a bad ttl.
+    let (code, _, err) = storm(support::repo(), &["local", "Cargo.toml"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("not an executable topology program"), "{err}");
+    let (code, _, _) = storm(
+        support::repo(),
+        &["local", "--local-ttl", "soon", wc.to_str().unwrap()],
+    );
+    assert_eq!(code, 2, "clap rejects a non-numeric ttl");
+}

@@ -49,6 +49,18 @@ pub enum Command {
     },
     /// Run a standalone ZooKeeper in the foreground on storm.zookeeper.port, data in dev.zookeeper.path.
     DevZookeeper,
+    /// Run a topology program in local mode: its submit call runs the topology in-process for
+    /// --local-ttl seconds, then kills it.
+    Local {
+        /// Seconds the topology runs before it is killed (Storm's default: 20).
+        #[arg(long = "local-ttl", value_name = "SECS", default_value_t = 20.0)]
+        local_ttl: f64,
+        /// The topology program (a Rust executable linking the storm library).
+        artifact: PathBuf,
+        /// Arguments passed to the program.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 impl Command {
@@ -58,6 +70,7 @@ impl Command {
             Command::LocalConfValue { .. } => "localconfvalue",
             Command::RemoteConfValue { .. } => "remoteconfvalue",
             Command::DevZookeeper => "dev-zookeeper",
+            Command::Local { .. } => "local",
         }
     }
 }
@@ -138,7 +151,59 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::DevZookeeper => match crate::dev_zookeeper::run(&conf)? {},
+        Command::Local {
+            local_ttl,
+            artifact,
+            args,
+        } => match run_local(cli, *local_ttl, artifact, args)? {},
     }
+}
+
+/// `storm local`: replaces this process with the topology program, telling it (through the environment)
+/// to run in local mode for `ttl` seconds with this command's configuration.
+fn run_local(
+    cli: &Cli,
+    ttl: f64,
+    artifact: &std::path::Path,
+    args: &[String],
+) -> Result<std::convert::Infallible, CliError> {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    if !ttl.is_finite() || ttl < 0.0 {
+        return Err(CliError::Other(format!(
+            "--local-ttl must be a number of seconds ≥ 0, got {ttl}"
+        )));
+    }
+    let meta = std::fs::metadata(artifact)
+        .map_err(|e| CliError::Other(format!("cannot run {}: {e}", artifact.display())))?;
+    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+        return Err(CliError::Other(format!(
+            "{} is not an executable topology program; build one with `cargo build --release` (jars with shell components run on a cluster)",
+            artifact.display()
+        )));
+    }
+    // A bare name would be looked up on PATH; the artifact is a file path, as with `storm jar`.
+    let program = if artifact.components().count() == 1 {
+        std::path::Path::new(".").join(artifact)
+    } else {
+        artifact.to_path_buf()
+    };
+    let mut cmd = std::process::Command::new(&program);
+    cmd.args(args)
+        .env(crate::submitter::ENV_LOCAL_TTL, ttl.to_string())
+        .env(
+            crate::submitter::ENV_OPTIONS,
+            serde_json::to_string(&cli.conf).unwrap_or_else(|_| "[]".into()),
+        );
+    match &cli.config {
+        Some(file) => cmd.env(crate::submitter::ENV_CONF_FILE, file),
+        None => cmd.env_remove(crate::submitter::ENV_CONF_FILE),
+    };
+    let err = cmd.exec();
+    Err(CliError::Other(format!(
+        "cannot run {}: {err}",
+        artifact.display()
+    )))
 }
 
 #[cfg(test)]
