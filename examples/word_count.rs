@@ -53,29 +53,6 @@ impl BasicBolt for ReportBolt {
     fn declare_output_fields(&self, _declarer: &mut OutputFieldsDeclarer) {}
 }
 
-fn local_ttl() -> Result<Duration, String> {
-    let mut args = std::env::args().skip(1);
-    let mut ttl = Duration::from_secs(10);
-    while let Some(arg) = args.next() {
-        let value = match arg.as_str() {
-            "--local-ttl" => args.next().ok_or("--local-ttl needs a number of seconds")?,
-            other => match other.strip_prefix("--local-ttl=") {
-                Some(v) => v.to_owned(),
-                None => {
-                    return Err(format!(
-                        "unknown argument {other}; usage: word_count [--local-ttl SECONDS]"
-                    ))
-                }
-            },
-        };
-        let secs: f64 = value
-            .parse()
-            .map_err(|_| format!("--local-ttl: {value} is not a number of seconds"))?;
-        ttl = Duration::from_secs_f64(secs.max(0.0));
-    }
-    Ok(ttl)
-}
-
 fn main() {
     if let Err(e) = run() {
         eprintln!("error: {e}");
@@ -116,7 +93,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         storm::submitter::submit_topology(&name, &conf, &topology)?;
         return Ok(());
     }
-    let ttl = local_ttl()?;
+    let ttl = storm::submitter::local_ttl_from_args(
+        "word_count",
+        std::env::args().skip(1),
+        Duration::from_secs(10),
+    )?;
     let cluster = LocalCluster::new();
     let id = cluster.submit_topology("word-count", &conf, &topology)?;
     println!("running topology {id} for {:.1} s", ttl.as_secs_f64());

@@ -93,3 +93,62 @@ pub fn submit_topology(
     cluster.shutdown();
     Ok(())
 }
+
+/// Parses a topology program's own `--local-ttl SECONDS` (or `--local-ttl=SECONDS`) when it runs its own
+/// local cluster (`cargo run --example …`); any other argument is an error naming `program`'s usage.
+pub fn local_ttl_from_args(
+    program: &str,
+    args: impl IntoIterator<Item = String>,
+    default: Duration,
+) -> Result<Duration, String> {
+    let mut args = args.into_iter();
+    let mut ttl = default;
+    while let Some(arg) = args.next() {
+        let value = match arg.as_str() {
+            "--local-ttl" => args.next().ok_or("--local-ttl needs a number of seconds")?,
+            other => other
+                .strip_prefix("--local-ttl=")
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    format!("unknown argument {other}; usage: {program} [--local-ttl SECONDS]")
+                })?,
+        };
+        let secs: f64 = value
+            .parse()
+            .ok()
+            .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+            .ok_or_else(|| format!("--local-ttl: {value} is not a number of seconds"))?;
+        ttl = Duration::from_secs_f64(secs);
+    }
+    Ok(ttl)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Duration, String> {
+        local_ttl_from_args(
+            "prog",
+            args.iter().map(|s| s.to_string()),
+            Duration::from_secs(10),
+        )
+    }
+
+    #[test]
+    fn local_ttl_arguments() {
+        assert_eq!(parse(&[]).unwrap(), Duration::from_secs(10));
+        assert_eq!(
+            parse(&["--local-ttl", "2.5"]).unwrap(),
+            Duration::from_millis(2500)
+        );
+        assert_eq!(parse(&["--local-ttl=3"]).unwrap(), Duration::from_secs(3));
+        assert!(parse(&["--local-ttl"])
+            .unwrap_err()
+            .contains("needs a number"));
+        assert!(parse(&["--local-ttl", "-1"])
+            .unwrap_err()
+            .contains("not a number of seconds"));
+        assert!(parse(&["wc"]).unwrap_err().contains("usage: prog"));
+    }
+}
