@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod dev_zookeeper;
+pub mod drpc;
 pub mod executor;
 pub mod grouping;
 pub mod local;

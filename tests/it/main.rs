@@ -5,5 +5,6 @@
 
 mod cli;
 mod cluster;
+mod drpc;
 mod support;
 mod thrift_compat;

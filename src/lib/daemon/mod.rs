@@ -2,9 +2,9 @@
 //!
 //! Each daemon binary is a shim that calls [`main`] with its name. The shared part lives here: parsing
 //! `--config FILE` and `-c key=value`, loading and validating the configuration, and opening the daemon's
-//! log file (`<storm.log.dir>/<name>.log`). The daemons themselves are built by later issues (nimbus,
-//! supervisor and worker: the cluster issue; drpc: the DRPC issue); until then a daemon validates its
-//! configuration and exits with an error saying it is not available in this build.
+//! log file (`<storm.log.dir>/<name>.log`). `drpc` runs [`crate::drpc`]; nimbus, supervisor and worker
+//! arrive with the cluster issue — until then they validate their configuration and exit with an error
+//! saying they are not available in this build.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -38,6 +38,9 @@ pub fn load_config(args: &DaemonArgs) -> anyhow::Result<Config> {
 /// Runs the daemon `name` with the process arguments `args`.
 pub fn main(name: &str, args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()> {
     let args = DaemonArgs::parse_from(args);
+    if name == "drpc" {
+        return crate::drpc::main(&args);
+    }
     let conf = load_config(&args)?;
     let paths = StormPaths::from_config(&conf)?;
     crate::logging::init_daemon(&paths.daemon_log(name))?;

@@ -1,0 +1,372 @@
+//! DRPC's HTTP endpoint (Storm's `DRPCResource` + `DRPCExceptionMapper`), on `drpc.http.port`:
+//!
+//! * `GET /drpc/<func>/<args>`: args from the rest of the path, percent-decoded (a `+` stays a `+`);
+//! * `GET /drpc/<func>`: args `""`;
+//! * `POST /drpc/<func>`: the request body is the args (at most `drpc.max_buffer_size` bytes, else 413).
+//!
+//! Success is 200 with the raw result as body. A `DRPCExecutionException` is a JSON body
+//! `{"error": "<type name>", "errorMessage": "<msg>"}` with 400 (`FAILED_REQUEST`), 503 (`SERVER_SHUTDOWN`),
+//! 504 (`SERVER_TIMEOUT`) or 500 (`INTERNAL_ERROR`, other). Other paths are 404, other methods 405. A
+//! query string is ignored.
+//!
+//! Every request is served on its own thread, since a DRPC request blocks until it is answered; at most
+//! [`MAX_IN_FLIGHT`] at once, after which the endpoint stops taking requests until one finishes (they wait
+//! in the connection, they are not refused). tiny_http gives no way to notice that a client went away
+//! while its request waits, so such a request is reclaimed by the request timeout.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tiny_http::{Header, Method, Request, Response, Server};
+
+use super::server::Drpc;
+use crate::thrift::{DRPCExceptionType, DRPCExecutionException};
+
+/// The most HTTP requests served at once.
+pub const MAX_IN_FLIGHT: usize = 1024;
+
+/// A running HTTP endpoint; [`HttpServer::shutdown`] (or drop) stops it.
+pub struct HttpServer {
+    server: Arc<Server>,
+    addr: SocketAddr,
+    in_flight: Arc<(Mutex<usize>, Condvar)>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl HttpServer {
+    /// Binds `addr` and serves DRPC requests on it; POST bodies are capped at `max_body_bytes`.
+    pub fn start(
+        addr: &str,
+        drpc: Arc<Drpc>,
+        max_body_bytes: usize,
+    ) -> std::io::Result<HttpServer> {
+        let server = Server::http(addr).map_err(|e| match e.downcast::<std::io::Error>() {
+            Ok(io) => *io,
+            Err(other) => std::io::Error::other(other.to_string()),
+        })?;
+        let local = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| std::io::Error::other("the HTTP server is not on an IP address"))?;
+        let server = Arc::new(server);
+        let in_flight = Arc::new((Mutex::new(0usize), Condvar::new()));
+        let (srv, flight) = (server.clone(), in_flight.clone());
+        let acceptor = std::thread::Builder::new()
+            .name("drpc-http-accept".into())
+            .spawn(move || accept_loop(&srv, &drpc, &flight, max_body_bytes))?;
+        tracing::info!(addr = %local, "DRPC HTTP server listening");
+        Ok(HttpServer {
+            server,
+            addr: local,
+            in_flight,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Requests being served.
+    pub fn in_flight(&self) -> usize {
+        *self.in_flight.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits up to `timeout` for the requests being served to finish (after [`Drpc::shutdown`] they
+    /// finish at once with 503); returns whether they all did.
+    pub fn drain(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let (lock, cv) = &*self.in_flight;
+        let mut n = lock.lock().unwrap_or_else(|p| p.into_inner());
+        while *n > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            n = cv
+                .wait_timeout(n, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        true
+    }
+
+    /// Stops taking requests and waits for the acceptor thread.
+    pub fn shutdown(&mut self) {
+        self.server.unblock();
+        if let Some(h) = self.acceptor.take() {
+            let _ = h.join();
+            tracing::info!("DRPC HTTP server stopped");
+        }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn accept_loop(
+    server: &Server,
+    drpc: &Arc<Drpc>,
+    in_flight: &Arc<(Mutex<usize>, Condvar)>,
+    max_body_bytes: usize,
+) {
+    loop {
+        let request = match server.recv() {
+            Ok(r) => r,
+            // `unblock` (shutdown) or the listener failed.
+            Err(e) => {
+                tracing::debug!(error = %e, "DRPC HTTP acceptor ends");
+                return;
+            }
+        };
+        {
+            let (lock, cv) = &**in_flight;
+            let mut n = lock.lock().unwrap_or_else(|p| p.into_inner());
+            while *n >= MAX_IN_FLIGHT {
+                n = cv.wait(n).unwrap_or_else(|p| p.into_inner());
+            }
+            *n += 1;
+        }
+        let (drpc, flight) = (drpc.clone(), in_flight.clone());
+        let spawned = std::thread::Builder::new()
+            .name("drpc-http".into())
+            .spawn(move || {
+                serve(request, &drpc, max_body_bytes);
+                let (lock, cv) = &*flight;
+                *lock.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+                cv.notify_all();
+            });
+        if let Err(e) = spawned {
+            // The request (moved into the closure) is dropped, which closes its connection.
+            tracing::error!(error = %e, "cannot start a DRPC HTTP thread");
+            let (lock, cv) = &**in_flight;
+            *lock.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+            cv.notify_all();
+        }
+    }
+}
+
+/// What a request asks for, parsed from method and URL.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Run `func` with args from the URL (`Some`) or the body (`None`).
+    Execute {
+        func: String,
+        args: Option<String>,
+    },
+    NotFound,
+    MethodNotAllowed,
+}
+
+/// Maps a method and URL (path and optional query) to a [`Route`].
+pub fn route(method: &Method, url: &str) -> Route {
+    let path = url.split(['?', '#']).next().unwrap_or("");
+    let Some(rest) = path.strip_prefix("/drpc/") else {
+        return Route::NotFound;
+    };
+    let (func, args) = match rest.split_once('/') {
+        Some((f, a)) => (f, Some(a)),
+        None => (rest, None),
+    };
+    if func.is_empty() {
+        return Route::NotFound;
+    }
+    let func = percent_decode(func);
+    match (method, args) {
+        (Method::Get, Some(a)) => Route::Execute {
+            func,
+            args: Some(percent_decode(a)),
+        },
+        (Method::Get, None) => Route::Execute {
+            func,
+            args: Some(String::new()),
+        },
+        (Method::Post, None) => Route::Execute { func, args: None },
+        _ => Route::MethodNotAllowed,
+    }
+}
+
+/// Decodes `%XX` escapes (as a URL path segment: `+` is literal); invalid UTF-8 is replaced.
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The HTTP status and JSON body of a DRPC failure (Storm's `DRPCExceptionMapper`).
+pub fn error_response(e: &DRPCExecutionException) -> (u16, String) {
+    let (status, name) = match e.type_ {
+        Some(DRPCExceptionType::FAILED_REQUEST) => (400, "FAILED_REQUEST"),
+        Some(DRPCExceptionType::SERVER_SHUTDOWN) => (503, "SERVER_SHUTDOWN"),
+        Some(DRPCExceptionType::SERVER_TIMEOUT) => (504, "SERVER_TIMEOUT"),
+        Some(DRPCExceptionType::INTERNAL_ERROR) => (500, "INTERNAL_ERROR"),
+        Some(_) | None => (500, "Internal Error"),
+    };
+    let body = serde_json::json!({ "error": name, "errorMessage": e.msg });
+    (status, body.to_string())
+}
+
+fn json_header() -> Header {
+    Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..])
+        .expect("a valid static header")
+}
+
+fn serve(mut request: Request, drpc: &Drpc, max_body_bytes: usize) {
+    let started = Instant::now();
+    let url = request.url().to_string();
+    let method = request.method().clone();
+    let (func, args) = match route(&method, &url) {
+        Route::Execute { func, args } => (func, args),
+        Route::NotFound => return respond_error(request, 404, "Not Found", "no such resource"),
+        Route::MethodNotAllowed => {
+            return respond_error(
+                request,
+                405,
+                "Method Not Allowed",
+                "use GET /drpc/<func>[/<args>] or POST /drpc/<func>",
+            )
+        }
+    };
+    let args = match args {
+        Some(a) => a,
+        None => {
+            let mut body = Vec::new();
+            let limit = max_body_bytes as u64 + 1;
+            if let Err(e) = request.as_reader().take(limit).read_to_end(&mut body) {
+                tracing::debug!(error = %e, "cannot read a DRPC HTTP request body");
+                return;
+            }
+            if body.len() > max_body_bytes {
+                return respond_error(
+                    request,
+                    413,
+                    "Payload Too Large",
+                    &format!(
+                        "the request body is over drpc.max_buffer_size ({max_body_bytes} bytes)"
+                    ),
+                );
+            }
+            String::from_utf8_lossy(&body).into_owned()
+        }
+    };
+    let outcome = drpc.execute(&func, &args);
+    let responded = match outcome {
+        Ok(result) => request.respond(Response::from_string(result)),
+        Err(e) => {
+            let (status, body) = error_response(&e);
+            request.respond(
+                Response::from_string(body)
+                    .with_status_code(status)
+                    .with_header(json_header()),
+            )
+        }
+    };
+    if let Err(e) = responded {
+        tracing::debug!(function = %func, error = %e, "the DRPC HTTP client went away");
+    }
+    tracing::debug!(function = %func, elapsed = ?started.elapsed(), "DRPC HTTP request served");
+}
+
+fn respond_error(request: Request, status: u16, error: &str, msg: &str) {
+    let body = serde_json::json!({ "error": error, "errorMessage": msg }).to_string();
+    let _ = request.respond(
+        Response::from_string(body)
+            .with_status_code(status)
+            .with_header(json_header()),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exec(func: &str, args: Option<&str>) -> Route {
+        Route::Execute {
+            func: func.into(),
+            args: args.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn routes() {
+        assert_eq!(
+            route(&Method::Get, "/drpc/f/hello"),
+            exec("f", Some("hello"))
+        );
+        assert_eq!(route(&Method::Get, "/drpc/f"), exec("f", Some("")));
+        assert_eq!(route(&Method::Get, "/drpc/f/"), exec("f", Some("")));
+        assert_eq!(route(&Method::Post, "/drpc/f"), exec("f", None));
+        assert_eq!(
+            route(&Method::Get, "/drpc/f/a%20b%2Fc+d?x=1"),
+            exec("f", Some("a b/c+d"))
+        );
+        assert_eq!(route(&Method::Get, "/drpc/f/a/b"), exec("f", Some("a/b")));
+        assert_eq!(
+            route(&Method::Get, "/drpc/my%20f/x"),
+            exec("my f", Some("x"))
+        );
+        assert_eq!(route(&Method::Get, "/"), Route::NotFound);
+        assert_eq!(route(&Method::Get, "/drpc"), Route::NotFound);
+        assert_eq!(route(&Method::Get, "/drpc/"), Route::NotFound);
+        assert_eq!(route(&Method::Get, "/other/f"), Route::NotFound);
+        assert_eq!(route(&Method::Put, "/drpc/f"), Route::MethodNotAllowed);
+        assert_eq!(route(&Method::Post, "/drpc/f/x"), Route::MethodNotAllowed);
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("%e2%9c%93 %zz %4"), "✓ %zz %4");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%41%42"), "AB");
+    }
+
+    #[test]
+    fn errors_map_to_storm_statuses() {
+        let e = |t| DRPCExecutionException {
+            msg: "m".into(),
+            type_: t,
+        };
+        let (s, body) = error_response(&e(Some(DRPCExceptionType::FAILED_REQUEST)));
+        assert_eq!(s, 400);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"error": "FAILED_REQUEST", "errorMessage": "m"})
+        );
+        assert_eq!(
+            error_response(&e(Some(DRPCExceptionType::SERVER_SHUTDOWN))).0,
+            503
+        );
+        assert_eq!(
+            error_response(&e(Some(DRPCExceptionType::SERVER_TIMEOUT))).0,
+            504
+        );
+        assert_eq!(
+            error_response(&e(Some(DRPCExceptionType::INTERNAL_ERROR))).0,
+            500
+        );
+        let (s, body) = error_response(&e(None));
+        assert_eq!(s, 500);
+        assert!(body.contains("\"Internal Error\""));
+    }
+}

@@ -1,0 +1,242 @@
+//! The `drpc` daemon: Storm's distributed RPC server (`DRPCServer` + `DRPC.java`).
+//!
+//! Three endpoints share one [`Drpc`] core (see [`server`] for the request semantics):
+//!
+//! | Endpoint | Key (default) | Served by |
+//! |---|---|---|
+//! | `DistributedRPC` (clients: `execute`) | `drpc.port` (3772) | [`ThriftServer`], framed binary, frames ≤ `drpc.max_buffer_size`, at most `drpc.worker.threads` + `drpc.queue.size` connections |
+//! | `DistributedRPCInvocations` (topologies: `fetchRequest`, `result`, `failRequest`, `failRequestV2`) | `drpc.invocations.port` (3773) | [`ThriftServer`], at most `drpc.invocations.threads` connections |
+//! | HTTP `GET/POST /drpc/<func>…` | `drpc.http.port` (3774; ≤ 0 turns it off) | [`http::HttpServer`] |
+//!
+//! [`main`] runs the daemon in the foreground until SIGTERM or SIGINT, then fails every outstanding
+//! request with `SERVER_SHUTDOWN`, stops the endpoints and returns (exit status 0).
+//!
+//! Differences from Storm: no authorizer (every call is allowed, `AuthorizationException` is never
+//! thrown); no HTTPS (`drpc.https.port` > 0 is logged and ignored); requests time out at exactly
+//! `drpc.request.timeout.secs` instead of within `[T, 1.5T]`; `drpc.queue.size` bounds the unfetched
+//! requests of each function rather than the Thrift server's call queue.
+
+pub mod http;
+pub mod server;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::config::{Config, ConfigError};
+use crate::daemon::{load_config, DaemonArgs};
+use crate::paths::StormPaths;
+use crate::thrift::server::{ServerOptions, ThriftServer};
+use crate::thrift::{
+    DRPCExecutionException, DRPCRequest, DistributedRPCInvocationsSyncHandler,
+    DistributedRPCInvocationsSyncProcessor, DistributedRPCSyncHandler, DistributedRPCSyncProcessor,
+};
+
+pub use http::HttpServer;
+pub use server::Drpc;
+
+/// How long shutdown waits for HTTP clients to receive their `503` before closing everything.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+impl Drpc {
+    /// A core configured from `drpc.request.timeout.secs` and `drpc.queue.size`.
+    pub fn from_config(conf: &Config) -> Result<Drpc, ConfigError> {
+        let timeout = Duration::from_secs(conf.get_u64("drpc.request.timeout.secs")?);
+        let queue = usize::try_from(conf.get_u64("drpc.queue.size")?).unwrap_or(usize::MAX);
+        Ok(Drpc::new(timeout, queue))
+    }
+}
+
+/// `DistributedRPC` over the core.
+pub struct ExecuteHandler(pub Arc<Drpc>);
+
+impl DistributedRPCSyncHandler for ExecuteHandler {
+    fn handle_execute(&self, function_name: String, func_args: String) -> thrift::Result<String> {
+        self.0
+            .execute(&function_name, &func_args)
+            .map_err(|e| thrift::Error::User(Box::new(e)))
+    }
+}
+
+/// `DistributedRPCInvocations` over the core.
+pub struct InvocationsHandler(pub Arc<Drpc>);
+
+impl DistributedRPCInvocationsSyncHandler for InvocationsHandler {
+    fn handle_result(&self, id: String, result: String) -> thrift::Result<()> {
+        self.0.result(&id, result);
+        Ok(())
+    }
+
+    fn handle_fetch_request(&self, function_name: String) -> thrift::Result<DRPCRequest> {
+        Ok(self.0.fetch_request(&function_name))
+    }
+
+    fn handle_fail_request(&self, id: String) -> thrift::Result<()> {
+        self.0.fail_request(&id);
+        Ok(())
+    }
+
+    fn handle_fail_request_v2(&self, id: String, e: DRPCExecutionException) -> thrift::Result<()> {
+        self.0.fail_request_v2(&id, e);
+        Ok(())
+    }
+}
+
+/// A running DRPC server: the core and its three endpoints.
+pub struct DrpcDaemon {
+    drpc: Arc<Drpc>,
+    rpc: ThriftServer,
+    invocations: ThriftServer,
+    http: Option<HttpServer>,
+}
+
+fn count(conf: &Config, key: &str) -> Result<usize, ConfigError> {
+    Ok(usize::try_from(conf.get_u64(key)?)
+        .unwrap_or(usize::MAX)
+        .max(1))
+}
+
+fn bind_error(key: &str, port: u16, e: std::io::Error) -> anyhow::Error {
+    anyhow::anyhow!(
+        "cannot listen on {key} = {port} (0.0.0.0:{port}): {e}{}",
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            "; is another drpc (or another program) using this port? Set a free port with -c key=port"
+        } else {
+            ""
+        }
+    )
+}
+
+impl DrpcDaemon {
+    /// Starts the three endpoints on all interfaces at the configured ports.
+    pub fn start(conf: &Config) -> anyhow::Result<DrpcDaemon> {
+        let drpc = Arc::new(Drpc::from_config(conf)?);
+        let max_frame = count(conf, "drpc.max_buffer_size")?;
+        let port = conf.get_port("drpc.port")?;
+        let rpc = ThriftServer::start(
+            "drpc",
+            &format!("0.0.0.0:{port}"),
+            DistributedRPCSyncProcessor::new(ExecuteHandler(drpc.clone())),
+            ServerOptions {
+                max_frame_bytes: max_frame,
+                max_connections: count(conf, "drpc.worker.threads")?
+                    .saturating_add(count(conf, "drpc.queue.size")?),
+                ..ServerOptions::default()
+            },
+        )
+        .map_err(|e| bind_error("drpc.port", port, e))?;
+        let port = conf.get_port("drpc.invocations.port")?;
+        let invocations = ThriftServer::start(
+            "drpc-invocations",
+            &format!("0.0.0.0:{port}"),
+            DistributedRPCInvocationsSyncProcessor::new(InvocationsHandler(drpc.clone())),
+            ServerOptions {
+                max_frame_bytes: max_frame,
+                max_connections: count(conf, "drpc.invocations.threads")?,
+                ..ServerOptions::default()
+            },
+        )
+        .map_err(|e| bind_error("drpc.invocations.port", port, e))?;
+        let http_port = conf.get_i64("drpc.http.port")?;
+        let http = if http_port > 0 {
+            let port = conf.get_port("drpc.http.port")?;
+            Some(
+                HttpServer::start(&format!("0.0.0.0:{port}"), drpc.clone(), max_frame)
+                    .map_err(|e| bind_error("drpc.http.port", port, e))?,
+            )
+        } else {
+            tracing::info!("drpc.http.port = {http_port}: the DRPC HTTP endpoint is off");
+            None
+        };
+        if conf.get_i64("drpc.https.port").unwrap_or(-1) > 0 {
+            tracing::warn!("drpc.https.port is set but storm-rs has no HTTPS endpoint; ignored");
+        }
+        Ok(DrpcDaemon {
+            drpc,
+            rpc,
+            invocations,
+            http,
+        })
+    }
+
+    /// The shared core.
+    pub fn drpc(&self) -> &Arc<Drpc> {
+        &self.drpc
+    }
+
+    /// The bound `DistributedRPC` address.
+    pub fn rpc_addr(&self) -> std::net::SocketAddr {
+        self.rpc.local_addr()
+    }
+
+    /// The bound `DistributedRPCInvocations` address.
+    pub fn invocations_addr(&self) -> std::net::SocketAddr {
+        self.invocations.local_addr()
+    }
+
+    /// The bound HTTP address, when the HTTP endpoint is on.
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        self.http.as_ref().map(HttpServer::local_addr)
+    }
+
+    /// Fails every outstanding request with `SERVER_SHUTDOWN`, lets HTTP clients receive their answer
+    /// (up to a short grace period), then stops every endpoint.
+    pub fn shutdown(mut self) {
+        self.drpc.shutdown();
+        if let Some(http) = &self.http {
+            if !http.drain(SHUTDOWN_GRACE) {
+                tracing::warn!(
+                    in_flight = http.in_flight(),
+                    "DRPC HTTP requests still being answered at shutdown"
+                );
+            }
+        }
+        if let Some(mut http) = self.http.take() {
+            http.shutdown();
+        }
+        self.rpc.shutdown();
+        self.invocations.shutdown();
+    }
+}
+
+/// The `drpc` daemon: loads the configuration, logs to `<storm.log.dir>/drpc.log`, serves until SIGTERM
+/// or SIGINT, then shuts down cleanly and returns `Ok`.
+pub fn main(args: &DaemonArgs) -> anyhow::Result<()> {
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+    // Block the stop signals before any thread exists, so that every thread inherits the mask and the
+    // signals wait for `sigwait` below.
+    let mut stop = SigSet::empty();
+    stop.add(Signal::SIGTERM);
+    stop.add(Signal::SIGINT);
+    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&stop), None)
+        .context("cannot block SIGTERM/SIGINT")?;
+
+    let conf = load_config(args)?;
+    let paths = StormPaths::from_config(&conf)?;
+    crate::logging::init_daemon(&paths.daemon_log("drpc")).with_context(|| {
+        format!(
+            "cannot open the log file {}",
+            paths.daemon_log("drpc").display()
+        )
+    })?;
+    let daemon = match DrpcDaemon::start(&conf) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!("drpc cannot start: {e:#}");
+            return Err(e);
+        }
+    };
+    tracing::info!(
+        rpc = %daemon.rpc_addr(),
+        invocations = %daemon.invocations_addr(),
+        http = ?daemon.http_addr(),
+        timeout_secs = daemon.drpc().request_timeout().as_secs(),
+        "drpc started"
+    );
+    let signal = stop.wait().context("waiting for SIGTERM/SIGINT")?;
+    tracing::info!(signal = %signal, "drpc stopping");
+    daemon.shutdown();
+    tracing::info!("drpc stopped");
+    Ok(())
+}
