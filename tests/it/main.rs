@@ -6,5 +6,6 @@
 mod cli;
 mod cluster;
 mod drpc;
+mod drpc_topology;
 mod support;
 mod thrift_compat;

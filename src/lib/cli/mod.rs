@@ -61,6 +61,17 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Call DRPC functions on the first reachable server of drpc.servers (port drpc.port) and print
+    /// `FUNCTION "ARG" => "RESULT"` per call.
+    #[command(name = "drpc-client")]
+    DrpcClient {
+        /// Call this function with every argument; without it the arguments are FUNCTION ARGUMENT pairs.
+        #[arg(short = 'f', long = "function", value_name = "FUNCTION")]
+        function: Option<String>,
+        /// The arguments (with -f), or FUNCTION ARGUMENT pairs.
+        #[arg(value_name = "ARGS")]
+        args: Vec<String>,
+    },
 }
 
 impl Command {
@@ -71,6 +82,7 @@ impl Command {
             Command::RemoteConfValue { .. } => "remoteconfvalue",
             Command::DevZookeeper => "dev-zookeeper",
             Command::Local { .. } => "local",
+            Command::DrpcClient { .. } => "drpc-client",
         }
     }
 }
@@ -156,6 +168,7 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
             artifact,
             args,
         } => match run_local(cli, *local_ttl, artifact, args)? {},
+        Command::DrpcClient { function, args } => run_drpc_client(&conf, function.as_deref(), args),
     }
 }
 
@@ -204,6 +217,91 @@ fn run_local(
         "cannot run {}: {err}",
         artifact.display()
     )))
+}
+
+/// `storm drpc-client`: connects to the first reachable server of `drpc.servers` on `drpc.port` and
+/// prints `FUNCTION "ARG" => "RESULT"` per call, like Storm's `BasicDrpcClient`. The first failed call
+/// ends the command with one line naming the server and the DRPC error.
+fn run_drpc_client(conf: &Config, function: Option<&str>, args: &[String]) -> Result<(), CliError> {
+    use crate::thrift::{DRPCExecutionException, TDistributedRPCSyncClient};
+    let calls: Vec<(String, String)> = match function {
+        Some(f) if !args.is_empty() => args.iter().map(|a| (f.to_owned(), a.clone())).collect(),
+        Some(_) => {
+            return Err(CliError::Other(
+                "give at least one argument to call the function with".into(),
+            ))
+        }
+        None if args.is_empty() || args.len() % 2 != 0 => {
+            return Err(CliError::Other(format!(
+                "without -f the arguments are FUNCTION ARGUMENT pairs, got {} argument(s)",
+                args.len()
+            )))
+        }
+        None => args
+            .chunks(2)
+            .map(|p| (p[0].clone(), p[1].clone()))
+            .collect(),
+    };
+    let servers = if conf.get("drpc.servers").is_some_and(|v| !v.is_null()) {
+        conf.get_string_list("drpc.servers")?
+    } else {
+        Vec::new()
+    };
+    if servers.is_empty() {
+        return Err(CliError::Other(
+            "drpc.servers is not set: name the DRPC server(s), e.g. -c drpc.servers='[\"drpc1\"]'"
+                .into(),
+        ));
+    }
+    let port = conf.get_port("drpc.port")?;
+    // A call may wait for the whole request timeout of the server.
+    let timeout = std::time::Duration::from_millis(
+        conf.get_u64("storm.thrift.socket.timeout.ms")?.max(
+            conf.get_u64("drpc.request.timeout.secs")?
+                .saturating_add(30)
+                .saturating_mul(1000),
+        ),
+    );
+    let mut tried = Vec::new();
+    let mut connected = None;
+    for server in &servers {
+        let addr = if server.contains(':') {
+            server.clone()
+        } else {
+            format!("{server}:{port}")
+        };
+        match crate::client::connect(&addr, timeout) {
+            Ok((i, o)) => {
+                connected = Some((addr, crate::thrift::DistributedRPCSyncClient::new(i, o)));
+                break;
+            }
+            Err(e) => tried.push(format!("{addr}: {e}")),
+        }
+    }
+    let Some((addr, mut client)) = connected else {
+        return Err(CliError::Other(format!(
+            "cannot connect to a DRPC server ({}); check drpc.servers and drpc.port, and that drpc is running",
+            tried.join("; ")
+        )));
+    };
+    for (f, a) in calls {
+        match client.execute(f.clone(), a.clone()) {
+            Ok(result) => println!("{f} \"{a}\" => \"{result}\""),
+            Err(thrift::Error::User(e)) if e.is::<DRPCExecutionException>() => {
+                let e = e.downcast_ref::<DRPCExecutionException>().expect("checked");
+                return Err(CliError::Other(format!(
+                    "{f} \"{a}\" failed on DRPC server {addr}: {}",
+                    crate::drpc::topology::describe_exception(e)
+                )));
+            }
+            Err(e) => {
+                return Err(CliError::Other(format!(
+                    "{f} \"{a}\": DRPC server {addr}: {e}"
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

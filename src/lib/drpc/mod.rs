@@ -18,6 +18,7 @@
 
 pub mod http;
 pub mod server;
+pub mod topology;
 
 use std::sync::Arc;
 use std::time::Duration;
