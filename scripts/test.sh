@@ -36,6 +36,8 @@ export STORM_TEST_PYTHON="$PWD/$venv/bin/python"
 command -v rustfmt >/dev/null && cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt clippy
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
+# The integration tests run example programs through `storm local`; build them as programs too.
+cargo build --quiet --examples
 log=target/test-output.log
 cargo test --quiet --lib --bins --tests --examples -- "${filter[@]}" 2>&1 | tee "$log"
 # One closing line for the whole suite (the per-binary lines above end with the last binary's count).
