@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use storm::drpc::topology::reach::{expected_reach, followers, tweeters};
 use storm::drpc::topology::{
     BatchBolt, DRPCSpout, ExclaimBolt, LinearDRPCTopologyBuilder, LocalDRPC, ReturnResults,
 };
@@ -241,39 +242,6 @@ fn drpc_topology_served_by_the_drpc_daemon_over_thrift() {
 }
 
 // --- Storm's reach topology on the linear DRPC builder -------------------------------------------
-
-fn tweeters(url: &str) -> &'static [&'static str] {
-    match url {
-        "foo.com/blog/1" => &["sally", "bob", "tim", "george", "nathan"],
-        "engineering.twitter.com/blog/5" => &["adam", "david", "sally", "nathan"],
-        "tech.backtype.com/blog/123" => &["tim", "mike", "john"],
-        _ => &[],
-    }
-}
-
-fn followers(who: &str) -> &'static [&'static str] {
-    match who {
-        "sally" => &["bob", "tim", "alice", "adam", "jim", "chris", "jai"],
-        "bob" => &["sally", "nathan", "jim", "mary", "david", "vivian"],
-        "tim" => &["alex"],
-        "nathan" => &[
-            "sally", "bob", "adam", "harry", "chris", "vivian", "emily", "jordan",
-        ],
-        "adam" => &["david", "carissa"],
-        "mike" => &["john", "bob"],
-        "john" => &["alice", "nathan", "jim", "mike", "bob"],
-        _ => &[],
-    }
-}
-
-/// The reach computed directly from the graph.
-fn expected_reach(url: &str) -> usize {
-    tweeters(url)
-        .iter()
-        .flat_map(|t| followers(t).iter())
-        .collect::<HashSet<_>>()
-        .len()
-}
 
 /// `[id, key]` → `[id, x]` for each x of `lookup(key)`; fails the input when key is `bad`.
 #[derive(Serialize, Deserialize)]

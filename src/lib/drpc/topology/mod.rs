@@ -21,6 +21,7 @@ mod coordinated;
 mod invocations;
 mod linear;
 mod local;
+pub mod reach;
 mod return_results;
 mod spout;
 
