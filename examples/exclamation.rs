@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use storm::local::components::{ExclamationBolt, PrintBolt, TestWordSpout};
 use storm::prelude::*;
+use storm::submitter::{run_or_submit, Launch};
 
 fn main() {
     if let Err(e) = run() {
@@ -39,21 +40,16 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut conf = TopologyConf::new();
     conf.set_debug(true);
-    // storm-starter style: with a topology name the program was started by `storm local` (or `storm jar`)
-    // and hands the topology to the submitter; without one it runs its own local cluster.
-    if let Some(name) = std::env::args().nth(1).filter(|a| !a.starts_with("--")) {
-        storm::submitter::submit_topology(&name, &conf, &topology)?;
-        return Ok(());
-    }
-    let ttl = storm::submitter::local_ttl_from_args(
+    let Launch::Local { cluster, id, .. } = run_or_submit(
         "exclamation",
-        std::env::args().skip(1),
+        "exclamation",
+        &conf,
+        &topology,
         Duration::from_secs(10),
-    )?;
-    let cluster = LocalCluster::new();
-    let id = cluster.submit_topology("exclamation", &conf, &topology)?;
-    println!("running topology {id} for {:.1} s", ttl.as_secs_f64());
-    std::thread::sleep(ttl);
+    )?
+    else {
+        return Ok(());
+    };
     let errors = cluster.errors("exclamation")?;
     cluster.kill_topology("exclamation")?;
     for e in &errors {

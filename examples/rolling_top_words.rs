@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use storm::local::components::TestWordSpout;
-use storm::local::LocalCluster;
 use storm::prelude::*;
+use storm::submitter::{run_or_submit, Launch};
 
 const EMIT_SECS: u32 = 3;
 const SLOTS: usize = 3;
@@ -240,19 +240,16 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let topology = builder.create_topology()?;
     let conf = TopologyConf::new();
 
-    if let Some(name) = std::env::args().nth(1).filter(|a| !a.starts_with("--")) {
-        storm::submitter::submit_topology(&name, &conf, &topology)?;
-        return Ok(());
-    }
-    let ttl = storm::submitter::local_ttl_from_args(
+    let Launch::Local { cluster, .. } = run_or_submit(
         "rolling_top_words",
-        std::env::args().skip(1),
+        "rolling-top-words",
+        &conf,
+        &topology,
         Duration::from_secs(14),
-    )?;
-    let cluster = LocalCluster::new();
-    let id = cluster.submit_topology("rolling-top-words", &conf, &topology)?;
-    println!("running topology {id} for {:.1} s", ttl.as_secs_f64());
-    std::thread::sleep(ttl);
+    )?
+    else {
+        return Ok(());
+    };
     cluster.kill_topology("rolling-top-words")?;
     cluster.shutdown();
     Ok(())

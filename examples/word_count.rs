@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use storm::executor::ExecutorKind;
 use storm::local::components::{RandomSentenceSpout, SplitSentence, WordCount};
 use storm::prelude::*;
+use storm::submitter::{run_or_submit, Launch};
 
 /// Keeps the latest count of every word and prints the top ones when the topology is killed.
 #[derive(Default, Serialize, Deserialize)]
@@ -87,22 +88,16 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     conf.set_max_spout_pending(1000)
         .set_message_timeout_secs(30);
 
-    // storm-starter style: with a topology name the program was started by `storm local` (or `storm jar`)
-    // and hands the topology to the submitter; without one it runs its own local cluster.
-    if let Some(name) = std::env::args().nth(1).filter(|a| !a.starts_with("--")) {
-        storm::submitter::submit_topology(&name, &conf, &topology)?;
-        return Ok(());
-    }
-    let ttl = storm::submitter::local_ttl_from_args(
+    let Launch::Local { cluster, .. } = run_or_submit(
         "word_count",
-        std::env::args().skip(1),
+        "word-count",
+        &conf,
+        &topology,
         Duration::from_secs(10),
-    )?;
-    let cluster = LocalCluster::new();
-    let id = cluster.submit_topology("word-count", &conf, &topology)?;
-    println!("running topology {id} for {:.1} s", ttl.as_secs_f64());
-    std::thread::sleep(ttl);
-
+    )?
+    else {
+        return Ok(());
+    };
     let stats = cluster.stats("word-count")?;
     let errors = cluster.errors("word-count")?;
     cluster.kill_topology("word-count")?;

@@ -94,6 +94,45 @@ pub fn submit_topology(
     Ok(())
 }
 
+/// What [`run_or_submit`] did.
+pub enum Launch {
+    /// The program was started by the `storm` command and the topology went to [`submit_topology`].
+    Submitted,
+    /// The topology ran in this program's own local cluster for the requested time; it is still
+    /// running, so the caller can read its stats before killing it.
+    Local {
+        cluster: LocalCluster,
+        name: String,
+        id: String,
+    },
+}
+
+/// storm-starter's `main`: with a topology name as first argument the program was started by `storm
+/// local` (or later `storm jar`) and the topology goes to [`submit_topology`] under that name; otherwise it
+/// runs as `local_name` in a [`LocalCluster`] of its own for `--local-ttl` seconds (default `default_ttl`).
+pub fn run_or_submit(
+    program: &str,
+    local_name: &str,
+    conf: &TopologyConf,
+    topology: &StormTopology,
+    default_ttl: Duration,
+) -> Result<Launch, Box<dyn std::error::Error>> {
+    if let Some(name) = std::env::args().nth(1).filter(|a| !a.starts_with("--")) {
+        submit_topology(&name, conf, topology)?;
+        return Ok(Launch::Submitted);
+    }
+    let ttl = local_ttl_from_args(program, std::env::args().skip(1), default_ttl)?;
+    let cluster = LocalCluster::new();
+    let id = cluster.submit_topology(local_name, conf, topology)?;
+    println!("running topology {id} for {:.1} s", ttl.as_secs_f64());
+    std::thread::sleep(ttl);
+    Ok(Launch::Local {
+        cluster,
+        name: local_name.to_string(),
+        id,
+    })
+}
+
 /// Parses a topology program's own `--local-ttl SECONDS` (or `--local-ttl=SECONDS`) when it runs its own
 /// local cluster (`cargo run --example …`); any other argument is an error naming `program`'s usage.
 pub fn local_ttl_from_args(
