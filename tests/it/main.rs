@@ -7,5 +7,6 @@ mod cli;
 mod cluster;
 mod drpc;
 mod drpc_topology;
+mod nimbus;
 mod support;
 mod thrift_compat;

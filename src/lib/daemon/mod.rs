@@ -2,9 +2,9 @@
 //!
 //! Each daemon binary is a shim that calls [`main`] with its name. The shared part lives here: parsing
 //! `--config FILE` and `-c key=value`, loading and validating the configuration, and opening the daemon's
-//! log file (`<storm.log.dir>/<name>.log`). `drpc` runs [`crate::drpc`]; nimbus, supervisor and worker
-//! arrive with the cluster issue — until then they validate their configuration and exit with an error
-//! saying they are not available in this build.
+//! log file (`<storm.log.dir>/<name>.log`). `drpc` runs [`crate::drpc`] and `nimbus` runs
+//! [`crate::nimbus`]; supervisor and worker arrive with the cluster issue — until then they validate
+//! their configuration and exit with an error saying they are not available in this build.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -40,6 +40,9 @@ pub fn main(name: &str, args: impl IntoIterator<Item = OsString>) -> anyhow::Res
     let args = DaemonArgs::parse_from(args);
     if name == "drpc" {
         return crate::drpc::main(&args);
+    }
+    if name == "nimbus" {
+        return crate::nimbus::main(&args);
     }
     let conf = load_config(&args)?;
     let paths = StormPaths::from_config(&conf)?;

@@ -1,0 +1,1127 @@
+//! The nimbus core: topology submission, the status machine, code uploads and cluster summaries, over
+//! a [`ClusterState`] and the local `nimbus/` directory tree. No Thrift here (see [`super::handler`]);
+//! every operation returns a [`NimbusError`] that the handler maps to Storm's declared exceptions.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+use crate::cluster::{ClusterState, LeaderElector, StateStorage, StorageError, StormBaseUpdate};
+use crate::config::Config;
+use crate::paths::{dist_file, StormPaths, STORMCODE, STORMCONF, STORMJAR};
+use crate::thrift::{
+    Assignment, ClusterSummary, ComponentObject, Credentials, KillOptions, NimbusSummary,
+    StormBase, StormTopology, SupervisorSummary, TopologyActionOptions, TopologyInitialStatus,
+    TopologyStatus, TopologySummary,
+};
+use crate::topology::system::{
+    all_components, normalize_topology, parallelism_hint, system_topology, task_to_component,
+};
+
+/// Storm's `Nimbus.TOPOLOGY_NAME_REGEX`, as its error message prints it.
+pub const TOPOLOGY_NAME_PATTERN: &str = r"^[^/.:\\]+$";
+
+/// The first bytes of a Java-serialized object (`ObjectOutputStream`'s stream magic).
+const JAVA_SERIALIZATION_MAGIC: [u8; 2] = [0xAC, 0xED];
+
+/// Uploads open at once (each holds a file descriptor until finished or expired).
+const MAX_OPEN_UPLOADS: usize = 256;
+
+/// How often the leadership watcher looks at the election.
+const LEADERSHIP_POLL: Duration = Duration::from_millis(500);
+
+/// What went wrong, shaped like the exceptions Storm's nimbus throws.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NimbusError {
+    /// `AlreadyAliveException`.
+    #[error("{0}")]
+    AlreadyAlive(String),
+    /// `NotAliveException`.
+    #[error("{0}")]
+    NotAlive(String),
+    /// `InvalidTopologyException`.
+    #[error("{0}")]
+    InvalidTopology(String),
+    /// Anything else (Storm's `RuntimeException`s, which clients see as `TApplicationException`).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StorageError> for NimbusError {
+    fn from(e: StorageError) -> Self {
+        NimbusError::Internal(format!("ZooKeeper: {e}"))
+    }
+}
+
+type Result<T> = std::result::Result<T, NimbusError>;
+
+fn io_error(what: &str, path: &Path, e: std::io::Error) -> NimbusError {
+    NimbusError::Internal(format!("cannot {what} {}: {e}", path.display()))
+}
+
+/// Whether `name` matches [`TOPOLOGY_NAME_PATTERN`].
+pub fn is_valid_topology_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains(['/', '.', ':', '\\'])
+}
+
+/// Storm's `validateTopologyName`.
+pub fn validate_topology_name(name: &str) -> Result<()> {
+    if is_valid_topology_name(name) {
+        Ok(())
+    } else {
+        Err(NimbusError::InvalidTopology(format!(
+            "Topology name must match {TOPOLOGY_NAME_PATTERN}"
+        )))
+    }
+}
+
+/// Storm's topology id: `<name>-<submission counter>-<epoch seconds>`.
+pub fn topology_id(name: &str, counter: u64, now_secs: i64) -> String {
+    format!("{name}-{counter}-{now_secs}")
+}
+
+/// Storm's `TopologyActions` that storm-rs's nimbus handles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TopologyAction {
+    Activate,
+    Inactivate,
+    Kill,
+    Remove,
+}
+
+impl TopologyAction {
+    /// Storm's enum name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TopologyAction::Activate => "ACTIVATE",
+            TopologyAction::Inactivate => "INACTIVATE",
+            TopologyAction::Kill => "KILL",
+            TopologyAction::Remove => "REMOVE",
+        }
+    }
+}
+
+/// What a transition does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transition {
+    /// Nothing to write.
+    Noop,
+    /// Write this status.
+    To(TopologyStatus),
+    /// Remove the topology.
+    Remove,
+}
+
+/// Storm's `TOPO_STATE_TRANSITIONS` (reference §3.7), without rebalancing; `None` = no transition.
+pub fn transition(status: TopologyStatus, action: TopologyAction) -> Option<Transition> {
+    use TopologyAction as A;
+    match (status, action) {
+        (_, A::Kill) => Some(Transition::To(TopologyStatus::KILLED)),
+        (TopologyStatus::ACTIVE, A::Activate) | (TopologyStatus::INACTIVE, A::Inactivate) => {
+            Some(Transition::Noop)
+        }
+        (TopologyStatus::ACTIVE, A::Inactivate) => Some(Transition::To(TopologyStatus::INACTIVE)),
+        (TopologyStatus::INACTIVE, A::Activate) => Some(Transition::To(TopologyStatus::ACTIVE)),
+        (TopologyStatus::KILLED, A::Remove) => Some(Transition::Remove),
+        _ => None,
+    }
+}
+
+/// A status's name (`ACTIVE`, …), or its number when unknown.
+pub fn status_name(status: TopologyStatus) -> String {
+    status
+        .name()
+        .map(str::to_string)
+        .unwrap_or_else(|| status.0.to_string())
+}
+
+/// Storm's text for a missing transition.
+pub fn no_transition(action: TopologyAction, status: TopologyStatus, id: &str) -> NimbusError {
+    NimbusError::Internal(format!(
+        "No transition for event: {}, status: {} storm-id: {id}",
+        action.name(),
+        status_name(status)
+    ))
+}
+
+/// The text of every method storm-rs's nimbus does not implement.
+pub fn unsupported(method: &str) -> NimbusError {
+    NimbusError::Internal(format!("{method} is not supported by storm-rs yet"))
+}
+
+pub(crate) fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn to_i32(v: i64) -> i32 {
+    i32::try_from(v).unwrap_or(if v < 0 { i32::MIN } else { i32::MAX })
+}
+
+fn json_int(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Parses a submitted `jsonConf` (must be a JSON object; `null`/empty is an empty conf).
+pub fn parse_topology_conf(json: &str) -> Result<Map<String, Value>> {
+    if json.trim().is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_str::<Value>(json) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(Value::Null) => Ok(Map::new()),
+        Ok(_) => Err(NimbusError::InvalidTopology(
+            "Topology conf is not a JSON object".into(),
+        )),
+        Err(e) => Err(NimbusError::InvalidTopology(format!(
+            "Topology conf is not valid JSON: {e}"
+        ))),
+    }
+}
+
+/// Refuses components only a JVM could run: Java-serialized objects and `JavaObject`s.
+pub fn refuse_jvm_components(t: &StormTopology) -> Result<()> {
+    let objects = t
+        .spouts
+        .iter()
+        .map(|(id, s)| (id, &s.spout_object))
+        .chain(t.bolts.iter().map(|(id, b)| (id, &b.bolt_object)));
+    for (id, object) in objects {
+        let jvm = match object {
+            ComponentObject::SerializedJava(bytes) => bytes.starts_with(&JAVA_SERIALIZATION_MAGIC),
+            ComponentObject::JavaObject(_) => true,
+            ComponentObject::Shell(_) => false,
+        };
+        if jvm {
+            return Err(NimbusError::InvalidTopology(format!(
+                "Component {id} is a Java object; storm-rs has no JVM and runs only shell (multilang) \
+                 components and storm-rs components"
+            )));
+        }
+    }
+    if !t.state_spouts.is_empty() {
+        return Err(NimbusError::InvalidTopology(
+            "State spouts are not supported by storm-rs".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Storm's `normalizeConf` (the parts that apply without security or kryo): the saved topology conf.
+pub fn normalize_conf(
+    cluster: &Map<String, Value>,
+    topo: &Map<String, Value>,
+    id: &str,
+    name: &str,
+    owner: &str,
+) -> Map<String, Value> {
+    let mut merged = cluster.clone();
+    merged.extend(topo.clone());
+    let mut ret = topo.clone();
+    ret.insert("storm.id".into(), Value::from(id));
+    ret.insert("topology.name".into(), Value::from(name));
+    for key in [
+        "topology.acker.executors",
+        "topology.eventlogger.executors",
+        "topology.max.task.parallelism",
+    ] {
+        if let Some(v) = merged.get(key) {
+            ret.insert(key.into(), v.clone());
+        }
+    }
+    if let (Some(timeout), Some(max)) = (
+        json_int(merged.get("topology.worker.timeout.secs")),
+        json_int(merged.get("worker.max.timeout.secs")),
+    ) {
+        if timeout > max {
+            ret.insert("topology.worker.timeout.secs".into(), Value::from(max));
+        }
+    }
+    ret.insert("topology.submitter.principal".into(), Value::from(""));
+    ret.insert("topology.submitter.user".into(), Value::from(owner));
+    ret.remove("storm.local.hostname");
+    ret
+}
+
+fn merged_conf(cluster: &Map<String, Value>, topo: &Map<String, Value>) -> Map<String, Value> {
+    let mut total = cluster.clone();
+    total.extend(topo.clone());
+    total
+}
+
+/// Writes `bytes` to `path` through a temporary name and a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+    let result = File::create(&tmp)
+        .and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_error("write", path, e));
+    }
+    Ok(())
+}
+
+struct Upload {
+    file: File,
+    touched: Instant,
+}
+
+/// What nimbus remembers about a topology it holds the code of.
+#[derive(Clone, Debug)]
+struct TopoFacts {
+    num_tasks: i32,
+    message_timeout_secs: i64,
+}
+
+#[derive(Default)]
+struct Stopper {
+    stopped: Mutex<bool>,
+    cond: Condvar,
+}
+
+impl Stopper {
+    /// Waits up to `d`; true when stopped.
+    fn wait(&self, d: Duration) -> bool {
+        let deadline = Instant::now() + d;
+        let mut stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if *stopped {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            stopped = self
+                .cond
+                .wait_timeout(stopped, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    fn stop(&self) {
+        *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.cond.notify_all();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One nimbus: its cluster state, election, local files and timers.
+pub struct Nimbus {
+    conf: Config,
+    cluster_conf: Map<String, Value>,
+    paths: StormPaths,
+    cluster: ClusterState,
+    elector: LeaderElector,
+    host: String,
+    port: u16,
+    launch_secs: i64,
+    owner: String,
+    submitted: AtomicU64,
+    submit_lock: Mutex<()>,
+    uploads: Mutex<HashMap<String, Upload>>,
+    facts: Mutex<HashMap<String, TopoFacts>>,
+    /// Topology id → the generation of its pending REMOVE (a newer kill supersedes an older timer).
+    pending_removals: Mutex<HashMap<String, u64>>,
+    removal_seq: AtomicU64,
+    stopper: Arc<Stopper>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Nimbus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Nimbus")
+            .field("id", &self.id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Nimbus {
+    /// Registers `/nimbuses/<host:port>`, joins the election and starts the leadership watcher (which
+    /// finishes pending kills when this nimbus becomes leader).
+    pub fn start(
+        conf: Config,
+        storage: Arc<dyn StateStorage>,
+        host: &str,
+        port: u16,
+    ) -> anyhow::Result<Arc<Nimbus>> {
+        let paths = StormPaths::from_config(&conf)?;
+        for dir in [paths.nimbus_inbox(), paths.nimbus_stormdist_root()] {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+        }
+        let cluster = ClusterState::new(storage.clone())?;
+        let launch_secs = now_secs();
+        let id = format!("{host}:{port}");
+        cluster.add_nimbus_host(
+            &id,
+            &NimbusSummary::new(
+                host.to_string(),
+                i32::from(port),
+                to_i32(launch_secs),
+                false,
+                crate::STORM_VERSION.to_string(),
+                None,
+            ),
+        )?;
+        let elector = LeaderElector::new(storage, id)?;
+        let owner = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "storm".to_string());
+        let nimbus = Arc::new(Nimbus {
+            cluster_conf: conf.to_json(),
+            conf,
+            paths,
+            cluster,
+            elector,
+            host: host.to_string(),
+            port,
+            launch_secs,
+            owner,
+            submitted: AtomicU64::new(0),
+            submit_lock: Mutex::new(()),
+            uploads: Mutex::new(HashMap::new()),
+            facts: Mutex::new(HashMap::new()),
+            pending_removals: Mutex::new(HashMap::new()),
+            removal_seq: AtomicU64::new(0),
+            stopper: Arc::new(Stopper::default()),
+            threads: Mutex::new(Vec::new()),
+        });
+        let weak = Arc::downgrade(&nimbus);
+        let stopper = nimbus.stopper.clone();
+        let watcher = std::thread::Builder::new()
+            .name("nimbus-leadership".into())
+            .spawn(move || leadership_loop(weak, stopper))?;
+        lock(&nimbus.threads).push(watcher);
+        Ok(nimbus)
+    }
+
+    /// `host:port`, the participant id in the election.
+    pub fn id(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.elector.is_leader()
+    }
+
+    /// Waits until this nimbus leads (for tests and start-up logs).
+    pub fn await_leadership(&self, timeout: Duration) -> bool {
+        self.elector.await_leadership(timeout)
+    }
+
+    pub fn cluster(&self) -> &ClusterState {
+        &self.cluster
+    }
+
+    pub fn paths(&self) -> &StormPaths {
+        &self.paths
+    }
+
+    /// Stops timers and the watcher, leaves the election and closes the ZooKeeper session.
+    pub fn shutdown(&self) {
+        self.stopper.stop();
+        let threads: Vec<_> = lock(&self.threads).drain(..).collect();
+        let me = std::thread::current().id();
+        for t in threads {
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
+        }
+        self.elector.close();
+        self.cluster.disconnect();
+    }
+
+    fn assert_leader(&self) -> Result<()> {
+        if self.elector.is_leader() {
+            return Ok(());
+        }
+        let leader = self
+            .elector
+            .leader()
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "unknown".into());
+        Err(NimbusError::Internal(format!(
+            "not a leader, current leader is {leader}"
+        )))
+    }
+
+    // ---- code upload ----
+
+    fn expire_uploads(&self, uploads: &mut HashMap<String, Upload>) {
+        let ttl = Duration::from_secs(
+            self.conf
+                .get_u64("nimbus.file.copy.expiration.secs")
+                .unwrap_or(600),
+        );
+        uploads.retain(|loc, u| {
+            let keep = u.touched.elapsed() < ttl;
+            if !keep {
+                tracing::warn!(location = %loc, "upload timed out; discarded");
+            }
+            keep
+        });
+    }
+
+    /// `beginFileUpload`: a new `nimbus/inbox/stormjar-<uuid>.jar`, returned as the upload location.
+    pub fn begin_file_upload(&self) -> Result<String> {
+        let path = self
+            .paths
+            .nimbus_inbox_jar(&uuid::Uuid::new_v4().to_string());
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| io_error("create", dir, e))?;
+        }
+        let file = File::create(&path).map_err(|e| io_error("create", &path, e))?;
+        let location = path.to_string_lossy().into_owned();
+        let mut uploads = lock(&self.uploads);
+        self.expire_uploads(&mut uploads);
+        if uploads.len() >= MAX_OPEN_UPLOADS {
+            drop(uploads);
+            let _ = std::fs::remove_file(&path);
+            return Err(NimbusError::Internal(format!(
+                "too many uploads in progress ({MAX_OPEN_UPLOADS}); finish or abandon some first"
+            )));
+        }
+        uploads.insert(
+            location.clone(),
+            Upload {
+                file,
+                touched: Instant::now(),
+            },
+        );
+        tracing::info!(%location, "uploading file");
+        Ok(location)
+    }
+
+    /// `uploadChunk`: appends to an upload in progress.
+    pub fn upload_chunk(&self, location: &str, chunk: &[u8]) -> Result<()> {
+        let mut uploads = lock(&self.uploads);
+        let Some(upload) = uploads.get_mut(location) else {
+            return Err(NimbusError::Internal(
+                "File for that location does not exist (or timed out)".into(),
+            ));
+        };
+        upload
+            .file
+            .write_all(chunk)
+            .map_err(|e| io_error("write", Path::new(location), e))?;
+        upload.touched = Instant::now();
+        Ok(())
+    }
+
+    /// `finishFileUpload`: closes an upload.
+    pub fn finish_file_upload(&self, location: &str) -> Result<()> {
+        let Some(upload) = lock(&self.uploads).remove(location) else {
+            return Err(NimbusError::Internal(
+                "File for that location does not exist (or timed out)".into(),
+            ));
+        };
+        upload
+            .file
+            .sync_all()
+            .map_err(|e| io_error("sync", Path::new(location), e))?;
+        tracing::info!(%location, "finished uploading file");
+        Ok(())
+    }
+
+    /// The uploaded jar behind `location`: a finished upload inside this nimbus's inbox.
+    fn uploaded_jar(&self, location: &str) -> Result<PathBuf> {
+        let refuse = |why: &str| {
+            NimbusError::Internal(format!(
+                "uploaded jar location {location} {why}; upload it with beginFileUpload, uploadChunk \
+                 and finishFileUpload first"
+            ))
+        };
+        if lock(&self.uploads).contains_key(location) {
+            return Err(refuse("is still being uploaded"));
+        }
+        let inbox = std::fs::canonicalize(self.paths.nimbus_inbox())
+            .map_err(|e| io_error("read", &self.paths.nimbus_inbox(), e))?;
+        let path = std::fs::canonicalize(location).map_err(|_| refuse("does not exist"))?;
+        if !path.starts_with(&inbox) || !path.is_file() {
+            return Err(refuse("is not a file in nimbus's inbox"));
+        }
+        Ok(path)
+    }
+
+    // ---- topologies ----
+
+    /// Finds the live topology named `name`: `(id, base)`.
+    fn find_by_name(&self, name: &str) -> Result<Option<(String, StormBase)>> {
+        for id in self.cluster.active_storms()? {
+            if let Some(base) = self.cluster.storm_base(&id, false)? {
+                if base.name == name {
+                    return Ok(Some((id, base)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn alive(&self, name: &str) -> Result<(String, StormBase)> {
+        self.find_by_name(name)?
+            .ok_or_else(|| NimbusError::NotAlive(format!("{name} is not alive")))
+    }
+
+    /// `isTopologyNameAllowed`: a valid name no live topology has.
+    pub fn is_topology_name_allowed(&self, name: &str) -> Result<bool> {
+        Ok(is_valid_topology_name(name) && self.find_by_name(name)?.is_none())
+    }
+
+    /// `submitTopologyWithOpts`; returns the new topology id.
+    pub fn submit(
+        &self,
+        name: &str,
+        uploaded_jar_location: &str,
+        json_conf: &str,
+        topology: &StormTopology,
+        initial_status: TopologyInitialStatus,
+        creds: Option<&Credentials>,
+    ) -> Result<String> {
+        self.assert_leader()?;
+        validate_topology_name(name)?;
+        let status = match initial_status {
+            TopologyInitialStatus::ACTIVE => TopologyStatus::ACTIVE,
+            TopologyInitialStatus::INACTIVE => TopologyStatus::INACTIVE,
+            other => {
+                return Err(NimbusError::InvalidTopology(format!(
+                    "Unknown initial status {}",
+                    other.0
+                )))
+            }
+        };
+        let _guard = lock(&self.submit_lock);
+        if self.find_by_name(name)?.is_some() {
+            return Err(NimbusError::AlreadyAlive(format!(
+                "{name} is already alive"
+            )));
+        }
+        let user_conf = parse_topology_conf(json_conf)?;
+        refuse_jvm_components(topology)?;
+        let now = now_secs();
+        let counter = self.submitted.fetch_add(1, Ordering::SeqCst) + 1;
+        let id = topology_id(name, counter, now);
+        let topo_conf = normalize_conf(&self.cluster_conf, &user_conf, &id, name, &self.owner);
+        let total = merged_conf(&self.cluster_conf, &topo_conf);
+        let invalid =
+            |e: crate::topology::system::InvalidTopology| NimbusError::InvalidTopology(e.0);
+        let normalized = normalize_topology(topology, &total).map_err(invalid)?;
+        let system = system_topology(&normalized, &total).map_err(invalid)?;
+        let num_tasks = task_to_component(&system).map_err(invalid)?.len();
+        let component_executors: BTreeMap<String, i32> = all_components(&system)
+            .into_iter()
+            .map(|(c, common)| (c.to_string(), parallelism_hint(common)))
+            .collect();
+        let num_workers = to_i32(json_int(total.get("topology.workers")).unwrap_or(1));
+        let jar = if uploaded_jar_location.is_empty() {
+            None
+        } else {
+            Some(self.uploaded_jar(uploaded_jar_location)?)
+        };
+
+        self.write_stormdist(&id, jar.as_deref(), &normalized, &topo_conf)?;
+        let result = self.start_topology(
+            &id,
+            name,
+            status,
+            num_workers,
+            component_executors,
+            now,
+            &topo_conf,
+            creds,
+        );
+        if let Err(e) = result {
+            let _ = std::fs::remove_dir_all(self.paths.nimbus_stormdist(&id));
+            return Err(e);
+        }
+        lock(&self.facts).insert(
+            id.clone(),
+            TopoFacts {
+                num_tasks: to_i32(num_tasks as i64),
+                message_timeout_secs: json_int(total.get("topology.message.timeout.secs"))
+                    .unwrap_or(30),
+            },
+        );
+        tracing::info!(topology = %id, status = %status_name(status), num_tasks, "topology submitted");
+        Ok(id)
+    }
+
+    fn write_stormdist(
+        &self,
+        id: &str,
+        jar: Option<&Path>,
+        topology: &StormTopology,
+        conf: &Map<String, Value>,
+    ) -> Result<()> {
+        let dir = self.paths.nimbus_stormdist(id);
+        std::fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, e))?;
+        let written = (|| {
+            if let Some(jar) = jar {
+                let bytes = std::fs::read(jar).map_err(|e| io_error("read", jar, e))?;
+                write_atomic(&dist_file(&dir, STORMJAR), &bytes)?;
+            }
+            write_atomic(
+                &dist_file(&dir, STORMCODE),
+                &crate::thrift::serialize(topology),
+            )?;
+            write_atomic(
+                &dist_file(&dir, STORMCONF),
+                &crate::thrift::conf_to_gzip_json(conf),
+            )
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        written
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start_topology(
+        &self,
+        id: &str,
+        name: &str,
+        status: TopologyStatus,
+        num_workers: i32,
+        component_executors: BTreeMap<String, i32>,
+        now: i64,
+        topo_conf: &Map<String, Value>,
+        creds: Option<&Credentials>,
+    ) -> Result<()> {
+        if let Some(creds) = creds.filter(|c| !c.creds.is_empty()) {
+            self.cluster.set_credentials(id, creds)?;
+        }
+        self.cluster.setup_heartbeats(id)?;
+        self.cluster.setup_errors(id)?;
+        let base = StormBase::new(
+            name.to_string(),
+            status,
+            num_workers,
+            component_executors,
+            to_i32(now),
+            self.owner.clone(),
+            None,
+            None,
+            BTreeMap::new(),
+            String::new(),
+            topo_conf
+                .get("topology.version")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        );
+        self.cluster.activate_storm(id, &base)?;
+        Ok(())
+    }
+
+    /// `killTopology[WithOpts]`: status KILLED now, removal after `wait_secs` (default: the
+    /// topology's `topology.message.timeout.secs`).
+    pub fn kill(self: &Arc<Self>, name: &str, wait_secs: Option<i32>) -> Result<()> {
+        self.assert_leader()?;
+        let _guard = lock(&self.submit_lock);
+        let (id, base) = self.alive(name)?;
+        if transition(base.status, TopologyAction::Kill).is_none() {
+            return Err(no_transition(TopologyAction::Kill, base.status, &id));
+        }
+        let delay =
+            i64::from(wait_secs.unwrap_or_else(|| to_i32(self.message_timeout(&id)))).max(0);
+        self.cluster.update_storm(
+            &id,
+            StormBaseUpdate {
+                status: Some(TopologyStatus::KILLED),
+                topology_action_options: Some(TopologyActionOptions::KillOptions(
+                    KillOptions::new(to_i32(delay)),
+                )),
+                ..StormBaseUpdate::default()
+            },
+        )?;
+        tracing::info!(topology = %id, wait_secs = delay, "topology killed; removal scheduled");
+        self.schedule_removal(&id, Duration::from_secs(delay as u64));
+        Ok(())
+    }
+
+    /// `activate` / `deactivate`.
+    pub fn set_active(&self, name: &str, active: bool) -> Result<()> {
+        self.assert_leader()?;
+        let action = if active {
+            TopologyAction::Activate
+        } else {
+            TopologyAction::Inactivate
+        };
+        let _guard = lock(&self.submit_lock);
+        let (id, base) = self.alive(name)?;
+        match transition(base.status, action) {
+            None => Err(no_transition(action, base.status, &id)),
+            Some(Transition::To(status)) => {
+                self.cluster.update_storm(
+                    &id,
+                    StormBaseUpdate {
+                        status: Some(status),
+                        ..StormBaseUpdate::default()
+                    },
+                )?;
+                tracing::info!(topology = %id, status = %status_name(status), "topology status changed");
+                Ok(())
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn message_timeout(&self, id: &str) -> i64 {
+        if let Some(f) = lock(&self.facts).get(id) {
+            return f.message_timeout_secs;
+        }
+        let from_topo = self
+            .read_topology_conf(id)
+            .ok()
+            .and_then(|c| json_int(c.get("topology.message.timeout.secs")));
+        from_topo
+            .or_else(|| json_int(self.cluster_conf.get("topology.message.timeout.secs")))
+            .unwrap_or(30)
+    }
+
+    fn schedule_removal(self: &Arc<Self>, id: &str, delay: Duration) {
+        let generation = self.removal_seq.fetch_add(1, Ordering::SeqCst) + 1;
+        lock(&self.pending_removals).insert(id.to_string(), generation);
+        let weak = Arc::downgrade(self);
+        let stopper = self.stopper.clone();
+        let id2 = id.to_string();
+        let spawned = std::thread::Builder::new()
+            .name("nimbus-remove".into())
+            .spawn(move || {
+                if stopper.wait(delay) {
+                    return;
+                }
+                if let Some(nimbus) = weak.upgrade() {
+                    if let Err(e) = nimbus.remove_if_killed(&id2, generation) {
+                        tracing::error!(topology = %id2, error = %e, "cannot remove the killed topology");
+                    }
+                }
+            });
+        let mut threads = lock(&self.threads);
+        threads.retain(|t| !t.is_finished());
+        match spawned {
+            Ok(t) => threads.push(t),
+            Err(e) => tracing::error!(topology = %id, error = %e, "cannot start the removal timer"),
+        }
+    }
+
+    /// The REMOVE transition: only on the leader, only for a still-KILLED topology whose latest kill
+    /// scheduled this removal. Also drops the heartbeat and error trees and the stormdist directory.
+    fn remove_if_killed(&self, id: &str, generation: u64) -> Result<()> {
+        if !self.elector.is_leader() {
+            tracing::info!(topology = %id, "not the leader any more; the leader finishes the kill");
+            return Ok(());
+        }
+        let _guard = lock(&self.submit_lock);
+        if lock(&self.pending_removals).get(id) != Some(&generation) {
+            return Ok(());
+        }
+        let Some(base) = self.cluster.storm_base(id, false)? else {
+            lock(&self.pending_removals).remove(id);
+            return Ok(());
+        };
+        if transition(base.status, TopologyAction::Remove) != Some(Transition::Remove) {
+            lock(&self.pending_removals).remove(id);
+            return Ok(());
+        }
+        self.cluster.remove_storm(id)?;
+        self.cluster.teardown_heartbeats(id)?;
+        self.cluster.teardown_topology_errors(id)?;
+        let dir = self.paths.nimbus_stormdist(id);
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot delete the topology's code");
+            }
+        }
+        lock(&self.facts).remove(id);
+        lock(&self.pending_removals).remove(id);
+        tracing::info!(topology = %id, "killed topology removed");
+        Ok(())
+    }
+
+    /// On gaining leadership: re-schedules the REMOVE of every KILLED topology (Storm's
+    /// GAIN_LEADERSHIP event), so kills survive a nimbus restart or failover.
+    fn on_gain_leadership(self: &Arc<Self>) -> Result<()> {
+        tracing::info!(nimbus = %self.id(), "gained leadership");
+        for id in self.cluster.active_storms()? {
+            let Some(base) = self.cluster.storm_base(&id, false)? else {
+                continue;
+            };
+            if base.status != TopologyStatus::KILLED {
+                continue;
+            }
+            let wait = match &base.topology_action_options {
+                Some(TopologyActionOptions::KillOptions(k)) => k.wait_secs,
+                _ => None,
+            }
+            .map(i64::from)
+            .unwrap_or_else(|| self.message_timeout(&id))
+            .max(0);
+            tracing::info!(topology = %id, wait_secs = wait, "finishing a pending kill");
+            self.schedule_removal(&id, Duration::from_secs(wait as u64));
+        }
+        Ok(())
+    }
+
+    // ---- reading topologies ----
+
+    fn require_known(&self, id: &str) -> Result<PathBuf> {
+        let dir = self.paths.nimbus_stormdist(id);
+        if dir.join(STORMCODE).is_file() && dir.join(STORMCONF).is_file() {
+            Ok(dir)
+        } else {
+            Err(NimbusError::NotAlive(id.to_string()))
+        }
+    }
+
+    /// The saved topology conf (`stormconf.ser`).
+    pub fn read_topology_conf(&self, id: &str) -> Result<Map<String, Value>> {
+        let path = self.require_known(id)?.join(STORMCONF);
+        let bytes = std::fs::read(&path).map_err(|e| io_error("read", &path, e))?;
+        crate::thrift::gzip_json_to_conf(&bytes)
+            .map_err(|e| NimbusError::Internal(format!("{}: {e}", path.display())))
+    }
+
+    /// The saved (normalized user) topology (`stormcode.ser`), Storm's `getUserTopology`.
+    pub fn read_user_topology(&self, id: &str) -> Result<StormTopology> {
+        let path = self.require_known(id)?.join(STORMCODE);
+        let bytes = std::fs::read(&path).map_err(|e| io_error("read", &path, e))?;
+        crate::thrift::deserialize(&bytes)
+            .map_err(|e| NimbusError::Internal(format!("{}: {e}", path.display())))
+    }
+
+    /// The system topology (`getTopology`).
+    pub fn read_system_topology(&self, id: &str) -> Result<StormTopology> {
+        let user = self.read_user_topology(id)?;
+        let total = merged_conf(&self.cluster_conf, &self.read_topology_conf(id)?);
+        system_topology(&user, &total).map_err(|e| NimbusError::Internal(e.0))
+    }
+
+    /// `getTopologyConf` as JSON text.
+    pub fn topology_conf_json(&self, id: &str) -> Result<String> {
+        Ok(Value::Object(self.read_topology_conf(id)?).to_string())
+    }
+
+    /// `getNimbusConf`: the daemon's configuration as JSON text.
+    pub fn nimbus_conf_json(&self) -> String {
+        Value::Object(self.cluster_conf.clone()).to_string()
+    }
+
+    fn num_tasks(&self, id: &str) -> i32 {
+        if let Some(f) = lock(&self.facts).get(id) {
+            return f.num_tasks;
+        }
+        let Ok(system) = self.read_system_topology(id) else {
+            return 0;
+        };
+        let n = task_to_component(&system).map(|m| m.len()).unwrap_or(0);
+        let facts = TopoFacts {
+            num_tasks: to_i32(n as i64),
+            message_timeout_secs: self.message_timeout(id),
+        };
+        lock(&self.facts).insert(id.to_string(), facts);
+        to_i32(n as i64)
+    }
+
+    fn topology_summary(&self, id: &str, base: &StormBase, now: i64) -> Result<TopologySummary> {
+        // A missing or unreadable assignment (none exist until a scheduler writes them) falls back
+        // to the planned numbers.
+        let assignment: Option<Assignment> = match self.cluster.assignment_info(id, false) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(topology = %id, error = %e, "cannot read the assignment");
+                None
+            }
+        };
+        let (num_executors, num_workers) = match &assignment {
+            Some(a) => {
+                let executors = a
+                    .executor_node_port
+                    .as_ref()
+                    .map(|m| m.keys().filter(|k| k.first() != Some(&-1)).count())
+                    .unwrap_or(0);
+                let slots: BTreeSet<(String, Option<i64>)> = a
+                    .executor_node_port
+                    .iter()
+                    .flat_map(|m| m.values())
+                    .map(|n| (n.node.clone(), n.first_port()))
+                    .collect();
+                (to_i32(executors as i64), to_i32(slots.len() as i64))
+            }
+            None => (
+                base.component_executors
+                    .iter()
+                    .flatten()
+                    .filter(|(c, _)| c.as_str() != crate::topology::system::SYSTEM_COMPONENT_ID)
+                    .map(|(_, n)| *n)
+                    .sum(),
+                base.num_workers,
+            ),
+        };
+        let uptime = base
+            .launch_time_secs
+            .map(|t| to_i32((now - i64::from(t)).max(0)))
+            .unwrap_or(0);
+        Ok(TopologySummary {
+            id: id.to_string(),
+            name: base.name.clone(),
+            num_tasks: self.num_tasks(id),
+            num_executors,
+            num_workers,
+            uptime_secs: uptime,
+            status: status_name(base.status),
+            storm_version: Some(crate::STORM_VERSION.to_string()),
+            topology_version: base.topology_version.clone(),
+            sched_status: None,
+            owner: base.owner.clone(),
+            replication_count: None,
+            requested_memonheap: None,
+            requested_memoffheap: None,
+            requested_cpu: None,
+            assigned_memonheap: None,
+            assigned_memoffheap: None,
+            assigned_cpu: None,
+            requested_generic_resources: None,
+            assigned_generic_resources: None,
+        })
+    }
+
+    /// Every live topology's summary.
+    pub fn topology_summaries(&self) -> Result<Vec<TopologySummary>> {
+        let now = now_secs();
+        let mut out = Vec::new();
+        for id in self.cluster.active_storms()? {
+            if let Some(base) = self.cluster.storm_base(&id, false)? {
+                out.push(self.topology_summary(&id, &base, now)?);
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// `getTopologySummaryByName`.
+    pub fn topology_summary_by_name(&self, name: &str) -> Result<TopologySummary> {
+        let (id, base) = self.alive(name)?;
+        self.topology_summary(&id, &base, now_secs())
+    }
+
+    /// `getTopologySummary` (by id).
+    pub fn topology_summary_by_id(&self, id: &str) -> Result<TopologySummary> {
+        let base = self
+            .cluster
+            .storm_base(id, false)?
+            .ok_or_else(|| NimbusError::NotAlive(id.to_string()))?;
+        self.topology_summary(id, &base, now_secs())
+    }
+
+    /// Every registered nimbus, with uptime and `isLeader` filled in.
+    pub fn nimbus_summaries(&self) -> Result<Vec<NimbusSummary>> {
+        let leader = self.elector.leader()?;
+        let now = now_secs();
+        let mut out = self.cluster.nimbuses()?;
+        for n in &mut out {
+            n.uptime_secs = to_i32((now - i64::from(n.uptime_secs)).max(0));
+            n.is_leader = leader.as_deref() == Some(format!("{}:{}", n.host, n.port).as_str());
+        }
+        Ok(out)
+    }
+
+    /// `getLeader`.
+    pub fn leader_summary(&self) -> Result<NimbusSummary> {
+        let Some(leader) = self.elector.leader()? else {
+            return Err(NimbusError::Internal("No leader nimbus found".into()));
+        };
+        if let Some(n) = self.nimbus_summaries()?.into_iter().find(|n| n.is_leader) {
+            return Ok(n);
+        }
+        // The leader has not (re-)registered under /nimbuses yet: answer from its participant id.
+        let (host, port) = leader.rsplit_once(':').unwrap_or((leader.as_str(), ""));
+        Ok(NimbusSummary::new(
+            host.to_string(),
+            port.parse().unwrap_or(0),
+            0,
+            true,
+            crate::STORM_VERSION.to_string(),
+            None,
+        ))
+    }
+
+    /// `getClusterInfo`.
+    pub fn cluster_info(&self) -> Result<ClusterSummary> {
+        let supervisors = self
+            .cluster
+            .all_supervisor_info()?
+            .into_iter()
+            .map(|(id, info)| SupervisorSummary {
+                host: info.hostname,
+                uptime_secs: to_i32(info.uptime_secs.unwrap_or(0)),
+                num_workers: to_i32(info.meta.as_ref().map_or(0, |m| m.len() as i64)),
+                num_used_workers: to_i32(info.used_ports.as_ref().map_or(0, |u| u.len() as i64)),
+                supervisor_id: id,
+                version: info.version,
+                total_resources: info.resources_map,
+                used_mem: None,
+                used_cpu: None,
+                fragmented_mem: None,
+                fragmented_cpu: None,
+                blacklisted: None,
+                used_generic_resources: None,
+            })
+            .collect();
+        Ok(ClusterSummary::new(
+            supervisors,
+            self.topology_summaries()?,
+            self.nimbus_summaries()?,
+        ))
+    }
+
+    /// The launch time of this nimbus (epoch seconds).
+    pub fn launch_secs(&self) -> i64 {
+        self.launch_secs
+    }
+}
+
+fn leadership_loop(weak: Weak<Nimbus>, stopper: Arc<Stopper>) {
+    let mut was_leader = false;
+    loop {
+        let Some(nimbus) = weak.upgrade() else { return };
+        let leader = nimbus.elector.is_leader();
+        if leader && !was_leader {
+            match nimbus.on_gain_leadership() {
+                Ok(()) => was_leader = true,
+                // Retried at the next poll.
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot finish pending kills after gaining leadership")
+                }
+            }
+        } else if !leader && was_leader {
+            tracing::warn!(nimbus = %nimbus.id(), "lost leadership");
+            was_leader = false;
+        }
+        drop(nimbus);
+        if stopper.wait(LEADERSHIP_POLL) {
+            return;
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! The Thrift face of [`Nimbus`]: Storm's `Nimbus` service (`NimbusSyncHandler`). Declared exceptions
+//! (`AlreadyAliveException`, `NotAliveException`, `InvalidTopologyException`) reach clients as such;
+//! everything else, including every method storm-rs does not implement yet, is a
+//! `TApplicationException` with a readable message (never a panic or a dropped connection).
+
+use std::sync::Arc;
+
+use thrift::{ApplicationError, ApplicationErrorKind, OrderedFloat};
+
+use super::core::{unsupported, Nimbus, NimbusError};
+use crate::thrift::*;
+
+/// Maps a [`NimbusError`] to what the generated processor writes back.
+pub fn to_thrift(e: NimbusError) -> thrift::Error {
+    match e {
+        NimbusError::AlreadyAlive(msg) => {
+            thrift::Error::User(Box::new(AlreadyAliveException::new(msg)))
+        }
+        NimbusError::NotAlive(msg) => thrift::Error::User(Box::new(NotAliveException::new(msg))),
+        NimbusError::InvalidTopology(msg) => {
+            thrift::Error::User(Box::new(InvalidTopologyException::new(msg)))
+        }
+        NimbusError::Internal(msg) => {
+            thrift::Error::Application(ApplicationError::new(ApplicationErrorKind::Unknown, msg))
+        }
+    }
+}
+
+/// `Nimbus` over the core.
+pub struct NimbusHandler(pub Arc<Nimbus>);
+
+impl NimbusSyncHandler for NimbusHandler {
+    fn handle_submit_topology(
+        &self,
+        name: String,
+        uploaded_jar_location: String,
+        json_conf: String,
+        topology: StormTopology,
+    ) -> thrift::Result<()> {
+        self.0
+            .submit(
+                &name,
+                &uploaded_jar_location,
+                &json_conf,
+                &topology,
+                TopologyInitialStatus::ACTIVE,
+                None,
+            )
+            .map(|_| ())
+            .map_err(to_thrift)
+    }
+
+    fn handle_submit_topology_with_opts(
+        &self,
+        name: String,
+        uploaded_jar_location: String,
+        json_conf: String,
+        topology: StormTopology,
+        options: SubmitOptions,
+    ) -> thrift::Result<()> {
+        self.0
+            .submit(
+                &name,
+                &uploaded_jar_location,
+                &json_conf,
+                &topology,
+                options.initial_status,
+                options.creds.as_ref(),
+            )
+            .map(|_| ())
+            .map_err(to_thrift)
+    }
+
+    fn handle_kill_topology(&self, name: String) -> thrift::Result<()> {
+        self.0.kill(&name, None).map_err(to_thrift)
+    }
+
+    fn handle_kill_topology_with_opts(
+        &self,
+        name: String,
+        options: KillOptions,
+    ) -> thrift::Result<()> {
+        self.0.kill(&name, options.wait_secs).map_err(to_thrift)
+    }
+
+    fn handle_activate(&self, name: String) -> thrift::Result<()> {
+        self.0.set_active(&name, true).map_err(to_thrift)
+    }
+
+    fn handle_deactivate(&self, name: String) -> thrift::Result<()> {
+        self.0.set_active(&name, false).map_err(to_thrift)
+    }
+
+    fn handle_rebalance(&self, _name: String, _options: RebalanceOptions) -> thrift::Result<()> {
+        Err(to_thrift(unsupported("rebalance")))
+    }
+
+    fn handle_set_log_config(&self, _name: String, _config: LogConfig) -> thrift::Result<()> {
+        Err(to_thrift(unsupported("setLogConfig")))
+    }
+
+    fn handle_get_log_config(&self, _name: String) -> thrift::Result<LogConfig> {
+        Err(to_thrift(unsupported("getLogConfig")))
+    }
+
+    fn handle_debug(
+        &self,
+        _name: String,
+        _component: String,
+        _enable: bool,
+        _sampling_percentage: OrderedFloat<f64>,
+    ) -> thrift::Result<()> {
+        Err(to_thrift(unsupported("debug")))
+    }
+
+    fn handle_set_worker_profiler(
+        &self,
+        _id: String,
+        _profile_request: ProfileRequest,
+    ) -> thrift::Result<()> {
+        Err(to_thrift(unsupported("setWorkerProfiler")))
+    }
+
+    fn handle_get_component_pending_profile_actions(
+        &self,
+        _id: String,
+        _component_id: String,
+        _action: ProfileAction,
+    ) -> thrift::Result<Vec<ProfileRequest>> {
+        Err(to_thrift(unsupported("getComponentPendingProfileActions")))
+    }
+
+    fn handle_upload_new_credentials(
+        &self,
+        _name: String,
+        _creds: Credentials,
+    ) -> thrift::Result<()> {
+        Err(to_thrift(unsupported("uploadNewCredentials")))
+    }
+
+    fn handle_begin_create_blob(
+        &self,
+        _key: String,
+        _meta: SettableBlobMeta,
+    ) -> thrift::Result<String> {
+        Err(to_thrift(unsupported("beginCreateBlob")))
+    }
+
+    fn handle_begin_update_blob(&self, _key: String) -> thrift::Result<String> {
+        Err(to_thrift(unsupported("beginUpdateBlob")))
+    }
+
+    fn handle_upload_blob_chunk(&self, _session: String, _chunk: Vec<u8>) -> thrift::Result<()> {
+        Err(to_thrift(unsupported("uploadBlobChunk")))
+    }
+
+    fn handle_finish_blob_upload(&self, _session: String) -> thrift::Result<()> {
+        Err(to_thrift(unsupported("finishBlobUpload")))
+    }
+
+    fn handle_cancel_blob_upload(&self, _session: String) -> thrift::Result<()> {
+        Err(to_thrift(unsupported("cancelBlobUpload")))
+    }
+
+    fn handle_get_blob_meta(&self, _key: String) -> thrift::Result<ReadableBlobMeta> {
+        Err(to_thrift(unsupported("getBlobMeta")))
+    }
+
+    fn handle_set_blob_meta(&self, _key: String, _meta: SettableBlobMeta) -> thrift::Result<()> {
+        Err(to_thrift(unsupported("setBlobMeta")))
+    }
+
+    fn handle_begin_blob_download(&self, _key: String) -> thrift::Result<BeginDownloadResult> {
+        Err(to_thrift(unsupported("beginBlobDownload")))
+    }
+
+    fn handle_download_blob_chunk(&self, _session: String) -> thrift::Result<Vec<u8>> {
+        Err(to_thrift(unsupported("downloadBlobChunk")))
+    }
+
+    fn handle_delete_blob(&self, _key: String) -> thrift::Result<()> {
+        Err(to_thrift(unsupported("deleteBlob")))
+    }
+
+    fn handle_list_blobs(&self, _session: String) -> thrift::Result<ListBlobsResult> {
+        Err(to_thrift(unsupported("listBlobs")))
+    }
+
+    fn handle_get_blob_replication(&self, _key: String) -> thrift::Result<i32> {
+        Err(to_thrift(unsupported("getBlobReplication")))
+    }
+
+    fn handle_update_blob_replication(
+        &self,
+        _key: String,
+        _replication: i32,
+    ) -> thrift::Result<i32> {
+        Err(to_thrift(unsupported("updateBlobReplication")))
+    }
+
+    fn handle_create_state_in_zookeeper(&self, _key: String) -> thrift::Result<()> {
+        Err(to_thrift(unsupported("createStateInZookeeper")))
+    }
+
+    fn handle_begin_file_upload(&self) -> thrift::Result<String> {
+        self.0.begin_file_upload().map_err(to_thrift)
+    }
+
+    fn handle_upload_chunk(&self, location: String, chunk: Vec<u8>) -> thrift::Result<()> {
+        self.0.upload_chunk(&location, &chunk).map_err(to_thrift)
+    }
+
+    fn handle_finish_file_upload(&self, location: String) -> thrift::Result<()> {
+        self.0.finish_file_upload(&location).map_err(to_thrift)
+    }
+
+    fn handle_begin_file_download(&self, _file: String) -> thrift::Result<String> {
+        Err(to_thrift(unsupported("beginFileDownload")))
+    }
+
+    fn handle_download_chunk(&self, _id: String) -> thrift::Result<Vec<u8>> {
+        Err(to_thrift(unsupported("downloadChunk")))
+    }
+
+    fn handle_get_nimbus_conf(&self) -> thrift::Result<String> {
+        Ok(self.0.nimbus_conf_json())
+    }
+
+    fn handle_get_cluster_info(&self) -> thrift::Result<ClusterSummary> {
+        self.0.cluster_info().map_err(to_thrift)
+    }
+
+    fn handle_get_topology_summaries(&self) -> thrift::Result<Vec<TopologySummary>> {
+        self.0.topology_summaries().map_err(to_thrift)
+    }
+
+    fn handle_get_topology_summary_by_name(&self, name: String) -> thrift::Result<TopologySummary> {
+        self.0.topology_summary_by_name(&name).map_err(to_thrift)
+    }
+
+    fn handle_get_topology_summary(&self, id: String) -> thrift::Result<TopologySummary> {
+        self.0.topology_summary_by_id(&id).map_err(to_thrift)
+    }
+
+    fn handle_get_leader(&self) -> thrift::Result<NimbusSummary> {
+        self.0.leader_summary().map_err(to_thrift)
+    }
+
+    fn handle_is_topology_name_allowed(&self, name: String) -> thrift::Result<bool> {
+        self.0.is_topology_name_allowed(&name).map_err(to_thrift)
+    }
+
+    fn handle_get_topology_info_by_name(&self, _name: String) -> thrift::Result<TopologyInfo> {
+        Err(to_thrift(unsupported("getTopologyInfoByName")))
+    }
+
+    fn handle_get_topology_info(&self, _id: String) -> thrift::Result<TopologyInfo> {
+        Err(to_thrift(unsupported("getTopologyInfo")))
+    }
+
+    fn handle_get_topology_info_by_name_with_opts(
+        &self,
+        _name: String,
+        _options: GetInfoOptions,
+    ) -> thrift::Result<TopologyInfo> {
+        Err(to_thrift(unsupported("getTopologyInfoByNameWithOpts")))
+    }
+
+    fn handle_get_topology_info_with_opts(
+        &self,
+        _id: String,
+        _options: GetInfoOptions,
+    ) -> thrift::Result<TopologyInfo> {
+        Err(to_thrift(unsupported("getTopologyInfoWithOpts")))
+    }
+
+    fn handle_get_topology_page_info(
+        &self,
+        _id: String,
+        _window: String,
+        _is_include_sys: bool,
+    ) -> thrift::Result<TopologyPageInfo> {
+        Err(to_thrift(unsupported("getTopologyPageInfo")))
+    }
+
+    fn handle_get_supervisor_page_info(
+        &self,
+        _id: String,
+        _host: String,
+        _is_include_sys: bool,
+    ) -> thrift::Result<SupervisorPageInfo> {
+        Err(to_thrift(unsupported("getSupervisorPageInfo")))
+    }
+
+    fn handle_get_component_page_info(
+        &self,
+        _topology_id: String,
+        _component_id: String,
+        _window: String,
+        _is_include_sys: bool,
+    ) -> thrift::Result<ComponentPageInfo> {
+        Err(to_thrift(unsupported("getComponentPageInfo")))
+    }
+
+    fn handle_get_topology_conf(&self, id: String) -> thrift::Result<String> {
+        self.0.topology_conf_json(&id).map_err(to_thrift)
+    }
+
+    fn handle_get_topology(&self, id: String) -> thrift::Result<StormTopology> {
+        self.0.read_system_topology(&id).map_err(to_thrift)
+    }
+
+    fn handle_get_user_topology(&self, id: String) -> thrift::Result<StormTopology> {
+        self.0.read_user_topology(&id).map_err(to_thrift)
+    }
+
+    fn handle_get_topology_history(&self, _user: String) -> thrift::Result<TopologyHistoryInfo> {
+        Err(to_thrift(unsupported("getTopologyHistory")))
+    }
+
+    fn handle_get_owner_resource_summaries(
+        &self,
+        _owner: String,
+    ) -> thrift::Result<Vec<OwnerResourceSummary>> {
+        Err(to_thrift(unsupported("getOwnerResourceSummaries")))
+    }
+
+    fn handle_get_supervisor_assignments(
+        &self,
+        _node: String,
+    ) -> thrift::Result<SupervisorAssignments> {
+        Err(to_thrift(unsupported("getSupervisorAssignments")))
+    }
+
+    fn handle_send_supervisor_worker_heartbeats(
+        &self,
+        _heartbeats: SupervisorWorkerHeartbeats,
+    ) -> thrift::Result<()> {
+        Err(to_thrift(unsupported("sendSupervisorWorkerHeartbeats")))
+    }
+
+    fn handle_send_supervisor_worker_heartbeat(
+        &self,
+        _heatbeat: SupervisorWorkerHeartbeat,
+    ) -> thrift::Result<()> {
+        Err(to_thrift(unsupported("sendSupervisorWorkerHeartbeat")))
+    }
+
+    fn handle_process_worker_metrics(&self, _metrics: WorkerMetrics) -> thrift::Result<()> {
+        Err(to_thrift(unsupported("processWorkerMetrics")))
+    }
+
+    fn handle_is_remote_blob_exists(&self, _blob_key: String) -> thrift::Result<bool> {
+        Err(to_thrift(unsupported("isRemoteBlobExists")))
+    }
+}
