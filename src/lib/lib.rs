@@ -21,9 +21,12 @@ pub mod nimbus;
 pub mod paths;
 pub mod prelude;
 pub mod submitter;
+pub mod supervisor;
 pub mod thrift;
 pub mod topology;
+pub mod transport;
 pub mod tuple;
+pub mod worker;
 
 /// The version printed by `storm version` and reported to clients (streamparse branches on it, so it is a
 /// real semver string in Storm's numbering).

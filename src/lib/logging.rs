@@ -43,6 +43,25 @@ pub fn init_daemon(log_file: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Logging for a worker process: appends to `log_file` only (the supervisor already sends the
+/// worker's stderr to `worker.log.err`, so mirroring would write every line twice).
+pub fn init_worker(log_file: &Path) -> std::io::Result<()> {
+    if let Some(dir) = log_file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_file)?;
+    let file = Arc::new(Mutex::new(file));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter("info"))
+        .with_ansi(false)
+        .with_writer(move || FileWriter(file.clone()))
+        .try_init();
+    Ok(())
+}
+
 /// A shared log file; each event is written whole under the lock.
 struct FileWriter(Arc<Mutex<std::fs::File>>);
 

@@ -162,6 +162,16 @@ impl StormPaths {
         self.worker_root(worker_id).join("tmp")
     }
 
+    /// `workers/<worker-id>/artifacts`: symlink to the worker's `workers-artifacts/<id>/<port>`.
+    pub fn worker_artifacts_link(&self, worker_id: &str) -> PathBuf {
+        self.worker_root(worker_id).join("artifacts")
+    }
+
+    /// `workers/<worker-id>/resources`: symlink to `supervisor/stormdist/<id>/resources`.
+    pub fn worker_resources_link(&self, worker_id: &str) -> PathBuf {
+        self.worker_root(worker_id).join(RESOURCES)
+    }
+
     /// `workers-users/<worker-id>`: the OS user the worker runs as.
     pub fn worker_user_file(&self, worker_id: &str) -> PathBuf {
         self.local_dir.join("workers-users").join(worker_id)
@@ -187,6 +197,18 @@ impl StormPaths {
 
     pub fn worker_log(&self, topology_id: &str, port: u16) -> PathBuf {
         self.worker_artifacts(topology_id, port).join("worker.log")
+    }
+
+    /// `workers-artifacts/<topology-id>/<port>/worker.log.out`: the worker's redirected stdout.
+    pub fn worker_log_out(&self, topology_id: &str, port: u16) -> PathBuf {
+        self.worker_artifacts(topology_id, port)
+            .join("worker.log.out")
+    }
+
+    /// `workers-artifacts/<topology-id>/<port>/worker.log.err`: the worker's redirected stderr.
+    pub fn worker_log_err(&self, topology_id: &str, port: u16) -> PathBuf {
+        self.worker_artifacts(topology_id, port)
+            .join("worker.log.err")
     }
 
     pub fn worker_artifacts_pid(&self, topology_id: &str, port: u16) -> PathBuf {

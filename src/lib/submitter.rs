@@ -4,19 +4,28 @@
 //! * Started by `storm local ARTIFACT ARGS… [--local-ttl N]`, the program finds `STORM_LOCAL_TTL` in its
 //!   environment: the topology runs in an in-process [`LocalCluster`] for that many seconds, is killed,
 //!   and the call returns — Storm's `storm local` behaviour.
-//! * Started any other way, there is no cluster to submit to yet, and the error is Storm's own
-//!   ("Must submit topologies using the 'storm' client script…").
+//! * Started by `storm jar ARTIFACT ARGS…`, it finds `STORM_JAR` (the artifact's absolute path): the
+//!   call does what Storm's `StormSubmitter` does — leader nimbus through `nimbus.seeds` + `getLeader`,
+//!   `isTopologyNameAllowed`, the artifact uploaded in 300 KiB chunks, `submitTopologyWithOpts` — and
+//!   returns ([`submit_to_cluster`]).
+//! * Started by a supervisor as a worker (`STORM_WORKER=1`), it never returns: the process becomes the
+//!   worker ([`crate::worker::run_if_worker`]), so a topology program is its own worker executable.
+//! * Started any other way, the error is Storm's own ("Must submit topologies using the 'storm' client
+//!   script…").
 //!
 //! The cluster configuration the `storm` command loaded travels in the environment as the config file
 //! (`STORM_CONF_FILE`) and the `-c` options (`STORM_OPTIONS`, a JSON list of `key=value` strings); as in
 //! Storm, the `-c` options are also laid over the topology's own configuration.
 
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::api::TopologyConf;
+use crate::client::{NimbusClient, NimbusClientError};
 use crate::config::{self, Config, ConfigError, ConfigOptions};
 use crate::local::{LocalCluster, LocalClusterError};
-use crate::thrift::StormTopology;
+use crate::thrift::{StormTopology, SubmitOptions, TopologyInitialStatus};
 
 /// Set by `storm local`: seconds the topology runs before it is killed.
 pub const ENV_LOCAL_TTL: &str = "STORM_LOCAL_TTL";
@@ -25,9 +34,25 @@ pub const ENV_CONF_FILE: &str = "STORM_CONF_FILE";
 /// The `-c key=value` options of the `storm` command, as a JSON list of strings.
 pub const ENV_OPTIONS: &str = "STORM_OPTIONS";
 
+/// Set by `storm jar`: the artifact to upload (Storm's `storm.jar` system property).
+pub const ENV_JAR: &str = "STORM_JAR";
+
+/// Upload chunk size (Storm's `StormSubmitter` sends 300 KiB chunks).
+const CHUNK_BYTES: usize = 307_200;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
-    #[error("Must submit topologies using the 'storm' client script so that StormSubmitter knows which jar to upload (run it with `storm local ARTIFACT …`)")]
+    #[error("cannot read the topology artifact {}: {source}", path.display())]
+    Artifact {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Nimbus(#[from] NimbusClientError),
+    #[error("{0}")]
+    Rejected(String),
+    #[error("Must submit topologies using the 'storm' client script so that StormSubmitter knows which jar to upload (run it with `storm jar ARTIFACT …` or `storm local ARTIFACT …`)")]
     NotStartedByStorm,
     #[error("{ENV_LOCAL_TTL}={value:?} is not a number of seconds")]
     BadTtl { value: String },
@@ -76,21 +101,109 @@ pub fn submit_topology(
     conf: &TopologyConf,
     topology: &StormTopology,
 ) -> Result<(), SubmitError> {
-    let Some(ttl) = local_ttl()? else {
+    crate::worker::run_if_worker();
+    let ttl = local_ttl()?;
+    let artifact = std::env::var_os(ENV_JAR).map(PathBuf::from);
+    if ttl.is_none() && artifact.is_none() {
         return Err(SubmitError::NotStartedByStorm);
-    };
+    }
     let (cluster_conf, overrides) = inherited_config()?;
     let mut topo_conf = conf.clone();
     for arg in &overrides {
         let (key, value) = config::parse_override(arg)?;
         topo_conf.set(key, value);
     }
+    let Some(ttl) = ttl else {
+        let artifact = artifact.unwrap_or_default();
+        submit_to_cluster(&cluster_conf, name, &topo_conf, topology, &artifact)?;
+        return Ok(());
+    };
     let cluster = LocalCluster::with_conf(cluster_conf.to_json());
     let id = cluster.submit_topology(name, &topo_conf, topology)?;
     tracing::info!(topology = name, %id, ttl_secs = ttl.as_secs_f64(), "running in local mode");
     std::thread::sleep(ttl);
     cluster.kill_topology(name)?;
     cluster.shutdown();
+    Ok(())
+}
+
+/// Storm's `StormSubmitter.submitTopologyWithOpts`: finds the leader nimbus through `nimbus.seeds`,
+/// checks the name, uploads `artifact` in chunks (`beginFileUpload`/`uploadChunk`/`finishFileUpload`)
+/// and submits the topology ACTIVE with `conf` (laid over the cluster's by nimbus).
+pub fn submit_to_cluster(
+    cluster_conf: &Config,
+    name: &str,
+    conf: &TopologyConf,
+    topology: &StormTopology,
+    artifact: &Path,
+) -> Result<(), SubmitError> {
+    let artifact_error = |source| SubmitError::Artifact {
+        path: artifact.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(artifact).map_err(artifact_error)?;
+    let size = file.metadata().map_err(artifact_error)?.len();
+    let mut client = NimbusClient::connect_leader(cluster_conf)?;
+    let addr = client.addr().to_string();
+    let thrift_error = |e: thrift::Error| match &e {
+        thrift::Error::User(_) => SubmitError::Rejected(crate::thrift::describe_thrift_error(&e)),
+        _ => SubmitError::Nimbus(NimbusClientError::Thrift {
+            addr: addr.clone(),
+            source: e,
+        }),
+    };
+    use crate::thrift::TNimbusSyncClient;
+    if !client
+        .raw()
+        .is_topology_name_allowed(name.to_string())
+        .map_err(thrift_error)?
+    {
+        return Err(SubmitError::Rejected(format!(
+            "Topology with name `{name}` already exists on cluster"
+        )));
+    }
+    let location = client.raw().begin_file_upload().map_err(thrift_error)?;
+    tracing::info!(artifact = %artifact.display(), bytes = size, %location, "uploading topology artifact");
+    let mut buf = vec![0u8; CHUNK_BYTES];
+    let mut sent = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(artifact_error)?;
+        if n == 0 {
+            break;
+        }
+        client
+            .raw()
+            .upload_chunk(location.clone(), buf[..n].to_vec())
+            .map_err(thrift_error)?;
+        sent += n as u64;
+    }
+    if sent != size {
+        return Err(SubmitError::Artifact {
+            path: artifact.to_path_buf(),
+            source: std::io::Error::other(format!(
+                "the file changed while it was uploaded ({sent} of {size} bytes read)"
+            )),
+        });
+    }
+    client
+        .raw()
+        .finish_file_upload(location.clone())
+        .map_err(thrift_error)?;
+    let json_conf = serde_json::Value::Object(conf.as_map().clone()).to_string();
+    client
+        .raw()
+        .submit_topology_with_opts(
+            name.to_string(),
+            location,
+            json_conf,
+            topology.clone(),
+            SubmitOptions {
+                initial_status: TopologyInitialStatus::ACTIVE,
+                creds: None,
+            },
+        )
+        .map_err(thrift_error)?;
+    tracing::info!(topology = name, "Finished submitting topology: {name}");
     Ok(())
 }
 
@@ -117,6 +230,7 @@ pub fn run_or_submit(
     topology: &StormTopology,
     default_ttl: Duration,
 ) -> Result<Launch, Box<dyn std::error::Error>> {
+    crate::worker::run_if_worker();
     if let Some(name) = std::env::args().nth(1).filter(|a| !a.starts_with("--")) {
         submit_topology(&name, conf, topology)?;
         return Ok(Launch::Submitted);

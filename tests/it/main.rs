@@ -5,8 +5,10 @@
 
 mod cli;
 mod cluster;
+mod cluster_support;
 mod drpc;
 mod drpc_topology;
 mod nimbus;
+mod storm_cluster;
 mod support;
 mod thrift_compat;

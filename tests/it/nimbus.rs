@@ -34,6 +34,7 @@ impl NimbusProc {
             format!("storm.local.dir={}", dir.join("local").display()),
             format!("storm.log.dir={}", dir.join("logs").display()),
             format!("nimbus.thrift.port={port}"),
+            format!("nimbus.http.port={}", free_port()),
             "storm.local.hostname=127.0.0.1".to_string(),
         ];
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_nimbus"));
@@ -158,7 +159,8 @@ fn streamparse_flow_against_the_real_nimbus() {
         "deactivate -> INACTIVE, activate -> ACTIVE",
         "AlreadyAliveException(wordcount is already alive)",
         "bad fields grouping: InvalidTopologyException(",
-        "rebalance is not supported by storm-rs yet",
+        "rebalance -e nope=2: InvalidTopologyException(Invalid component nope",
+        "rebalance: REBALANCING",
         "killed topology removed",
         "NotAliveException(nope is not alive)",
         "all checks passed",

@@ -186,11 +186,15 @@ def main(argv):
         except st.InvalidTopologyException as e:
             step("Java-serialized component: InvalidTopologyException(%s)" % e.msg)
         try:
-            client.rebalance(NAME, st.RebalanceOptions(wait_secs=1))
-            check(False, "rebalance unsupported")
-        except TApplicationException as e:
-            check("not supported by storm-rs yet" in str(e.message), "rebalance: %r" % e.message)
-            step("rebalance: %s" % e.message)
+            client.rebalance(NAME, st.RebalanceOptions(wait_secs=1, num_executors={"nope": 2}))
+            check(False, "rebalance of an unknown component refused")
+        except st.InvalidTopologyException as e:
+            check("Invalid component nope" in e.msg, "rebalance names the component: %r" % e.msg)
+            step("rebalance -e nope=2: InvalidTopologyException(%s)" % e.msg)
+        client.rebalance(NAME, st.RebalanceOptions(wait_secs=60))
+        t = summary_of(client, NAME)
+        check(t is not None and t.status == "REBALANCING", "REBALANCING after rebalance: %r" % (t and t.status))
+        step("rebalance: %s" % t.status)
         check(summary_of(client, "badgrouping") is None, "refused topologies are not listed")
 
         # 6. Kill, then it disappears after wait_secs.

@@ -4,6 +4,8 @@
 //! name, and `--help`. Success exits 0; failure prints one line `storm <command>: <reason>` to stderr and
 //! exits non-zero.
 
+mod topology;
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -61,6 +63,55 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Run a topology program so that its submit call uploads it to the cluster's leader nimbus and
+    /// submits the topology (Storm's `storm jar`).
+    Jar {
+        /// The topology program (a Rust executable linking the storm library).
+        artifact: PathBuf,
+        /// Arguments passed to the program (usually the topology name first).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Kill topologies: spouts are deactivated, and after the wait the workers are stopped.
+    Kill {
+        /// Seconds between deactivation and shutdown (default: the topology's message timeout).
+        #[arg(short = 'w', long = "wait-time-secs", value_name = "SECS")]
+        wait: Option<i32>,
+        /// The topology names.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Activate a topology's spouts.
+    Activate { name: String },
+    /// Deactivate a topology's spouts.
+    Deactivate { name: String },
+    /// Redistribute a topology's executors, optionally changing the number of workers and executors.
+    Rebalance {
+        name: String,
+        /// Seconds to deactivate the topology before rebalancing (default: its message timeout).
+        #[arg(short = 'w', long = "wait-time-secs", value_name = "SECS")]
+        wait: Option<i32>,
+        /// The new number of workers.
+        #[arg(short = 'n', long = "num-workers", value_name = "N")]
+        workers: Option<i32>,
+        /// COMPONENT=N: the new number of executors of a component (repeatable).
+        #[arg(short = 'e', long = "executor", value_name = "COMPONENT=N", action = clap::ArgAction::Append)]
+        executors: Vec<String>,
+    },
+    /// List the running topologies.
+    List,
+    /// Print the latest error of each component of a topology, as JSON.
+    #[command(name = "get-errors")]
+    GetErrors { name: String },
+    /// Run the nimbus daemon in the foreground.
+    Nimbus,
+    /// Run a supervisor daemon in the foreground.
+    Supervisor,
+    /// Run the DRPC server in the foreground.
+    Drpc,
+    /// Kill every worker this machine's supervisor started (the supervisor itself keeps running).
+    #[command(name = "kill_workers")]
+    KillWorkers,
     /// Call DRPC functions on the first reachable server of drpc.servers (port drpc.port) and print
     /// `FUNCTION "ARG" => "RESULT"` per call.
     #[command(name = "drpc-client")]
@@ -82,6 +133,17 @@ impl Command {
             Command::RemoteConfValue { .. } => "remoteconfvalue",
             Command::DevZookeeper => "dev-zookeeper",
             Command::Local { .. } => "local",
+            Command::Jar { .. } => "jar",
+            Command::Kill { .. } => "kill",
+            Command::Activate { .. } => "activate",
+            Command::Deactivate { .. } => "deactivate",
+            Command::Rebalance { .. } => "rebalance",
+            Command::List => "list",
+            Command::GetErrors { .. } => "get-errors",
+            Command::Nimbus => "nimbus",
+            Command::Supervisor => "supervisor",
+            Command::Drpc => "drpc",
+            Command::KillWorkers => "kill_workers",
             Command::DrpcClient { .. } => "drpc-client",
         }
     }
@@ -122,7 +184,13 @@ where
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
-    crate::logging::init_cli();
+    if !matches!(
+        cli.command,
+        Command::Nimbus | Command::Supervisor | Command::Drpc
+    ) {
+        // Daemons log to their own files.
+        crate::logging::init_cli();
+    }
     let name = cli.command.name();
     match run(&cli) {
         Ok(()) => 0,
@@ -168,6 +236,37 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
             artifact,
             args,
         } => match run_local(cli, *local_ttl, artifact, args)? {},
+        Command::Jar { artifact, args } => match run_jar(cli, artifact, args)? {},
+        Command::Kill { wait, names } => topology::kill(&conf, names, *wait),
+        Command::Activate { name } => topology::set_active(&conf, name, true),
+        Command::Deactivate { name } => topology::set_active(&conf, name, false),
+        Command::Rebalance {
+            name,
+            wait,
+            workers,
+            executors,
+        } => topology::rebalance(&conf, name, *wait, *workers, executors),
+        Command::List => topology::list(&conf),
+        Command::GetErrors { name } => topology::get_errors(&conf, name),
+        Command::Nimbus | Command::Supervisor | Command::Drpc => {
+            let args = crate::daemon::DaemonArgs {
+                conf: cli.conf.clone(),
+                config: cli.config.clone(),
+                rest: Vec::new(),
+            };
+            let result = match &cli.command {
+                Command::Nimbus => crate::nimbus::main(&args),
+                Command::Supervisor => crate::supervisor::main(&args),
+                _ => crate::drpc::main(&args),
+            };
+            result.map_err(|e| CliError::Other(format!("{e:#}")))
+        }
+        Command::KillWorkers => {
+            let n = crate::supervisor::kill_all_workers(&conf)
+                .map_err(|e| CliError::Other(format!("{e:#}")))?;
+            println!("Killed {n} worker(s)");
+            Ok(())
+        }
         Command::DrpcClient { function, args } => run_drpc_client(&conf, function.as_deref(), args),
     }
 }
@@ -180,13 +279,46 @@ fn run_local(
     artifact: &std::path::Path,
     args: &[String],
 ) -> Result<std::convert::Infallible, CliError> {
-    use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
     if !ttl.is_finite() || ttl < 0.0 {
         return Err(CliError::Other(format!(
             "--local-ttl must be a number of seconds ≥ 0, got {ttl}"
         )));
     }
+    exec_program(
+        cli,
+        artifact,
+        args,
+        (crate::submitter::ENV_LOCAL_TTL, ttl.to_string()),
+    )
+}
+
+/// `storm jar`: replaces this process with the topology program, telling it (through the environment)
+/// which artifact to upload and with which configuration.
+fn run_jar(
+    cli: &Cli,
+    artifact: &std::path::Path,
+    args: &[String],
+) -> Result<std::convert::Infallible, CliError> {
+    let absolute = std::fs::canonicalize(artifact)
+        .map_err(|e| CliError::Other(format!("cannot read {}: {e}", artifact.display())))?;
+    exec_program(
+        cli,
+        artifact,
+        args,
+        (crate::submitter::ENV_JAR, absolute.display().to_string()),
+    )
+}
+
+/// Runs a topology program in place of this process with the cluster configuration of this command
+/// and one mode variable (`STORM_LOCAL_TTL` or `STORM_JAR`).
+fn exec_program(
+    cli: &Cli,
+    artifact: &std::path::Path,
+    args: &[String],
+    mode: (&str, String),
+) -> Result<std::convert::Infallible, CliError> {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
     let meta = std::fs::metadata(artifact)
         .map_err(|e| CliError::Other(format!("cannot run {}: {e}", artifact.display())))?;
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
@@ -203,7 +335,10 @@ fn run_local(
     };
     let mut cmd = std::process::Command::new(&program);
     cmd.args(args)
-        .env(crate::submitter::ENV_LOCAL_TTL, ttl.to_string())
+        .env_remove(crate::submitter::ENV_LOCAL_TTL)
+        .env_remove(crate::submitter::ENV_JAR)
+        .env_remove(crate::worker::ENV_WORKER)
+        .env(mode.0, mode.1)
         .env(
             crate::submitter::ENV_OPTIONS,
             serde_json::to_string(&cli.conf).unwrap_or_else(|_| "[]".into()),

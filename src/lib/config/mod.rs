@@ -107,7 +107,7 @@ pub struct Config {
 }
 
 impl Config {
-    /// Only the embedded defaults, with the current directory as Storm home.
+    /// Only the embedded defaults, with `$STORM_HOME` (else the current directory) as Storm home.
     pub fn defaults() -> Config {
         let values = schema::schema()
             .defaults
@@ -116,7 +116,10 @@ impl Config {
             .collect();
         Config {
             values,
-            home: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            home: std::env::var_os("STORM_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::current_dir().ok())
+                .unwrap_or_else(|| PathBuf::from(".")),
             file: None,
         }
     }

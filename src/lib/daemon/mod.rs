@@ -44,6 +44,12 @@ pub fn main(name: &str, args: impl IntoIterator<Item = OsString>) -> anyhow::Res
     if name == "nimbus" {
         return crate::nimbus::main(&args);
     }
+    if name == "supervisor" {
+        return crate::supervisor::main(&args);
+    }
+    if name == "worker" {
+        return crate::worker::main(&args);
+    }
     let conf = load_config(&args)?;
     let paths = StormPaths::from_config(&conf)?;
     crate::logging::init_daemon(&paths.daemon_log(name))?;

@@ -6,6 +6,7 @@
 //! they are fixed at submit by `normalize_topology`) and `shutdown`.
 
 pub mod components;
+pub mod durable;
 pub mod testing;
 
 use std::collections::BTreeMap;

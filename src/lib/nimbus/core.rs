@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
+use super::heartbeats::HeartbeatCache;
 use crate::cluster::{ClusterState, LeaderElector, StateStorage, StorageError, StormBaseUpdate};
 use crate::config::Config;
 use crate::paths::{dist_file, StormPaths, STORMCODE, STORMCONF, STORMJAR};
@@ -92,7 +93,9 @@ pub fn topology_id(name: &str, counter: u64, now_secs: i64) -> String {
 pub enum TopologyAction {
     Activate,
     Inactivate,
+    Rebalance,
     Kill,
+    DoRebalance,
     Remove,
 }
 
@@ -102,7 +105,9 @@ impl TopologyAction {
         match self {
             TopologyAction::Activate => "ACTIVATE",
             TopologyAction::Inactivate => "INACTIVATE",
+            TopologyAction::Rebalance => "REBALANCE",
             TopologyAction::Kill => "KILL",
+            TopologyAction::DoRebalance => "DO_REBALANCE",
             TopologyAction::Remove => "REMOVE",
         }
     }
@@ -117,9 +122,11 @@ pub enum Transition {
     To(TopologyStatus),
     /// Remove the topology.
     Remove,
+    /// Apply the pending rebalance, reschedule, and return to the previous status.
+    DoRebalance,
 }
 
-/// Storm's `TOPO_STATE_TRANSITIONS` (reference §3.7), without rebalancing; `None` = no transition.
+/// Storm's `TOPO_STATE_TRANSITIONS` (reference §3.7); `None` = no transition.
 pub fn transition(status: TopologyStatus, action: TopologyAction) -> Option<Transition> {
     use TopologyAction as A;
     match (status, action) {
@@ -129,6 +136,10 @@ pub fn transition(status: TopologyStatus, action: TopologyAction) -> Option<Tran
         }
         (TopologyStatus::ACTIVE, A::Inactivate) => Some(Transition::To(TopologyStatus::INACTIVE)),
         (TopologyStatus::INACTIVE, A::Activate) => Some(Transition::To(TopologyStatus::ACTIVE)),
+        (TopologyStatus::ACTIVE | TopologyStatus::INACTIVE, A::Rebalance) => {
+            Some(Transition::To(TopologyStatus::REBALANCING))
+        }
+        (TopologyStatus::REBALANCING, A::DoRebalance) => Some(Transition::DoRebalance),
         (TopologyStatus::KILLED, A::Remove) => Some(Transition::Remove),
         _ => None,
     }
@@ -163,11 +174,11 @@ pub(crate) fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
-fn to_i32(v: i64) -> i32 {
+pub(super) fn to_i32(v: i64) -> i32 {
     i32::try_from(v).unwrap_or(if v < 0 { i32::MIN } else { i32::MAX })
 }
 
-fn json_int(v: Option<&Value>) -> Option<i64> {
+pub(super) fn json_int(v: Option<&Value>) -> Option<i64> {
     match v? {
         Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
         Value::String(s) => s.trim().parse().ok(),
@@ -256,7 +267,10 @@ pub fn normalize_conf(
     ret
 }
 
-fn merged_conf(cluster: &Map<String, Value>, topo: &Map<String, Value>) -> Map<String, Value> {
+pub(super) fn merged_conf(
+    cluster: &Map<String, Value>,
+    topo: &Map<String, Value>,
+) -> Map<String, Value> {
     let mut total = cluster.clone();
     total.extend(topo.clone());
     total
@@ -278,27 +292,31 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-struct Upload {
+pub(super) struct Upload {
     file: File,
     touched: Instant,
 }
 
 /// What nimbus remembers about a topology it holds the code of.
 #[derive(Clone, Debug)]
-struct TopoFacts {
-    num_tasks: i32,
-    message_timeout_secs: i64,
+pub(super) struct TopoFacts {
+    pub(super) num_tasks: i32,
+    pub(super) message_timeout_secs: i64,
+    /// Task id → component id (the system topology's numbering).
+    pub(super) tasks: Arc<BTreeMap<i32, String>>,
+    /// The executor heartbeat timeout: `max(nimbus.task.timeout.secs, topology.worker.timeout.secs)`.
+    pub(super) heartbeat_timeout_secs: i64,
 }
 
 #[derive(Default)]
-struct Stopper {
+pub(super) struct Stopper {
     stopped: Mutex<bool>,
     cond: Condvar,
 }
 
 impl Stopper {
     /// Waits up to `d`; true when stopped.
-    fn wait(&self, d: Duration) -> bool {
+    pub(super) fn wait(&self, d: Duration) -> bool {
         let deadline = Instant::now() + d;
         let mut stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
         loop {
@@ -323,30 +341,34 @@ impl Stopper {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// One nimbus: its cluster state, election, local files and timers.
 pub struct Nimbus {
-    conf: Config,
-    cluster_conf: Map<String, Value>,
-    paths: StormPaths,
-    cluster: ClusterState,
-    elector: LeaderElector,
-    host: String,
-    port: u16,
-    launch_secs: i64,
-    owner: String,
-    submitted: AtomicU64,
-    submit_lock: Mutex<()>,
-    uploads: Mutex<HashMap<String, Upload>>,
-    facts: Mutex<HashMap<String, TopoFacts>>,
+    pub(super) conf: Config,
+    pub(super) cluster_conf: Map<String, Value>,
+    pub(super) paths: StormPaths,
+    pub(super) cluster: ClusterState,
+    pub(super) elector: LeaderElector,
+    pub(super) host: String,
+    pub(super) port: u16,
+    pub(super) launch_secs: i64,
+    pub(super) owner: String,
+    pub(super) submitted: AtomicU64,
+    pub(super) submit_lock: Mutex<()>,
+    pub(super) uploads: Mutex<HashMap<String, Upload>>,
+    pub(super) facts: Mutex<HashMap<String, TopoFacts>>,
     /// Topology id → the generation of its pending REMOVE (a newer kill supersedes an older timer).
-    pending_removals: Mutex<HashMap<String, u64>>,
-    removal_seq: AtomicU64,
-    stopper: Arc<Stopper>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    pub(super) pending_removals: Mutex<HashMap<String, u64>>,
+    pub(super) removal_seq: AtomicU64,
+    pub(super) stopper: Arc<Stopper>,
+    pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Executor liveness from `/workerbeats`.
+    pub(super) heartbeats: Mutex<HeartbeatCache>,
+    /// Topology id → the generation of its pending DO_REBALANCE.
+    pub(super) pending_rebalances: Mutex<HashMap<String, u64>>,
 }
 
 impl std::fmt::Debug for Nimbus {
@@ -407,6 +429,8 @@ impl Nimbus {
             removal_seq: AtomicU64::new(0),
             stopper: Arc::new(Stopper::default()),
             threads: Mutex::new(Vec::new()),
+            heartbeats: Mutex::new(HeartbeatCache::default()),
+            pending_rebalances: Mutex::new(HashMap::new()),
         });
         let weak = Arc::downgrade(&nimbus);
         let stopper = nimbus.stopper.clone();
@@ -414,6 +438,7 @@ impl Nimbus {
             .name("nimbus-leadership".into())
             .spawn(move || leadership_loop(weak, stopper))?;
         lock(&nimbus.threads).push(watcher);
+        nimbus.start_timers()?;
         Ok(nimbus)
     }
 
@@ -453,7 +478,7 @@ impl Nimbus {
         self.cluster.disconnect();
     }
 
-    fn assert_leader(&self) -> Result<()> {
+    pub(super) fn assert_leader(&self) -> Result<()> {
         if self.elector.is_leader() {
             return Ok(());
         }
@@ -580,7 +605,7 @@ impl Nimbus {
         Ok(None)
     }
 
-    fn alive(&self, name: &str) -> Result<(String, StormBase)> {
+    pub(super) fn alive(&self, name: &str) -> Result<(String, StormBase)> {
         self.find_by_name(name)?
             .ok_or_else(|| NimbusError::NotAlive(format!("{name} is not alive")))
     }
@@ -662,9 +687,15 @@ impl Nimbus {
                 num_tasks: to_i32(num_tasks as i64),
                 message_timeout_secs: json_int(total.get("topology.message.timeout.secs"))
                     .unwrap_or(30),
+                tasks: Arc::new(task_to_component(&system).map_err(invalid)?),
+                heartbeat_timeout_secs: self.heartbeat_timeout(&total),
             },
         );
         tracing::info!(topology = %id, status = %status_name(status), num_tasks, "topology submitted");
+        // Scheduled at once (Storm waits for the next monitor round).
+        if let Err(e) = self.mk_assignments_locked(now_secs(), None) {
+            tracing::error!(topology = %id, error = %e, "cannot schedule the new topology");
+        }
         Ok(id)
     }
 
@@ -787,7 +818,7 @@ impl Nimbus {
         }
     }
 
-    fn message_timeout(&self, id: &str) -> i64 {
+    pub(super) fn message_timeout(&self, id: &str) -> i64 {
         if let Some(f) = lock(&self.facts).get(id) {
             return f.message_timeout_secs;
         }
@@ -860,14 +891,27 @@ impl Nimbus {
         Ok(())
     }
 
-    /// On gaining leadership: re-schedules the REMOVE of every KILLED topology (Storm's
-    /// GAIN_LEADERSHIP event), so kills survive a nimbus restart or failover.
+    /// On gaining leadership: re-schedules the REMOVE of every KILLED topology and the DO_REBALANCE of
+    /// every REBALANCING one (Storm's GAIN_LEADERSHIP event), so kills and rebalances survive a nimbus
+    /// restart or failover.
     fn on_gain_leadership(self: &Arc<Self>) -> Result<()> {
         tracing::info!(nimbus = %self.id(), "gained leadership");
         for id in self.cluster.active_storms()? {
             let Some(base) = self.cluster.storm_base(&id, false)? else {
                 continue;
             };
+            if base.status == TopologyStatus::REBALANCING {
+                let wait = match &base.topology_action_options {
+                    Some(TopologyActionOptions::RebalanceOptions(r)) => r.wait_secs,
+                    _ => None,
+                }
+                .map(i64::from)
+                .unwrap_or_else(|| self.message_timeout(&id))
+                .max(0);
+                tracing::info!(topology = %id, wait_secs = wait, "finishing a pending rebalance");
+                self.schedule_do_rebalance(&id, Duration::from_secs(wait as u64));
+                continue;
+            }
             if base.status != TopologyStatus::KILLED {
                 continue;
             }
@@ -929,19 +973,32 @@ impl Nimbus {
     }
 
     fn num_tasks(&self, id: &str) -> i32 {
+        self.facts(id).map(|f| f.num_tasks).unwrap_or(0)
+    }
+
+    /// What nimbus remembers about a topology, read from its stormdist files the first time.
+    pub(super) fn facts(&self, id: &str) -> Result<TopoFacts> {
         if let Some(f) = lock(&self.facts).get(id) {
-            return f.num_tasks;
+            return Ok(f.clone());
         }
-        let Ok(system) = self.read_system_topology(id) else {
-            return 0;
-        };
-        let n = task_to_component(&system).map(|m| m.len()).unwrap_or(0);
+        let system = self.read_system_topology(id)?;
+        let tasks = task_to_component(&system).map_err(|e| NimbusError::Internal(e.0))?;
+        let total = merged_conf(&self.cluster_conf, &self.read_topology_conf(id)?);
         let facts = TopoFacts {
-            num_tasks: to_i32(n as i64),
+            num_tasks: to_i32(tasks.len() as i64),
             message_timeout_secs: self.message_timeout(id),
+            tasks: Arc::new(tasks),
+            heartbeat_timeout_secs: self.heartbeat_timeout(&total),
         };
-        lock(&self.facts).insert(id.to_string(), facts);
-        to_i32(n as i64)
+        lock(&self.facts).insert(id.to_string(), facts.clone());
+        Ok(facts)
+    }
+
+    /// Storm's `getTopologyHeartbeatTimeoutSecs`: `nimbus.task.timeout.secs`, or
+    /// `topology.worker.timeout.secs` when set and larger.
+    pub(super) fn heartbeat_timeout(&self, total: &Map<String, Value>) -> i64 {
+        let nimbus = json_int(self.cluster_conf.get("nimbus.task.timeout.secs")).unwrap_or(30);
+        json_int(total.get("topology.worker.timeout.secs")).map_or(nimbus, |t| t.max(nimbus))
     }
 
     fn topology_summary(&self, id: &str, base: &StormBase, now: i64) -> Result<TopologySummary> {
@@ -1069,6 +1126,7 @@ impl Nimbus {
 
     /// `getClusterInfo`.
     pub fn cluster_info(&self) -> Result<ClusterSummary> {
+        let used = self.used_slots_by_node()?;
         let supervisors = self
             .cluster
             .all_supervisor_info()?
@@ -1077,7 +1135,7 @@ impl Nimbus {
                 host: info.hostname,
                 uptime_secs: to_i32(info.uptime_secs.unwrap_or(0)),
                 num_workers: to_i32(info.meta.as_ref().map_or(0, |m| m.len() as i64)),
-                num_used_workers: to_i32(info.used_ports.as_ref().map_or(0, |u| u.len() as i64)),
+                num_used_workers: to_i32(used.get(&id).map_or(0, |p| p.len() as i64)),
                 supervisor_id: id,
                 version: info.version,
                 total_resources: info.resources_map,

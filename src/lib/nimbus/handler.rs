@@ -26,6 +26,16 @@ pub fn to_thrift(e: NimbusError) -> thrift::Error {
     }
 }
 
+/// Applies `GetInfoOptions.num_err_choice` (Storm: `ALL` default, `NONE`, `ONE` = the newest).
+fn with_error_choice(mut info: TopologyInfo, options: &GetInfoOptions) -> TopologyInfo {
+    match options.num_err_choice {
+        Some(NumErrorsChoice::NONE) => info.errors.values_mut().for_each(Vec::clear),
+        Some(NumErrorsChoice::ONE) => info.errors.values_mut().for_each(|e| e.truncate(1)),
+        _ => {}
+    }
+    info
+}
+
 /// `Nimbus` over the core.
 pub struct NimbusHandler(pub Arc<Nimbus>);
 
@@ -91,8 +101,8 @@ impl NimbusSyncHandler for NimbusHandler {
         self.0.set_active(&name, false).map_err(to_thrift)
     }
 
-    fn handle_rebalance(&self, _name: String, _options: RebalanceOptions) -> thrift::Result<()> {
-        Err(to_thrift(unsupported("rebalance")))
+    fn handle_rebalance(&self, name: String, options: RebalanceOptions) -> thrift::Result<()> {
+        self.0.rebalance(&name, &options).map_err(to_thrift)
     }
 
     fn handle_set_log_config(&self, _name: String, _config: LogConfig) -> thrift::Result<()> {
@@ -250,28 +260,34 @@ impl NimbusSyncHandler for NimbusHandler {
         self.0.is_topology_name_allowed(&name).map_err(to_thrift)
     }
 
-    fn handle_get_topology_info_by_name(&self, _name: String) -> thrift::Result<TopologyInfo> {
-        Err(to_thrift(unsupported("getTopologyInfoByName")))
+    fn handle_get_topology_info_by_name(&self, name: String) -> thrift::Result<TopologyInfo> {
+        self.0.topology_info_by_name(&name).map_err(to_thrift)
     }
 
-    fn handle_get_topology_info(&self, _id: String) -> thrift::Result<TopologyInfo> {
-        Err(to_thrift(unsupported("getTopologyInfo")))
+    fn handle_get_topology_info(&self, id: String) -> thrift::Result<TopologyInfo> {
+        self.0.topology_info(&id).map_err(to_thrift)
     }
 
     fn handle_get_topology_info_by_name_with_opts(
         &self,
-        _name: String,
-        _options: GetInfoOptions,
+        name: String,
+        options: GetInfoOptions,
     ) -> thrift::Result<TopologyInfo> {
-        Err(to_thrift(unsupported("getTopologyInfoByNameWithOpts")))
+        self.0
+            .topology_info_by_name(&name)
+            .map(|info| with_error_choice(info, &options))
+            .map_err(to_thrift)
     }
 
     fn handle_get_topology_info_with_opts(
         &self,
-        _id: String,
-        _options: GetInfoOptions,
+        id: String,
+        options: GetInfoOptions,
     ) -> thrift::Result<TopologyInfo> {
-        Err(to_thrift(unsupported("getTopologyInfoWithOpts")))
+        self.0
+            .topology_info(&id)
+            .map(|info| with_error_choice(info, &options))
+            .map_err(to_thrift)
     }
 
     fn handle_get_topology_page_info(

@@ -2,37 +2,74 @@
 //! `nimbus.thrift.port` (framed binary, frames ≤ `nimbus.thrift.max_buffer_size`, at most
 //! `nimbus.thrift.threads` connections).
 //!
-//! What it does (reference §3.2, §3.7, §3.8):
+//! What it does (reference §3.2, §3.3, §3.6, §3.7, §3.8):
 //! * code upload: `beginFileUpload` (→ `<storm.local.dir>/nimbus/inbox/stormjar-<uuid>.jar`),
 //!   `uploadChunk`, `finishFileUpload` (uploads idle longer than `nimbus.file.copy.expiration.secs`
-//!   are dropped);
+//!   are dropped); inbox files older than `nimbus.inbox.jar.expiration.secs` are deleted every
+//!   `nimbus.cleanup.inbox.freq.secs` (every nimbus, as Storm's `cleanInbox`);
 //! * submission (`submitTopology[WithOpts]`, `isTopologyNameAllowed`): Storm's name rule and error texts,
 //!   conf normalization, `normalize_topology` + system-topology validation, id
 //!   `<name>-<counter>-<epoch secs>`, the legacy `nimbus/stormdist/<id>/{stormjar.jar, stormcode.ser,
 //!   stormconf.ser}` written through temporary names, then `/credentials/<id>` (if any),
-//!   `/workerbeats/<id>`, `/errors/<id>` and `/storms/<id>` in ZooKeeper. Java components
-//!   (Java-serialized objects, `JavaObject`) are refused with `InvalidTopologyException`;
+//!   `/workerbeats/<id>`, `/errors/<id>` and `/storms/<id>` in ZooKeeper, then an immediate
+//!   `mkAssignments` (Storm waits for the next monitor round). Java components (Java-serialized
+//!   objects, `JavaObject`) are refused with `InvalidTopologyException`;
+//! * scheduling ([`assign`], [`scheduler`]): Storm's `mkAssignments` with `DefaultScheduler` over
+//!   `EvenScheduler`, on the leader, at submit, after DO_REBALANCE and every `nimbus.monitor.freq.secs`
+//!   (first round one period after start). Slots are the `meta` ports of the live `/supervisors`
+//!   entries (node id = supervisor id, host = `SupervisorInfo.hostname`); executors come from
+//!   `StormBase.component_executors` over the system topology's task numbering (`partitionFixed`;
+//!   `[-1,-1]` is never assigned).
+//!   `/assignments/<id>` is written only when it changed, with Storm's start-time rule (executors of a
+//!   changed or new slot get `now`) and `master_code_dir` = `storm.local.dir`. KILLED topologies keep
+//!   their assignment and are not rescheduled;
+//! * liveness ([`heartbeats`]): each round reads `/workerbeats/<id>` for the assigned slots and keeps,
+//!   per executor, the nimbus time its reported `time_secs` last changed; an executor is alive while
+//!   that is younger than `max(nimbus.task.timeout.secs, topology.worker.timeout.secs)` or its start
+//!   time is younger than `max(nimbus.task.launch.secs, that timeout)`. Dead executors' slots are dead
+//!   ports for the round and the executors move to other free slots. Executors on a supervisor whose
+//!   `/supervisors` node vanished (or that no longer offers the port) lose their slot at once — Storm
+//!   would keep them while they heartbeat;
 //! * the status machine: `activate`, `deactivate`, `killTopology[WithOpts]` (KILLED now, REMOVE after
-//!   `wait_secs`, default the topology's `topology.message.timeout.secs`, on a timer thread); a nimbus
-//!   that gains leadership re-schedules the REMOVE of every KILLED topology it finds;
-//! * reads: `getClusterInfo`, `getTopologySummaries`, `getTopologySummary[ByName]`, `getLeader`,
-//!   `getNimbusConf`, `getTopologyConf`, `getTopology` (system topology), `getUserTopology`;
+//!   `wait_secs`, default the topology's `topology.message.timeout.secs`), `rebalance` (Storm's
+//!   validation texts; REBALANCING with `prev_status` and the options now, DO_REBALANCE after
+//!   `wait_secs`: new `component_executors` (merged; a component never gets more executors than tasks)
+//!   and `num_workers`, rescheduled from scratch with the topology's slots free, back to the previous
+//!   status), all on timer threads; a nimbus that gains leadership re-schedules the REMOVE of every
+//!   KILLED topology and the DO_REBALANCE of every REBALANCING one;
+//! * cleanup (leader, every monitor round): topology ids with `/workerbeats`, `/errors` or
+//!   `nimbus/stormdist` entries but no `/storms` node lose them at once (Storm waits
+//!   `nimbus.topology.blobstore.deletion.delay.ms`; here REMOVE already deletes them, so this only
+//!   catches leftovers, and it runs under the submit lock so it never races a submission);
+//! * the HTTP file server ([`http`]) on `nimbus.http.port` (0 = any free port, see
+//!   [`NimbusDaemon::http_addr`]): `GET /stormdist/<url-encoded id>/<stormjar.jar|stormcode.ser|
+//!   stormconf.ser>`, 200 / 404 / 503 (not the leader) / 400 (path traversal), four threads;
+//! * reads: `getClusterInfo` (supervisors with used slots from the assignments; topologies with
+//!   workers and executors from their assignment), `getTopologyInfo[ByName][WithOpts]` (executors with
+//!   host, port, uptime since their start time and stats from `/workerbeats`; every component's errors
+//!   from `/errors`, `num_err_choice` honoured), `getTopologySummaries`, `getTopologySummary[ByName]`,
+//!   `getLeader`, `getNimbusConf`, `getTopologyConf`, `getTopology` (system topology), `getUserTopology`;
 //! * HA: every nimbus registers `/nimbuses/<host:port>` (ephemeral) and joins the election on
 //!   `/leader-lock` as `host:port` (`storm.local.hostname`, else the machine's host name); writes on a
 //!   non-leader fail with Storm's `not a leader, current leader is <host:port>`.
 //!
-//! **Out of scope here:** scheduling and assignments (`mkAssignments`, the schedulers, `/assignments`),
-//! rebalancing, worker liveness monitoring, the blob store, the nimbus HTTP file server, the inbox
-//! cleaner, the topology history, authorization, and every other `Nimbus` method — those answer
-//! `<method> is not supported by storm-rs yet` (a `TApplicationException`). Without assignments,
-//! `getClusterInfo` reports a topology's planned executors (`component_executors`) and `num_workers`
-//! from its storm base; `num_tasks` always comes from the task numbering of its system topology.
-//! Differences from Storm: the code lives in `nimbus/stormdist/` (pre-blobstore layout), and REMOVE
-//! also drops `/workerbeats/<id>`, `/errors/<id>` and the stormdist directory at once instead of
-//! leaving them to a cleanup timer.
+//! **Out of scope here:** the blob store, pushing assignments to supervisors over Thrift (they watch
+//! ZooKeeper), RPC heartbeats, the blacklist scheduler, resource-aware scheduling, rebalance's
+//! resource and conf overrides, the topology history, authorization, and every other `Nimbus`
+//! method — those answer `<method> is not supported by storm-rs yet` (a `TApplicationException`).
+//! Without an assignment, `getClusterInfo` reports a topology's planned executors
+//! (`component_executors`) and `num_workers` from its storm base; `num_tasks` always comes from the
+//! task numbering of its system topology. Differences from Storm: the code lives in
+//! `nimbus/stormdist/` (pre-blobstore layout); REMOVE also drops `/workerbeats/<id>`, `/errors/<id>`
+//! and the stormdist directory at once; no wait for heartbeat recovery after gaining leadership (an
+//! executor first seen counts from that moment, which gives it a full timeout).
 
+pub mod assign;
 pub mod core;
 pub mod handler;
+pub mod heartbeats;
+pub mod http;
+pub mod scheduler;
 #[cfg(test)]
 mod tests;
 
@@ -64,10 +101,11 @@ pub fn local_hostname(conf: &Config) -> String {
         .unwrap_or_else(|| "localhost".to_string())
 }
 
-/// A running nimbus: the core and its Thrift endpoint.
+/// A running nimbus: the core, its Thrift endpoint and its HTTP file server.
 pub struct NimbusDaemon {
     nimbus: Arc<Nimbus>,
     server: ThriftServer,
+    http: http::FileServer,
 }
 
 impl NimbusDaemon {
@@ -111,7 +149,53 @@ impl NimbusDaemon {
                 ));
             }
         };
-        Ok(NimbusDaemon { nimbus, server })
+        let http_port = conf
+            .get_u64("nimbus.http.port")
+            .ok()
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or_else(|| {
+                anyhow::anyhow!("nimbus.http.port must be a port number (0 = any free port)")
+            });
+        let leader = {
+            let weak = Arc::downgrade(&nimbus);
+            Arc::new(move || weak.upgrade().is_some_and(|n| n.is_leader())) as http::LeaderCheck
+        };
+        let http = http_port.and_then(|http_port| {
+            http::FileServer::start(
+                &format!("0.0.0.0:{http_port}"),
+                nimbus.paths().nimbus_stormdist_root(),
+                leader,
+            )
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot listen on nimbus.http.port = {http_port} (0.0.0.0:{http_port}): {e}{}",
+                    if e.kind() == std::io::ErrorKind::AddrInUse {
+                        "; is another nimbus (or another program) using this port? Set a free port with -c nimbus.http.port=PORT"
+                    } else {
+                        ""
+                    }
+                )
+            })
+        });
+        let http = match http {
+            Ok(h) => h,
+            Err(e) => {
+                let mut server = server;
+                server.shutdown();
+                nimbus.shutdown();
+                return Err(e);
+            }
+        };
+        Ok(NimbusDaemon {
+            nimbus,
+            server,
+            http,
+        })
+    }
+
+    /// The bound address of the HTTP file server (`nimbus.http.port`; 0 binds any free port).
+    pub fn http_addr(&self) -> std::net::SocketAddr {
+        self.http.local_addr()
     }
 
     pub fn nimbus(&self) -> &Arc<Nimbus> {
@@ -126,6 +210,7 @@ impl NimbusDaemon {
     /// Stops serving, then stops timers, leaves the election and closes the ZooKeeper session.
     pub fn shutdown(mut self) {
         self.server.shutdown();
+        self.http.shutdown();
         self.nimbus.shutdown();
     }
 }

@@ -199,6 +199,8 @@ fn conf_in(dir: &std::path::Path) -> Config {
     let mut conf = Config::defaults();
     conf.set("storm.local.dir", dir.join("local").display().to_string());
     conf.set("storm.log.dir", dir.join("logs").display().to_string());
+    // Tests drive mkAssignments and the cleanup themselves (with their own clock).
+    conf.set("nimbus.monitor.freq.secs", 3600);
     conf
 }
 
@@ -362,7 +364,7 @@ fn submit_status_changes_and_kill_in_memory() {
     // A new kill with a short wait supersedes the long one.
     n.kill("wc", Some(0)).unwrap();
     wait_for("the killed topology to be removed", || {
-        n.cluster().active_storms().unwrap().is_empty()
+        n.cluster().active_storms().unwrap().is_empty() && !dist.exists()
     });
     assert!(!dist.exists());
     assert!(!f.store.paths().contains(&format!("/workerbeats/{id}")));
@@ -430,12 +432,13 @@ fn inactive_submit_and_non_leader_refusal() {
 fn unsupported_methods_answer_an_error() {
     let f = fixture();
     let handler = NimbusHandler(f.nimbus.clone());
-    let err = handler
-        .handle_rebalance("x".into(), RebalanceOptions::default())
-        .unwrap_err();
+    let err = handler.handle_get_topology_history("x".into()).unwrap_err();
     match err {
         thrift::Error::Application(e) => {
-            assert_eq!(e.message, "rebalance is not supported by storm-rs yet")
+            assert_eq!(
+                e.message,
+                "getTopologyHistory is not supported by storm-rs yet"
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -445,4 +448,512 @@ fn unsupported_methods_answer_an_error() {
         .unwrap()
         .contains("nimbus.thrift.port"));
     f.nimbus.shutdown();
+}
+
+// ---- scheduling, liveness, rebalance, cleanup, HTTP ----
+
+use super::assign::assignment_slots;
+use super::scheduler::Slot;
+use crate::thrift::{
+    Assignment, ClusterWorkerHeartbeat, ExecutorInfo, ExecutorSpecificStats, ExecutorStats,
+    SpoutStats, SupervisorInfo,
+};
+
+/// A supervisor on its own session (closing it makes its ephemeral node vanish).
+fn supervisor(
+    store: &MemoryStore,
+    id: &str,
+    host: &str,
+    ports: &[i64],
+) -> crate::cluster::MemoryStorage {
+    let session = store.session();
+    let info = SupervisorInfo {
+        time_secs: 0,
+        hostname: host.into(),
+        assignment_id: Some(id.into()),
+        used_ports: Some(vec![]),
+        meta: Some(ports.to_vec()),
+        scheduler_meta: None,
+        uptime_secs: Some(0),
+        version: Some("x".into()),
+        resources_map: None,
+        server_port: None,
+    };
+    session
+        .set_ephemeral(
+            &format!("/supervisors/{id}"),
+            &crate::thrift::serialize_gzip(&info),
+        )
+        .unwrap();
+    session
+}
+
+fn assignment(n: &Nimbus, id: &str) -> Assignment {
+    n.cluster().assignment_info(id, false).unwrap().unwrap()
+}
+
+fn slots_used(a: &Assignment) -> std::collections::BTreeSet<Slot> {
+    assignment_slots(a).into_values().collect()
+}
+
+fn heartbeat(n: &Nimbus, id: &str, a: &Assignment, node: &str, port: u16, time: i32) {
+    let executor_stats = assignment_slots(a)
+        .into_iter()
+        .filter(|(_, s)| s.node == node && s.port == i64::from(port))
+        .map(|((s, e), _)| {
+            (
+                ExecutorInfo {
+                    task_start: s,
+                    task_end: e,
+                },
+                ExecutorStats {
+                    emitted: BTreeMap::from([(
+                        ":all-time".to_string(),
+                        BTreeMap::from([("default".to_string(), 42)]),
+                    )]),
+                    transferred: BTreeMap::new(),
+                    specific: ExecutorSpecificStats::Spout(SpoutStats {
+                        acked: BTreeMap::new(),
+                        failed: BTreeMap::new(),
+                        complete_ms_avg: BTreeMap::new(),
+                    }),
+                    rate: 1.0.into(),
+                },
+            )
+        })
+        .collect();
+    n.cluster()
+        .worker_heartbeat(
+            id,
+            node,
+            port,
+            &ClusterWorkerHeartbeat {
+                storm_id: id.into(),
+                executor_stats,
+                time_secs: time,
+                uptime_secs: 5,
+            },
+        )
+        .unwrap();
+}
+
+fn submit_wc(n: &Nimbus, name: &str, workers: i32) -> String {
+    let conf = format!(r#"{{"topology.workers": {workers}, "topology.acker.executors": 1}}"#);
+    n.submit(
+        name,
+        "",
+        &conf,
+        &word_count("word"),
+        TopologyInitialStatus::ACTIVE,
+        None,
+    )
+    .unwrap()
+}
+
+#[test]
+fn submit_schedules_on_live_supervisors() {
+    let f = fixture();
+    let n = &f.nimbus;
+    let _a = supervisor(&f.store, "sup-a", "host-a", &[6700, 6701]);
+    let _b = supervisor(&f.store, "sup-b", "host-b", &[6700]);
+    let id = submit_wc(n, "wc", 2);
+    let a = assignment(n, &id);
+    // 7 executors: __acker, count×3, sentences, split×2; no [-1,-1].
+    let slots = assignment_slots(&a);
+    assert_eq!(slots.len(), 7);
+    assert!(!a
+        .executor_node_port
+        .as_ref()
+        .unwrap()
+        .contains_key(&vec![-1, -1]));
+    // Sorted free slots: sup-a:6700, sup-b:6700, sup-a:6701 → the first two.
+    assert_eq!(
+        slots_used(&a),
+        [Slot::new("sup-a", 6700), Slot::new("sup-b", 6700)].into()
+    );
+    assert_eq!(slots[&(1, 1)], Slot::new("sup-a", 6700));
+    assert_eq!(slots[&(2, 2)], Slot::new("sup-b", 6700));
+    let hosts = a.node_host.clone().unwrap();
+    assert_eq!(hosts["sup-a"], "host-a");
+    assert_eq!(hosts["sup-b"], "host-b");
+    assert_eq!(
+        a.master_code_dir,
+        n.paths().local_dir().display().to_string()
+    );
+    assert_eq!(a.executor_start_time_secs.as_ref().unwrap().len(), 7);
+
+    // A round without changes writes nothing new and keeps the start times.
+    n.mk_assignments_at(now_secs() + 5).unwrap();
+    assert_eq!(assignment(n, &id), a);
+
+    let info = n.cluster_info().unwrap();
+    let used: BTreeMap<_, _> = info
+        .supervisors
+        .iter()
+        .map(|s| (s.supervisor_id.clone(), (s.num_workers, s.num_used_workers)))
+        .collect();
+    assert_eq!(used["sup-a"], (2, 1));
+    assert_eq!(used["sup-b"], (1, 1));
+    let summary = n.topology_summary_by_name("wc").unwrap();
+    assert_eq!((summary.num_workers, summary.num_executors), (2, 7));
+
+    // KILLED topologies keep their slots and are not rescheduled.
+    n.kill("wc", Some(3600)).unwrap();
+    drop(_b);
+    n.mk_assignments_at(now_secs() + 500).unwrap();
+    assert_eq!(assignment(n, &id), a);
+    n.shutdown();
+}
+
+#[test]
+fn silent_executors_move_to_another_supervisor() {
+    let f = fixture();
+    let n = &f.nimbus;
+    let _a = supervisor(&f.store, "sup-a", "host-a", &[6700]);
+    let _b = supervisor(&f.store, "sup-b", "host-b", &[6700]);
+    let id = submit_wc(n, "wc", 1);
+    let t0 = now_secs();
+    let first = assignment(n, &id);
+    assert_eq!(slots_used(&first), [Slot::new("sup-a", 6700)].into());
+
+    heartbeat(n, &id, &first, "sup-a", 6700, 1);
+    n.mk_assignments_at(t0 + 1).unwrap();
+    // Past the launch grace (120 s) but reporting: stays.
+    heartbeat(n, &id, &first, "sup-a", 6700, 2);
+    n.mk_assignments_at(t0 + 130).unwrap();
+    n.mk_assignments_at(t0 + 150).unwrap();
+    assert_eq!(assignment(n, &id), first);
+    // Silent for the timeout (30 s): moved to sup-b, with new start times.
+    n.mk_assignments_at(t0 + 159).unwrap();
+    assert_eq!(assignment(n, &id), first);
+    n.mk_assignments_at(t0 + 200).unwrap();
+    let moved = assignment(n, &id);
+    assert_eq!(slots_used(&moved), [Slot::new("sup-b", 6700)].into());
+    assert!(moved
+        .executor_start_time_secs
+        .as_ref()
+        .unwrap()
+        .values()
+        .all(|t| *t == t0 + 200));
+    assert_eq!(moved.node_host.as_ref().unwrap().len(), 1);
+
+    // sup-b's node vanishes: its slots go; the executors return to sup-a (no longer dead).
+    drop(_b);
+    f.store.session().delete("/supervisors/sup-b").unwrap();
+    n.mk_assignments_at(t0 + 210).unwrap();
+    assert_eq!(
+        slots_used(&assignment(n, &id)),
+        [Slot::new("sup-a", 6700)].into()
+    );
+    n.shutdown();
+}
+
+#[test]
+fn rebalance_validates_then_reschedules_after_the_wait() {
+    let f = fixture();
+    let n = &f.nimbus;
+    let _a = supervisor(&f.store, "sup-a", "host-a", &[6700, 6701, 6702]);
+    let id = submit_wc(n, "wc", 1);
+    assert_eq!(slots_used(&assignment(n, &id)).len(), 1);
+    let opts = |wait: Option<i32>, workers: Option<i32>, execs: &[(&str, i32)]| RebalanceOptions {
+        wait_secs: wait,
+        num_workers: workers,
+        num_executors: if execs.is_empty() {
+            None
+        } else {
+            Some(execs.iter().map(|(c, n)| (c.to_string(), *n)).collect())
+        },
+        ..RebalanceOptions::default()
+    };
+    assert_eq!(
+        n.rebalance("wc", &opts(Some(0), None, &[("nope", 2)])),
+        Err(NimbusError::InvalidTopology(
+            "Invalid component nope for topology wc, valid values are [count, sentences, split]"
+                .into()
+        ))
+    );
+    assert_eq!(
+        n.rebalance("wc", &opts(Some(0), None, &[("__acker", 2)])),
+        Err(NimbusError::InvalidTopology(
+            "Invalid component __acker for topology wc, valid values are [count, sentences, split]"
+                .into()
+        ))
+    );
+    assert_eq!(
+        n.rebalance("wc", &opts(Some(0), None, &[("count", 0)])),
+        Err(NimbusError::InvalidTopology(
+            "Number of executors must be greater than 0".into()
+        ))
+    );
+    assert_eq!(
+        n.rebalance("ghost", &opts(None, None, &[])),
+        Err(NimbusError::NotAlive("ghost is not alive".into()))
+    );
+
+    n.set_active("wc", false).unwrap();
+    n.rebalance(
+        "wc",
+        &opts(Some(3600), Some(3), &[("count", 1), ("split", 5)]),
+    )
+    .unwrap();
+    let base = n.cluster().storm_base(&id, false).unwrap().unwrap();
+    assert_eq!(base.status, TopologyStatus::REBALANCING);
+    assert_eq!(base.prev_status, Some(TopologyStatus::INACTIVE));
+    match &base.topology_action_options {
+        Some(crate::thrift::TopologyActionOptions::RebalanceOptions(r)) => {
+            assert_eq!(r.wait_secs, Some(3600));
+            assert_eq!(r.num_workers, Some(3));
+        }
+        other => panic!("{other:?}"),
+    }
+    for (result, action) in [
+        (n.set_active("wc", true), TopologyAction::Activate),
+        (n.set_active("wc", false), TopologyAction::Inactivate),
+        (
+            n.rebalance("wc", &opts(None, None, &[])),
+            TopologyAction::Rebalance,
+        ),
+    ] {
+        assert_eq!(
+            result,
+            Err(no_transition(action, TopologyStatus::REBALANCING, &id))
+        );
+    }
+    // Drive DO_REBALANCE directly instead of waiting an hour.
+    n.do_rebalance(&id, None).unwrap();
+    let base = n.cluster().storm_base(&id, false).unwrap().unwrap();
+    assert_eq!(base.status, TopologyStatus::INACTIVE);
+    assert_eq!(base.prev_status, None);
+    assert_eq!(base.topology_action_options, None);
+    assert_eq!(base.num_workers, 3);
+    let execs = base.component_executors.unwrap();
+    assert_eq!(
+        (execs["count"], execs["split"], execs["sentences"]),
+        (1, 5, 1)
+    );
+    let a = assignment(n, &id);
+    // split has 2 tasks: 5 executors are capped at 2 (partitionFixed); count 3 tasks → 1 executor.
+    let slots = assignment_slots(&a);
+    assert_eq!(slots.len(), 1 + 1 + 1 + 2);
+    assert_eq!(slots_used(&a).len(), 3);
+    assert_eq!(n.topology_summary_by_name("wc").unwrap().num_tasks, 7);
+    // DO_REBALANCE on a non-rebalancing topology is a no-op.
+    n.do_rebalance(&id, None).unwrap();
+    assert_eq!(assignment(n, &id), a);
+
+    // The timer path: wait 0 → back to the previous status.
+    n.set_active("wc", true).unwrap();
+    n.rebalance("wc", &opts(Some(0), Some(1), &[])).unwrap();
+    wait_for("the rebalance to finish", || {
+        n.cluster().storm_base(&id, false).unwrap().unwrap().status == TopologyStatus::ACTIVE
+    });
+    assert_eq!(slots_used(&assignment(n, &id)).len(), 1);
+    n.kill("wc", Some(3600)).unwrap();
+    assert_eq!(
+        n.rebalance("wc", &opts(None, None, &[])),
+        Err(no_transition(
+            TopologyAction::Rebalance,
+            TopologyStatus::KILLED,
+            &id
+        ))
+    );
+    n.shutdown();
+}
+
+#[test]
+fn new_leader_finishes_a_pending_rebalance() {
+    let f = fixture();
+    let _a = supervisor(&f.store, "sup-a", "host-a", &[6700, 6701]);
+    let id = submit_wc(&f.nimbus, "wc", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let storage: Arc<dyn StateStorage> = Arc::new(f.store.session());
+    // The follower needs the code to compute executors: share the leader's local dir.
+    let mut conf = conf_in(dir.path());
+    conf.set(
+        "storm.local.dir",
+        f.nimbus.paths().local_dir().display().to_string(),
+    );
+    let follower = Nimbus::start(conf, storage, "nimbus-b", 6627).unwrap();
+    f.nimbus
+        .rebalance(
+            "wc",
+            &RebalanceOptions {
+                wait_secs: Some(1),
+                num_workers: Some(2),
+                ..RebalanceOptions::default()
+            },
+        )
+        .unwrap();
+    f.nimbus.shutdown();
+    assert!(follower.await_leadership(Duration::from_secs(10)));
+    wait_for("the new leader to finish the rebalance", || {
+        follower
+            .cluster()
+            .storm_base(&id, false)
+            .unwrap()
+            .unwrap()
+            .status
+            == TopologyStatus::ACTIVE
+    });
+    assert_eq!(slots_used(&assignment(&follower, &id)).len(), 2);
+    follower.shutdown();
+}
+
+#[test]
+fn topology_info_has_executors_stats_and_errors() {
+    let f = fixture();
+    let n = &f.nimbus;
+    let _a = supervisor(&f.store, "sup-a", "host-a", &[6700]);
+    let id = submit_wc(n, "wc", 1);
+    let a = assignment(n, &id);
+    heartbeat(n, &id, &a, "sup-a", 6700, 1);
+    n.cluster()
+        .report_error(&id, "split", "host-a", 6700, "boom")
+        .unwrap();
+    let info = n.topology_info_by_name("wc").unwrap();
+    assert_eq!(info.id, id);
+    assert_eq!(info.status, "ACTIVE");
+    assert_eq!(info.executors.len(), 7);
+    for e in &info.executors {
+        assert_eq!((e.host.as_str(), e.port), ("host-a", 6700));
+        assert!(e.stats.is_some());
+    }
+    let comps: std::collections::BTreeSet<_> = info
+        .executors
+        .iter()
+        .map(|e| e.component_id.as_str())
+        .collect();
+    assert_eq!(
+        comps,
+        ["__acker", "count", "sentences", "split"]
+            .into_iter()
+            .collect()
+    );
+    assert_eq!(info.errors["split"][0].error, "boom");
+    assert!(info.errors["count"].is_empty());
+    let handler = NimbusHandler(n.clone());
+    let none = handler
+        .handle_get_topology_info_with_opts(
+            id.clone(),
+            crate::thrift::GetInfoOptions {
+                num_err_choice: Some(crate::thrift::NumErrorsChoice::NONE),
+            },
+        )
+        .unwrap();
+    assert!(none.errors["split"].is_empty());
+    assert!(matches!(
+        handler.handle_get_topology_info("nope".into()),
+        Err(thrift::Error::User(_))
+    ));
+    n.shutdown();
+}
+
+#[test]
+fn cleanup_removes_leftovers_and_old_inbox_jars() {
+    let f = fixture();
+    let n = &f.nimbus;
+    let id = submit_wc(n, "wc", 1);
+    let ghost = "ghost-1-1";
+    n.cluster().setup_heartbeats(ghost).unwrap();
+    n.cluster().setup_errors(ghost).unwrap();
+    let ghost_dir = n.paths().nimbus_stormdist(ghost);
+    std::fs::create_dir_all(&ghost_dir).unwrap();
+    std::fs::write(ghost_dir.join(STORMCODE), b"x").unwrap();
+    assert_eq!(n.cleanup().unwrap(), vec![ghost.to_string()]);
+    let paths = f.store.paths();
+    assert!(!paths.contains(&format!("/workerbeats/{ghost}")));
+    assert!(!paths.contains(&format!("/errors/{ghost}")));
+    assert!(paths.contains(&format!("/workerbeats/{id}")));
+    assert!(!ghost_dir.exists());
+    assert!(n.paths().nimbus_stormdist(&id).exists());
+
+    let old = upload(n, b"old");
+    let fresh = upload(n, b"fresh");
+    let in_progress = n.begin_file_upload().unwrap();
+    let long_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+    for p in [&old, &in_progress] {
+        std::fs::File::options()
+            .write(true)
+            .open(p)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+    }
+    assert_eq!(n.clean_inbox_at(std::time::SystemTime::now()), 1);
+    assert!(!std::path::Path::new(&old).exists());
+    assert!(std::path::Path::new(&fresh).exists());
+    assert!(std::path::Path::new(&in_progress).exists());
+    n.shutdown();
+}
+
+fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, BTreeMap<String, String>, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, raw[split + 4..].to_vec())
+}
+
+#[test]
+fn http_serves_stormdist_files_only_on_the_leader() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("stormdist");
+    let topo = root.join(crate::paths::encode_id("wc 1-1-2"));
+    std::fs::create_dir_all(&topo).unwrap();
+    let jar: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(topo.join(STORMJAR), &jar).unwrap();
+    std::fs::write(dir.path().join("secret"), b"no").unwrap();
+    let leader = Arc::new(AtomicBool::new(true));
+    let l2 = leader.clone();
+    let mut server = super::http::FileServer::start(
+        "127.0.0.1:0",
+        root,
+        Arc::new(move || l2.load(Ordering::SeqCst)),
+    )
+    .unwrap();
+    let addr = server.local_addr();
+    let (status, headers, body) = http_get(addr, "/stormdist/wc+1-1-2/stormjar.jar");
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-length"], jar.len().to_string());
+    assert_eq!(body, jar);
+    assert_eq!(http_get(addr, "/stormdist/wc%201-1-2/stormjar.jar").0, 200);
+    assert_eq!(http_get(addr, "/stormdist/wc+1-1-2/stormcode.ser").0, 404);
+    assert_eq!(http_get(addr, "/stormdist/other/stormjar.jar").0, 404);
+    assert_eq!(http_get(addr, "/stormdist/wc+1-1-2/secret").0, 404);
+    assert_eq!(http_get(addr, "/nothing").0, 404);
+    assert_eq!(http_get(addr, "/stormdist/..%2Fsecret/stormjar.jar").0, 400);
+    assert_eq!(http_get(addr, "/stormdist/../secret").0, 400);
+    leader.store(false, Ordering::SeqCst);
+    assert_eq!(http_get(addr, "/stormdist/wc+1-1-2/stormjar.jar").0, 503);
+    // More concurrent requests than threads all get answers.
+    leader.store(true, Ordering::SeqCst);
+    let handles: Vec<_> = (0..12)
+        .map(|_| std::thread::spawn(move || http_get(addr, "/stormdist/wc+1-1-2/stormjar.jar").0))
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 200);
+    }
+    server.shutdown();
 }

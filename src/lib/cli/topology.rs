@@ -1,0 +1,250 @@
+//! The `storm` subcommands that manage running topologies through the leader nimbus: `kill`,
+//! `activate`, `deactivate`, `rebalance`, `list` and `get-errors`, with Storm's output (`storm list`'s
+//! exact table, `get-errors`' JSON) and Storm's exception texts turned into one-line errors.
+
+use std::collections::BTreeMap;
+
+use super::CliError;
+use crate::client::NimbusClient;
+use crate::config::Config;
+use crate::thrift::{
+    AlreadyAliveException, AuthorizationException, IllegalStateException, InvalidTopologyException,
+    KillOptions, NotAliveException, RebalanceOptions, TNimbusSyncClient, TopologySummary,
+};
+
+/// The text of a nimbus call's failure: Storm's exception name and message for declared exceptions.
+pub fn nimbus_error(addr: &str, e: &thrift::Error) -> String {
+    if let thrift::Error::User(u) = e {
+        if let Some(x) = u.downcast_ref::<NotAliveException>() {
+            return format!("NotAliveException: {}", x.msg);
+        }
+        if let Some(x) = u.downcast_ref::<AlreadyAliveException>() {
+            return format!("AlreadyAliveException: {}", x.msg);
+        }
+        if let Some(x) = u.downcast_ref::<InvalidTopologyException>() {
+            return format!("InvalidTopologyException: {}", x.msg);
+        }
+        if let Some(x) = u.downcast_ref::<AuthorizationException>() {
+            return format!("AuthorizationException: {}", x.msg);
+        }
+        if let Some(x) = u.downcast_ref::<IllegalStateException>() {
+            return format!("IllegalStateException: {}", x.msg);
+        }
+    }
+    format!(
+        "nimbus at {addr}: {}",
+        crate::thrift::describe_thrift_error(e)
+    )
+}
+
+fn call<T>(
+    client: &mut NimbusClient,
+    f: impl FnOnce(
+        &mut crate::thrift::NimbusSyncClient<crate::client::InProto, crate::client::OutProto>,
+    ) -> thrift::Result<T>,
+) -> Result<T, CliError> {
+    let addr = client.addr().to_string();
+    f(client.raw()).map_err(|e| CliError::Other(nimbus_error(&addr, &e)))
+}
+
+/// `storm kill NAME… [-w SECS]`.
+pub fn kill(conf: &Config, names: &[String], wait: Option<i32>) -> Result<(), CliError> {
+    let mut client = NimbusClient::connect_leader(conf)?;
+    for name in names {
+        call(&mut client, |c| {
+            c.kill_topology_with_opts(name.clone(), KillOptions { wait_secs: wait })
+        })?;
+        println!("Killed topology: {name}");
+    }
+    Ok(())
+}
+
+/// `storm activate NAME` / `storm deactivate NAME`.
+pub fn set_active(conf: &Config, name: &str, active: bool) -> Result<(), CliError> {
+    let mut client = NimbusClient::connect_leader(conf)?;
+    if active {
+        call(&mut client, |c| c.activate(name.to_string()))?;
+        println!("Activated topology: {name}");
+    } else {
+        call(&mut client, |c| c.deactivate(name.to_string()))?;
+        println!("Deactivated topology: {name}");
+    }
+    Ok(())
+}
+
+/// Parses one `-e component=N`.
+pub fn parse_executor_option(arg: &str) -> Result<(String, i32), CliError> {
+    let bad = || {
+        CliError::Other(format!(
+            "-e {arg:?}: expected COMPONENT=NUMBER_OF_EXECUTORS, e.g. -e split=3"
+        ))
+    };
+    let (comp, n) = arg.split_once('=').ok_or_else(bad)?;
+    let comp = comp.trim();
+    if comp.is_empty() {
+        return Err(bad());
+    }
+    let n: i32 = n.trim().parse().map_err(|_| bad())?;
+    Ok((comp.to_string(), n))
+}
+
+/// `storm rebalance NAME [-w SECS] [-n WORKERS] [-e COMP=N]…`.
+pub fn rebalance(
+    conf: &Config,
+    name: &str,
+    wait: Option<i32>,
+    workers: Option<i32>,
+    executors: &[String],
+) -> Result<(), CliError> {
+    let mut num_executors = BTreeMap::new();
+    for e in executors {
+        let (comp, n) = parse_executor_option(e)?;
+        num_executors.insert(comp, n);
+    }
+    if let Some(n) = workers {
+        if n <= 0 {
+            return Err(CliError::Other(format!(
+                "-n {n}: the number of workers must be greater than 0"
+            )));
+        }
+    }
+    let mut client = NimbusClient::connect_leader(conf)?;
+    let options = RebalanceOptions {
+        wait_secs: wait,
+        num_workers: workers,
+        num_executors: (!num_executors.is_empty()).then_some(num_executors),
+        principal: None,
+        topology_conf_overrides: None,
+        topology_resources_overrides: None,
+    };
+    call(&mut client, |c| c.rebalance(name.to_string(), options))?;
+    println!("Topology {name} is rebalancing");
+    Ok(())
+}
+
+/// Storm's `ListTopologies` table.
+pub fn format_list(summaries: &[TopologySummary]) -> String {
+    if summaries.is_empty() {
+        return "No topologies running.\n".to_string();
+    }
+    let row = |cols: [&str; 7]| {
+        format!(
+            "{:<20} {:<10} {:<10} {:<12} {:<12} {:<20} {:<20}\n",
+            cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6]
+        )
+    };
+    let mut out = row([
+        "Topology_name",
+        "Status",
+        "Num_tasks",
+        "Num_workers",
+        "Uptime_secs",
+        "Topology_Id",
+        "Owner",
+    ]);
+    out.push_str(&"-".repeat(88));
+    out.push('\n');
+    for t in summaries {
+        out.push_str(&row([
+            &t.name,
+            &t.status,
+            &t.num_tasks.to_string(),
+            &t.num_workers.to_string(),
+            &t.uptime_secs.to_string(),
+            &t.id,
+            t.owner.as_deref().unwrap_or("null"),
+        ]));
+    }
+    out
+}
+
+/// `storm list`.
+pub fn list(conf: &Config) -> Result<(), CliError> {
+    let mut client = NimbusClient::connect_leader(conf)?;
+    let summaries = call(&mut client, |c| c.get_topology_summaries())?;
+    print!("{}", format_list(&summaries));
+    Ok(())
+}
+
+/// `storm get-errors NAME`: Storm's JSON, the latest error of each component.
+pub fn get_errors(conf: &Config, name: &str) -> Result<(), CliError> {
+    let mut client = NimbusClient::connect_leader(conf)?;
+    let summaries = call(&mut client, |c| c.get_topology_summaries())?;
+    let Some(summary) = summaries.iter().find(|t| t.name == name) else {
+        println!(
+            "{}",
+            serde_json::json!({ "Failure": format!("No topologies running with name {name}") })
+        );
+        return Err(CliError::Other(format!(
+            "no running topology is named {name}; `storm list` shows the running ones"
+        )));
+    };
+    let info = call(&mut client, |c| c.get_topology_info(summary.id.clone()))?;
+    let mut errors = serde_json::Map::new();
+    for (component, list) in &info.errors {
+        if let Some(latest) = list.iter().max_by_key(|e| e.error_time_secs) {
+            errors.insert(component.clone(), latest.error.clone().into());
+        }
+    }
+    println!(
+        "{}",
+        serde_json::json!({ "Topology Name": name, "Comp-Errors": errors })
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn executor_options_need_component_equals_number() {
+        assert_eq!(
+            parse_executor_option("split=3").unwrap(),
+            ("split".into(), 3)
+        );
+        for bad in ["split", "=3", "split=x", "split=", ""] {
+            let e = parse_executor_option(bad).unwrap_err().to_string();
+            assert!(e.contains("expected COMPONENT=NUMBER_OF_EXECUTORS"), "{e}");
+        }
+    }
+
+    #[test]
+    fn list_matches_storms_table() {
+        assert_eq!(format_list(&[]), "No topologies running.\n");
+        let mut t = TopologySummary::new(
+            "wc-1-1700000000".into(),
+            "wc".into(),
+            9,
+            9,
+            2,
+            42,
+            "ACTIVE".into(),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        );
+        t.owner = Some("storm".into());
+        let out = format_list(&[t]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Topology_name        Status     Num_tasks  Num_workers  Uptime_secs  Topology_Id          Owner               "
+        );
+        assert_eq!(lines[1], "-".repeat(88));
+        assert_eq!(
+            lines[2],
+            "wc                   ACTIVE     9          2            42           wc-1-1700000000      storm               "
+        );
+    }
+}

@@ -1,0 +1,683 @@
+//! Topology files on the supervisor (Storm's `AsyncLocalizer`, pre-blobstore flavour): downloads
+//! `stormjar.jar`, `stormcode.ser` and `stormconf.ser` from the leader nimbus's HTTP file server
+//! (`GET http://<leader host>:<nimbus.http.port>/stormdist/<url-encoded id>/<file>`, ARCHITECTURE
+//! "Cluster contracts") into `supervisor/stormdist/<id>/`.
+//!
+//! Crash safety: the three files are fetched into a fresh directory under `supervisor/tmp/`, checked
+//! against their `Content-Length`, the jar's `resources/` directory is extracted there (refusing
+//! entries that would escape it), an ELF `stormjar.jar` is made executable, and only then is the whole
+//! directory renamed to `supervisor/stormdist/<id>`. A complete stormdist directory therefore means a
+//! complete download; a truncated or failed download leaves nothing in place and is retried by the slot.
+//!
+//! Downloads run on one background thread per topology; [`Localizer::request`] starts or polls one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::paths::{StormPaths, RESOURCES, STORMCODE, STORMCONF, STORMJAR};
+
+use super::slot::Localized;
+
+/// The files a topology needs on a supervisor.
+pub const TOPOLOGY_FILES: [&str; 3] = [STORMJAR, STORMCODE, STORMCONF];
+
+/// Where to download topology files from: returns the base URL (`http://host:port`) of the leader
+/// nimbus's file server.
+pub type LeaderResolver = Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
+
+/// Download errors (each names the URL or file).
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error("GET {url}: {message}")]
+    Http { url: String, message: String },
+    #[error("GET {url}: truncated body: got {got} of {expected} bytes")]
+    Truncated {
+        url: String,
+        got: u64,
+        expected: u64,
+    },
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{}: {message}", path.display())]
+    Archive { path: PathBuf, message: String },
+    #[error("cannot find the leader nimbus: {0}")]
+    Leader(String),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> DownloadError + '_ {
+    move |source| DownloadError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// URL-encodes one path segment (RFC 3986 unreserved characters stay).
+pub fn url_encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The blocking HTTP client used for downloads.
+pub fn http_client() -> Result<reqwest::blocking::Client, DownloadError> {
+    reqwest::blocking::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(600))
+        .build()
+        .map_err(|e| DownloadError::Http {
+            url: String::new(),
+            message: e.to_string(),
+        })
+}
+
+/// Downloads `url` into `dest` (created or truncated). The body must be exactly `Content-Length` bytes
+/// when the header is present; on any error `dest` is removed.
+pub fn download_file(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    dest: &Path,
+) -> Result<u64, DownloadError> {
+    let result = download_inner(client, url, dest);
+    if result.is_err() {
+        let _ = fs::remove_file(dest);
+    }
+    result
+}
+
+fn download_inner(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    dest: &Path,
+) -> Result<u64, DownloadError> {
+    let http = |message: String| DownloadError::Http {
+        url: url.to_string(),
+        message,
+    };
+    let mut resp = client.get(url).send().map_err(|e| http(error_chain(&e)))?;
+    let status = resp.status();
+    if !status.is_success() {
+        let mut body = String::new();
+        let _ = resp.by_ref().take(512).read_to_string(&mut body);
+        return Err(http(format!("HTTP {status}: {}", body.trim())));
+    }
+    let expected = resp.content_length();
+    let mut file = fs::File::create(dest).map_err(io_err(dest))?;
+    let mut got: u64 = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match resp.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(match expected {
+                    Some(expected) if got < expected => DownloadError::Truncated {
+                        url: url.to_string(),
+                        got,
+                        expected,
+                    },
+                    _ => http(format!("reading the body: {e}")),
+                })
+            }
+        };
+        file.write_all(&buf[..n]).map_err(io_err(dest))?;
+        got += n as u64;
+    }
+    if let Some(expected) = expected {
+        if got != expected {
+            return Err(DownloadError::Truncated {
+                url: url.to_string(),
+                got,
+                expected,
+            });
+        }
+    }
+    file.sync_all().map_err(io_err(dest))?;
+    Ok(got)
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// Whether `bytes` start with the ELF magic.
+pub fn is_elf(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\x7fELF")
+}
+
+/// Whether the file at `path` starts with the ELF magic.
+pub fn file_is_elf(path: &Path) -> bool {
+    file_starts_with(path, b"\x7fELF")
+}
+
+fn file_starts_with(path: &Path, magic: &[u8]) -> bool {
+    let mut head = vec![0u8; magic.len()];
+    fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .map(|_| head == magic)
+        .unwrap_or(false)
+}
+
+/// Extracts the `resources/` directory of the zip/jar at `jar` into `target` (which becomes the
+/// `resources` directory itself). Returns the number of files written; `Ok(0)` when `jar` is not a zip
+/// or has no `resources/`. An entry that would land outside `target` is an error.
+pub fn extract_resources(jar: &Path, target: &Path) -> Result<usize, DownloadError> {
+    let file = fs::File::open(jar).map_err(io_err(jar))?;
+    let mut archive = match zip::ZipArchive::new(io::BufReader::new(file)) {
+        Ok(a) => a,
+        Err(e) => {
+            // Not a zip (e.g. an executable or a plain file): nothing to extract.
+            if file_starts_with(jar, b"PK") {
+                tracing::warn!(jar = %jar.display(), "not a readable zip, resources/ not extracted: {e}");
+            }
+            return Ok(0);
+        }
+    };
+    let archive_err = |message: String| DownloadError::Archive {
+        path: jar.to_path_buf(),
+        message,
+    };
+    let prefix = format!("{RESOURCES}/");
+    let mut written = 0;
+    for i in 0..archive.len() {
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| archive_err(format!("entry {i}: {e}")))?;
+        let name = entry.name().replace('\\', "/");
+        let Some(rest) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let rel = Path::new(rest);
+        if rel
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+        {
+            return Err(archive_err(format!(
+                "entry \"{name}\" would be extracted outside {}",
+                target.display()
+            )));
+        }
+        let out = target.join(rel);
+        if entry.is_dir() || name.ends_with('/') {
+            fs::create_dir_all(&out).map_err(io_err(&out))?;
+            continue;
+        }
+        if entry.is_symlink() {
+            tracing::warn!(jar = %jar.display(), entry = %name, "skipping a symlink in resources/");
+            continue;
+        }
+        if let Some(parent) = out.parent() {
+            fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        let mut f = fs::File::create(&out).map_err(io_err(&out))?;
+        io::copy(&mut entry, &mut f).map_err(|e| archive_err(format!("entry \"{name}\": {e}")))?;
+        #[cfg(unix)]
+        if let Some(mode) = entry.unix_mode() {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = fs::set_permissions(&out, fs::Permissions::from_mode(mode & 0o777));
+        }
+        written += 1;
+    }
+    Ok(written)
+}
+
+/// Whether `supervisor/stormdist/<id>` holds all topology files.
+pub fn is_localized(paths: &StormPaths, topology_id: &str) -> bool {
+    let dir = paths.supervisor_stormdist(topology_id);
+    TOPOLOGY_FILES.iter().all(|f| dir.join(f).is_file())
+}
+
+/// Downloads a topology's files from `base_url` and installs them as `supervisor/stormdist/<id>`
+/// (see the module docs for the crash-safety protocol).
+pub fn download_topology(
+    client: &reqwest::blocking::Client,
+    paths: &StormPaths,
+    base_url: &str,
+    topology_id: &str,
+) -> Result<(), DownloadError> {
+    let tmp_root = paths.supervisor_tmp();
+    fs::create_dir_all(&tmp_root).map_err(io_err(&tmp_root))?;
+    let staging = tmp_root.join(format!("download-{}", uuid::Uuid::new_v4()));
+    let result = (|| {
+        fs::create_dir_all(&staging).map_err(io_err(&staging))?;
+        for file in TOPOLOGY_FILES {
+            let url = format!(
+                "{}/stormdist/{}/{file}",
+                base_url.trim_end_matches('/'),
+                url_encode_segment(topology_id)
+            );
+            let n = download_file(client, &url, &staging.join(file))?;
+            tracing::debug!(topology = topology_id, file, bytes = n, "downloaded");
+        }
+        let jar = staging.join(STORMJAR);
+        if file_is_elf(&jar) {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                fs::set_permissions(&jar, fs::Permissions::from_mode(0o755))
+                    .map_err(io_err(&jar))?;
+            }
+        } else {
+            let n = extract_resources(&jar, &staging.join(RESOURCES))?;
+            if n > 0 {
+                tracing::info!(topology = topology_id, files = n, "extracted resources/");
+            }
+        }
+        let dest = paths.supervisor_stormdist(topology_id);
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        if dest.exists() {
+            // A leftover (incomplete) directory from an older run.
+            fs::remove_dir_all(&dest).map_err(io_err(&dest))?;
+        }
+        fs::rename(&staging, &dest).map_err(io_err(&dest))?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&staging);
+    }
+    result
+}
+
+enum Job {
+    Running,
+    Failed(String),
+}
+
+/// Background downloads, one thread per topology.
+#[derive(Clone)]
+pub struct Localizer {
+    paths: StormPaths,
+    resolver: LeaderResolver,
+    jobs: Arc<Mutex<BTreeMap<String, Job>>>,
+}
+
+impl Localizer {
+    pub fn new(paths: StormPaths, resolver: LeaderResolver) -> Localizer {
+        Localizer {
+            paths,
+            resolver,
+            jobs: Arc::new(Mutex::new(BTreeMap::new())),
+        }
+    }
+
+    /// `Ready` when the files are in place; otherwise starts a download (unless one is running) and
+    /// answers `Pending`, or reports (once) the failure of the last download.
+    pub fn request(&self, topology_id: &str) -> Localized {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        match jobs.get(topology_id) {
+            Some(Job::Running) => return Localized::Pending,
+            Some(Job::Failed(_)) => {
+                if let Some(Job::Failed(e)) = jobs.remove(topology_id) {
+                    return Localized::Failed(e);
+                }
+            }
+            None => {}
+        }
+        if is_localized(&self.paths, topology_id) {
+            return Localized::Ready;
+        }
+        jobs.insert(topology_id.to_string(), Job::Running);
+        drop(jobs);
+        let me = self.clone();
+        let id = topology_id.to_string();
+        let spawned = std::thread::Builder::new()
+            .name(format!("download-{id}"))
+            .spawn(move || {
+                let result = (me.resolver)()
+                    .map_err(DownloadError::Leader)
+                    .and_then(|base| {
+                        let client = http_client()?;
+                        download_topology(&client, &me.paths, &base, &id)
+                    });
+                let mut jobs = me.jobs.lock().unwrap_or_else(|e| e.into_inner());
+                match result {
+                    Ok(()) => {
+                        tracing::info!(topology = %id, "topology files downloaded");
+                        jobs.remove(&id);
+                    }
+                    Err(e) => {
+                        jobs.insert(id, Job::Failed(e.to_string()));
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+            jobs.remove(topology_id);
+            return Localized::Failed(format!("cannot start a download thread: {e}"));
+        }
+        Localized::Pending
+    }
+
+    /// Topologies with a download in progress.
+    pub fn in_progress(&self) -> BTreeSet<String> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(_, j)| matches!(j, Job::Running))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Deletes every `supervisor/stormdist/<dir>` whose topology is not in `keep` (ids).
+    pub fn remove_unused(&self, keep: &BTreeSet<String>) {
+        let keep: BTreeSet<String> = keep
+            .iter()
+            .chain(self.in_progress().iter())
+            .map(|id| crate::paths::encode_id(id))
+            .collect();
+        let root = self.paths.supervisor_stormdist_root();
+        let Ok(entries) = fs::read_dir(&root) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if keep.contains(&name) {
+                continue;
+            }
+            tracing::info!(dir = %entry.path().display(), "removing files of a topology no longer assigned here");
+            if let Err(e) = fs::remove_dir_all(entry.path()) {
+                tracing::warn!(dir = %entry.path().display(), "cannot remove: {e}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::time::Instant;
+
+    /// A tiny_http server answering from `files` (path → body) until dropped.
+    struct FileServer {
+        base: String,
+        server: Arc<tiny_http::Server>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    impl FileServer {
+        fn start(files: BTreeMap<String, Vec<u8>>) -> FileServer {
+            let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+            let base = format!("http://{}", server.server_addr().to_ip().unwrap());
+            let s = server.clone();
+            let thread = std::thread::spawn(move || {
+                for req in s.incoming_requests() {
+                    let resp = match files.get(req.url()) {
+                        Some(body) => tiny_http::Response::from_data(body.clone()).boxed(),
+                        None => tiny_http::Response::from_string("no such file")
+                            .with_status_code(404)
+                            .boxed(),
+                    };
+                    let _ = req.respond(resp);
+                }
+            });
+            FileServer {
+                base,
+                server,
+                thread: Some(thread),
+            }
+        }
+    }
+
+    impl Drop for FileServer {
+        fn drop(&mut self) {
+            self.server.unblock();
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+
+    /// A raw TCP server that promises `claimed` bytes but sends `body` and closes, for every
+    /// connection until dropped (accepts in a thread; the listener is non-blocking-free: we connect a
+    /// dummy to stop it).
+    fn truncating_server(claimed: usize, body: Vec<u8>) -> (String, std::thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let t = std::thread::spawn(move || {
+            // Serve exactly one request.
+            if let Ok((mut conn, _)) = listener.accept() {
+                let mut buf = [0u8; 4096];
+                let _ = std::io::Read::read(&mut conn, &mut buf);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {claimed}\r\nConnection: close\r\n\r\n"
+                );
+                let _ = conn.write_all(head.as_bytes());
+                let _ = conn.write_all(&body);
+                let _ = conn.flush();
+            }
+        });
+        (format!("http://{addr}"), t)
+    }
+
+    fn zip_bytes(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        // A minimal stored (uncompressed) zip writer, enough for tests without zip's write features.
+        let mut out = Vec::new();
+        let mut central = Vec::new();
+        for (name, data) in entries {
+            let crc = crc32(data);
+            let offset = out.len() as u32;
+            out.extend_from_slice(&0x04034b50u32.to_le_bytes());
+            out.extend_from_slice(&20u16.to_le_bytes()); // version
+            out.extend_from_slice(&0u16.to_le_bytes()); // flags
+            out.extend_from_slice(&0u16.to_le_bytes()); // stored
+            out.extend_from_slice(&0u32.to_le_bytes()); // time/date
+            out.extend_from_slice(&crc.to_le_bytes());
+            out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            out.extend_from_slice(&0u16.to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(data);
+            central.extend_from_slice(&0x02014b50u32.to_le_bytes());
+            central.extend_from_slice(&20u16.to_le_bytes()); // made by
+            central.extend_from_slice(&20u16.to_le_bytes()); // needed
+            central.extend_from_slice(&0u16.to_le_bytes());
+            central.extend_from_slice(&0u16.to_le_bytes());
+            central.extend_from_slice(&0u32.to_le_bytes());
+            central.extend_from_slice(&crc.to_le_bytes());
+            central.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            central.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            central.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            central.extend_from_slice(&[0u8; 8]); // extra, comment, disk, int attr
+            central.extend_from_slice(&0u32.to_le_bytes()); // ext attr
+            central.extend_from_slice(&offset.to_le_bytes());
+            central.extend_from_slice(name.as_bytes());
+        }
+        let cd_offset = out.len() as u32;
+        out.extend_from_slice(&central);
+        out.extend_from_slice(&0x06054b50u32.to_le_bytes());
+        out.extend_from_slice(&[0u8; 4]);
+        out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+        out.extend_from_slice(&cd_offset.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn url_segments_are_encoded() {
+        assert_eq!(url_encode_segment("wc-1-17"), "wc-1-17");
+        assert_eq!(url_encode_segment("a b/c"), "a%20b%2Fc");
+    }
+
+    #[test]
+    fn downloads_into_stormdist_via_tmp_and_extracts_resources() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = StormPaths::new(dir.path().join("local"), dir.path().join("logs"));
+        let jar = zip_bytes(&[
+            ("META-INF/MANIFEST.MF", b"Manifest-Version: 1.0\n"),
+            ("resources/splitsentence.py", b"print('hi')\n"),
+            ("resources/sub/x.txt", b"x"),
+        ]);
+        let mut files = BTreeMap::new();
+        files.insert("/stormdist/t-1-1/stormjar.jar".to_string(), jar.clone());
+        files.insert(
+            "/stormdist/t-1-1/stormcode.ser".to_string(),
+            b"code".to_vec(),
+        );
+        files.insert("/stormdist/t-1-1/stormconf.ser".to_string(), b"{}".to_vec());
+        let server = FileServer::start(files);
+        let client = http_client().unwrap();
+        download_topology(&client, &paths, &server.base, "t-1-1").unwrap();
+        let dist = paths.supervisor_stormdist("t-1-1");
+        assert_eq!(fs::read(dist.join(STORMJAR)).unwrap(), jar);
+        assert_eq!(fs::read(dist.join(STORMCODE)).unwrap(), b"code");
+        assert_eq!(
+            fs::read(dist.join("resources/splitsentence.py")).unwrap(),
+            b"print('hi')\n"
+        );
+        assert_eq!(fs::read(dist.join("resources/sub/x.txt")).unwrap(), b"x");
+        assert!(is_localized(&paths, "t-1-1"));
+        // Nothing left behind in tmp.
+        assert_eq!(fs::read_dir(paths.supervisor_tmp()).unwrap().count(), 0);
+
+        // A missing topology (404) is an error and leaves nothing.
+        let err = download_topology(&client, &paths, &server.base, "gone-1-1").unwrap_err();
+        assert!(err.to_string().contains("404"), "{err}");
+        assert!(!paths.supervisor_stormdist("gone-1-1").exists());
+        assert_eq!(fs::read_dir(paths.supervisor_tmp()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn elf_jars_are_made_executable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let paths = StormPaths::new(dir.path().join("local"), dir.path().join("logs"));
+        let mut files = BTreeMap::new();
+        files.insert(
+            "/stormdist/e-1-1/stormjar.jar".to_string(),
+            b"\x7fELF\x02\x01\x01rest".to_vec(),
+        );
+        files.insert("/stormdist/e-1-1/stormcode.ser".to_string(), b"c".to_vec());
+        files.insert("/stormdist/e-1-1/stormconf.ser".to_string(), b"{}".to_vec());
+        let server = FileServer::start(files);
+        download_topology(&http_client().unwrap(), &paths, &server.base, "e-1-1").unwrap();
+        let jar = paths.supervisor_stormdist("e-1-1").join(STORMJAR);
+        assert!(file_is_elf(&jar));
+        assert_eq!(
+            fs::metadata(&jar).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+    }
+
+    #[test]
+    fn truncated_body_is_an_error_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("stormjar.jar");
+        let (base, t) = truncating_server(100, vec![b'x'; 40]);
+        let client = http_client().unwrap();
+        let err = download_file(&client, &format!("{base}/f"), &dest).unwrap_err();
+        t.join().unwrap();
+        assert!(
+            matches!(
+                err,
+                DownloadError::Truncated { .. } | DownloadError::Http { .. }
+            ),
+            "{err}"
+        );
+        assert!(!dest.exists());
+
+        // The same through download_topology: nothing in stormdist, nothing in tmp.
+        let paths = StormPaths::new(dir.path().join("local"), dir.path().join("logs"));
+        let (base, t) = truncating_server(1000, vec![b'y'; 10]);
+        let err = download_topology(&client, &paths, &base, "t-1-1").unwrap_err();
+        t.join().unwrap();
+        assert!(err.to_string().contains("t-1-1"), "{err}");
+        assert!(!paths.supervisor_stormdist("t-1-1").exists());
+        assert_eq!(fs::read_dir(paths.supervisor_tmp()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn resources_extraction_refuses_escaping_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let jar = dir.path().join("stormjar.jar");
+        fs::write(
+            &jar,
+            zip_bytes(&[
+                ("resources/ok.txt", b"ok"),
+                ("resources/../../evil.txt", b"evil"),
+            ]),
+        )
+        .unwrap();
+        let target = dir.path().join("out/resources");
+        let err = extract_resources(&jar, &target).unwrap_err();
+        assert!(err.to_string().contains("outside"), "{err}");
+        assert!(!dir.path().join("evil.txt").exists());
+        assert!(!dir.path().join("out/evil.txt").exists());
+
+        // Not a zip: nothing to do.
+        fs::write(&jar, b"just bytes").unwrap();
+        assert_eq!(extract_resources(&jar, &target).unwrap(), 0);
+    }
+
+    #[test]
+    fn localizer_reports_pending_then_ready_or_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = StormPaths::new(dir.path().join("local"), dir.path().join("logs"));
+        let mut files = BTreeMap::new();
+        for f in TOPOLOGY_FILES {
+            files.insert(format!("/stormdist/t-1-1/{f}"), b"data".to_vec());
+        }
+        let server = FileServer::start(files);
+        let base = server.base.clone();
+        let loc = Localizer::new(paths.clone(), Arc::new(move || Ok(base.clone())));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = loc.request("t-1-1");
+        assert_eq!(seen, Localized::Pending);
+        while seen == Localized::Pending && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            seen = loc.request("t-1-1");
+        }
+        assert_eq!(seen, Localized::Ready);
+
+        let mut seen = loc.request("nope-1-1");
+        while seen == Localized::Pending && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            seen = loc.request("nope-1-1");
+        }
+        assert!(matches!(seen, Localized::Failed(_)), "{seen:?}");
+
+        // Unused directories are removed; kept ones stay.
+        fs::create_dir_all(paths.supervisor_stormdist("old-1-1")).unwrap();
+        loc.remove_unused(&["t-1-1".to_string()].into_iter().collect());
+        assert!(!paths.supervisor_stormdist("old-1-1").exists());
+        assert!(is_localized(&paths, "t-1-1"));
+    }
+}

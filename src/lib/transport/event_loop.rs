@@ -1,0 +1,617 @@
+//! The transport's mio event loop: the one thread that accepts, reads, decodes, connects, reconnects
+//! and writes for a worker.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Sender, TrySendError};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+
+use super::wire::{self, WireMessage, FRAME_HEADER_BYTES};
+use super::{PeerQueue, Shared};
+use crate::api::Tuple;
+
+pub(crate) const LISTENER: Token = Token(0);
+pub(crate) const WAKER: Token = Token(1);
+const FIRST_CONN: usize = 2;
+
+/// Bytes read from a socket at a time.
+const READ_CHUNK: usize = 64 * 1024;
+/// Frames written to one peer per loop turn before the others get a turn.
+const FRAMES_PER_TURN: usize = 16;
+/// How often a paused loop re-checks the delivery channel even without a wake-up.
+const PAUSE_RECHECK: Duration = Duration::from_millis(50);
+
+struct Inbound {
+    stream: TcpStream,
+    peer: SocketAddr,
+    buf: Vec<u8>,
+    /// Where the unread bytes of `buf` start.
+    start: usize,
+    /// A decoded batch the delivery channel had no room for.
+    pending: Option<Vec<WireMessage>>,
+    /// Reading stopped before `WouldBlock` (not attached yet, or no room): resume on wake-up.
+    stalled: bool,
+}
+
+struct Outbound {
+    stream: TcpStream,
+    addr: SocketAddr,
+    connected: bool,
+    wbuf: Vec<u8>,
+    wpos: usize,
+}
+
+enum Conn {
+    In(Inbound),
+    Out(Outbound),
+}
+
+struct Peer {
+    queue: Arc<PeerQueue>,
+    token: Option<Token>,
+    backoff: Duration,
+    next_attempt: Instant,
+    failures: u32,
+    /// A tuple taken from the queue that did not fit in the last frame.
+    carry: Option<(i32, Tuple)>,
+}
+
+pub(crate) struct EventLoop {
+    shared: Arc<Shared>,
+    poll: Poll,
+    listener: TcpListener,
+    conns: HashMap<Token, Conn>,
+    next_token: usize,
+    peers: HashMap<SocketAddr, Peer>,
+    routes_version: u64,
+    batches: Sender<Vec<WireMessage>>,
+    /// Some peer stopped writing before `WouldBlock` (fairness): poll without waiting.
+    more_work: bool,
+}
+
+enum ReadOutcome {
+    Open,
+    Closed(String),
+}
+
+impl EventLoop {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        poll: Poll,
+        mut listener: TcpListener,
+        batches: Sender<Vec<WireMessage>>,
+    ) -> io::Result<EventLoop> {
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        Ok(EventLoop {
+            shared,
+            poll,
+            listener,
+            conns: HashMap::new(),
+            next_token: FIRST_CONN,
+            peers: HashMap::new(),
+            routes_version: 0,
+            batches,
+            more_work: false,
+        })
+    }
+
+    pub(crate) fn run(mut self) {
+        let mut events = Events::with_capacity(256);
+        self.sync_routes();
+        loop {
+            if self.shared.stopping.load(Ordering::SeqCst) {
+                break;
+            }
+            self.connect_due();
+            let timeout = self.poll_timeout();
+            self.more_work = false;
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                tracing::error!(topology = %self.shared.topology_id, error = %e, "transport event loop cannot poll; stopping");
+                break;
+            }
+            let mut woken = false;
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(),
+                    WAKER => woken = true,
+                    token => self.conn_event(token, event.is_readable(), event.is_writable()),
+                }
+            }
+            // Every turn (cheap): new routes, attach, room for delivery, queued output.
+            if woken {
+                self.shared.clear_wake();
+            }
+            if self.shared.stopping.load(Ordering::SeqCst) {
+                break;
+            }
+            self.sync_routes();
+            self.resume_inbound();
+            self.write_all();
+        }
+        tracing::debug!(topology = %self.shared.topology_id, "transport event loop stopped");
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        if self.more_work {
+            return Some(Duration::ZERO);
+        }
+        let now = Instant::now();
+        let mut timeout = self
+            .peers
+            .values()
+            .filter(|p| p.token.is_none())
+            .map(|p| p.next_attempt.saturating_duration_since(now))
+            .min();
+        if self.shared.inbound_paused.load(Ordering::SeqCst)
+            || self
+                .conns
+                .values()
+                .any(|c| matches!(c, Conn::In(i) if i.stalled))
+        {
+            timeout = Some(timeout.map_or(PAUSE_RECHECK, |t| t.min(PAUSE_RECHECK)));
+        }
+        timeout
+    }
+
+    fn token(&mut self) -> Token {
+        let t = Token(self.next_token);
+        self.next_token += 1;
+        t
+    }
+
+    // ---- routes and connections ------------------------------------------------------------------
+
+    fn sync_routes(&mut self) {
+        let version = self.shared.routes_version.load(Ordering::SeqCst);
+        if version == self.routes_version {
+            return;
+        }
+        self.routes_version = version;
+        let wanted: HashMap<SocketAddr, Arc<PeerQueue>> = self
+            .shared
+            .routes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .peers
+            .clone();
+        let gone: Vec<SocketAddr> = self
+            .peers
+            .keys()
+            .filter(|a| !wanted.contains_key(a))
+            .copied()
+            .collect();
+        for addr in gone {
+            if let Some(peer) = self.peers.remove(&addr) {
+                peer.queue.connected.store(false, Ordering::SeqCst);
+                if let Some(token) = peer.token {
+                    self.close(token);
+                }
+                tracing::info!(topology = %self.shared.topology_id, peer = %addr, "no tasks at this worker any more; connection closed");
+            }
+        }
+        let now = Instant::now();
+        for (addr, queue) in wanted {
+            let min_backoff = self.shared.opts.min_backoff;
+            let peer = self.peers.entry(addr).or_insert_with(|| Peer {
+                queue: Arc::clone(&queue),
+                token: None,
+                backoff: min_backoff,
+                next_attempt: now,
+                failures: 0,
+                carry: None,
+            });
+            if !Arc::ptr_eq(&peer.queue, &queue) {
+                peer.queue = queue;
+                peer.carry = None;
+            }
+        }
+    }
+
+    fn connect_due(&mut self) {
+        let now = Instant::now();
+        let due: Vec<SocketAddr> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.token.is_none() && p.next_attempt <= now)
+            .map(|(a, _)| *a)
+            .collect();
+        for addr in due {
+            match TcpStream::connect(addr) {
+                Ok(mut stream) => {
+                    let token = self.token();
+                    if let Err(e) = self.poll.registry().register(
+                        &mut stream,
+                        token,
+                        Interest::READABLE | Interest::WRITABLE,
+                    ) {
+                        self.connect_failed(addr, &e.to_string());
+                        continue;
+                    }
+                    self.conns.insert(
+                        token,
+                        Conn::Out(Outbound {
+                            stream,
+                            addr,
+                            connected: false,
+                            wbuf: Vec::new(),
+                            wpos: 0,
+                        }),
+                    );
+                    if let Some(p) = self.peers.get_mut(&addr) {
+                        p.token = Some(token);
+                    }
+                }
+                Err(e) => self.connect_failed(addr, &e.to_string()),
+            }
+        }
+    }
+
+    /// Schedules the next attempt for `addr` with exponential backoff.
+    fn connect_failed(&mut self, addr: SocketAddr, reason: &str) {
+        let max = self.shared.opts.max_backoff;
+        let Some(peer) = self.peers.get_mut(&addr) else {
+            return;
+        };
+        peer.token = None;
+        peer.queue.connected.store(false, Ordering::SeqCst);
+        peer.failures += 1;
+        let delay = peer.backoff;
+        peer.next_attempt = Instant::now() + delay;
+        peer.backoff = (peer.backoff * 2).min(max);
+        if peer.failures == 1 || peer.failures % 50 == 0 {
+            tracing::info!(topology = %self.shared.topology_id, peer = %addr, attempts = peer.failures, retry_in_ms = delay.as_millis() as u64, reason, "cannot connect to worker; retrying");
+        } else {
+            tracing::debug!(topology = %self.shared.topology_id, peer = %addr, attempts = peer.failures, retry_in_ms = delay.as_millis() as u64, reason, "cannot connect to worker; retrying");
+        }
+    }
+
+    fn close(&mut self, token: Token) -> Option<Conn> {
+        let mut conn = self.conns.remove(&token)?;
+        let registry = self.poll.registry();
+        let _ = match &mut conn {
+            Conn::In(i) => registry.deregister(&mut i.stream),
+            Conn::Out(o) => registry.deregister(&mut o.stream),
+        };
+        Some(conn)
+    }
+
+    /// An outbound connection failed or dropped: close it and reconnect later.
+    fn drop_outbound(&mut self, token: Token, reason: &str) {
+        let Some(Conn::Out(out)) = self.close(token) else {
+            return;
+        };
+        let addr = out.addr;
+        if out.connected {
+            tracing::warn!(topology = %self.shared.topology_id, peer = %addr, reason, "connection to worker lost; reconnecting");
+            if let Some(p) = self.peers.get_mut(&addr) {
+                p.failures = 0;
+                p.backoff = self.shared.opts.min_backoff;
+            }
+        }
+        if self
+            .peers
+            .get(&addr)
+            .is_some_and(|p| p.token == Some(token))
+        {
+            self.connect_failed(addr, reason);
+        }
+    }
+
+    // ---- events ----------------------------------------------------------------------------------
+
+    fn accept(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((mut stream, peer)) => {
+                    let token = self.token();
+                    if let Err(e) =
+                        self.poll
+                            .registry()
+                            .register(&mut stream, token, Interest::READABLE)
+                    {
+                        tracing::warn!(topology = %self.shared.topology_id, peer = %peer, error = %e, "cannot register accepted connection");
+                        continue;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    tracing::debug!(topology = %self.shared.topology_id, peer = %peer, "accepted worker connection");
+                    self.conns.insert(
+                        token,
+                        Conn::In(Inbound {
+                            stream,
+                            peer,
+                            buf: Vec::new(),
+                            start: 0,
+                            pending: None,
+                            stalled: true,
+                        }),
+                    );
+                    self.read_inbound(token);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Out of descriptors and the like: try again on the next event.
+                    tracing::warn!(topology = %self.shared.topology_id, error = %e, "cannot accept a worker connection");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn conn_event(&mut self, token: Token, readable: bool, writable: bool) {
+        match self.conns.get(&token) {
+            Some(Conn::In(_)) => self.read_inbound(token),
+            Some(Conn::Out(_)) => self.outbound_event(token, readable, writable),
+            None => {}
+        }
+    }
+
+    fn outbound_event(&mut self, token: Token, readable: bool, _writable: bool) {
+        let Some(Conn::Out(out)) = self.conns.get_mut(&token) else {
+            return;
+        };
+        if !out.connected {
+            match out.stream.take_error() {
+                Ok(Some(e)) | Err(e) => return self.drop_outbound(token, &e.to_string()),
+                Ok(None) => {}
+            }
+            match out.stream.peer_addr() {
+                Ok(_) => {}
+                Err(e)
+                    if e.kind() == io::ErrorKind::NotConnected
+                        || e.raw_os_error() == Some(nix::libc::EINPROGRESS) =>
+                {
+                    return; // still connecting
+                }
+                Err(e) => return self.drop_outbound(token, &e.to_string()),
+            }
+            out.connected = true;
+            let _ = out.stream.set_nodelay(true);
+            let addr = out.addr;
+            if let Some(p) = self.peers.get_mut(&addr) {
+                p.backoff = self.shared.opts.min_backoff;
+                p.failures = 0;
+                p.queue.connected.store(true, Ordering::SeqCst);
+            }
+            tracing::info!(topology = %self.shared.topology_id, peer = %addr, "connected to worker");
+        }
+        if readable {
+            // Workers never answer; reading only notices the peer closing.
+            let mut scratch = [0u8; 1024];
+            loop {
+                let Some(Conn::Out(out)) = self.conns.get_mut(&token) else {
+                    return;
+                };
+                match out.stream.read(&mut scratch) {
+                    Ok(0) => return self.drop_outbound(token, "closed by peer"),
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return self.drop_outbound(token, &e.to_string()),
+                }
+            }
+        }
+        self.write_peer(token);
+    }
+
+    // ---- inbound ---------------------------------------------------------------------------------
+
+    fn resume_inbound(&mut self) {
+        if !self.shared.attached.load(Ordering::SeqCst) {
+            return;
+        }
+        let stalled: Vec<Token> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| matches!(c, Conn::In(i) if i.stalled))
+            .map(|(t, _)| *t)
+            .collect();
+        for token in stalled {
+            self.read_inbound(token);
+        }
+    }
+
+    fn read_inbound(&mut self, token: Token) {
+        let attached = self.shared.attached.load(Ordering::SeqCst);
+        let max = self.shared.opts.max_frame_bytes;
+        let Some(Conn::In(conn)) = self.conns.get_mut(&token) else {
+            return;
+        };
+        if !attached {
+            conn.stalled = true;
+            return;
+        }
+        let outcome = read_frames(conn, max, &self.batches, &self.shared);
+        if let ReadOutcome::Closed(reason) = outcome {
+            if let Some(Conn::In(conn)) = self.close(token) {
+                if reason.is_empty() {
+                    tracing::debug!(topology = %self.shared.topology_id, peer = %conn.peer, "worker connection closed by peer");
+                } else {
+                    tracing::warn!(topology = %self.shared.topology_id, peer = %conn.peer, reason = %reason, "closing worker connection");
+                }
+            }
+        }
+    }
+
+    // ---- outbound --------------------------------------------------------------------------------
+
+    fn write_all(&mut self) {
+        let tokens: Vec<Token> = self.peers.values().filter_map(|p| p.token).collect();
+        for token in tokens {
+            self.write_peer(token);
+        }
+    }
+
+    fn write_peer(&mut self, token: Token) {
+        let mut frames = 0;
+        loop {
+            let Some(Conn::Out(out)) = self.conns.get_mut(&token) else {
+                return;
+            };
+            if !out.connected {
+                return;
+            }
+            if out.wpos == out.wbuf.len() {
+                if frames == FRAMES_PER_TURN {
+                    self.more_work = true;
+                    return;
+                }
+                let addr = out.addr;
+                out.wbuf.clear();
+                out.wpos = 0;
+                let Some(peer) = self.peers.get_mut(&addr) else {
+                    return;
+                };
+                if !fill_frame(&mut out.wbuf, peer, &self.shared) {
+                    return;
+                }
+                frames += 1;
+            }
+            match out.stream.write(&out.wbuf[out.wpos..]) {
+                Ok(0) => return self.drop_outbound(token, "connection closed while writing"),
+                Ok(n) => out.wpos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return self.drop_outbound(token, &e.to_string()),
+            }
+        }
+    }
+}
+
+/// Reads and decodes frames until the socket would block, the delivery channel is full, or the
+/// connection must close.
+fn read_frames(
+    conn: &mut Inbound,
+    max: usize,
+    batches: &Sender<Vec<WireMessage>>,
+    shared: &Shared,
+) -> ReadOutcome {
+    conn.stalled = false;
+    loop {
+        if let Some(batch) = conn.pending.take() {
+            if let Err(batch) = hand_over(batch, batches, shared) {
+                conn.pending = Some(batch);
+                conn.stalled = true;
+                return ReadOutcome::Open;
+            }
+        }
+        // Whole frames already buffered.
+        let buffered = &conn.buf[conn.start..];
+        let frame_len = match wire::peek_frame_len(buffered, max) {
+            Ok(len) => len,
+            Err(e) => return ReadOutcome::Closed(e.to_string()),
+        };
+        if let Some(len) = frame_len {
+            let total = FRAME_HEADER_BYTES + len;
+            if buffered.len() >= total {
+                let decoded = wire::decode_payload(&buffered[FRAME_HEADER_BYTES..total]);
+                conn.start += total;
+                if conn.start == conn.buf.len() {
+                    conn.buf.clear();
+                    conn.start = 0;
+                }
+                match decoded {
+                    Ok(batch) if batch.is_empty() => {}
+                    Ok(batch) => conn.pending = Some(batch),
+                    Err(e) => return ReadOutcome::Closed(format!("bad frame: {e}")),
+                }
+                continue;
+            }
+        }
+        // Need more bytes. The buffer holds at most one partial frame plus one chunk.
+        if conn.start > 0 {
+            conn.buf.drain(..conn.start);
+            conn.start = 0;
+        }
+        let old = conn.buf.len();
+        conn.buf.resize(old + READ_CHUNK, 0);
+        let read = conn.stream.read(&mut conn.buf[old..]);
+        match read {
+            Ok(0) => {
+                conn.buf.truncate(old);
+                return ReadOutcome::Closed(String::new());
+            }
+            Ok(n) => conn.buf.truncate(old + n),
+            Err(e) => {
+                conn.buf.truncate(old);
+                match e.kind() {
+                    io::ErrorKind::WouldBlock => return ReadOutcome::Open,
+                    io::ErrorKind::Interrupted => {}
+                    _ => return ReadOutcome::Closed(e.to_string()),
+                }
+            }
+        }
+    }
+}
+
+/// Gives a batch to the delivery thread, or back when its channel is full (after asking it to wake
+/// the loop once it takes one).
+fn hand_over(
+    batch: Vec<WireMessage>,
+    batches: &Sender<Vec<WireMessage>>,
+    shared: &Shared,
+) -> Result<(), Vec<WireMessage>> {
+    match batches.try_send(batch) {
+        Ok(()) => Ok(()),
+        Err(TrySendError::Disconnected(_)) => Ok(()), // shutting down: dropped
+        Err(TrySendError::Full(batch)) => {
+            // Set the flag first, then retry: the delivery thread either sees the flag after taking a
+            // batch (and wakes us) or made room before our retry.
+            shared.inbound_paused.store(true, Ordering::SeqCst);
+            match batches.try_send(batch) {
+                Ok(()) => Ok(()),
+                Err(TrySendError::Disconnected(_)) => Ok(()),
+                Err(TrySendError::Full(batch)) => Err(batch),
+            }
+        }
+    }
+}
+
+/// Builds the next frame for `peer` into `buf`: system tuples first, then data, at most
+/// `batch_tuples` and `max_frame_bytes`. Returns false when there is nothing to send.
+fn fill_frame(buf: &mut Vec<u8>, peer: &mut Peer, shared: &Shared) -> bool {
+    let max_payload = shared.opts.max_frame_bytes;
+    let start = wire::begin_frame(buf);
+    let mut count: u32 = 0;
+    while (count as usize) < shared.opts.batch_tuples.max(1) {
+        let next = peer
+            .carry
+            .take()
+            .or_else(|| peer.queue.system_rx.try_recv().ok())
+            .or_else(|| peer.queue.data_rx.try_recv().ok());
+        let Some((dest, tuple)) = next else {
+            break;
+        };
+        let before = buf.len();
+        if let Err(e) = wire::encode_tuple(buf, dest, &tuple) {
+            tracing::warn!(topology = %shared.topology_id, peer = %peer.queue.addr, task = dest, error = %e, "cannot send tuple; dropped");
+            continue;
+        }
+        if buf.len() - start - FRAME_HEADER_BYTES > max_payload {
+            buf.truncate(before);
+            if count == 0 {
+                tracing::warn!(topology = %shared.topology_id, peer = %peer.queue.addr, task = dest, max_frame_bytes = max_payload, "tuple larger than a frame may be (storm.messaging.netty.buffer_size); dropped");
+                continue;
+            }
+            peer.carry = Some((dest, tuple));
+            break;
+        }
+        count += 1;
+    }
+    if count == 0 {
+        buf.truncate(start);
+        return false;
+    }
+    wire::finish_frame(buf, start, count);
+    true
+}

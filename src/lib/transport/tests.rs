@@ -1,0 +1,638 @@
+//! Tests of the transport: the wire codec (round trips, hostile input) and real `TcpTransport`s on
+//! 127.0.0.1 exchanging tuples through `Router`s (both directions, backpressure, reconnect, restart).
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+
+use super::wire::{self, FrameError, WireMessage};
+use super::*;
+use crate::executor::transport::{executor_queues, Control, Delivery, ExecutorInbox};
+use crate::tuple::codec::encode_values;
+use crate::tuple::Value;
+
+// ---- codec -------------------------------------------------------------------------------------
+
+fn arb_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i32>().prop_map(Value::Int),
+        any::<i64>().prop_map(Value::Long),
+        any::<u32>().prop_map(|b| Value::Float(f32::from_bits(b))),
+        any::<u64>().prop_map(|b| Value::Double(f64::from_bits(b))),
+        ".{0,12}".prop_map(Value::String),
+        proptest::collection::vec(any::<u8>(), 0..16).prop_map(Value::Bytes),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::List),
+            proptest::collection::vec((inner.clone(), inner), 0..3).prop_map(Value::Map),
+        ]
+    })
+}
+
+fn arb_message() -> impl Strategy<Value = WireMessage> {
+    (
+        any::<i32>(),
+        any::<i32>(),
+        ".{0,20}",
+        proptest::collection::vec((any::<i64>(), any::<i64>()), 0..4),
+        proptest::collection::vec(arb_value(), 0..5),
+    )
+        .prop_map(|(dest, source_task, stream, anchors, values)| WireMessage {
+            dest,
+            source_task,
+            stream,
+            anchors,
+            values,
+        })
+}
+
+/// Values compared by encoding: bit-exact and NaN-safe.
+fn values_bytes(values: &[Value]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_values(values, &mut out);
+    out
+}
+
+fn sample_messages() -> Vec<WireMessage> {
+    vec![
+        WireMessage {
+            dest: 7,
+            source_task: -1,
+            stream: "__tick".into(),
+            anchors: vec![],
+            values: vec![Value::Int(30)],
+        },
+        WireMessage {
+            dest: 3,
+            source_task: 12,
+            stream: "default".into(),
+            anchors: vec![(1, 2), (-5, i64::MAX)],
+            values: vec![Value::from("word"), Value::Long(-9)],
+        },
+    ]
+}
+
+proptest! {
+    #[test]
+    fn frames_round_trip(messages in proptest::collection::vec(arb_message(), 0..8)) {
+        let frame = wire::encode_frame(&messages).unwrap();
+        let back = wire::decode_frame(&frame, usize::MAX).unwrap();
+        prop_assert_eq!(back.len(), messages.len());
+        for (a, b) in back.iter().zip(&messages) {
+            prop_assert_eq!(a.dest, b.dest);
+            prop_assert_eq!(a.source_task, b.source_task);
+            prop_assert_eq!(&a.stream, &b.stream);
+            prop_assert_eq!(&a.anchors, &b.anchors);
+            prop_assert_eq!(values_bytes(&a.values), values_bytes(&b.values));
+        }
+        prop_assert_eq!(wire::encode_frame(&back).unwrap(), frame);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = wire::decode_frame(&bytes, 1 << 20);
+        let _ = wire::decode_payload(&bytes);
+        let _ = wire::peek_frame_len(&bytes, 64);
+    }
+
+    #[test]
+    fn corrupted_frames_never_panic(
+        messages in proptest::collection::vec(arb_message(), 1..4),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut frame = wire::encode_frame(&messages).unwrap();
+        for (at, byte) in flips {
+            let i = at.index(frame.len());
+            frame[i] ^= byte;
+        }
+        let _ = wire::decode_frame(&frame, 1 << 20);
+        let _ = wire::decode_payload(&frame[4..]);
+        let n = cut.index(frame.len());
+        let _ = wire::decode_frame(&frame[..n], 1 << 20);
+    }
+}
+
+#[test]
+fn truncated_frame_is_an_error() {
+    let frame = wire::encode_frame(&sample_messages()).unwrap();
+    for n in 0..frame.len() {
+        let err = wire::decode_frame(&frame[..n], 1 << 20).unwrap_err();
+        assert!(matches!(err, FrameError::Truncated { .. }), "{n}: {err}");
+    }
+    // A payload whose length prefix agrees but whose last message is cut short.
+    let mut short = frame[4..frame.len() - 1].to_vec();
+    let len = (short.len() as u32).to_be_bytes();
+    short.splice(0..0, len);
+    assert!(wire::decode_frame(&short, 1 << 20).is_err());
+}
+
+#[test]
+fn oversize_length_is_refused_before_reading_the_payload() {
+    let header = (10_000u32).to_be_bytes();
+    let err = wire::peek_frame_len(&header, 9_999).unwrap_err();
+    assert_eq!(
+        err,
+        FrameError::TooLarge {
+            len: 10_000,
+            max: 9_999
+        }
+    );
+    assert!(err
+        .to_string()
+        .contains("storm.messaging.netty.buffer_size"));
+    assert_eq!(wire::peek_frame_len(&header, 10_000).unwrap(), Some(10_000));
+    assert_eq!(wire::peek_frame_len(&header[..3], 10).unwrap(), None);
+}
+
+#[test]
+fn huge_counts_are_refused_without_allocating() {
+    let mut payload = u32::MAX.to_be_bytes().to_vec();
+    payload.extend_from_slice(&[0; 20]);
+    assert!(matches!(
+        wire::decode_payload(&payload),
+        Err(FrameError::CountTooLarge { .. })
+    ));
+}
+
+#[test]
+fn bad_utf8_stream_and_trailing_bytes_are_errors() {
+    let mut frame = wire::encode_frame(&sample_messages()[1..]).unwrap();
+    // payload: count(4) dest(4) source(4) stream_len(2) "default"
+    frame[4 + 4 + 8 + 2] = 0xff;
+    assert!(matches!(
+        wire::decode_frame(&frame, 1 << 20),
+        Err(FrameError::BadStream { index: 0, .. })
+    ));
+    let mut frame = wire::encode_frame(&sample_messages()).unwrap();
+    frame.push(0);
+    let len = (frame.len() as u32 - 4).to_be_bytes();
+    frame[..4].copy_from_slice(&len);
+    assert!(matches!(
+        wire::decode_frame(&frame, 1 << 20),
+        Err(FrameError::TrailingBytes { .. })
+    ));
+}
+
+#[test]
+fn options_come_from_storm_keys() {
+    let mut conf = crate::config::Config::defaults();
+    let d = TransportOptions::from_conf(&conf).unwrap();
+    assert_eq!(d.max_frame_bytes, 5_242_880);
+    assert_eq!(d.min_backoff, Duration::from_millis(100));
+    assert_eq!(d.max_backoff, Duration::from_millis(1000));
+    conf.set("storm.messaging.netty.buffer_size", 65536);
+    conf.set("topology.transfer.buffer.size", 16);
+    conf.set("storm.messaging.netty.min_wait_ms", 5);
+    conf.set("storm.messaging.netty.max_wait_ms", 50);
+    let o = TransportOptions::from_conf(&conf).unwrap();
+    assert_eq!(o.max_frame_bytes, 65536);
+    assert_eq!(o.send_queue_tuples, 16);
+    assert_eq!(o.min_backoff, Duration::from_millis(5));
+    assert_eq!(o.max_backoff, Duration::from_millis(50));
+    conf.set("topology.transfer.buffer.size", "many");
+    assert!(TransportOptions::from_conf(&conf).is_err());
+}
+
+// ---- end to end --------------------------------------------------------------------------------
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::yield_now();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Every (task, stream) is component `c<task>` with one field `v` (two for `pair`).
+struct TestResolver;
+
+impl SourceResolver for TestResolver {
+    fn source(&self, task: i32, stream: &str) -> Option<Arc<TupleSource>> {
+        if stream == "unknown" {
+            return None;
+        }
+        let fields = if stream == "pair" {
+            Fields::new(["a", "b"]).unwrap()
+        } else {
+            Fields::new(["v"]).unwrap()
+        };
+        Some(Arc::new(TupleSource::new(
+            format!("c{task}"),
+            task,
+            stream,
+            fields,
+        )))
+    }
+}
+
+fn tuple(task: i32, stream: &str, values: Vec<Value>, anchors: Vec<(i64, i64)>) -> Tuple {
+    TestResolver
+        .source(task, stream)
+        .map(|s| Tuple::new(s, values, anchors))
+        .unwrap()
+}
+
+fn localhost(t: &TcpTransport) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], t.local_addr().port()))
+}
+
+fn fast_opts() -> TransportOptions {
+    TransportOptions {
+        min_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(100),
+        ..TransportOptions::default()
+    }
+}
+
+struct Node {
+    transport: Arc<TcpTransport>,
+    router: Arc<Router>,
+    inboxes: HashMap<i32, ExecutorInbox>,
+}
+
+impl Node {
+    fn start(
+        port: u16,
+        tasks: &[i32],
+        remote: HashMap<i32, SocketAddr>,
+        capacity: usize,
+        opts: TransportOptions,
+    ) -> Node {
+        let transport =
+            TcpTransport::start(port, "topo-1", Arc::new(TestResolver), remote, opts).unwrap();
+        let mut local = HashMap::new();
+        let mut inboxes = HashMap::new();
+        for &t in tasks {
+            let (q, inbox) = executor_queues(capacity);
+            local.insert(t, q);
+            inboxes.insert(t, inbox);
+        }
+        let remote: Arc<dyn RemoteTransport> = transport.clone();
+        let router = Arc::new(Router::new(local, Some(remote)));
+        transport.attach(Arc::clone(&router));
+        Node {
+            transport,
+            router,
+            inboxes,
+        }
+    }
+
+    /// Sends, retrying while the transport pushes back.
+    fn send(&self, dest: i32, t: Tuple, system: bool) {
+        let mut t = t;
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            match self.router.try_deliver(dest, t, system) {
+                Delivery::Delivered => return,
+                Delivery::Full(back) => t = back,
+                Delivery::Dropped => panic!("tuple for {dest} dropped"),
+            }
+            assert!(Instant::now() < deadline, "could not send to {dest}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn recv_data(&self, task: i32) -> Tuple {
+        self.inboxes[&task]
+            .data
+            .recv_timeout(DEADLINE)
+            .unwrap_or_else(|_| panic!("no data tuple for task {task}"))
+            .tuple
+    }
+
+    fn recv_control(&self, task: i32) -> Tuple {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.inboxes[&task].control.recv_timeout(left) {
+                Ok(Control::Tuple(env)) => return env.tuple,
+                Ok(Control::Wake) => continue,
+                Err(_) => panic!("no control tuple for task {task}"),
+            }
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.transport.shutdown();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn two_workers_exchange_tuples_both_ways() {
+    let a = Node::start(0, &[1, 2], HashMap::new(), 64, fast_opts());
+    let b = Node::start(
+        0,
+        &[3, 4],
+        HashMap::from([(1, localhost(&a.transport)), (2, localhost(&a.transport))]),
+        64,
+        fast_opts(),
+    );
+    a.transport.set_remote_tasks(HashMap::from([
+        (3, localhost(&b.transport)),
+        (4, localhost(&b.transport)),
+    ]));
+    assert!(a.transport.owns(3) && !a.transport.owns(1) && b.transport.owns(2));
+    wait_until("both connected", || {
+        a.transport.all_connected() && b.transport.all_connected()
+    });
+
+    // a → b: data, with anchors and two fields.
+    for i in 0..100 {
+        a.send(
+            3,
+            tuple(
+                1,
+                "pair",
+                vec![Value::Int(i), Value::from(format!("v{i}"))],
+                vec![(i as i64, -(i as i64))],
+            ),
+            false,
+        );
+    }
+    for i in 0..100 {
+        let t = b.recv_data(3);
+        assert_eq!(t.values(), &[Value::Int(i), Value::from(format!("v{i}"))]);
+        assert_eq!(t.source_task(), 1);
+        assert_eq!(t.source_component(), "c1");
+        assert_eq!(t.source_stream(), "pair");
+        assert_eq!(t.fields().len(), 2);
+        assert_eq!(t.message_id(), &[(i as i64, -(i as i64))]);
+    }
+    // a → b: a system tuple lands on the control queue.
+    a.send(
+        4,
+        tuple(2, "__ack_ack", vec![Value::Long(42)], vec![]),
+        true,
+    );
+    let t = b.recv_control(4);
+    assert_eq!(t.source_stream(), "__ack_ack");
+    assert_eq!(t.values(), &[Value::Long(42)]);
+
+    // b → a.
+    for i in 0..50 {
+        b.send(
+            if i % 2 == 0 { 1 } else { 2 },
+            tuple(4, "default", vec![Value::Int(i)], vec![]),
+            false,
+        );
+    }
+    for i in 0..50 {
+        let t = a.recv_data(if i % 2 == 0 { 1 } else { 2 });
+        assert_eq!(t.values(), &[Value::Int(i)]);
+        assert_eq!(t.source_task(), 4);
+    }
+
+    // Unknown source streams are dropped; later tuples still arrive.
+    a.send(3, tuple(1, "default", vec![Value::Int(-1)], vec![]), false);
+    let unknown = Tuple::new(
+        Arc::new(TupleSource::new("c1", 1, "unknown", Fields::empty())),
+        vec![Value::Int(0)],
+        vec![],
+    );
+    a.send(3, unknown, false);
+    a.send(3, tuple(1, "default", vec![Value::Int(-2)], vec![]), false);
+    assert_eq!(b.recv_data(3).values(), &[Value::Int(-1)]);
+    assert_eq!(b.recv_data(3).values(), &[Value::Int(-2)]);
+
+    // Dropping the route closes the connection and the tasks are no longer owned.
+    a.transport.set_remote_tasks(HashMap::new());
+    assert!(!a.transport.owns(3));
+    assert!(a.transport.all_connected());
+}
+
+#[test]
+fn a_full_receiver_pushes_back_and_memory_stays_bounded() {
+    let opts = TransportOptions {
+        send_queue_tuples: 32,
+        ..fast_opts()
+    };
+    let b = Node::start(0, &[3], HashMap::new(), 4, fast_opts());
+    let b_addr = localhost(&b.transport);
+    let a = Node::start(0, &[1], HashMap::from([(3, b_addr)]), 4, opts);
+    wait_until("connected", || a.transport.all_connected());
+
+    let payload = Value::Bytes(vec![7; 16 * 1024]);
+    let mut accepted = 0usize;
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        match a
+            .router
+            .try_deliver(3, tuple(1, "default", vec![payload.clone()], vec![]), false)
+        {
+            Delivery::Delivered => accepted += 1,
+            Delivery::Full(_) => break,
+            Delivery::Dropped => panic!("dropped"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "try_send never pushed back ({accepted} accepted)"
+        );
+    }
+    assert!(a.transport.queued(b_addr) <= 32);
+    // Executor queue (4) + delivery pending + channel + socket buffers + sender queue: bounded.
+    assert!(accepted < 20_000, "{accepted} tuples accepted");
+
+    // System tuples still go through while data is stuck.
+    a.send(3, tuple(1, "__ack_ack", vec![Value::Int(1)], vec![]), true);
+    assert_eq!(b.recv_control(3).values(), &[Value::Int(1)]);
+
+    // Draining the receiver lets everything through, in order, and sending resumes.
+    let inbox = &b.inboxes[&3].data;
+    for _ in 0..accepted {
+        inbox
+            .recv_timeout(DEADLINE)
+            .expect("every accepted tuple arrives");
+    }
+    a.send(3, tuple(1, "default", vec![Value::Int(5)], vec![]), false);
+    assert_eq!(b.recv_data(3).values(), &[Value::Int(5)]);
+}
+
+#[test]
+fn sender_started_first_delivers_once_the_receiver_listens() {
+    let port = free_port();
+    let target = SocketAddr::from(([127, 0, 0, 1], port));
+    let a = Node::start(0, &[1], HashMap::from([(3, target)]), 16, fast_opts());
+    for i in 0..10 {
+        a.send(3, tuple(1, "default", vec![Value::Int(i)], vec![]), false);
+    }
+    assert!(!a.transport.all_connected());
+    assert_eq!(a.transport.queued(target), 10);
+
+    let b = Node::start(port, &[3], HashMap::new(), 16, fast_opts());
+    for i in 0..10 {
+        assert_eq!(b.recv_data(3).values(), &[Value::Int(i)]);
+    }
+    wait_until("connected", || a.transport.all_connected());
+}
+
+#[test]
+fn sending_resumes_after_the_receiver_restarts() {
+    let b = Node::start(0, &[3], HashMap::new(), 16, fast_opts());
+    let port = b.transport.local_addr().port();
+    let target = SocketAddr::from(([127, 0, 0, 1], port));
+    let a = Node::start(0, &[1], HashMap::from([(3, target)]), 16, fast_opts());
+    a.send(3, tuple(1, "default", vec![Value::Int(1)], vec![]), false);
+    assert_eq!(b.recv_data(3).values(), &[Value::Int(1)]);
+
+    b.transport.shutdown();
+    b.transport.shutdown(); // idempotent
+    drop(b);
+    wait_until("the sender notices", || !a.transport.all_connected());
+
+    let b = Node::start(port, &[3], HashMap::new(), 16, fast_opts());
+    wait_until("reconnected", || a.transport.all_connected());
+    // Tuples written just before the drop may be lost (acking replays them); new ones arrive.
+    let deadline = Instant::now() + DEADLINE;
+    let mut n = 100;
+    loop {
+        a.send(3, tuple(1, "default", vec![Value::Int(n)], vec![]), false);
+        if let Ok(env) = b.inboxes[&3].data.recv_timeout(Duration::from_millis(200)) {
+            assert!(matches!(env.tuple.values(), [Value::Int(m)] if (100..=n).contains(m)));
+            break;
+        }
+        assert!(Instant::now() < deadline, "no tuple after restart");
+        n += 1;
+    }
+}
+
+#[test]
+fn a_corrupt_or_oversize_frame_closes_only_that_connection() {
+    let opts = TransportOptions {
+        max_frame_bytes: 1024,
+        ..fast_opts()
+    };
+    let b = Node::start(0, &[3], HashMap::new(), 16, opts);
+    let addr = localhost(&b.transport);
+    let closed = |bytes: &[u8]| {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(DEADLINE)).unwrap();
+        s.write_all(bytes).unwrap();
+        let mut buf = [0u8; 16];
+        match s.read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("connection not closed: {other:?}"),
+        }
+    };
+    closed(&100_000u32.to_be_bytes());
+    closed(&[0, 0, 0, 6, 0, 0, 0, 1, 0xde, 0xad]);
+
+    // A good connection still works.
+    let mut s = TcpStream::connect(addr).unwrap();
+    let frame = wire::encode_frame(&[WireMessage {
+        dest: 3,
+        source_task: 9,
+        stream: "default".into(),
+        anchors: vec![],
+        values: vec![Value::from("ok")],
+    }])
+    .unwrap();
+    s.write_all(&frame).unwrap();
+    let t = b.recv_data(3);
+    assert_eq!(t.values(), &[Value::from("ok")]);
+    assert_eq!(t.source_component(), "c9");
+}
+
+#[test]
+fn nothing_is_read_before_attach() {
+    let transport = TcpTransport::start(
+        0,
+        "topo-1",
+        Arc::new(TestResolver),
+        HashMap::new(),
+        fast_opts(),
+    )
+    .unwrap();
+    let (q, inbox) = executor_queues(4);
+    let router = Arc::new(Router::new(HashMap::from([(3, q)]), None));
+    let mut s = TcpStream::connect(localhost(&transport)).unwrap();
+    let frame = wire::encode_frame(&[WireMessage {
+        dest: 3,
+        source_task: 9,
+        stream: "default".into(),
+        anchors: vec![],
+        values: vec![Value::Int(1)],
+    }])
+    .unwrap();
+    s.write_all(&frame).unwrap();
+    assert!(inbox.data.recv_timeout(Duration::from_millis(100)).is_err());
+    transport.attach(router);
+    let env = inbox.data.recv_timeout(DEADLINE).unwrap();
+    assert_eq!(env.tuple.values(), &[Value::Int(1)]);
+    transport.shutdown();
+}
+
+#[test]
+fn bind_failure_names_the_port() {
+    let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let err = TcpTransport::start(
+        port,
+        "t",
+        Arc::new(TestResolver),
+        HashMap::new(),
+        fast_opts(),
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains(&port.to_string()), "{text}");
+    assert!(text.contains("supervisor.slots.ports"), "{text}");
+}
+
+#[test]
+fn context_resolver_finds_fields_and_caches() {
+    use crate::api::{TopologyBuilder, WorkerTopologyContext};
+    use crate::local::components::{ExclamationBolt, TestWordSpout};
+    use crate::topology::system::{normalize_topology, system_topology};
+
+    let mut builder = TopologyBuilder::new();
+    builder.set_spout("words", TestWordSpout::new(10), 2);
+    builder
+        .set_bolt("exclaim", ExclamationBolt, 1)
+        .shuffle_grouping("words");
+    let conf = crate::config::Config::defaults().to_json();
+    let topology = normalize_topology(&builder.create_topology().unwrap(), &conf).unwrap();
+    let system = system_topology(&topology, &conf).unwrap();
+    let context = Arc::new(WorkerTopologyContext::new("t-1", &system, vec![], None).unwrap());
+    let spout_task = context.component_tasks("words")[0];
+    let resolver = ContextResolver::new(Arc::clone(&context));
+
+    let s = resolver.source(spout_task, "default").unwrap();
+    assert_eq!(s.component, "words");
+    assert_eq!(s.task, spout_task);
+    assert_eq!(s.stream, "default");
+    assert!(s.fields.contains("word"));
+    assert!(Arc::ptr_eq(
+        &s,
+        &resolver.source(spout_task, "default").unwrap()
+    ));
+
+    // A system stream resolves even when the component does not declare it.
+    let sys = resolver
+        .source(spout_task, "__storm_rs_undeclared")
+        .unwrap();
+    assert_eq!(sys.fields.len(), 0);
+    assert!(resolver.source(spout_task, "no-such-stream").is_none());
+    assert!(resolver.source(10_000, "default").is_none());
+}
