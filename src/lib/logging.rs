@@ -16,8 +16,13 @@ fn filter(default: &str) -> EnvFilter {
     EnvFilter::try_from_env("STORM_LOG").unwrap_or_else(|_| EnvFilter::new(default))
 }
 
-/// Logging for short-lived commands: warnings and errors on stderr.
+/// Logging for short-lived commands: warnings and errors on stderr. Does nothing in a topology
+/// program started as a worker (`STORM_WORKER=1`), which logs to its `worker.log` instead.
 pub fn init_cli() {
+    if std::env::var("STORM_WORKER").as_deref() == Ok("1") {
+        // A topology program started by a supervisor becomes a worker and logs to its worker.log.
+        return;
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter("warn"))
         .with_writer(std::io::stderr)

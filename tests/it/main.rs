@@ -4,6 +4,7 @@
 //! which installs what they need.
 
 mod cli;
+mod cli_cluster;
 mod cluster;
 mod cluster_support;
 mod drpc;

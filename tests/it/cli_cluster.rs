@@ -1,0 +1,222 @@
+//! The `storm` command against a live cluster: `storm jar` with a Rust topology program (which the
+//! supervisor then runs as the worker executable itself), `list`, `rebalance`, `deactivate`/`activate`,
+//! `get-errors`, `kill -w`, and every management subcommand's bad-input paths.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use storm::thrift::{ExecutorSpecificStats, TNimbusSyncClient};
+
+use crate::cluster_support::{alive, TestCluster};
+use crate::support::{storm_bin, wait_until};
+
+const LONG: Duration = Duration::from_secs(90);
+
+fn example(name: &str) -> PathBuf {
+    let p = storm_bin().parent().unwrap().join("examples").join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: build the examples (scripts/test.sh does)",
+        p.display()
+    );
+    p
+}
+
+/// `storm --config <cluster> ARGS…` → (exit code, stdout, stderr).
+fn storm(c: &TestCluster, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(storm_bin())
+        .arg("--config")
+        .arg(&c.config)
+        .args(args)
+        .current_dir(&c.dir)
+        .env_remove("STORM_CONF_DIR")
+        .env_remove("STORM_HOME")
+        .env_remove("STORM_WORKER")
+        .output()
+        .expect("run storm");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ok(c: &TestCluster, args: &[&str]) -> String {
+    let (code, out, err) = storm(c, args);
+    assert_eq!(code, 0, "storm {args:?} failed: {err}\n{}", c.logs());
+    out
+}
+
+fn fails(c: &TestCluster, args: &[&str]) -> String {
+    let (code, out, err) = storm(c, args);
+    assert_ne!(code, 0, "storm {args:?} should fail; stdout: {out}");
+    assert_eq!(
+        err.trim().lines().count(),
+        1,
+        "one-line reason for storm {args:?}: {err}"
+    );
+    err
+}
+
+/// Total tuples the spouts of topology `id` emitted, from nimbus's `getTopologyInfo`.
+fn spout_emitted(c: &TestCluster, id: &str) -> i64 {
+    let Ok(info) = c.nimbus_client().raw().get_topology_info(id.to_string()) else {
+        return 0;
+    };
+    info.executors
+        .iter()
+        .filter_map(|e| e.stats.as_ref())
+        .filter(|s| matches!(s.specific, ExecutorSpecificStats::Spout(_)))
+        .flat_map(|s| s.emitted.values().flat_map(|m| m.values()))
+        .sum()
+}
+
+#[test]
+fn storm_jar_list_rebalance_deactivate_kill_on_a_live_cluster() {
+    let mut c = TestCluster::start("cli", &[]);
+    c.add_supervisor(4);
+    c.wait_supervisors(1);
+
+    // storm jar: the program uploads itself and submits; it returns once submitted.
+    let wc = example("word_count");
+    let out = ok(&c, &["jar", wc.to_str().unwrap(), "wc"]);
+    assert!(!out.contains("running topology"), "not local mode: {out}");
+    let id = c.topology_id("wc").expect("wc submitted");
+
+    // The supervisor runs the uploaded program itself as the worker.
+    wait_until(LONG, "a worker running the topology program", || {
+        c.supervisors[0].worker_pids().iter().any(|&p| {
+            alive(p)
+                && std::fs::read_link(format!("/proc/{p}/exe"))
+                    .is_ok_and(|exe| exe.ends_with("stormjar.jar"))
+        })
+    });
+    wait_until(LONG, "the spouts to emit", || spout_emitted(&c, &id) > 0);
+
+    // storm list: Storm's table with the running topology.
+    let list = ok(&c, &["list"]);
+    let lines: Vec<&str> = list.lines().collect();
+    assert!(
+        lines[0].starts_with("Topology_name        Status     Num_tasks"),
+        "{list}"
+    );
+    assert_eq!(lines[1], "-".repeat(88));
+    let row: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(row[0], "wc", "{list}");
+    assert_eq!(row[1], "ACTIVE", "{list}");
+    assert!(row[2].parse::<i32>().unwrap() >= 9, "tasks: {list}");
+    assert_eq!(row[3], "1", "one worker by default: {list}");
+    assert_eq!(row[5], id);
+
+    // storm rebalance: two workers, three split executors.
+    let out = ok(
+        &c,
+        &["rebalance", "wc", "-w", "0", "-n", "2", "-e", "split=3"],
+    );
+    assert!(out.contains("Topology wc is rebalancing"), "{out}");
+    wait_until(
+        LONG,
+        "the new assignment (2 workers, 3 split executors)",
+        || {
+            let base = c.storm_base(&id);
+            c.slots(&id).len() == 2
+                && base.is_some_and(|b| {
+                    b.status == storm::thrift::TopologyStatus::ACTIVE
+                        && b.component_executors
+                            .as_ref()
+                            .and_then(|m| m.get("split").copied())
+                            == Some(3)
+                })
+        },
+    );
+    let executors = c.assignment(&id).unwrap().executor_node_port.unwrap();
+    let info = c
+        .nimbus_client()
+        .raw()
+        .get_topology_info(id.clone())
+        .unwrap();
+    let split_executors = executors
+        .keys()
+        .filter(|k| {
+            info.executors
+                .iter()
+                .any(|e| e.component_id == "split" && e.executor_info.task_start as i64 == k[0])
+        })
+        .count();
+    assert_eq!(split_executors, 3, "{executors:?}");
+
+    // storm deactivate stops the spouts; activate resumes them.
+    ok(&c, &["deactivate", "wc"]);
+    let mut last = spout_emitted(&c, &id);
+    let mut stable = std::time::Instant::now();
+    wait_until(LONG, "spout emits to stay flat for 3 s", || {
+        let now = spout_emitted(&c, &id);
+        if now != last {
+            last = now;
+            stable = std::time::Instant::now();
+        }
+        stable.elapsed() > Duration::from_secs(3)
+    });
+    ok(&c, &["activate", "wc"]);
+    let before = spout_emitted(&c, &id);
+    wait_until(LONG, "spouts to emit again", || {
+        spout_emitted(&c, &id) > before
+    });
+
+    // get-errors: Storm's JSON.
+    let out = ok(&c, &["get-errors", "wc"]);
+    let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(json["Topology Name"], "wc");
+    assert!(json["Comp-Errors"].is_object(), "{out}");
+
+    // storm kill -w 1, then `No topologies running.`
+    let out = ok(&c, &["kill", "wc", "-w", "1"]);
+    assert!(out.contains("Killed topology: wc"), "{out}");
+    wait_until(LONG, "storm list to be empty", || {
+        storm(&c, &["list"]).1 == "No topologies running.\n"
+    });
+    wait_until(LONG, "the workers to exit", || {
+        c.supervisors[0].worker_pids().iter().all(|&p| !alive(p))
+    });
+
+    // Bad input, each with a one-line reason.
+    let e = fails(&c, &["kill", "nope"]);
+    assert!(e.contains("nope") && e.contains("not alive"), "{e}");
+    let e = fails(&c, &["activate", "nope"]);
+    assert!(e.contains("nope"), "{e}");
+    let e = fails(&c, &["deactivate", "nope"]);
+    assert!(e.contains("nope"), "{e}");
+    let e = fails(&c, &["rebalance", "nope", "-n", "1"]);
+    assert!(e.contains("nope"), "{e}");
+    let e = fails(&c, &["get-errors", "nope"]);
+    assert!(e.contains("no running topology is named nope"), "{e}");
+    let e = fails(&c, &["rebalance", "wc", "-e", "split"]);
+    assert!(e.contains("COMPONENT=NUMBER_OF_EXECUTORS"), "{e}");
+    let e = fails(&c, &["list", "-c", "nimbus.thrift.port=notaport"]);
+    assert!(e.contains("nimbus.thrift.port"), "{e}");
+    let e = fails(&c, &["list", "-c", "nimbus.seeds=[\"127.0.0.1:1\"]"]);
+    assert!(
+        e.contains("127.0.0.1:1") && e.contains("nimbus.seeds"),
+        "{e}"
+    );
+}
+
+#[test]
+fn rebalance_of_an_unknown_component_names_the_valid_ones() {
+    let mut c = TestCluster::start("cli-rebal", &[]);
+    c.add_supervisor(2);
+    c.wait_supervisors(1);
+    let wc = example("word_count");
+    ok(&c, &["jar", wc.to_str().unwrap(), "wc2"]);
+    let e = fails(&c, &["rebalance", "wc2", "-e", "splitt=2"]);
+    assert!(
+        e.contains("Invalid component splitt") && e.contains("split"),
+        "{e}"
+    );
+    let e = fails(&c, &["jar", wc.to_str().unwrap(), "wc2"]);
+    assert!(
+        e.contains("already"),
+        "a second submit of a running name: {e}"
+    );
+    ok(&c, &["kill", "wc2", "-w", "0"]);
+}
