@@ -163,6 +163,7 @@ pub struct TestCluster {
     pub nimbus_port: u16,
     pub nimbuses: Vec<Daemon>,
     pub supervisors: Vec<Daemon>,
+    pub others: Vec<Daemon>,
     state: Option<ClusterState>,
 }
 
@@ -214,6 +215,7 @@ impl TestCluster {
             nimbus_port,
             nimbuses: Vec::new(),
             supervisors: Vec::new(),
+            others: Vec::new(),
             state: None,
         };
         c.add_nimbus(nimbus_port);
@@ -263,6 +265,17 @@ impl TestCluster {
         );
         self.supervisors.push(d);
         self.supervisors.len() - 1
+    }
+
+    /// Starts the `drpc` daemon; its ports come from the cluster config (`drpc.port`,
+    /// `drpc.invocations.port`, `drpc.http.port`), which workers read too.
+    pub fn add_drpc(&mut self) {
+        let d = self.daemon("drpc", env!("CARGO_BIN_EXE_drpc"), vec![]);
+        self.others.push(d);
+        let port = self.conf().get_port("drpc.http.port").unwrap();
+        wait_until(Duration::from_secs(30), "drpc to listen", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
     }
 
     /// The cluster configuration as a client sees it.
@@ -342,7 +355,12 @@ impl TestCluster {
     /// Daemon stderr of every process, for failure messages.
     pub fn logs(&self) -> String {
         let mut out = String::new();
-        for d in self.nimbuses.iter().chain(&self.supervisors) {
+        for d in self
+            .nimbuses
+            .iter()
+            .chain(&self.supervisors)
+            .chain(&self.others)
+        {
             out.push_str(&format!("--- {} stderr (last 3000 bytes)\n", d.name));
             let s = d.stderr();
             let mut start = s.len().saturating_sub(3000);
@@ -363,5 +381,6 @@ impl Drop for TestCluster {
         // Supervisors first (their drop kills their workers), then nimbus.
         self.supervisors.clear();
         self.nimbuses.clear();
+        self.others.clear();
     }
 }

@@ -8,6 +8,7 @@ mod cli_cluster;
 mod cluster;
 mod cluster_support;
 mod drpc;
+mod drpc_cluster;
 mod drpc_topology;
 mod nimbus;
 mod storm_cluster;
