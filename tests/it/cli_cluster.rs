@@ -145,6 +145,29 @@ fn storm_jar_list_rebalance_deactivate_kill_on_a_live_cluster() {
         .count();
     assert_eq!(split_executors, 3, "{executors:?}");
 
+    // storm monitor: Storm's tab-separated rows; without -m the components are listed.
+    let out = ok(
+        &c,
+        &["monitor", "wc", "-m", "spout", "-i", "1", "--count", "2"],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "topology\tcomponent\tparallelism\tstream\ttime-diff ms\temitted\tthroughput (Kt/s)"
+    );
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[2].starts_with("wc\tspout\t1\tdefault\t"), "{out}");
+    let out = ok(&c, &["monitor", "wc"]);
+    assert!(
+        out.contains("Available components for wc :") && out.contains("\nsplit\n"),
+        "{out}"
+    );
+    let e = fails(&c, &["monitor", "wc", "-m", "nope", "--count", "1"]);
+    assert!(
+        e.contains("component: nope not found") && e.contains("split"),
+        "{e}"
+    );
+
     // storm deactivate stops the spouts; activate resumes them.
     ok(&c, &["deactivate", "wc"]);
     let mut last = spout_emitted(&c, &id);

@@ -4,6 +4,8 @@
 //! name, and `--help`. Success exits 0; failure prints one line `storm <command>: <reason>` to stderr and
 //! exits non-zero.
 
+pub mod artifacts;
+pub mod progress;
 mod topology;
 
 use std::path::PathBuf;
@@ -63,9 +65,11 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Run a topology program so that its submit call uploads it to the cluster's leader nimbus and
-    /// submits the topology (Storm's `storm jar`).
+    /// Run a topology program so that its submit call uploads it (and its --jars and --artifacts) to
+    /// the cluster's leader nimbus and submits the topology (Storm's `storm jar`).
     Jar {
+        #[command(flatten)]
+        deps: artifacts::DependencyArgs,
         /// The topology program (a Rust executable linking the storm library).
         artifact: PathBuf,
         /// Arguments passed to the program (usually the topology name first).
@@ -100,6 +104,40 @@ pub enum Command {
     },
     /// List the running topologies.
     List,
+    /// Print a component's throughput on a stream every interval (Storm's monitor).
+    Monitor {
+        name: String,
+        /// Seconds between samples.
+        #[arg(
+            short = 'i',
+            long = "interval",
+            value_name = "SECS",
+            default_value_t = 4
+        )]
+        interval: u64,
+        /// The component to watch (without it, the components are listed).
+        #[arg(short = 'm', long = "component", value_name = "COMPONENT")]
+        component: Option<String>,
+        /// The stream to watch.
+        #[arg(
+            short = 's',
+            long = "stream",
+            value_name = "STREAM",
+            default_value = "default"
+        )]
+        stream: String,
+        /// What to count: emitted or transferred.
+        #[arg(
+            short = 'w',
+            long = "watch",
+            value_name = "ITEM",
+            default_value = "emitted"
+        )]
+        watch: String,
+        /// Stop after N samples (storm-rs addition; Storm runs until interrupted).
+        #[arg(long = "count", value_name = "N")]
+        count: Option<u64>,
+    },
     /// Print the latest error of each component of a topology, as JSON.
     #[command(name = "get-errors")]
     GetErrors { name: String },
@@ -139,6 +177,7 @@ impl Command {
             Command::Deactivate { .. } => "deactivate",
             Command::Rebalance { .. } => "rebalance",
             Command::List => "list",
+            Command::Monitor { .. } => "monitor",
             Command::GetErrors { .. } => "get-errors",
             Command::Nimbus => "nimbus",
             Command::Supervisor => "supervisor",
@@ -158,6 +197,8 @@ pub enum CliError {
     DevZookeeper(#[from] crate::dev_zookeeper::DevZookeeperError),
     #[error(transparent)]
     Nimbus(#[from] crate::client::NimbusClientError),
+    #[error(transparent)]
+    Artifacts(#[from] artifacts::ArtifactError),
     #[error("{0}")]
     Other(String),
 }
@@ -236,7 +277,11 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
             artifact,
             args,
         } => match run_local(cli, *local_ttl, artifact, args)? {},
-        Command::Jar { artifact, args } => match run_jar(cli, artifact, args)? {},
+        Command::Jar {
+            deps,
+            artifact,
+            args,
+        } => match run_jar(cli, &conf, deps, artifact, args)? {},
         Command::Kill { wait, names } => topology::kill(&conf, names, *wait),
         Command::Activate { name } => topology::set_active(&conf, name, true),
         Command::Deactivate { name } => topology::set_active(&conf, name, false),
@@ -247,6 +292,24 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
             executors,
         } => topology::rebalance(&conf, name, *wait, *workers, executors),
         Command::List => topology::list(&conf),
+        Command::Monitor {
+            name,
+            interval,
+            component,
+            stream,
+            watch,
+            count,
+        } => topology::monitor(
+            &conf,
+            &topology::MonitorOptions {
+                name: name.clone(),
+                interval_secs: *interval,
+                component: component.clone(),
+                stream: stream.clone(),
+                watch: watch.clone(),
+                count: *count,
+            },
+        ),
         Command::GetErrors { name } => topology::get_errors(&conf, name),
         Command::Nimbus | Command::Supervisor | Command::Drpc => {
             let args = crate::daemon::DaemonArgs {
@@ -288,34 +351,47 @@ fn run_local(
         cli,
         artifact,
         args,
-        (crate::submitter::ENV_LOCAL_TTL, ttl.to_string()),
+        vec![(crate::submitter::ENV_LOCAL_TTL, ttl.to_string())],
     )
 }
 
-/// `storm jar`: replaces this process with the topology program, telling it (through the environment)
-/// which artifact to upload and with which configuration.
+/// `storm jar`: resolves `--jars` and `--artifacts` (any failure ends the command before the program
+/// runs, so nothing is submitted), then replaces this process with the topology program, telling it
+/// (through the environment) which artifact and dependencies to upload and with which configuration.
 fn run_jar(
     cli: &Cli,
+    conf: &Config,
+    deps: &artifacts::DependencyArgs,
     artifact: &std::path::Path,
     args: &[String],
 ) -> Result<std::convert::Infallible, CliError> {
     let absolute = std::fs::canonicalize(artifact)
         .map_err(|e| CliError::Other(format!("cannot read {}: {e}", artifact.display())))?;
+    let (mut deps, mut args) = (deps.clone(), args.to_vec());
+    deps.take_from(&mut args)?;
+    let resolved = deps.resolve(&conf.get_path("storm.local.dir")?)?;
     exec_program(
         cli,
         artifact,
-        args,
-        (crate::submitter::ENV_JAR, absolute.display().to_string()),
+        &args,
+        vec![
+            (crate::submitter::ENV_JAR, absolute.display().to_string()),
+            (crate::submitter::ENV_DEPENDENCY_JARS, resolved.jars_env()),
+            (
+                crate::submitter::ENV_DEPENDENCY_ARTIFACTS,
+                resolved.artifacts_env(),
+            ),
+        ],
     )
 }
 
 /// Runs a topology program in place of this process with the cluster configuration of this command
-/// and one mode variable (`STORM_LOCAL_TTL` or `STORM_JAR`).
+/// and the mode variables (`STORM_LOCAL_TTL`, or `STORM_JAR` and the dependency variables).
 fn exec_program(
     cli: &Cli,
     artifact: &std::path::Path,
     args: &[String],
-    mode: (&str, String),
+    mode: Vec<(&str, String)>,
 ) -> Result<std::convert::Infallible, CliError> {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
@@ -338,7 +414,9 @@ fn exec_program(
         .env_remove(crate::submitter::ENV_LOCAL_TTL)
         .env_remove(crate::submitter::ENV_JAR)
         .env_remove(crate::worker::ENV_WORKER)
-        .env(mode.0, mode.1)
+        .env_remove(crate::submitter::ENV_DEPENDENCY_JARS)
+        .env_remove(crate::submitter::ENV_DEPENDENCY_ARTIFACTS)
+        .envs(mode)
         .env(
             crate::submitter::ENV_OPTIONS,
             serde_json::to_string(&cli.conf).unwrap_or_else(|_| "[]".into()),

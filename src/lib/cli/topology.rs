@@ -193,6 +193,145 @@ pub fn get_errors(conf: &Config, name: &str) -> Result<(), CliError> {
     Ok(())
 }
 
+/// What `storm monitor` watches.
+#[derive(Debug, Clone)]
+pub struct MonitorOptions {
+    pub name: String,
+    pub interval_secs: u64,
+    pub component: Option<String>,
+    pub stream: String,
+    pub watch: String,
+    /// Stop after this many samples (storm-rs addition; Storm polls until interrupted).
+    pub count: Option<u64>,
+}
+
+/// The sum of `watch` (`emitted`/`transferred`) on `stream` over the component's executors (all-time
+/// window), the component's executor count, and whether the stream was seen at all.
+fn monitor_sample(
+    client: &mut NimbusClient,
+    o: &MonitorOptions,
+    component: &str,
+) -> Result<(i64, usize, bool), CliError> {
+    let id = topology_id_by_name(client, &o.name)?;
+    let info = call(client, |c| c.get_topology_info(id))?;
+    let (mut total, mut parallelism, mut found) = (0i64, 0usize, false);
+    for e in info
+        .executors
+        .iter()
+        .filter(|e| e.component_id == component)
+    {
+        parallelism += 1;
+        if let Some(stats) = &e.stats {
+            let m = if o.watch == "emitted" {
+                &stats.emitted
+            } else {
+                &stats.transferred
+            };
+            if let Some(v) = m
+                .get(crate::executor::stats::ALL_TIME_WINDOW)
+                .and_then(|w| w.get(&o.stream))
+            {
+                found = true;
+                total += v;
+            }
+        }
+    }
+    Ok((total, parallelism, found))
+}
+
+fn topology_id_by_name(client: &mut NimbusClient, name: &str) -> Result<String, CliError> {
+    let summaries = call(client, |c| c.get_topology_summaries())?;
+    summaries
+        .into_iter()
+        .find(|t| t.name == name)
+        .map(|t| t.id)
+        .ok_or_else(|| {
+            CliError::Other(format!(
+                "topology: {name} not found; `storm list` shows the running ones"
+            ))
+        })
+}
+
+fn components(client: &mut NimbusClient, name: &str) -> Result<Vec<String>, CliError> {
+    let id = topology_id_by_name(client, name)?;
+    let info = call(client, |c| c.get_topology_info(id))?;
+    let mut out: Vec<String> = info.executors.into_iter().map(|e| e.component_id).collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// `storm monitor NAME [-i SECS] [-m COMPONENT] [-s STREAM] [-w emitted|transferred]`: Storm's
+/// tab-separated throughput rows, one per interval.
+pub fn monitor(conf: &Config, o: &MonitorOptions) -> Result<(), CliError> {
+    if o.interval_secs == 0 {
+        return Err(CliError::Other("-i: poll interval must be positive".into()));
+    }
+    if o.watch != "emitted" && o.watch != "transferred" {
+        return Err(CliError::Other(format!(
+            "-w {}: watch item must either be transferred or emitted",
+            o.watch
+        )));
+    }
+    let mut client = NimbusClient::connect_leader(conf)?;
+    let Some(component) = o.component.clone() else {
+        println!("Available components for {} :", o.name);
+        println!("------------------");
+        for c in components(&mut client, &o.name)? {
+            println!("{c}");
+        }
+        println!("------------------");
+        println!("Please use -m to specify one component");
+        return Ok(());
+    };
+    println!(
+        "topology\tcomponent\tparallelism\tstream\ttime-diff ms\t{}\tthroughput (Kt/s)",
+        o.watch
+    );
+    let poll = std::time::Duration::from_secs(o.interval_secs);
+    let start = std::time::Instant::now();
+    let (mut last_time, mut last_total) = (start, 0i64);
+    let mut samples = 0u64;
+    loop {
+        let now = std::time::Instant::now();
+        let (total, parallelism, found) = monitor_sample(&mut client, o, &component)?;
+        if parallelism == 0 {
+            let valid = components(&mut client, &o.name)?.join(", ");
+            return Err(CliError::Other(format!(
+                "component: {component} not found; the components of {} are: {valid}",
+                o.name
+            )));
+        }
+        if !found {
+            return Err(CliError::Other(format!(
+                "stream: {} not found in component {component} (use -s to pick another stream)",
+                o.stream
+            )));
+        }
+        let dt = now.duration_since(last_time).as_millis() as i64;
+        let delta = total - last_total;
+        let throughput = if dt == 0 || delta == 0 {
+            0.0
+        } else {
+            delta as f64 / dt as f64
+        };
+        println!(
+            "{}\t{component}\t{parallelism}\t{}\t{dt}\t{delta}\t{throughput}",
+            o.name, o.stream
+        );
+        (last_time, last_total) = (now, total);
+        samples += 1;
+        if o.count.is_some_and(|n| samples >= n) {
+            return Ok(());
+        }
+        // Storm's poller: wake on the next multiple of the interval since the start.
+        let elapsed = start.elapsed();
+        let cycles = elapsed.as_millis() / poll.as_millis().max(1) + 1;
+        let wake = poll * u32::try_from(cycles).unwrap_or(u32::MAX);
+        std::thread::sleep(wake.saturating_sub(elapsed));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
