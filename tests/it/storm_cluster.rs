@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use storm::api::{TopologyBuilder, TopologyConf};
 use storm::local::components::SplitSentence;
-use storm::local::durable::{expected_counts, ledger, read_counts, CountFileSink, LedgerSpout};
+use storm::local::durable::{
+    expected_counts, ledger, read_counts, CountFileSink, CrashOnceBolt, LedgerSpout,
+};
 use storm::thrift::{
     KillOptions, RebalanceOptions, StormTopology, TNimbusSyncClient, TopologyStatus,
 };
@@ -373,5 +375,50 @@ fn the_status_machine_and_a_nimbus_restart() {
         c.supervisors
             .iter()
             .all(|s| worker_pids(&s.local_dir()).iter().all(|&p| !alive(p)))
+    });
+}
+
+#[test]
+fn a_user_error_kills_the_worker_which_is_relaunched_and_replays() {
+    let mut c = TestCluster::start("crash", &[]);
+    c.add_supervisor(1);
+    c.wait_supervisors(1);
+    let data = c.dir.join("data");
+    let limit = 200;
+    let mut b = TopologyBuilder::new();
+    b.set_spout("spout", LedgerSpout::new(&data, limit, 0), 2);
+    b.set_basic_bolt("crash", CrashOnceBolt::new(&data), 1)
+        .shuffle_grouping("spout");
+    b.set_basic_bolt("split", SplitSentence, 2)
+        .shuffle_grouping("crash");
+    b.set_basic_bolt("count", CountFileSink::new(&data), 2)
+        .fields_grouping("split", ["word"]);
+    submit(&c, "crash", &b.create_topology().unwrap(), 1);
+    let id = c.topology_id("crash").unwrap();
+
+    // The error reaches /errors and `storm get-errors`-style readers.
+    wait_until(LONG, "the crash in /errors", || {
+        c.state()
+            .errors(&id, "crash")
+            .unwrap_or_default()
+            .iter()
+            .any(|e| e.error.contains("deliberate crash"))
+    });
+    // The worker died (exit 20) and its supervisor relaunched it: a second worker id appears.
+    wait_until(LONG, "a relaunched worker", || {
+        c.supervisors[0]
+            .stderr()
+            .contains("to=\"KILL_AND_RELAUNCH\"")
+            && c.supervisors[0].worker_pids().iter().any(|&p| alive(p))
+    });
+    wait_all_acked(&c, &data, limit, LONG);
+    // At least once: every word counted at least as often as the sentences say (the sink flushes on
+    // its tick).
+    let expected = expected_counts(limit, 2);
+    wait_until(LONG, "the counts to cover every sentence", || {
+        let counts = read_counts(&data);
+        expected
+            .iter()
+            .all(|(w, n)| counts.get(w).copied().unwrap_or(0) >= *n)
     });
 }

@@ -49,6 +49,10 @@ pub struct WorkerSpec {
     pub remote: Option<Arc<dyn RemoteTransport>>,
     /// Whether spouts start active.
     pub active: bool,
+    /// Whether an executor that dies (an error or panic from user code) takes the whole process down
+    /// after its error is reported, as a Storm cluster worker does (the supervisor relaunches it). In
+    /// local mode the executor is rebuilt in-process instead.
+    pub exit_on_executor_death: bool,
 }
 
 /// Why a worker could not start.
@@ -123,6 +127,7 @@ pub(crate) struct WorkerShared {
     load: Mutex<Arc<LoadMapping>>,
     load_version: AtomicU64,
     pub port: Option<u16>,
+    exit_on_executor_death: bool,
 }
 
 impl WorkerShared {
@@ -227,8 +232,9 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// The executor thread: runs the executor; when it dies (an error or a panic from user code) the
-/// error is reported and the executor is rebuilt from the topology (fresh component state, as a
-/// restarted Storm worker) and started again, until the worker shuts down.
+/// error is reported and then either the process exits (a cluster worker, like Storm's) or the executor
+/// is rebuilt from the topology (fresh component state, as a restarted Storm worker) and started
+/// again, until the worker shuts down (local mode).
 fn executor_thread(
     shared: Arc<WorkerShared>,
     def: Arc<ExecutorDef>,
@@ -291,6 +297,16 @@ fn executor_thread(
         }
         def.gauges.restarts.fetch_add(1, Ordering::Relaxed);
         reporter.report(def.start, format!("executor {} died: {error}", def.name()));
+        if shared.exit_on_executor_death {
+            // Storm's worker halts on an uncaught executor error; its supervisor relaunches it.
+            tracing::error!(
+                topology = %shared.topology_id,
+                component = %def.component,
+                "executor {} died: {error}; the worker exits",
+                def.name()
+            );
+            std::process::exit(20);
+        }
         // A short pause before restarting, unless the worker stops meanwhile.
         match stop.recv_timeout(Duration::from_millis(100)) {
             Err(RecvTimeoutError::Timeout) => {}
@@ -416,6 +432,7 @@ impl Worker {
             load: Mutex::new(Arc::new(LoadMapping::new())),
             load_version: AtomicU64::new(0),
             port: spec.port,
+            exit_on_executor_death: spec.exit_on_executor_death,
         });
 
         // Build every executor's components before starting anything.

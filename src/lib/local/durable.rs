@@ -7,6 +7,8 @@
 //!   `.acked`; a restarted task (a killed worker) re-reads both logs and replays the ids emitted but
 //!   never acked before emitting new ones, the way a Kafka spout resumes from committed offsets. It
 //!   emits at most `limit` new ids per task.
+//! * [`CrashOnceBolt`]: fails with an error on the very first tuple it ever sees, then passes
+//!   sentences through.
 //! * [`CountFileSink`]: counts field `word` and rewrites `<dir>/counts-<task>.json` (temp + rename) at
 //!   most every 100 ms and on every tick, so a test can read the counts of every task.
 
@@ -296,6 +298,42 @@ impl BasicBolt for CountFileSink {
     }
 
     fn declare_output_fields(&self, _declarer: &mut OutputFieldsDeclarer) {}
+}
+
+/// Passes sentences through; the first tuple it ever sees (across processes: a marker file in `dir`
+/// remembers) makes it return an error, so a test can watch a worker die of a user error, the error
+/// reach `/errors`, and the worker be relaunched.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CrashOnceBolt {
+    pub dir: PathBuf,
+}
+
+impl CrashOnceBolt {
+    pub fn new(dir: impl Into<PathBuf>) -> CrashOnceBolt {
+        CrashOnceBolt { dir: dir.into() }
+    }
+}
+
+#[typetag::serde(name = "storm::testing::CrashOnceBolt")]
+impl BasicBolt for CrashOnceBolt {
+    fn execute(
+        &mut self,
+        input: &Tuple,
+        collector: &mut BasicOutputCollector<'_, '_>,
+    ) -> Result<(), ComponentError> {
+        let marker = self.dir.join("crashed-once");
+        if !marker.exists() {
+            std::fs::create_dir_all(&self.dir).map_err(|e| io_err("create", &self.dir, e))?;
+            std::fs::write(&marker, b"").map_err(|e| io_err("write", &marker, e))?;
+            return Err("CrashOnceBolt: deliberate crash on the first tuple".into());
+        }
+        collector.emit(input.values().to_vec())?;
+        Ok(())
+    }
+
+    fn declare_output_fields(&self, declarer: &mut OutputFieldsDeclarer) {
+        declarer.declare(["sentence"]);
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 pub mod components;
 pub mod durable;
+pub mod perf;
 pub mod testing;
 
 use std::collections::BTreeMap;
@@ -344,6 +345,7 @@ fn start_worker(
         error_sink: errors,
         remote: None,
         active,
+        exit_on_executor_death: false,
     })?)
 }
 

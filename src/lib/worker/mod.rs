@@ -409,6 +409,7 @@ impl RunningWorker {
             }),
             remote: Some(transport.clone() as Arc<dyn crate::executor::RemoteTransport>),
             active,
+            exit_on_executor_death: true,
         });
         let worker = match worker {
             Ok(w) => w,
