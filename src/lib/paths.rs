@@ -26,6 +26,9 @@ pub const STORMCODE: &str = "stormcode.ser";
 pub const STORMCONF: &str = "stormconf.ser";
 /// The `resources/` directory unpacked from a jar (multilang scripts).
 pub const RESOURCES: &str = "resources";
+/// The dependency files of a topology (`storm jar --jars/--artifacts`) inside a stormdist directory
+/// (storm-rs; Storm keeps them as `dep-…` blobs).
+pub const DEPENDENCIES: &str = "dependencies";
 
 /// The local directory tree of one daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +132,11 @@ impl StormPaths {
             .join(encode_id(topology_id))
     }
 
+    /// `supervisor/stormdist/<id>/dependencies`: the topology's `--jars`/`--artifacts` files.
+    pub fn supervisor_dependencies(&self, topology_id: &str) -> PathBuf {
+        self.supervisor_stormdist(topology_id).join(DEPENDENCIES)
+    }
+
     /// `supervisor/stormdist/<id>/resources`: the working directory of multilang subprocesses.
     pub fn supervisor_resources(&self, topology_id: &str) -> PathBuf {
         self.supervisor_stormdist(topology_id).join(RESOURCES)
@@ -219,6 +227,15 @@ impl StormPaths {
 /// The stormdist file `name` (one of [`STORMJAR`], [`STORMCODE`], [`STORMCONF`]) inside `dir`.
 pub fn dist_file(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
+}
+
+/// Whether `name` can name a file in a stormdist `dependencies/` directory: a plain file name (no
+/// path separator, NUL or `=`, not starting with `.`), at most 255 bytes.
+pub fn is_dependency_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', '\0', '='])
 }
 
 /// URL-encodes a topology id for use as a directory name, as Storm does (ids are `[^/.:\\]+` already, so

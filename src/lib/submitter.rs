@@ -36,6 +36,12 @@ pub const ENV_OPTIONS: &str = "STORM_OPTIONS";
 
 /// Set by `storm jar`: the artifact to upload (Storm's `storm.jar` system property).
 pub const ENV_JAR: &str = "STORM_JAR";
+/// Set by `storm jar`: the `--jars` files, absolute paths, comma separated (Storm's
+/// `storm.dependency.jars`).
+pub const ENV_DEPENDENCY_JARS: &str = "STORM_DEPENDENCY_JARS";
+/// Set by `storm jar`: the resolved `--artifacts`, a JSON map coordinate → local file (Storm's
+/// `storm.dependency.artifacts`).
+pub const ENV_DEPENDENCY_ARTIFACTS: &str = "STORM_DEPENDENCY_ARTIFACTS";
 
 /// Upload chunk size (Storm's `StormSubmitter` sends 300 KiB chunks).
 const CHUNK_BYTES: usize = 307_200;
@@ -58,6 +64,8 @@ pub enum SubmitError {
     BadTtl { value: String },
     #[error("{ENV_OPTIONS} is not a JSON list of key=value strings: {message}")]
     BadOptions { message: String },
+    #[error("{0}")]
+    Dependencies(String),
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -128,8 +136,12 @@ pub fn submit_topology(
 }
 
 /// Storm's `StormSubmitter.submitTopologyWithOpts`: finds the leader nimbus through `nimbus.seeds`,
-/// checks the name, uploads `artifact` in chunks (`beginFileUpload`/`uploadChunk`/`finishFileUpload`)
-/// and submits the topology ACTIVE with `conf` (laid over the cluster's by nimbus).
+/// checks the name, uploads `artifact` in chunks (`beginFileUpload`/`uploadChunk`/`finishFileUpload`),
+/// then each dependency `storm jar` passed ([`dependency_files`]; Storm uploads them as `dep-…` blobs,
+/// storm-rs as plain uploads listed in `StormTopology.dependency_jars`/`dependency_artifacts` as
+/// `<file name>=<upload location>`), and submits the topology ACTIVE with `conf` (laid over the
+/// cluster's by nimbus). Nimbus stores each dependency as `stormdist/<id>/dependencies/<file name>`;
+/// supervisors download them next to the topology's files, where the worker finds them.
 pub fn submit_to_cluster(
     cluster_conf: &Config,
     name: &str,
@@ -137,12 +149,14 @@ pub fn submit_to_cluster(
     topology: &StormTopology,
     artifact: &Path,
 ) -> Result<(), SubmitError> {
-    let artifact_error = |source| SubmitError::Artifact {
-        path: artifact.to_path_buf(),
-        source,
-    };
-    let mut file = std::fs::File::open(artifact).map_err(artifact_error)?;
-    let size = file.metadata().map_err(artifact_error)?.len();
+    let dependencies = dependency_files()?;
+    // Unreadable files fail before nimbus is contacted.
+    for path in std::iter::once(artifact).chain(dependencies.iter().map(|d| d.path.as_path())) {
+        std::fs::File::open(path).map_err(|source| SubmitError::Artifact {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
     let mut client = NimbusClient::connect_leader(cluster_conf)?;
     let addr = client.addr().to_string();
     let thrift_error = |e: thrift::Error| match &e {
@@ -162,8 +176,66 @@ pub fn submit_to_cluster(
             "Topology with name `{name}` already exists on cluster"
         )));
     }
+    let location = upload_file(&mut client, artifact, &thrift_error)?;
+    // Dependencies travel as `<file name>=<upload location>` in the topology's dependency lists; nimbus
+    // moves each upload to `stormdist/<id>/dependencies/<file name>` and keeps only the names.
+    let mut topology = topology.clone();
+    let (mut jars, mut artifacts) = (Vec::new(), Vec::new());
+    for dep in &dependencies {
+        let location = upload_file(&mut client, &dep.path, &thrift_error)?;
+        let entry = format!("{}={location}", dep.name);
+        if dep.artifact {
+            artifacts.push(entry);
+        } else {
+            jars.push(entry);
+        }
+    }
+    if !jars.is_empty() {
+        topology.dependency_jars = Some(jars);
+    }
+    if !artifacts.is_empty() {
+        topology.dependency_artifacts = Some(artifacts);
+    }
+    let json_conf = serde_json::Value::Object(conf.as_map().clone()).to_string();
+    client
+        .raw()
+        .submit_topology_with_opts(
+            name.to_string(),
+            location,
+            json_conf,
+            topology,
+            SubmitOptions {
+                initial_status: TopologyInitialStatus::ACTIVE,
+                creds: None,
+            },
+        )
+        .map_err(thrift_error)?;
+    tracing::info!(topology = name, "Finished submitting topology: {name}");
+    Ok(())
+}
+
+/// Uploads one file through `beginFileUpload`/`uploadChunk`/`finishFileUpload` in 300 KiB chunks
+/// (with a progress line on a terminal); returns its upload location.
+fn upload_file(
+    client: &mut NimbusClient,
+    path: &Path,
+    thrift_error: &dyn Fn(thrift::Error) -> SubmitError,
+) -> Result<String, SubmitError> {
+    use crate::thrift::TNimbusSyncClient;
+    let artifact_error = |source| SubmitError::Artifact {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(artifact_error)?;
+    let size = file.metadata().map_err(artifact_error)?.len();
     let location = client.raw().begin_file_upload().map_err(thrift_error)?;
-    tracing::info!(artifact = %artifact.display(), bytes = size, %location, "uploading topology artifact");
+    tracing::info!(file = %path.display(), bytes = size, %location, "uploading");
+    let label = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    let mut progress =
+        crate::cli::progress::Progress::new(format!("uploading {label}"), Some(size));
     let mut buf = vec![0u8; CHUNK_BYTES];
     let mut sent = 0u64;
     loop {
@@ -176,10 +248,11 @@ pub fn submit_to_cluster(
             .upload_chunk(location.clone(), buf[..n].to_vec())
             .map_err(thrift_error)?;
         sent += n as u64;
+        progress.inc(n as u64);
     }
     if sent != size {
         return Err(SubmitError::Artifact {
-            path: artifact.to_path_buf(),
+            path: path.to_path_buf(),
             source: std::io::Error::other(format!(
                 "the file changed while it was uploaded ({sent} of {size} bytes read)"
             )),
@@ -189,22 +262,83 @@ pub fn submit_to_cluster(
         .raw()
         .finish_file_upload(location.clone())
         .map_err(thrift_error)?;
-    let json_conf = serde_json::Value::Object(conf.as_map().clone()).to_string();
-    client
-        .raw()
-        .submit_topology_with_opts(
-            name.to_string(),
-            location,
-            json_conf,
-            topology.clone(),
-            SubmitOptions {
-                initial_status: TopologyInitialStatus::ACTIVE,
-                creds: None,
-            },
-        )
-        .map_err(thrift_error)?;
-    tracing::info!(topology = name, "Finished submitting topology: {name}");
-    Ok(())
+    progress.finish();
+    Ok(location)
+}
+
+/// A dependency file to upload with the topology.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DependencyFile {
+    /// The file name on nimbus and the supervisors (`dependencies/<name>`).
+    pub name: String,
+    pub path: PathBuf,
+    /// From `--artifacts` (else `--jars`).
+    pub artifact: bool,
+}
+
+/// The dependencies `storm jar` passed in [`ENV_DEPENDENCY_JARS`] and [`ENV_DEPENDENCY_ARTIFACTS`],
+/// named by their file names (which must differ).
+pub fn dependency_files() -> Result<Vec<DependencyFile>, SubmitError> {
+    dependency_files_from(
+        std::env::var(ENV_DEPENDENCY_JARS).ok().as_deref(),
+        std::env::var(ENV_DEPENDENCY_ARTIFACTS).ok().as_deref(),
+    )
+}
+
+/// [`dependency_files`] from the two variables' values.
+pub fn dependency_files_from(
+    jars: Option<&str>,
+    artifacts: Option<&str>,
+) -> Result<Vec<DependencyFile>, SubmitError> {
+    let bad = |m: String| SubmitError::Dependencies(m);
+    let mut files: Vec<DependencyFile> = Vec::new();
+    let mut add = |path: PathBuf, artifact: bool| {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.') && !n.contains('='))
+            .ok_or_else(|| {
+                bad(format!(
+                    "dependency {} has no usable file name (it must not start with '.' or contain '=')",
+                    path.display()
+                ))
+            })?;
+        if let Some(other) = files.iter().find(|f| f.name == name) {
+            return Err(bad(format!(
+                "dependencies {} and {} have the same file name {name}; rename one",
+                other.path.display(),
+                path.display()
+            )));
+        }
+        files.push(DependencyFile {
+            name,
+            path,
+            artifact,
+        });
+        Ok(())
+    };
+    for jar in jars.unwrap_or("").split(',').map(str::trim) {
+        if !jar.is_empty() {
+            add(PathBuf::from(jar), false)?;
+        }
+    }
+    if let Some(json) = artifacts.filter(|a| !a.trim().is_empty()) {
+        let map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(json).map_err(|e| {
+                bad(format!(
+                    "{ENV_DEPENDENCY_ARTIFACTS} is not a JSON map of coordinate to file: {e}"
+                ))
+            })?;
+        for (coordinate, path) in map {
+            let path = path.as_str().ok_or_else(|| {
+                bad(format!(
+                    "{ENV_DEPENDENCY_ARTIFACTS}: the file of {coordinate} is not a string"
+                ))
+            })?;
+            add(PathBuf::from(path), true)?;
+        }
+    }
+    Ok(files)
 }
 
 /// What [`run_or_submit`] did.
@@ -286,6 +420,32 @@ mod tests {
             args.iter().map(|s| s.to_string()),
             Duration::from_secs(10),
         )
+    }
+
+    #[test]
+    fn dependency_files_from_the_environment() {
+        let files = dependency_files_from(
+            Some("/a/x.jar, /b/y.jar"),
+            Some(r#"{"g:a:1":"/m/g/a/1/a-1.jar"}"#),
+        )
+        .unwrap();
+        let names: Vec<(&str, bool)> = files
+            .iter()
+            .map(|f| (f.name.as_str(), f.artifact))
+            .collect();
+        assert_eq!(
+            names,
+            vec![("x.jar", false), ("y.jar", false), ("a-1.jar", true)]
+        );
+        assert!(dependency_files_from(None, None).unwrap().is_empty());
+        let e = dependency_files_from(Some("/a/x.jar,/b/x.jar"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("same file name x.jar"), "{e}");
+        let e = dependency_files_from(None, Some("[1]"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("STORM_DEPENDENCY_ARTIFACTS"), "{e}");
     }
 
     #[test]

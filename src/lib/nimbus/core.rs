@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use super::heartbeats::HeartbeatCache;
 use crate::cluster::{ClusterState, LeaderElector, StateStorage, StorageError, StormBaseUpdate};
 use crate::config::Config;
-use crate::paths::{dist_file, StormPaths, STORMCODE, STORMCONF, STORMJAR};
+use crate::paths::{dist_file, StormPaths, DEPENDENCIES, STORMCODE, STORMCONF, STORMJAR};
 use crate::thrift::{
     Assignment, ClusterSummary, ComponentObject, Credentials, KillOptions, NimbusSummary,
     StormBase, StormTopology, SupervisorSummary, TopologyActionOptions, TopologyInitialStatus,
@@ -652,7 +652,8 @@ impl Nimbus {
         let total = merged_conf(&self.cluster_conf, &topo_conf);
         let invalid =
             |e: crate::topology::system::InvalidTopology| NimbusError::InvalidTopology(e.0);
-        let normalized = normalize_topology(topology, &total).map_err(invalid)?;
+        let mut normalized = normalize_topology(topology, &total).map_err(invalid)?;
+        let dependencies = self.uploaded_dependencies(&mut normalized)?;
         let system = system_topology(&normalized, &total).map_err(invalid)?;
         let num_tasks = task_to_component(&system).map_err(invalid)?.len();
         let component_executors: BTreeMap<String, i32> = all_components(&system)
@@ -666,7 +667,7 @@ impl Nimbus {
             Some(self.uploaded_jar(uploaded_jar_location)?)
         };
 
-        self.write_stormdist(&id, jar.as_deref(), &normalized, &topo_conf)?;
+        self.write_stormdist(&id, jar.as_deref(), &dependencies, &normalized, &topo_conf)?;
         let result = self.start_topology(
             &id,
             name,
@@ -699,10 +700,43 @@ impl Nimbus {
         Ok(id)
     }
 
+    /// The dependencies the submitter uploaded (storm-rs): each entry of `dependency_jars` and
+    /// `dependency_artifacts` is `<file name>=<upload location>`; returns `(file name, uploaded file)`
+    /// and leaves only the file names in `topology`, which is what supervisors read.
+    fn uploaded_dependencies(
+        &self,
+        topology: &mut StormTopology,
+    ) -> Result<Vec<(String, PathBuf)>> {
+        let mut out: Vec<(String, PathBuf)> = Vec::new();
+        for list in [
+            &mut topology.dependency_jars,
+            &mut topology.dependency_artifacts,
+        ] {
+            for entry in list.iter_mut().flatten() {
+                let Some((name, location)) = entry.split_once('=') else {
+                    return Err(NimbusError::InvalidTopology(format!(
+                        "dependency \"{entry}\" is not <file name>=<upload location>; storm-rs has no \
+                         blob store: upload each dependency with beginFileUpload/uploadChunk/\
+                         finishFileUpload (storm jar --jars/--artifacts does)"
+                    )));
+                };
+                if !crate::paths::is_dependency_name(name) || out.iter().any(|(n, _)| n == name) {
+                    return Err(NimbusError::InvalidTopology(format!(
+                        "dependency file name \"{name}\" is not a plain file name or is used twice"
+                    )));
+                }
+                out.push((name.to_string(), self.uploaded_jar(location)?));
+                *entry = name.to_string();
+            }
+        }
+        Ok(out)
+    }
+
     fn write_stormdist(
         &self,
         id: &str,
         jar: Option<&Path>,
+        dependencies: &[(String, PathBuf)],
         topology: &StormTopology,
         conf: &Map<String, Value>,
     ) -> Result<()> {
@@ -712,6 +746,15 @@ impl Nimbus {
             if let Some(jar) = jar {
                 let bytes = std::fs::read(jar).map_err(|e| io_error("read", jar, e))?;
                 write_atomic(&dist_file(&dir, STORMJAR), &bytes)?;
+            }
+            if !dependencies.is_empty() {
+                let deps = dir.join(DEPENDENCIES);
+                std::fs::create_dir_all(&deps).map_err(|e| io_error("create", &deps, e))?;
+                for (name, uploaded) in dependencies {
+                    let bytes =
+                        std::fs::read(uploaded).map_err(|e| io_error("read", uploaded, e))?;
+                    write_atomic(&deps.join(name), &bytes)?;
+                }
             }
             write_atomic(
                 &dist_file(&dir, STORMCODE),

@@ -1,6 +1,7 @@
 //! The nimbus HTTP file server (storm-rs; ARCHITECTURE "Cluster contracts"): supervisors download
 //! topology code with `GET /stormdist/<url-encoded topology id>/<file>` on `nimbus.http.port`, `<file>`
-//! one of `stormjar.jar`, `stormcode.ser`, `stormconf.ser`, from `nimbus/stormdist/<id>/`.
+//! one of `stormjar.jar`, `stormcode.ser`, `stormconf.ser`, from `nimbus/stormdist/<id>/`, and the
+//! topology's dependency files with `GET /stormdist/<id>/dependencies/<url-encoded file name>`.
 //!
 //! Answers: 200 with the bytes streamed from disk (`Content-Length` set; `HEAD` gives the headers only),
 //! 404 for an unknown id or file or any other path, 503 when this nimbus is not the leader, 400 for
@@ -15,7 +16,7 @@ use std::thread::JoinHandle;
 
 use tiny_http::{Header, Method, Request, Response, Server, StatusCode};
 
-use crate::paths::{encode_id, STORMCODE, STORMCONF, STORMJAR};
+use crate::paths::{encode_id, DEPENDENCIES, STORMCODE, STORMCONF, STORMJAR};
 
 /// Threads serving requests.
 pub const THREADS: usize = 4;
@@ -30,6 +31,11 @@ pub enum Route {
     File {
         id: String,
         file: &'static str,
+    },
+    /// Serve dependency `name` of topology `id` (both decoded).
+    Dependency {
+        id: String,
+        name: String,
     },
     BadRequest,
     NotFound,
@@ -80,8 +86,18 @@ pub fn route(method: &Method, url: &str) -> Route {
     if segments.iter().any(|s| *s == ".." || *s == ".") {
         return Route::BadRequest;
     }
-    let [id, file] = segments[..] else {
-        return Route::NotFound;
+    let (id, file) = match segments[..] {
+        [id, file] => (id, file),
+        [id, DEPENDENCIES, name] => {
+            let (Some(id), Some(name)) = (url_decode(id), url_decode(name)) else {
+                return Route::BadRequest;
+            };
+            if !valid_id(&id) || !crate::paths::is_dependency_name(&name) {
+                return Route::BadRequest;
+            }
+            return Route::Dependency { id, name };
+        }
+        _ => return Route::NotFound,
     };
     let Some(id) = url_decode(id) else {
         return Route::BadRequest;
@@ -102,6 +118,14 @@ pub fn route(method: &Method, url: &str) -> Route {
         _ => return Route::NotFound,
     };
     Route::File { id, file }
+}
+
+fn valid_id(id: &str) -> bool {
+    !(id.is_empty()
+        || id == "."
+        || id == ".."
+        || id.contains(['/', '\\', '\0'])
+        || id.starts_with(".."))
 }
 
 /// A running file server; [`FileServer::shutdown`] (or drop) stops it.
@@ -191,11 +215,17 @@ fn serve(request: Request, root: &std::path::Path, is_leader: &LeaderCheck) {
         Route::NotFound => request.respond(text(404, "Not Found\n")),
         Route::BadRequest => request.respond(text(400, "Bad Request\n")),
         Route::MethodNotAllowed => request.respond(text(405, "Method Not Allowed\n")),
-        Route::File { .. } if !is_leader() => {
+        Route::File { .. } | Route::Dependency { .. } if !is_leader() => {
             request.respond(text(503, "This nimbus is not the leader\n"))
         }
-        Route::File { id, file } => {
-            let path = root.join(encode_id(&id)).join(file);
+        Route::File { .. } | Route::Dependency { .. } => {
+            let path = match &route {
+                Route::Dependency { id, name } => {
+                    root.join(encode_id(id)).join(DEPENDENCIES).join(name)
+                }
+                Route::File { id, file } => root.join(encode_id(id)).join(file),
+                _ => unreachable!("matched above"),
+            };
             // Never serve anything that resolves outside the stormdist directory (symlinks included).
             let inside = match (std::fs::canonicalize(&path), std::fs::canonicalize(root)) {
                 (Ok(p), Ok(r)) => Some(p.starts_with(r)),
@@ -276,8 +306,19 @@ mod tests {
             "/stormdist/a%5Cb/stormjar.jar",
             "/stormdist/x/..%2Fstormjar.jar",
             "/stormdist/a%00/stormjar.jar",
+            "/stormdist/x/dependencies/..",
+            "/stormdist/x/dependencies/a%2Fb.jar",
+            "/stormdist/x/dependencies/.hidden",
+            "/stormdist/../dependencies/a.jar",
         ] {
             assert_eq!(route(&Method::Get, bad), Route::BadRequest, "{bad}");
         }
+        assert_eq!(
+            route(&Method::Get, "/stormdist/wc-1-2/dependencies/a%2B1-1.0.jar"),
+            Route::Dependency {
+                id: "wc-1-2".into(),
+                name: "a+1-1.0.jar".into(),
+            }
+        );
     }
 }

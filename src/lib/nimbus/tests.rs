@@ -204,6 +204,12 @@ fn conf_in(dir: &std::path::Path) -> Config {
     conf
 }
 
+impl Fixture {
+    fn dir_path(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+}
+
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let conf = conf_in(dir.path());
@@ -956,4 +962,67 @@ fn http_serves_stormdist_files_only_on_the_leader() {
         assert_eq!(h.join().unwrap(), 200);
     }
     server.shutdown();
+}
+
+#[test]
+fn dependencies_are_stored_and_served_by_file_name() {
+    let f = fixture();
+    let n = &f.nimbus;
+    let jar = upload(n, b"jar bytes");
+    let dep = upload(n, b"dependency bytes");
+    let art = upload(n, b"artifact bytes");
+    let mut topology = word_count("word");
+    topology.dependency_jars = Some(vec![format!("x.jar={dep}")]);
+    topology.dependency_artifacts = Some(vec![format!("util-1.2.jar={art}")]);
+    let conf = r#"{"topology.workers": 1, "topology.acker.executors": 1}"#;
+    let id = n
+        .submit(
+            "deps",
+            &jar,
+            conf,
+            &topology,
+            TopologyInitialStatus::ACTIVE,
+            None,
+        )
+        .unwrap();
+    let root = f.dir_path().join("local/nimbus/stormdist");
+    let dist = root.join(crate::paths::encode_id(&id));
+    let deps = dist.join(crate::paths::DEPENDENCIES);
+    assert_eq!(
+        std::fs::read(deps.join("x.jar")).unwrap(),
+        b"dependency bytes"
+    );
+    assert_eq!(
+        std::fs::read(deps.join("util-1.2.jar")).unwrap(),
+        b"artifact bytes"
+    );
+    let stored: StormTopology =
+        crate::thrift::deserialize(&std::fs::read(dist.join(STORMCODE)).unwrap()).unwrap();
+    assert_eq!(stored.dependency_jars, Some(vec!["x.jar".to_string()]));
+    assert_eq!(
+        stored.dependency_artifacts,
+        Some(vec!["util-1.2.jar".to_string()])
+    );
+    let mut server =
+        super::http::FileServer::start("127.0.0.1:0", root, Arc::new(|| true)).unwrap();
+    let (status, _, body) = http_get(
+        server.local_addr(),
+        &format!("/stormdist/{id}/dependencies/util-1.2.jar"),
+    );
+    assert_eq!((status, body.as_slice()), (200, &b"artifact bytes"[..]));
+    server.shutdown();
+
+    // Not uploaded through storm-rs (a blob key), or not a plain file name: refused.
+    for entry in ["dep-x.jar".to_string(), format!("../x.jar={dep}")] {
+        let mut t = word_count("word");
+        t.dependency_jars = Some(vec![entry.clone()]);
+        let err = n
+            .submit("deps2", &jar, conf, &t, TopologyInitialStatus::ACTIVE, None)
+            .unwrap_err();
+        assert!(
+            matches!(err, NimbusError::InvalidTopology(_)),
+            "{entry}: {err:?}"
+        );
+    }
+    f.nimbus.shutdown();
 }

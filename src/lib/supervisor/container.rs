@@ -428,6 +428,9 @@ impl WorkerProcess {
             }
         }
         cmd.env("STORM_WORKER", "1");
+        // storm-rs: where the topology's `storm jar --jars/--artifacts` files are (Storm puts them on
+        // the worker's classpath).
+        cmd.env("STORM_DEPENDENCY_DIR", paths.supervisor_dependencies(topo));
         if std::env::var_os("STORM_HOME").is_none() {
             cmd.env("STORM_HOME", &settings.storm_home);
         }

@@ -1,7 +1,9 @@
 //! Topology files on the supervisor (Storm's `AsyncLocalizer`, pre-blobstore flavour): downloads
 //! `stormjar.jar`, `stormcode.ser` and `stormconf.ser` from the leader nimbus's HTTP file server
 //! (`GET http://<leader host>:<nimbus.http.port>/stormdist/<url-encoded id>/<file>`, ARCHITECTURE
-//! "Cluster contracts") into `supervisor/stormdist/<id>/`.
+//! "Cluster contracts") into `supervisor/stormdist/<id>/`, then the dependency files named in the
+//! topology's `dependency_jars`/`dependency_artifacts` (`storm jar --jars/--artifacts`) from
+//! `/stormdist/<id>/dependencies/<name>` into `supervisor/stormdist/<id>/dependencies/`.
 //!
 //! Crash safety: the three files are fetched into a fresh directory under `supervisor/tmp/`, checked
 //! against their `Content-Length`, the jar's `resources/` directory is extracted there (refusing
@@ -18,7 +20,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::paths::{StormPaths, RESOURCES, STORMCODE, STORMCONF, STORMJAR};
+use crate::paths::{StormPaths, DEPENDENCIES, RESOURCES, STORMCODE, STORMCONF, STORMJAR};
 
 use super::slot::Localized;
 
@@ -266,6 +268,18 @@ pub fn download_topology(
             let n = download_file(client, &url, &staging.join(file))?;
             tracing::debug!(topology = topology_id, file, bytes = n, "downloaded");
         }
+        for name in dependency_names(&staging.join(STORMCODE))? {
+            let dir = staging.join(DEPENDENCIES);
+            fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            let url = format!(
+                "{}/stormdist/{}/{DEPENDENCIES}/{}",
+                base_url.trim_end_matches('/'),
+                url_encode_segment(topology_id),
+                url_encode_segment(&name)
+            );
+            let n = download_file(client, &url, &dir.join(&name))?;
+            tracing::debug!(topology = topology_id, dependency = %name, bytes = n, "downloaded");
+        }
         let jar = staging.join(STORMJAR);
         if file_is_elf(&jar) {
             #[cfg(unix)]
@@ -295,6 +309,36 @@ pub fn download_topology(
         let _ = fs::remove_dir_all(&staging);
     }
     result
+}
+
+/// The dependency file names listed in a downloaded `stormcode.ser` (nimbus keeps only plain file
+/// names there); a name that is not a plain file name is an error. A `stormcode.ser` that does not
+/// decode lists none (the worker reports it when it reads the topology).
+fn dependency_names(stormcode: &Path) -> Result<Vec<String>, DownloadError> {
+    let bytes = fs::read(stormcode).map_err(io_err(stormcode))?;
+    let archive = |message: String| DownloadError::Archive {
+        path: stormcode.to_path_buf(),
+        message,
+    };
+    let topology: crate::thrift::StormTopology = match crate::thrift::deserialize(&bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(file = %stormcode.display(), error = %e, "cannot read the topology's dependencies");
+            return Ok(Vec::new());
+        }
+    };
+    let names: Vec<String> = topology
+        .dependency_jars
+        .into_iter()
+        .flatten()
+        .chain(topology.dependency_artifacts.into_iter().flatten())
+        .collect();
+    if let Some(bad) = names.iter().find(|n| !crate::paths::is_dependency_name(n)) {
+        return Err(archive(format!(
+            "dependency \"{bad}\" is not a plain file name"
+        )));
+    }
+    Ok(names)
 }
 
 enum Job {
@@ -573,6 +617,51 @@ mod tests {
         assert!(err.to_string().contains("404"), "{err}");
         assert!(!paths.supervisor_stormdist("gone-1-1").exists());
         assert_eq!(fs::read_dir(paths.supervisor_tmp()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn dependencies_named_in_stormcode_are_downloaded_into_dependencies() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = StormPaths::new(dir.path().join("local"), dir.path().join("logs"));
+        let topology = crate::thrift::StormTopology::new(
+            BTreeMap::new(),
+            BTreeMap::new(),
+            BTreeMap::new(),
+            None,
+            Some(vec!["x.jar".to_string()]),
+            Some(vec!["a+1-1.0.jar".to_string()]),
+            None,
+            None,
+            None,
+            None,
+        );
+        let mut files = BTreeMap::new();
+        files.insert("/stormdist/d-1-1/stormjar.jar".to_string(), b"j".to_vec());
+        files.insert(
+            "/stormdist/d-1-1/stormcode.ser".to_string(),
+            crate::thrift::serialize(&topology),
+        );
+        files.insert("/stormdist/d-1-1/stormconf.ser".to_string(), b"{}".to_vec());
+        files.insert(
+            "/stormdist/d-1-1/dependencies/x.jar".to_string(),
+            b"xx".to_vec(),
+        );
+        let server = FileServer::start(files.clone());
+        let client = http_client().unwrap();
+        // A missing dependency fails the whole download.
+        let err = download_topology(&client, &paths, &server.base, "d-1-1").unwrap_err();
+        assert!(err.to_string().contains("a%2B1-1.0.jar"), "{err}");
+        assert!(!paths.supervisor_stormdist("d-1-1").exists());
+        drop(server);
+        files.insert(
+            "/stormdist/d-1-1/dependencies/a%2B1-1.0.jar".to_string(),
+            b"aa".to_vec(),
+        );
+        let server = FileServer::start(files);
+        download_topology(&client, &paths, &server.base, "d-1-1").unwrap();
+        let deps = paths.supervisor_dependencies("d-1-1");
+        assert_eq!(fs::read(deps.join("x.jar")).unwrap(), b"xx");
+        assert_eq!(fs::read(deps.join("a+1-1.0.jar")).unwrap(), b"aa");
     }
 
     #[test]
