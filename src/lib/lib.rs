@@ -17,6 +17,7 @@ pub mod grouping;
 pub mod local;
 pub mod local_state;
 pub mod logging;
+pub mod multilang;
 pub mod nimbus;
 pub mod paths;
 pub mod prelude;

@@ -243,3 +243,148 @@ fn rebalance_of_an_unknown_component_names_the_valid_ones() {
     );
     ok(&c, &["kill", "wc2", "-w", "0"]);
 }
+
+/// A Maven-layout repository over HTTP on a free port, serving `files` (path → bytes) until dropped.
+struct Repo {
+    port: u16,
+    server: std::sync::Arc<tiny_http::Server>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Repo {
+    fn start(files: Vec<(String, Vec<u8>)>) -> Repo {
+        let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
+        let s = server.clone();
+        let thread = std::thread::spawn(move || {
+            for req in s.incoming_requests() {
+                let body = files
+                    .iter()
+                    .find(|(p, _)| *p == req.url())
+                    .map(|(_, b)| b.clone());
+                let _ = match body {
+                    Some(b) => req.respond(tiny_http::Response::from_data(b)),
+                    None => req.respond(tiny_http::Response::empty(404)),
+                };
+            }
+        });
+        Repo {
+            port,
+            server,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Repo {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn sha1_hex(bytes: &[u8]) -> String {
+    use sha1::Digest;
+    sha1::Sha1::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn storm_jar_resolves_artifacts_and_the_worker_finds_them() {
+    let mut c = TestCluster::start("cli-artifacts", &[]);
+    c.add_supervisor(1);
+    c.wait_supervisors(1);
+    let jar = b"PK\x05\x06 a dependency jar".to_vec();
+    let good = "/repo/com/example/dep/1.0/dep-1.0.jar".to_string();
+    let bad = "/repo/com/example/bad/1.0/bad-1.0.jar".to_string();
+    let repo = Repo::start(vec![
+        (good.clone(), jar.clone()),
+        (format!("{good}.sha1"), sha1_hex(&jar).into_bytes()),
+        (bad.clone(), jar.clone()),
+        (
+            format!("{bad}.sha1"),
+            sha1_hex(b"something else").into_bytes(),
+        ),
+    ]);
+    let repos = format!("local^http://127.0.0.1:{}/repo", repo.port);
+    let m2 = c.dir.join("m2");
+    let m2 = m2.to_str().unwrap();
+    let wc = example("word_count");
+    let wc = wc.to_str().unwrap();
+
+    // A bad checksum and a missing artifact fail before anything is submitted.
+    let e = fails(
+        &c,
+        &[
+            "jar",
+            wc,
+            "wcbad",
+            "--artifacts",
+            "com.example:bad:1.0",
+            "--artifactRepositories",
+            &repos,
+            "--mavenLocalRepositoryDirectory",
+            m2,
+        ],
+    );
+    assert!(
+        e.contains("com.example:bad:1.0") && e.to_lowercase().contains("checksum"),
+        "{e}"
+    );
+    let e = fails(
+        &c,
+        &[
+            "jar",
+            wc,
+            "wcbad",
+            "--artifacts",
+            "com.example:missing:2.0",
+            "--artifactRepositories",
+            &repos,
+            "--mavenLocalRepositoryDirectory",
+            m2,
+        ],
+    );
+    assert!(
+        e.contains("com.example:missing:2.0") && e.contains("local"),
+        "{e}"
+    );
+    assert_eq!(ok(&c, &["list"]), "No topologies running.\n");
+
+    // The good one reaches the worker.
+    ok(
+        &c,
+        &[
+            "jar",
+            wc,
+            "wcdep",
+            "--artifacts",
+            "com.example:dep:1.0",
+            "--artifactRepositories",
+            &repos,
+            "--mavenLocalRepositoryDirectory",
+            m2,
+        ],
+    );
+    let id = c.topology_id("wcdep").expect("submitted");
+    let mut found = None;
+    wait_until(LONG, "a worker that sees the dependency", || {
+        found = c.supervisors[0].worker_pids().into_iter().find_map(|p| {
+            let env = std::fs::read(format!("/proc/{p}/environ")).ok()?;
+            let dir = env
+                .split(|b| *b == 0)
+                .filter_map(|kv| std::str::from_utf8(kv).ok())
+                .find_map(|kv| kv.strip_prefix("STORM_DEPENDENCY_DIR="))?
+                .to_string();
+            std::fs::read(std::path::Path::new(&dir).join("dep-1.0.jar")).ok()
+        });
+        found.is_some()
+    });
+    assert_eq!(found.unwrap(), jar);
+    ok(&c, &["kill", "wcdep", "-w", "0"]);
+    let _ = id;
+}

@@ -72,7 +72,16 @@ pub trait BoltOutput {
     fn reset_timeout(&mut self, input: &Tuple);
 
     fn report_error(&mut self, message: String);
+
+    /// A handle that wakes the executor from another thread (it then calls the bolt's
+    /// [`poll`](super::Bolt::poll)); `None` when there is no executor to wake.
+    fn waker(&self) -> Option<Waker> {
+        None
+    }
 }
+
+/// Wakes a bolt's executor from another thread (never blocks).
+pub type Waker = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// A spout's collector (Storm's `SpoutOutputCollector`).
 pub struct SpoutOutputCollector<'a> {
@@ -192,6 +201,11 @@ impl<'a> OutputCollector<'a> {
 
     pub fn report_error(&mut self, error: impl fmt::Display) {
         self.backend.report_error(error.to_string());
+    }
+
+    /// Wakes this executor from another thread so it calls the bolt's [`poll`](super::Bolt::poll).
+    pub fn waker(&self) -> Option<Waker> {
+        self.backend.waker()
     }
 }
 

@@ -83,6 +83,17 @@ pub trait Spout: Send {
     fn component_configuration(&self) -> Option<ConfMap> {
         None
     }
+
+    /// The multilang command when this component is a shell component ([`ShellSpout`] /
+    /// [`ShellBolt`]): the topology then carries it as Storm's `ComponentObject::Shell`. Other
+    /// components keep the default.
+    ///
+    /// [`ShellSpout`]: crate::multilang::ShellSpout
+    /// [`ShellBolt`]: crate::multilang::ShellBolt
+    #[doc(hidden)]
+    fn shell_command(&self) -> Option<&[String]> {
+        None
+    }
 }
 
 /// A processing step (Storm's `IRichBolt`). Implement with `#[typetag::serde]` on a serde type.
@@ -114,6 +125,24 @@ pub trait Bolt: Send {
     fn declare_output_fields(&self, declarer: &mut OutputFieldsDeclarer);
 
     fn component_configuration(&self) -> Option<ConfMap> {
+        None
+    }
+
+    /// Lets a bolt whose work completes outside `execute` (a multilang subprocess answering
+    /// asynchronously) emit, ack and fail on the executor thread: called after the executor was woken
+    /// through [`OutputCollector::waker`] and at least every 100 ms while it is idle. Default: nothing.
+    fn poll(&mut self, _collector: &mut OutputCollector<'_>) -> Result<(), ComponentError> {
+        Ok(())
+    }
+
+    /// The multilang command when this component is a shell component ([`ShellSpout`] /
+    /// [`ShellBolt`]): the topology then carries it as Storm's `ComponentObject::Shell`. Other
+    /// components keep the default.
+    ///
+    /// [`ShellSpout`]: crate::multilang::ShellSpout
+    /// [`ShellBolt`]: crate::multilang::ShellBolt
+    #[doc(hidden)]
+    fn shell_command(&self) -> Option<&[String]> {
         None
     }
 }

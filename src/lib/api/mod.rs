@@ -48,7 +48,8 @@ mod tuple;
 
 pub use builder::{BoltDeclarer, SpoutDeclarer, TopologyBuilder, TopologyError};
 pub use collector::{
-    BasicOutputCollector, BoltOutput, EmitError, OutputCollector, SpoutOutput, SpoutOutputCollector,
+    BasicOutputCollector, BoltOutput, EmitError, OutputCollector, SpoutOutput,
+    SpoutOutputCollector, Waker,
 };
 pub use component::{BasicBolt, BasicBoltExecutor, Bolt, ComponentError, FailedException, Spout};
 pub use conf::{conf_bool, conf_i64, ConfMap, TopologyConf};

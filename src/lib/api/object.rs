@@ -2,6 +2,8 @@
 //!
 //! * A Rust component is `ComponentObject::SerializedJava(b"STORMRS1" + json)`, the JSON being the
 //!   `typetag` form of the `dyn Spout` / `dyn Bolt` (externally tagged with the type name).
+//! * A shell (multilang) component is Storm's `ComponentObject::Shell`; it becomes a
+//!   [`ShellSpout`](crate::multilang::ShellSpout) / [`ShellBolt`](crate::multilang::ShellBolt).
 //! * Java-serialized bytes (`AC ED …`) are refused: storm-rs runs no JVM.
 //! * Groupings: partial key is Storm's `PartialKeyGrouping` as a `custom_object` with the fields as
 //!   string arguments; a user grouping is a `custom_object` naming a grouping registered with
@@ -84,9 +86,8 @@ fn rust_bytes<'a>(
             .ok_or_else(|| ComponentCodecError::NotRust {
                 component: component.to_owned(),
             }),
-        ComponentObject::Shell(_) => Err(ComponentCodecError::Unsupported {
+        ComponentObject::Shell(_) => Err(ComponentCodecError::NotRust {
             component: component.to_owned(),
-            kind: "shell (multilang)",
         }),
         ComponentObject::JavaObject(_) => Err(ComponentCodecError::Unsupported {
             component: component.to_owned(),
@@ -107,6 +108,9 @@ pub fn spout_object(
     component: &str,
     spout: &dyn Spout,
 ) -> Result<ComponentObject, ComponentCodecError> {
+    if let Some(command) = spout.shell_command() {
+        return crate::multilang::shell_component_object(component, command);
+    }
     encode(component, spout)
 }
 
@@ -115,6 +119,9 @@ pub fn bolt_object(
     component: &str,
     bolt: &dyn Bolt,
 ) -> Result<ComponentObject, ComponentCodecError> {
+    if let Some(command) = bolt.shell_command() {
+        return crate::multilang::shell_component_object(component, command);
+    }
     encode(component, bolt)
 }
 
@@ -123,6 +130,11 @@ pub fn decode_spout(
     component: &str,
     object: &ComponentObject,
 ) -> Result<Box<dyn Spout>, ComponentCodecError> {
+    if let ComponentObject::Shell(shell) = object {
+        return Ok(Box::new(crate::multilang::ShellSpout::from_component(
+            shell,
+        )));
+    }
     let bytes = rust_bytes(component, object)?;
     serde_json::from_slice(bytes).map_err(|e| decode_error(component, e))
 }
@@ -132,6 +144,9 @@ pub fn decode_bolt(
     component: &str,
     object: &ComponentObject,
 ) -> Result<Box<dyn Bolt>, ComponentCodecError> {
+    if let ComponentObject::Shell(shell) = object {
+        return Ok(Box::new(crate::multilang::ShellBolt::from_component(shell)));
+    }
     let bytes = rust_bytes(component, object)?;
     serde_json::from_slice(bytes).map_err(|e| decode_error(component, e))
 }

@@ -12,10 +12,10 @@ use std::time::Duration;
 use super::emitter::{wait, ExecutorOutput, TaskEmitter};
 use super::now_ns;
 use super::stats::{bump2, record2};
-use super::transport::{Control, Envelope, ExecutorInbox};
+use super::transport::{Control, Envelope, ExecutorInbox, ExecutorQueues};
 use super::worker::{ExecutorDef, WorkerShared};
 use crate::api::{
-    Bolt, BoltOutput, ComponentError, EmitError, OutputCollector, TopologyContext, Tuple,
+    Bolt, BoltOutput, ComponentError, EmitError, OutputCollector, TopologyContext, Tuple, Waker,
 };
 use crate::topology::system::{
     ACKER_ACK_STREAM_ID, ACKER_FAIL_STREAM_ID, ACKER_RESET_TIMEOUT_STREAM_ID,
@@ -37,6 +37,7 @@ struct BoltBackend<'a> {
     task_id: i32,
     emitter: &'a mut TaskEmitter,
     out: &'a mut ExecutorOutput,
+    queues: &'a ExecutorQueues,
 }
 
 impl BoltOutput for BoltBackend<'_> {
@@ -134,6 +135,11 @@ impl BoltOutput for BoltBackend<'_> {
     fn report_error(&mut self, message: String) {
         self.out.errors.report(self.task_id, message);
     }
+
+    fn waker(&self) -> Option<Waker> {
+        let queues = self.queues.clone();
+        Some(Arc::new(move || queues.wake()))
+    }
 }
 
 pub(crate) struct BoltExecutor<'i> {
@@ -172,6 +178,7 @@ impl<'i> BoltExecutor<'i> {
             task_id: task.task_id,
             emitter: &mut task.emitter,
             out,
+            queues: &def.queues,
         };
         let mut collector = OutputCollector::new(&mut backend);
         task.bolt.prepare(&def.conf, &task.context, &mut collector)
@@ -194,12 +201,15 @@ impl<'i> BoltExecutor<'i> {
         let start = now_ns();
         tuple.set_exec_start_ns(start);
         {
-            let BoltExecutor { tasks, out, .. } = self;
+            let BoltExecutor {
+                tasks, out, def, ..
+            } = self;
             let task = &mut tasks[index];
             let mut backend = BoltBackend {
                 task_id: task.task_id,
                 emitter: &mut task.emitter,
                 out,
+                queues: &def.queues,
             };
             let mut collector = OutputCollector::new(&mut backend);
             task.bolt.execute(tuple, &mut collector)?;
@@ -219,8 +229,29 @@ impl<'i> BoltExecutor<'i> {
     fn on_control(&mut self, message: Control) -> Result<(), ComponentError> {
         match message {
             Control::Tuple(env) => self.execute(env),
-            Control::Wake => Ok(()),
+            Control::Wake => self.poll(),
         }
+    }
+
+    /// Calls every task's `poll` (see [`Bolt::poll`]) unless output is held back (backpressure).
+    fn poll(&mut self) -> Result<(), ComponentError> {
+        if self.out.has_overflow() {
+            return Ok(());
+        }
+        let BoltExecutor {
+            tasks, out, def, ..
+        } = self;
+        for task in tasks.iter_mut() {
+            let mut backend = BoltBackend {
+                task_id: task.task_id,
+                emitter: &mut task.emitter,
+                out,
+                queues: &def.queues,
+            };
+            let mut collector = OutputCollector::new(&mut backend);
+            task.bolt.poll(&mut collector)?;
+        }
+        Ok(())
     }
 
     fn refresh_load(&mut self) {
@@ -274,7 +305,7 @@ impl<'i> BoltExecutor<'i> {
                     recv(inbox.control) -> m => if let Ok(m) = m { self.on_control(m)?; },
                     recv(inbox.data) -> m => if let Ok(env) = m { self.execute(env)?; },
                     recv(stop) -> _ => {},
-                    default(Duration::from_millis(100)) => {},
+                    default(Duration::from_millis(100)) => self.poll()?,
                 }
             }
         }
