@@ -31,26 +31,16 @@ pub fn init_cli() {
 
 /// Logging for a daemon: appends to `log_file` (creating its directory) and mirrors to stderr.
 pub fn init_daemon(log_file: &Path) -> std::io::Result<()> {
-    if let Some(dir) = log_file.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_file)?;
-    let file = Arc::new(Mutex::new(file));
-    let writer = std::io::stderr.and(move || FileWriter(file.clone()));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter("info"))
-        .with_ansi(false)
-        .with_writer(writer)
-        .try_init();
-    Ok(())
+    init_file(log_file, true)
 }
 
 /// Logging for a worker process: appends to `log_file` only (the supervisor already sends the
 /// worker's stderr to `worker.log.err`, so mirroring would write every line twice).
 pub fn init_worker(log_file: &Path) -> std::io::Result<()> {
+    init_file(log_file, false)
+}
+
+fn init_file(log_file: &Path, mirror_to_stderr: bool) -> std::io::Result<()> {
     if let Some(dir) = log_file.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -59,11 +49,18 @@ pub fn init_worker(log_file: &Path) -> std::io::Result<()> {
         .append(true)
         .open(log_file)?;
     let file = Arc::new(Mutex::new(file));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter("info"))
-        .with_ansi(false)
-        .with_writer(move || FileWriter(file.clone()))
-        .try_init();
+        .with_ansi(false);
+    let _ = if mirror_to_stderr {
+        builder
+            .with_writer(std::io::stderr.and(move || FileWriter(file.clone())))
+            .try_init()
+    } else {
+        builder
+            .with_writer(move || FileWriter(file.clone()))
+            .try_init()
+    };
     Ok(())
 }
 

@@ -35,6 +35,68 @@ pub fn load_config(args: &DaemonArgs) -> anyhow::Result<Config> {
     })?)
 }
 
+/// Blocks SIGTERM and SIGINT in the calling thread. Call it before any other thread exists: every thread
+/// inherits the mask, so the signals wait for [`wait_for_stop`] (`sigwait`) instead of killing the
+/// process.
+pub fn block_stop_signals() -> anyhow::Result<nix::sys::signal::SigSet> {
+    use anyhow::Context;
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+    let mut stop = SigSet::empty();
+    stop.add(Signal::SIGTERM);
+    stop.add(Signal::SIGINT);
+    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&stop), None)
+        .context("cannot block SIGTERM/SIGINT")?;
+    Ok(stop)
+}
+
+/// Waits for SIGTERM or SIGINT (blocked by [`block_stop_signals`]) and logs it.
+pub fn wait_for_stop(stop: &nix::sys::signal::SigSet, name: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let signal = stop.wait().context("waiting for SIGTERM/SIGINT")?;
+    tracing::info!(signal = %signal, "{name} stopping");
+    Ok(())
+}
+
+/// The life of a foreground daemon: blocks the stop signals, loads the configuration, logs to
+/// `<storm.log.dir>/<name>.log`, runs `start` (a failure is logged and returned), serves until
+/// SIGTERM/SIGINT, then runs `stop` on what `start` returned.
+pub fn run<D>(
+    name: &str,
+    args: &DaemonArgs,
+    start: impl FnOnce(&Config) -> anyhow::Result<D>,
+    stop: impl FnOnce(D),
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let signals = block_stop_signals()?;
+    let conf = load_config(args)?;
+    let paths = StormPaths::from_config(&conf)?;
+    let log = paths.daemon_log(name);
+    crate::logging::init_daemon(&log)
+        .with_context(|| format!("cannot open the log file {}", log.display()))?;
+    let daemon = match start(&conf) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!("{name} cannot start: {e:#}");
+            return Err(e);
+        }
+    };
+    wait_for_stop(&signals, name)?;
+    stop(daemon);
+    tracing::info!("{name} stopped");
+    Ok(())
+}
+
+/// A ZooKeeper connection for a daemon, from `storm.zookeeper.*`.
+pub fn connect_zookeeper(
+    conf: &Config,
+) -> anyhow::Result<std::sync::Arc<dyn crate::cluster::StateStorage>> {
+    use anyhow::Context;
+    let settings = crate::cluster::ZkSettings::from_config(conf)?;
+    let storage = crate::cluster::ZkStorage::connect(settings.clone())
+        .with_context(|| format!("cannot connect to ZooKeeper at {}", settings.servers))?;
+    Ok(std::sync::Arc::new(storage))
+}
+
 /// Runs the daemon `name` with the process arguments `args`.
 pub fn main(name: &str, args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()> {
     let args = DaemonArgs::parse_from(args);

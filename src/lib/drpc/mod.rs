@@ -23,11 +23,8 @@ pub mod topology;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-
 use crate::config::{Config, ConfigError};
-use crate::daemon::{load_config, DaemonArgs};
-use crate::paths::StormPaths;
+use crate::daemon::DaemonArgs;
 use crate::thrift::server::{ServerOptions, ThriftServer};
 use crate::thrift::{
     DRPCExecutionException, DRPCRequest, DistributedRPCInvocationsSyncHandler,
@@ -204,40 +201,20 @@ impl DrpcDaemon {
 /// The `drpc` daemon: loads the configuration, logs to `<storm.log.dir>/drpc.log`, serves until SIGTERM
 /// or SIGINT, then shuts down cleanly and returns `Ok`.
 pub fn main(args: &DaemonArgs) -> anyhow::Result<()> {
-    use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-    // Block the stop signals before any thread exists, so that every thread inherits the mask and the
-    // signals wait for `sigwait` below.
-    let mut stop = SigSet::empty();
-    stop.add(Signal::SIGTERM);
-    stop.add(Signal::SIGINT);
-    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&stop), None)
-        .context("cannot block SIGTERM/SIGINT")?;
-
-    let conf = load_config(args)?;
-    let paths = StormPaths::from_config(&conf)?;
-    crate::logging::init_daemon(&paths.daemon_log("drpc")).with_context(|| {
-        format!(
-            "cannot open the log file {}",
-            paths.daemon_log("drpc").display()
-        )
-    })?;
-    let daemon = match DrpcDaemon::start(&conf) {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::error!("drpc cannot start: {e:#}");
-            return Err(e);
-        }
-    };
-    tracing::info!(
-        rpc = %daemon.rpc_addr(),
-        invocations = %daemon.invocations_addr(),
-        http = ?daemon.http_addr(),
-        timeout_secs = daemon.drpc().request_timeout().as_secs(),
-        "drpc started"
-    );
-    let signal = stop.wait().context("waiting for SIGTERM/SIGINT")?;
-    tracing::info!(signal = %signal, "drpc stopping");
-    daemon.shutdown();
-    tracing::info!("drpc stopped");
-    Ok(())
+    crate::daemon::run(
+        "drpc",
+        args,
+        |conf| {
+            let daemon = DrpcDaemon::start(conf)?;
+            tracing::info!(
+                rpc = %daemon.rpc_addr(),
+                invocations = %daemon.invocations_addr(),
+                http = ?daemon.http_addr(),
+                timeout_secs = daemon.drpc().request_timeout().as_secs(),
+                "drpc started"
+            );
+            Ok(daemon)
+        },
+        DrpcDaemon::shutdown,
+    )
 }

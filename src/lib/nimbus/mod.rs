@@ -75,12 +75,9 @@ mod tests;
 
 use std::sync::Arc;
 
-use anyhow::Context;
 
-use crate::cluster::{StateStorage, ZkSettings, ZkStorage};
 use crate::config::Config;
-use crate::daemon::{load_config, DaemonArgs};
-use crate::paths::StormPaths;
+use crate::daemon::DaemonArgs;
 use crate::thrift::server::{ServerOptions, ThriftServer};
 use crate::thrift::NimbusSyncProcessor;
 
@@ -118,11 +115,7 @@ impl NimbusDaemon {
         let max_connections = usize::try_from(conf.get_u64("nimbus.thrift.threads")?)
             .unwrap_or(usize::MAX)
             .max(1);
-        let settings = ZkSettings::from_config(conf)?;
-        let storage: Arc<dyn StateStorage> = Arc::new(
-            ZkStorage::connect(settings.clone())
-                .with_context(|| format!("cannot connect to ZooKeeper at {}", settings.servers))?,
-        );
+        let storage = crate::daemon::connect_zookeeper(conf)?;
         let host = local_hostname(conf);
         let nimbus = Nimbus::start(conf.clone(), storage, &host, port)?;
         let server = ThriftServer::start(
@@ -218,40 +211,20 @@ impl NimbusDaemon {
 /// The `nimbus` daemon: loads the configuration, logs to `<storm.log.dir>/nimbus.log`, serves until
 /// SIGTERM or SIGINT, then shuts down cleanly and returns `Ok`.
 pub fn main(args: &DaemonArgs) -> anyhow::Result<()> {
-    use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-    // Block the stop signals before any thread exists, so that every thread inherits the mask and the
-    // signals wait for `sigwait` below.
-    let mut stop = SigSet::empty();
-    stop.add(Signal::SIGTERM);
-    stop.add(Signal::SIGINT);
-    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&stop), None)
-        .context("cannot block SIGTERM/SIGINT")?;
-
-    let conf = load_config(args)?;
-    let paths = StormPaths::from_config(&conf)?;
-    crate::logging::init_daemon(&paths.daemon_log("nimbus")).with_context(|| {
-        format!(
-            "cannot open the log file {}",
-            paths.daemon_log("nimbus").display()
-        )
-    })?;
-    let daemon = match NimbusDaemon::start(&conf) {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::error!("nimbus cannot start: {e:#}");
-            return Err(e);
-        }
-    };
-    tracing::info!(
-        addr = %daemon.addr(),
-        id = %daemon.nimbus().id(),
-        leader = daemon.nimbus().is_leader(),
-        version = crate::STORM_VERSION,
-        "nimbus started"
-    );
-    let signal = stop.wait().context("waiting for SIGTERM/SIGINT")?;
-    tracing::info!(signal = %signal, "nimbus stopping");
-    daemon.shutdown();
-    tracing::info!("nimbus stopped");
-    Ok(())
+    crate::daemon::run(
+        "nimbus",
+        args,
+        |conf| {
+            let daemon = NimbusDaemon::start(conf)?;
+            tracing::info!(
+                addr = %daemon.addr(),
+                id = %daemon.nimbus().id(),
+                leader = daemon.nimbus().is_leader(),
+                version = crate::STORM_VERSION,
+                "nimbus started"
+            );
+            Ok(daemon)
+        },
+        NimbusDaemon::shutdown,
+    )
 }

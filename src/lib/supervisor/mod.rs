@@ -39,9 +39,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use thrift::OrderedFloat;
 
-use crate::cluster::{ClusterState, StateStorage, Subtree, ZkSettings, ZkStorage};
+use crate::cluster::{ClusterState, StateStorage, Subtree};
 use crate::config::Config;
-use crate::daemon::{load_config, DaemonArgs};
+use crate::daemon::DaemonArgs;
 use crate::local_state::{LocalState, LS_ID};
 use crate::paths::StormPaths;
 use crate::thrift::{Assignment, LSSupervisorId, LocalAssignment, SupervisorInfo};
@@ -698,51 +698,29 @@ pub fn kill_all_workers(conf: &Config) -> anyhow::Result<usize> {
 /// until SIGTERM or SIGINT, then stops heartbeating and closes its ZooKeeper session, leaving the
 /// workers running.
 pub fn main(args: &DaemonArgs) -> anyhow::Result<()> {
-    use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-    let mut stop = SigSet::empty();
-    stop.add(Signal::SIGTERM);
-    stop.add(Signal::SIGINT);
-    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&stop), None)
-        .context("cannot block SIGTERM/SIGINT")?;
-
-    let conf = load_config(args)?;
-    let paths = StormPaths::from_config(&conf)?;
-    let log = paths.daemon_log("supervisor");
-    crate::logging::init_daemon(&log)
-        .with_context(|| format!("cannot open the log file {}", log.display()))?;
-    let start = || -> anyhow::Result<Supervisor> {
-        let settings = ZkSettings::from_config(&conf)?;
-        let storage: Arc<dyn StateStorage> = Arc::new(
-            ZkStorage::connect(settings.clone())
-                .with_context(|| format!("cannot connect to ZooKeeper at {}", settings.servers))?,
-        );
-        Supervisor::start(
-            &conf,
-            storage,
-            SupervisorOptions {
-                // The file actually read (also the default conf/storm.toml, which a worker would not
-                // find from its own working directory).
-                conf_file: args
-                    .config
-                    .clone()
-                    .or_else(|| conf.file().map(std::path::Path::to_path_buf)),
-                options: args.conf.clone(),
-                worker_binary: None,
-                leader: None,
-            },
-        )
-    };
-    let sup = match start() {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!("supervisor cannot start: {e:#}");
-            return Err(e);
-        }
-    };
-    let signal = stop.wait().context("waiting for SIGTERM/SIGINT")?;
-    tracing::info!(signal = %signal, "supervisor stopping");
-    sup.shutdown();
-    Ok(())
+    crate::daemon::run(
+        "supervisor",
+        args,
+        |conf| {
+            let storage = crate::daemon::connect_zookeeper(conf)?;
+            Supervisor::start(
+                conf,
+                storage,
+                SupervisorOptions {
+                    // The file actually read (also the default conf/storm.toml, which a worker would
+                    // not find from its own working directory).
+                    conf_file: args
+                        .config
+                        .clone()
+                        .or_else(|| conf.file().map(std::path::Path::to_path_buf)),
+                    options: args.conf.clone(),
+                    worker_binary: None,
+                    leader: None,
+                },
+            )
+        },
+        Supervisor::shutdown,
+    )
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::api::{ConfMap, WorkerTopologyContext};
-use crate::cluster::{ClusterState, StateStorage, StorageError, Subtree, ZkSettings, ZkStorage};
+use crate::cluster::{ClusterState, StateStorage, StorageError, Subtree};
 use crate::config::{Config, ConfigError, ConfigOptions};
 use crate::daemon::DaemonArgs;
 use crate::executor::{ErrorReport, ErrorSink, Worker, WorkerError, WorkerSpec};
@@ -670,13 +670,7 @@ fn write_pid_files(paths: &StormPaths, args: &WorkerArgs) -> Result<(), WorkerDa
 /// <worker-id>`. Returns when the assignment changed or on SIGTERM/SIGINT.
 pub fn main(args: &DaemonArgs) -> anyhow::Result<()> {
     use anyhow::Context;
-    use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-    let mut stop = SigSet::empty();
-    stop.add(Signal::SIGTERM);
-    stop.add(Signal::SIGINT);
-    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&stop), None)
-        .context("cannot block SIGTERM/SIGINT")?;
-
+    let stop = crate::daemon::block_stop_signals()?;
     let wargs = WorkerArgs::parse(&args.rest)?;
     let conf = worker_config(args)?;
     let paths = StormPaths::from_config(&conf)?;
@@ -687,11 +681,7 @@ pub fn main(args: &DaemonArgs) -> anyhow::Result<()> {
     let span = tracing::info_span!("worker", topology = %wargs.topology_id, port = wargs.port);
     let _enter = span.enter();
 
-    let settings = ZkSettings::from_config(&conf)?;
-    let storage: Arc<dyn StateStorage> = Arc::new(
-        ZkStorage::connect(settings.clone())
-            .with_context(|| format!("cannot connect to ZooKeeper at {}", settings.servers))?,
-    );
+    let storage = crate::daemon::connect_zookeeper(&conf)?;
     let running = match RunningWorker::start(&conf, storage, wargs) {
         Ok(r) => r,
         Err(e) => {
@@ -703,9 +693,7 @@ pub fn main(args: &DaemonArgs) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            if let Ok(signal) = stop.wait() {
-                tracing::info!(%signal, "worker received a stop signal");
-            }
+            let _ = crate::daemon::wait_for_stop(&stop, "worker");
             stopper();
         })
         .context("cannot start the signal thread")?;
