@@ -5,7 +5,8 @@
 #   scripts/test.sh            # everything
 #   scripts/test.sh -- FILTER  # only tests whose name contains FILTER (after the checks)
 #
-# Installs: Debian's zookeeper (the server the integration tests start), python3 venv support, and a test
+# Installs: Debian's zookeeper (the server the integration tests start), python3 venv support, curl (the
+# HTTP client the DRPC tests use), and a test
 # virtualenv at target/test-venv with the outside clients the tests drive (thriftpy2, streamparse, pystorm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,7 @@ need_apt=()
 [ -f /usr/share/java/zookeeper.jar ] || need_apt+=(zookeeper)
 command -v java >/dev/null || need_apt+=(default-jre-headless)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+command -v curl >/dev/null || need_apt+=(curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
