@@ -3,6 +3,7 @@
 //! streamparse from PyPI) and always clean up the processes they start. Run them with `scripts/test.sh`,
 //! which installs what they need.
 
+mod bench_smoke;
 mod cli;
 mod cli_cluster;
 mod cluster;
@@ -10,6 +11,7 @@ mod cluster_support;
 mod drpc;
 mod drpc_cluster;
 mod drpc_topology;
+mod multilang_cluster;
 mod nimbus;
 mod storm_cluster;
 mod support;

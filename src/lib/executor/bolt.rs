@@ -25,6 +25,9 @@ use crate::tuple::{Value, Values};
 /// Most data tuples executed between two looks at the control queue.
 const MAX_BATCH: usize = 1024;
 
+/// Empty polls (each followed by a `yield_now`) before an idle bolt blocks on its queues.
+const IDLE_YIELDS: u32 = 200;
+
 /// One bolt task of an executor.
 pub(crate) struct BoltTask {
     pub task_id: i32,
@@ -149,6 +152,26 @@ pub(crate) struct BoltExecutor<'i> {
     tasks: Vec<BoltTask>,
     out: ExecutorOutput,
     load_version: u64,
+    /// Execute and process latencies are timed on one tuple in `sample_every` (Storm's
+    /// `topology.stats.sample.rate`); counts stay exact.
+    sample_every: u64,
+    /// Tuples executed, to pick the sampled ones (the first is always timed).
+    sample_count: u64,
+}
+
+/// How many tuples per timed one for a `topology.stats.sample.rate` (Storm's 0.05 → 20).
+pub(crate) fn sample_period(conf: &crate::api::ConfMap) -> u64 {
+    let rate = conf
+        .get("topology.stats.sample.rate")
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.05);
+    if rate.is_nan() || rate >= 1.0 {
+        1
+    } else if rate <= 0.0 {
+        u64::MAX
+    } else {
+        (1.0 / rate).round().clamp(1.0, 1e9) as u64
+    }
 }
 
 impl<'i> BoltExecutor<'i> {
@@ -159,6 +182,7 @@ impl<'i> BoltExecutor<'i> {
         tasks: Vec<BoltTask>,
     ) -> BoltExecutor<'i> {
         let out = shared.executor_output(&def);
+        let sample_every = sample_period(&def.conf);
         BoltExecutor {
             shared,
             inbox,
@@ -166,6 +190,8 @@ impl<'i> BoltExecutor<'i> {
             tasks,
             out,
             load_version: 0,
+            sample_every,
+            sample_count: 0,
         }
     }
 
@@ -198,8 +224,13 @@ impl<'i> BoltExecutor<'i> {
         };
         let tuple = env.tuple;
         let source = Arc::clone(tuple.source());
-        let start = now_ns();
-        tuple.set_exec_start_ns(start);
+        // Reading the clock twice per tuple costs more than a null bolt's execute: time a sample.
+        let sampled = self.sample_count % self.sample_every == 0;
+        self.sample_count = self.sample_count.wrapping_add(1);
+        let start = if sampled { now_ns() } else { 0 };
+        if sampled {
+            tuple.set_exec_start_ns(start);
+        }
         {
             let BoltExecutor {
                 tasks, out, def, ..
@@ -214,15 +245,21 @@ impl<'i> BoltExecutor<'i> {
             let mut collector = OutputCollector::new(&mut backend);
             task.bolt.execute(tuple, &mut collector)?;
         }
-        let ms = now_ns().saturating_sub(start) as f64 / 1e6;
+        let ms = if sampled {
+            now_ns().saturating_sub(start) as f64 / 1e6
+        } else {
+            0.0
+        };
         let mut stats = self.out.stats();
         bump2(&mut stats.executed, &source.component, &source.stream, 1);
-        record2(
-            &mut stats.execute_latency,
-            &source.component,
-            &source.stream,
-            ms,
-        );
+        if sampled {
+            record2(
+                &mut stats.execute_latency,
+                &source.component,
+                &source.stream,
+                ms,
+            );
+        }
         Ok(())
     }
 
@@ -271,6 +308,7 @@ impl<'i> BoltExecutor<'i> {
         }
         let stop = self.shared.stop_receiver();
         let inbox = self.inbox;
+        let mut idle_yields = 0u32;
         loop {
             if self.shared.is_shutting_down() {
                 break;
@@ -300,7 +338,14 @@ impl<'i> BoltExecutor<'i> {
                     Err(_) => break,
                 }
             }
-            if executed == 0 {
+            if executed > 0 {
+                idle_yields = 0;
+            } else if idle_yields < IDLE_YIELDS {
+                // Storm's progressive wait strategy: yield a while before parking, so a producer
+                // a little slower than this bolt does not pay a futex wake-up per tuple.
+                idle_yields += 1;
+                std::thread::yield_now();
+            } else {
                 crossbeam_channel::select! {
                     recv(inbox.control) -> m => if let Ok(m) = m { self.on_control(m)?; },
                     recv(inbox.data) -> m => if let Ok(env) = m { self.execute(env)?; },

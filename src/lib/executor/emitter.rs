@@ -2,7 +2,7 @@
 //! subscribing component ([`TaskEmitter`]), and per executor the hand-off to the router with the
 //! overflow list that turns a full destination into backpressure ([`ExecutorOutput`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,7 @@ use crossbeam_channel::Sender;
 
 use super::errors::{epoch_secs, ErrorReport, ErrorSink, ErrorThrottle};
 use super::stats::{bump, ExecutorGauges, ExecutorStatsData};
-use super::transport::{Delivery, Envelope, Router};
+use super::transport::{Delivery, Envelope, FastMap, Router};
 use crate::acker::EdgeIdGen;
 use crate::api::{
     grouping_from_thrift, registered_custom_grouping, EmitError, Tuple, TupleSource,
@@ -46,7 +46,7 @@ pub(crate) struct StreamOut {
 /// Where one task's tuples go.
 pub(crate) struct TaskEmitter {
     task_id: i32,
-    streams: HashMap<String, StreamOut>,
+    streams: FastMap<String, StreamOut>,
     worker: Arc<WorkerTopologyContext>,
 }
 
@@ -75,7 +75,7 @@ impl TaskEmitter {
         seeds: &mut EdgeIdGen,
     ) -> Result<TaskEmitter, GroupingError> {
         let component = worker.component_id(task).unwrap_or_default().to_owned();
-        let mut streams = HashMap::new();
+        let mut streams = FastMap::default();
         let declared = worker
             .component_streams(&component)
             .cloned()

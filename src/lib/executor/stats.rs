@@ -1,6 +1,7 @@
 //! Per-executor statistics: Storm's executor stats (emitted, transferred, acked, failed, executed and the
-//! complete / process / execute latencies), counted exactly (no sampling), plus the queue gauges that
-//! show backpressure. [`ExecutorStatsSnapshot::to_thrift`] gives the Thrift `ExecutorStats` of the
+//! complete / process / execute latencies), counts exact (no sampling); bolts time execute/process
+//! latency on one tuple in `1 / topology.stats.sample.rate` (Storm's sampling, 1 in 20 by default),
+//! the first tuple always. Plus the queue gauges that show backpressure. [`ExecutorStatsSnapshot::to_thrift`] gives the Thrift `ExecutorStats` of the
 //! all-time window.
 
 use std::collections::BTreeMap;

@@ -10,11 +10,74 @@
 //!   full data queue, so acking can never deadlock behind data backpressure.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender, TrySendError};
 
 use crate::api::Tuple;
+
+/// A fast non-cryptographic hasher (FxHash's mix) for the per-tuple lookups (task id → queues,
+/// stream id → groupers): keys are task ids and declared stream ids, never attacker-controlled, and
+/// SipHash cost more than the rest of a local delivery.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FastHasher(u64);
+
+impl FastHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for FastHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn write_i32(&mut self, i: i32) {
+        self.add(i as u32 as u64);
+    }
+
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A `HashMap` with [`FastHasher`].
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 /// A tuple addressed to one task.
 #[derive(Debug, Clone)]
@@ -125,7 +188,7 @@ pub trait RemoteTransport: Send + Sync {
 
 /// Task → queues for the tasks of this worker, plus the remote transport for the others.
 pub struct Router {
-    local: HashMap<i32, ExecutorQueues>,
+    local: FastMap<i32, ExecutorQueues>,
     remote: Option<Arc<dyn RemoteTransport>>,
 }
 
@@ -134,7 +197,10 @@ impl Router {
         local: HashMap<i32, ExecutorQueues>,
         remote: Option<Arc<dyn RemoteTransport>>,
     ) -> Router {
-        Router { local, remote }
+        Router {
+            local: local.into_iter().collect(),
+            remote,
+        }
     }
 
     /// The queues of a local task.

@@ -1,0 +1,30 @@
+//! Storm's standard performance topologies (storm-perf), measured in local mode or on a real cluster
+//! (ZooKeeper + nimbus + supervisor + worker processes, started and stopped by this runner).
+//!
+//! ```text
+//! cargo run --release --example storm_perf -- WORKLOAD [--mode local|cluster] [--workers N]
+//!     [--acking on|off] [--warmup SECS] [--duration SECS] [--rate N] [--max-pending N] [--runs N]
+//!     [--ceiling-secs SECS]
+//! ```
+//!
+//! Workloads: `ceilings`, `const-spout-only`, `const-spout-null-bolt`, `const-spout-id-bolt-null-bolt`,
+//! `word-count`, `low-throughput-latency`, `startup`, `recovery` (cluster), `drpc` (not implemented).
+//! Every run prints one result line; see BENCHMARKS.md for what each figure means.
+
+#[path = "storm_perf/runner.rs"]
+mod runner;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = match runner::Options::parse(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("storm_perf: {e}\n\n{}", runner::USAGE);
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = runner::run(&options, &mut |line| println!("{line}")) {
+        eprintln!("storm_perf: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,81 @@
+//! Keeps the storm-perf runner (`examples/storm_perf.rs`) working: every local workload runs for about
+//! a second. Benchmarks are not tests, so nothing here asserts a time or a rate.
+
+use std::time::Duration;
+
+#[allow(dead_code)]
+#[path = "../../examples/storm_perf/runner.rs"]
+mod runner;
+
+use runner::{Options, Workload};
+
+fn smoke(workload: Workload, acking: Option<bool>) -> Vec<runner::RunResult> {
+    let mut o = Options::new(workload);
+    o.acking = acking;
+    o.warmup = Duration::from_millis(200);
+    o.duration = Duration::from_secs(1);
+    o.ceiling = Duration::ZERO;
+    o.rate = 2000;
+    let mut lines = Vec::new();
+    let results = runner::run(&o, &mut |l| lines.push(l))
+        .unwrap_or_else(|e| panic!("{}: {e}", workload.name()));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with(&format!("workload={}", workload.name())),
+        "{lines:?}"
+    );
+    results
+}
+
+#[test]
+fn every_local_workload_runs() {
+    for (w, acking) in [
+        (Workload::ConstSpoutOnly, Some(false)),
+        (Workload::ConstSpoutNullBolt, Some(false)),
+        (Workload::ConstSpoutNullBolt, Some(true)),
+        (Workload::ConstSpoutIdBoltNullBolt, None),
+        (Workload::WordCount, Some(false)),
+        (Workload::LowThroughputLatency, None),
+    ] {
+        let r = smoke(w, acking);
+        assert_eq!(r.len(), 1);
+        assert!(r[0].intervals >= 1, "{}", r[0].line());
+        if acking != Some(false) && w != Workload::ConstSpoutOnly {
+            assert!(r[0].latency.is_some(), "{}", r[0].line());
+        }
+    }
+    let r = smoke(Workload::Startup, None);
+    assert!(
+        r[0].extra
+            .iter()
+            .any(|(k, _)| k == "submit_to_first_ack_ms"),
+        "{}",
+        r[0].line()
+    );
+}
+
+#[test]
+fn ceilings_and_options() {
+    assert!(runner::queue_handoff(Duration::from_millis(50)) > 0.0);
+    assert!(runner::tcp_loopback(Duration::from_millis(50)).unwrap() > 0.0);
+    assert!(
+        runner::wire_bytes(runner::CONST_VALUE, true)
+            > runner::wire_bytes(runner::CONST_VALUE, false)
+    );
+    let args: Vec<String> = [
+        "word-count",
+        "--mode",
+        "cluster",
+        "--workers",
+        "2",
+        "--acking",
+        "off",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let o = Options::parse(&args).unwrap();
+    assert!(o.cluster);
+    assert_eq!(o.workers, 2);
+    assert!(Options::parse(&["nope".to_string()]).is_err());
+}
