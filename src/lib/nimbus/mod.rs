@@ -75,7 +75,6 @@ mod tests;
 
 use std::sync::Arc;
 
-
 use crate::config::Config;
 use crate::daemon::DaemonArgs;
 use crate::thrift::server::{ServerOptions, ThriftServer};
