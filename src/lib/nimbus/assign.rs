@@ -467,29 +467,9 @@ impl Nimbus {
     pub(super) fn schedule_do_rebalance(self: &Arc<Self>, id: &str, delay: Duration) {
         let generation = self.removal_seq.fetch_add(1, Ordering::SeqCst) + 1;
         lock(&self.pending_rebalances).insert(id.to_string(), generation);
-        let weak = Arc::downgrade(self);
-        let stopper = self.stopper.clone();
-        let id2 = id.to_string();
-        let spawned = std::thread::Builder::new()
-            .name("nimbus-rebalance".into())
-            .spawn(move || {
-                if stopper.wait(delay) {
-                    return;
-                }
-                if let Some(nimbus) = weak.upgrade() {
-                    if let Err(e) = nimbus.do_rebalance(&id2, Some(generation)) {
-                        tracing::error!(topology = %id2, error = %e, "cannot rebalance");
-                    }
-                }
-            });
-        let mut threads = lock(&self.threads);
-        threads.retain(|t| !t.is_finished());
-        match spawned {
-            Ok(t) => threads.push(t),
-            Err(e) => {
-                tracing::error!(topology = %id, error = %e, "cannot start the rebalance timer")
-            }
-        }
+        self.after_delay(id, delay, "rebalance", move |nimbus, id| {
+            nimbus.do_rebalance(id, Some(generation))
+        });
     }
 
     /// The DO_REBALANCE event: for a still-REBALANCING topology (and, from a timer, only the latest

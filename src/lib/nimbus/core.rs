@@ -877,18 +877,32 @@ impl Nimbus {
     fn schedule_removal(self: &Arc<Self>, id: &str, delay: Duration) {
         let generation = self.removal_seq.fetch_add(1, Ordering::SeqCst) + 1;
         lock(&self.pending_removals).insert(id.to_string(), generation);
+        self.after_delay(id, delay, "remove", move |nimbus, id| {
+            nimbus.remove_if_killed(id, generation)
+        });
+    }
+
+    /// Runs a delayed status transition (`what`: "remove", "rebalance") for topology `id` on its own
+    /// timer thread, unless nimbus stops first; a failure is logged.
+    pub(super) fn after_delay(
+        self: &Arc<Self>,
+        id: &str,
+        delay: Duration,
+        what: &'static str,
+        action: impl FnOnce(&Nimbus, &str) -> Result<()> + Send + 'static,
+    ) {
         let weak = Arc::downgrade(self);
         let stopper = self.stopper.clone();
         let id2 = id.to_string();
         let spawned = std::thread::Builder::new()
-            .name("nimbus-remove".into())
+            .name(format!("nimbus-{what}"))
             .spawn(move || {
                 if stopper.wait(delay) {
                     return;
                 }
                 if let Some(nimbus) = weak.upgrade() {
-                    if let Err(e) = nimbus.remove_if_killed(&id2, generation) {
-                        tracing::error!(topology = %id2, error = %e, "cannot remove the killed topology");
+                    if let Err(e) = action(&nimbus, &id2) {
+                        tracing::error!(topology = %id2, error = %e, "cannot {what} the topology");
                     }
                 }
             });
@@ -896,7 +910,7 @@ impl Nimbus {
         threads.retain(|t| !t.is_finished());
         match spawned {
             Ok(t) => threads.push(t),
-            Err(e) => tracing::error!(topology = %id, error = %e, "cannot start the removal timer"),
+            Err(e) => tracing::error!(topology = %id, error = %e, "cannot start the {what} timer"),
         }
     }
 
