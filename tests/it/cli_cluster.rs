@@ -145,7 +145,11 @@ fn storm_jar_list_rebalance_deactivate_kill_on_a_live_cluster() {
         .count();
     assert_eq!(split_executors, 3, "{executors:?}");
 
-    // storm monitor: Storm's tab-separated rows; without -m the components are listed.
+    // storm monitor: Storm's tab-separated rows; without -m the components are listed. The rebalance
+    // restarted the workers: wait until the new spout executor has reported its stream.
+    wait_until(LONG, "the rebalanced spout to report stats", || {
+        spout_emitted(&c, &id) > 0
+    });
     let out = ok(
         &c,
         &["monitor", "wc", "-m", "spout", "-i", "1", "--count", "2"],
