@@ -399,7 +399,8 @@ fn a_hanging_bolt_halts_the_worker_which_is_relaunched_and_replays() {
             .is_some_and(|e| e.contains("heartbeat timeout")),
         "{stdout}"
     );
-    // Detected within the timeout (plus the heartbeat period and slack) of the bolt going silent.
+    // Detected by the 2 s subprocess timeout, not by anything slower (the hung bolt never answers
+    // again): the bound leaves room for the heartbeat period and a loaded CI machine.
     let hung_at = std::fs::metadata(data.join("hung"))
         .unwrap()
         .modified()
@@ -409,7 +410,7 @@ fn a_hanging_bolt_halts_the_worker_which_is_relaunched_and_replays() {
         .as_secs() as i64;
     let detected_after = i64::from(error.error_time_secs) - hung_at;
     assert!(
-        (0..=6).contains(&detected_after),
+        (0..=10).contains(&detected_after),
         "detected {detected_after} s after the bolt hung"
     );
 
