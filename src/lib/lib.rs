@@ -14,6 +14,7 @@ pub mod dev_zookeeper;
 pub mod drpc;
 pub mod executor;
 pub mod grouping;
+pub mod http;
 pub mod local;
 pub mod local_state;
 pub mod logging;

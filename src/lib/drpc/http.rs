@@ -43,15 +43,7 @@ impl HttpServer {
         drpc: Arc<Drpc>,
         max_body_bytes: usize,
     ) -> std::io::Result<HttpServer> {
-        let server = Server::http(addr).map_err(|e| match e.downcast::<std::io::Error>() {
-            Ok(io) => *io,
-            Err(other) => std::io::Error::other(other.to_string()),
-        })?;
-        let local = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| std::io::Error::other("the HTTP server is not on an IP address"))?;
-        let server = Arc::new(server);
+        let (server, local) = crate::http::bind(addr)?;
         let in_flight = Arc::new((Mutex::new(0usize), Condvar::new()));
         let (srv, flight) = (server.clone(), in_flight.clone());
         let acceptor = std::thread::Builder::new()

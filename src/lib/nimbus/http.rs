@@ -142,15 +142,7 @@ impl FileServer {
         stormdist_root: PathBuf,
         is_leader: LeaderCheck,
     ) -> std::io::Result<FileServer> {
-        let server = Server::http(addr).map_err(|e| match e.downcast::<std::io::Error>() {
-            Ok(io) => *io,
-            Err(other) => std::io::Error::other(other.to_string()),
-        })?;
-        let local = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| std::io::Error::other("the HTTP server is not on an IP address"))?;
-        let server = Arc::new(server);
+        let (server, local) = crate::http::bind(addr)?;
         let mut fs = FileServer {
             server: server.clone(),
             addr: local,
