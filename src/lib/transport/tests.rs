@@ -17,24 +17,7 @@ use crate::tuple::Value;
 
 // ---- codec -------------------------------------------------------------------------------------
 
-fn arb_value() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i32>().prop_map(Value::Int),
-        any::<i64>().prop_map(Value::Long),
-        any::<u32>().prop_map(|b| Value::Float(f32::from_bits(b))),
-        any::<u64>().prop_map(|b| Value::Double(f64::from_bits(b))),
-        ".{0,12}".prop_map(Value::String),
-        proptest::collection::vec(any::<u8>(), 0..16).prop_map(Value::Bytes),
-    ];
-    leaf.prop_recursive(3, 24, 4, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::List),
-            proptest::collection::vec((inner.clone(), inner), 0..3).prop_map(Value::Map),
-        ]
-    })
-}
+use crate::tuple::codec::tests::arb_value;
 
 fn arb_message() -> impl Strategy<Value = WireMessage> {
     (

@@ -297,7 +297,7 @@ impl<'a> Decoder<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -411,7 +411,8 @@ mod tests {
         assert_eq!(used, n);
     }
 
-    fn arb_value() -> impl Strategy<Value = Value> {
+    /// Arbitrary values of every kind, nested (shared with the transport's wire tests).
+    pub(crate) fn arb_value() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
