@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use super::emitter::{wait, ExecutorOutput, TaskEmitter};
 use super::now_ns;
-use super::stats::{bump2, record2};
-use super::transport::{Control, Envelope, ExecutorInbox, ExecutorQueues};
+use super::transport::{Control, ExecutorInbox, ExecutorQueues};
 use super::worker::{ExecutorDef, WorkerShared};
 use crate::api::{
     Bolt, BoltOutput, ComponentError, EmitError, OutputCollector, TopologyContext, Tuple, Waker,
@@ -89,20 +88,11 @@ impl BoltOutput for BoltBackend<'_> {
             );
         }
         let start = input.exec_start_ns();
-        let mut stats = self.out.stats();
-        bump2(
-            &mut stats.bolt_acked,
-            input.source_component(),
-            input.source_stream(),
-            1,
-        );
+        let c = self.out.counts.of(input.source());
+        c.bolt_acked += 1;
         if start > 0 {
-            record2(
-                &mut stats.process_latency,
-                input.source_component(),
-                input.source_stream(),
-                now_ns().saturating_sub(start) as f64 / 1e6,
-            );
+            c.process
+                .record(now_ns().saturating_sub(start) as f64 / 1e6);
         }
     }
 
@@ -114,12 +104,7 @@ impl BoltOutput for BoltBackend<'_> {
             self.out
                 .emit_system(self.emitter, ACKER_FAIL_STREAM_ID, vec![Value::Long(root)]);
         }
-        bump2(
-            &mut self.out.stats().bolt_failed,
-            input.source_component(),
-            input.source_stream(),
-            1,
-        );
+        self.out.counts.of(input.source()).bolt_failed += 1;
     }
 
     fn reset_timeout(&mut self, input: &Tuple) {
@@ -210,19 +195,18 @@ impl<'i> BoltExecutor<'i> {
         task.bolt.prepare(&def.conf, &task.context, &mut collector)
     }
 
-    fn execute(&mut self, env: Envelope) -> Result<(), ComponentError> {
-        let index = if self.tasks.len() == 1 && self.tasks[0].task_id == env.dest {
+    fn execute(&mut self, dest: i32, tuple: Tuple) -> Result<(), ComponentError> {
+        let index = if self.tasks.len() == 1 && self.tasks[0].task_id == dest {
             0
-        } else if let Some(i) = self.tasks.iter().position(|t| t.task_id == env.dest) {
+        } else if let Some(i) = self.tasks.iter().position(|t| t.task_id == dest) {
             i
         } else {
             tracing::warn!(
-                task = env.dest,
+                task = dest,
                 "tuple for a task this executor does not run; dropped"
             );
             return Ok(());
         };
-        let tuple = env.tuple;
         let source = Arc::clone(tuple.source());
         // Reading the clock twice per tuple costs more than a null bolt's execute: time a sample.
         let sampled = self.sample_count % self.sample_every == 0;
@@ -250,23 +234,24 @@ impl<'i> BoltExecutor<'i> {
         } else {
             0.0
         };
-        let mut stats = self.out.stats();
-        bump2(&mut stats.executed, &source.component, &source.stream, 1);
+        let c = self.out.counts.of(&source);
+        c.executed += 1;
         if sampled {
-            record2(
-                &mut stats.execute_latency,
-                &source.component,
-                &source.stream,
-                ms,
-            );
+            c.execute.record(ms);
         }
         Ok(())
     }
 
     fn on_control(&mut self, message: Control) -> Result<(), ComponentError> {
         match message {
-            Control::Tuple(env) => self.execute(env),
+            Control::Batch(batch) => {
+                for tuple in batch.tuples {
+                    self.execute(batch.dest, tuple)?;
+                }
+                Ok(())
+            }
             Control::Wake => self.poll(),
+            Control::Room => Ok(()),
         }
     }
 
@@ -300,8 +285,15 @@ impl<'i> BoltExecutor<'i> {
         }
     }
 
-    /// Runs until the worker shuts down; an error from the bolt ends the run (the executor dies).
+    /// Runs until the worker shuts down; an error from the bolt ends the run (the executor dies)
+    /// after what it emitted so far is handed over.
     pub fn run(&mut self) -> Result<(), ComponentError> {
+        let result = self.run_loop();
+        self.out.flush();
+        result
+    }
+
+    fn run_loop(&mut self) -> Result<(), ComponentError> {
         for i in 0..self.tasks.len() {
             let _span = tracing::info_span!("task", task = self.tasks[i].task_id).entered();
             self.prepare(i)?;
@@ -318,37 +310,39 @@ impl<'i> BoltExecutor<'i> {
                 self.on_control(m)?;
             }
             if !self.out.flush_overflow() {
-                let room = self.out.overflow_wait_target().cloned();
-                let timeout = Duration::from_millis(if room.is_some() { 100 } else { 1 });
-                if let Some(m) = wait(&inbox.control, &stop, room.as_ref(), timeout) {
+                self.out.flush();
+                let timeout = self.out.overflow_wait();
+                if let Some(m) = wait(&inbox.control, &stop, timeout) {
                     self.on_control(m)?;
                 }
                 continue;
             }
             let mut executed = 0;
             while executed < MAX_BATCH {
-                match inbox.data.try_recv() {
-                    Ok(env) => {
-                        self.execute(env)?;
-                        executed += 1;
-                        if self.out.has_overflow() {
-                            break;
-                        }
-                    }
-                    Err(_) => break,
+                let Some((dest, tuple)) = inbox.next_data() else {
+                    break;
+                };
+                self.execute(dest, tuple)?;
+                executed += 1;
+                if self.out.has_overflow() {
+                    break;
                 }
+                self.out.flush_if_due();
             }
+            self.out.flush();
             if executed > 0 {
                 idle_yields = 0;
             } else if idle_yields < IDLE_YIELDS {
                 // Storm's progressive wait strategy: yield a while before parking, so a producer
-                // a little slower than this bolt does not pay a futex wake-up per tuple.
+                // a little slower than this bolt does not pay a futex wake-up per batch.
                 idle_yields += 1;
                 std::thread::yield_now();
             } else {
                 crossbeam_channel::select! {
                     recv(inbox.control) -> m => if let Ok(m) = m { self.on_control(m)?; },
-                    recv(inbox.data) -> m => if let Ok(env) = m { self.execute(env)?; },
+                    recv(inbox.data_channel()) -> m => if let Ok(batch) = m {
+                        inbox.keep(batch);
+                    },
                     recv(stop) -> _ => {},
                     default(Duration::from_millis(100)) => self.poll()?,
                 }

@@ -1,16 +1,17 @@
 //! The emit path shared by spout and bolt executors: per task and stream, the groupers of every
-//! subscribing component ([`TaskEmitter`]), and per executor the hand-off to the router with the
-//! overflow list that turns a full destination into backpressure ([`ExecutorOutput`]).
+//! subscribing component ([`TaskEmitter`]), and per executor the batching of tuples per destination,
+//! the hand-off to the router, and the overflow list that turns a full destination into backpressure
+//! ([`ExecutorOutput`]).
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
 use super::errors::{epoch_secs, ErrorReport, ErrorSink, ErrorThrottle};
-use super::stats::{bump, ExecutorGauges, ExecutorStatsData};
-use super::transport::{Delivery, Envelope, FastMap, Router};
+use super::stats::{ExecutorGauges, ExecutorStatsData, StatsBuffer};
+use super::transport::{Delivery, FastMap, Router};
 use crate::acker::EdgeIdGen;
 use crate::api::{
     grouping_from_thrift, registered_custom_grouping, EmitError, Tuple, TupleSource,
@@ -233,12 +234,38 @@ impl ErrorReporter {
     }
 }
 
-/// An executor's outbound side: the router, the overflow of tuples its destinations could not take
-/// yet, stats, and the acking switch and id source.
+/// Most tuples in one batch before it is handed over.
+pub(crate) const BATCH_TUPLES: usize = 64;
+
+/// Longest a tuple waits in a batch that is not full; executors also hand every batch over before
+/// they wait, so this only bounds the delay behind a slow `execute`/`next_tuple` loop.
+pub(crate) const BATCH_DELAY: Duration = Duration::from_micros(200);
+
+/// Tuples for one destination and lane.
+struct OutBatch {
+    dest: i32,
+    system: bool,
+    tuples: Vec<Tuple>,
+}
+
+/// An executor's outbound side: the router, the batches being filled per destination, the overflow
+/// of batches their destinations could not take yet, buffered stats, and the acking switch and id
+/// source.
 pub(crate) struct ExecutorOutput {
     pub router: Arc<Router>,
-    overflow: VecDeque<(i32, Tuple, bool)>,
+    /// Batches being filled (few: one per destination task and lane).
+    filling: Vec<OutBatch>,
+    /// When the oldest tuple in `filling` was buffered.
+    oldest: Option<Instant>,
+    /// Tuples per batch: [`BATCH_TUPLES`], or less for small receive queues.
+    batch_limit: usize,
+    overflow: VecDeque<OutBatch>,
+    overflow_tuples: usize,
+    /// This executor's control queue, to hear [`super::transport::Control::Room`] on.
+    own_control: Option<Sender<super::transport::Control>>,
     pub stats: Arc<Mutex<ExecutorStatsData>>,
+    /// Counters not yet published into `stats`.
+    pub counts: StatsBuffer,
     pub gauges: Arc<ExecutorGauges>,
     /// Whether the topology has ackers.
     pub acking: bool,
@@ -258,8 +285,14 @@ impl ExecutorOutput {
     ) -> ExecutorOutput {
         ExecutorOutput {
             router,
+            filling: Vec::new(),
+            oldest: None,
+            batch_limit: BATCH_TUPLES,
             overflow: VecDeque::new(),
+            overflow_tuples: 0,
+            own_control: None,
             stats,
+            counts: StatsBuffer::default(),
             gauges,
             acking,
             ids: EdgeIdGen::from_entropy(),
@@ -268,36 +301,133 @@ impl ExecutorOutput {
         }
     }
 
-    pub fn stats(&self) -> MutexGuard<'_, ExecutorStatsData> {
-        self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    /// Batches of at most `queue_capacity` tuples (and never more than [`BATCH_TUPLES`]), so a batch
+    /// never holds more than the queues it goes to.
+    pub fn limit_batches(&mut self, queue_capacity: usize) {
+        self.batch_limit = queue_capacity.clamp(1, BATCH_TUPLES);
     }
 
-    /// Hands a tuple to `dest`; behind earlier overflow, or when the destination is full, it waits
-    /// in the overflow list. System tuples skip the queue of held-back data.
-    pub fn transfer(&mut self, dest: i32, tuple: Tuple, system: bool) {
-        if !system && !self.overflow.is_empty() {
-            self.overflow.push_back((dest, tuple, system));
-            self.gauges.set_overflow(self.overflow.len());
+    /// Where this executor hears that a full destination has room.
+    pub fn set_own_control(&mut self, control: Sender<super::transport::Control>) {
+        self.own_control = Some(control);
+    }
+
+    /// Publishes the buffered counters into the shared stats.
+    pub fn publish_stats(&mut self) {
+        if self.counts.is_empty() {
             return;
         }
-        if let Delivery::Full(tuple) = self.router.try_deliver(dest, tuple, system) {
-            self.overflow.push_back((dest, tuple, system));
-            self.gauges.set_overflow(self.overflow.len());
+        let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        self.counts.publish(&mut stats);
+    }
+
+    /// Adds `tuple` to the batch for `dest`; a full batch is handed over at once.
+    pub fn transfer(&mut self, dest: i32, tuple: Tuple, system: bool) {
+        let i = match self
+            .filling
+            .iter()
+            .position(|b| b.dest == dest && b.system == system)
+        {
+            Some(i) => i,
+            None => {
+                self.filling.push(OutBatch {
+                    dest,
+                    system,
+                    tuples: Vec::with_capacity(self.batch_limit),
+                });
+                self.filling.len() - 1
+            }
+        };
+        let batch = &mut self.filling[i].tuples;
+        batch.push(tuple);
+        if batch.len() >= self.batch_limit {
+            let tuples = std::mem::replace(batch, Vec::with_capacity(self.batch_limit));
+            self.hand_over(OutBatch {
+                dest,
+                system,
+                tuples,
+            });
+        } else if self.oldest.is_none() {
+            self.oldest = Some(Instant::now());
         }
     }
 
-    /// Retries held-back tuples in order; true when none remain.
+    /// Hands the batches over if the oldest buffered tuple waited [`BATCH_DELAY`] (call between
+    /// lifecycle calls).
+    pub fn flush_if_due(&mut self) {
+        if self.batch_due() {
+            self.flush();
+        }
+        if self.counts.is_large() {
+            self.publish_stats();
+        }
+    }
+
+    /// Whether the oldest buffered tuple waited [`BATCH_DELAY`].
+    pub fn batch_due(&self) -> bool {
+        self.oldest.is_some_and(|t| t.elapsed() >= BATCH_DELAY)
+    }
+
+    /// Hands every batch being filled over, and publishes the stats.
+    pub fn flush(&mut self) {
+        self.oldest = None;
+        for i in 0..self.filling.len() {
+            if self.filling[i].tuples.is_empty() {
+                continue;
+            }
+            let limit = self.batch_limit;
+            let b = &mut self.filling[i];
+            let batch = OutBatch {
+                dest: b.dest,
+                system: b.system,
+                tuples: std::mem::replace(&mut b.tuples, Vec::with_capacity(limit)),
+            };
+            self.hand_over(batch);
+        }
+        // Forget destinations that went quiet so the list stays short.
+        if self.filling.len() > 64 {
+            self.filling.clear();
+        }
+        self.publish_stats();
+    }
+
+    /// Gives a batch to the router; behind earlier overflow, or when the destination is full, it
+    /// waits in the overflow list. System batches skip the queue of held-back data.
+    fn hand_over(&mut self, batch: OutBatch) {
+        if !batch.system && !self.overflow.is_empty() {
+            self.push_overflow(batch);
+            return;
+        }
+        if let Delivery::Full(tuples) =
+            self.router
+                .try_deliver_batch(batch.dest, batch.tuples, batch.system)
+        {
+            self.push_overflow(OutBatch { tuples, ..batch });
+        }
+    }
+
+    fn push_overflow(&mut self, batch: OutBatch) {
+        self.overflow_tuples += batch.tuples.len();
+        self.overflow.push_back(batch);
+        self.gauges.set_overflow(self.overflow_tuples);
+    }
+
+    /// Retries held-back batches in order; true when none remain.
     pub fn flush_overflow(&mut self) -> bool {
         if self.overflow.is_empty() {
             return true;
         }
-        while let Some((dest, tuple, system)) = self.overflow.pop_front() {
-            if let Delivery::Full(tuple) = self.router.try_deliver(dest, tuple, system) {
-                self.overflow.push_front((dest, tuple, system));
-                break;
+        while let Some(b) = self.overflow.pop_front() {
+            let n = b.tuples.len();
+            match self.router.try_deliver_batch(b.dest, b.tuples, b.system) {
+                Delivery::Full(tuples) => {
+                    self.overflow.push_front(OutBatch { tuples, ..b });
+                    break;
+                }
+                _ => self.overflow_tuples -= n,
             }
         }
-        self.gauges.set_overflow(self.overflow.len());
+        self.gauges.set_overflow(self.overflow_tuples);
         self.overflow.is_empty()
     }
 
@@ -305,13 +435,24 @@ impl ExecutorOutput {
         !self.overflow.is_empty()
     }
 
-    /// The local data queue the first held-back tuple waits for, to sleep until it has room.
-    pub fn overflow_wait_target(&self) -> Option<&Sender<Envelope>> {
-        let (dest, _, system) = self.overflow.front()?;
-        if *system {
-            return None;
+    /// How long to wait before retrying held-back batches: for a data batch, asks its destination
+    /// (a local queue or the lane to a remote worker) for a `Room` message on this executor's
+    /// control queue and waits up to 100 ms (`Duration::ZERO` if there is room already); for a
+    /// system batch (a full lane to a remote worker), 1 ms.
+    pub fn overflow_wait(&self) -> Duration {
+        let Some(b) = self.overflow.front() else {
+            return Duration::ZERO;
+        };
+        match (&self.own_control, b.system) {
+            (Some(own), false) => {
+                if self.router.notify_room(b.dest, own) {
+                    Duration::ZERO
+                } else {
+                    Duration::from_millis(100)
+                }
+            }
+            _ => Duration::from_millis(1),
         }
-        self.router.local(*dest).map(|q| q.data_sender())
     }
 
     /// Sends `values` to `targets`, the tuple for each target carrying the ids `ids_for` makes;
@@ -335,11 +476,9 @@ impl ExecutorOutput {
             );
         }
         {
-            let mut stats = self.stats();
-            bump(&mut stats.emitted, &source.stream, 1);
-            if !targets.is_empty() {
-                bump(&mut stats.transferred, &source.stream, targets.len() as u64);
-            }
+            let c = self.counts.of(source);
+            c.emitted += 1;
+            c.transferred += targets.len() as u64;
         }
         let mut values = Some(values);
         for (i, &dest) in targets.iter().enumerate() {
@@ -364,22 +503,18 @@ impl ExecutorOutput {
     }
 }
 
-/// Waits up to `timeout` for a control message (returned), the stop signal or, when given, room in
-/// `room_in`.
+/// Waits up to `timeout` for a control message (returned) or the stop signal.
 pub(crate) fn wait(
     control: &crossbeam_channel::Receiver<super::transport::Control>,
     stop: &crossbeam_channel::Receiver<()>,
-    room_in: Option<&Sender<Envelope>>,
     timeout: Duration,
 ) -> Option<super::transport::Control> {
-    let mut sel = crossbeam_channel::Select::new();
-    let c = sel.recv(control);
-    sel.recv(stop);
-    if let Some(tx) = room_in {
-        sel.send(tx);
+    if timeout.is_zero() {
+        return control.try_recv().ok();
     }
-    match sel.ready_timeout(timeout) {
-        Ok(i) if i == c => control.try_recv().ok(),
-        _ => None,
+    crossbeam_channel::select! {
+        recv(control) -> m => m.ok(),
+        recv(stop) -> _ => None,
+        default(timeout) => None,
     }
 }

@@ -93,28 +93,6 @@ pub(crate) fn bump2(map: &mut ByStream<u64>, component: &str, stream: &str, n: u
     }
 }
 
-pub(crate) fn record(map: &mut BTreeMap<String, Latency>, key: &str, ms: f64) {
-    match map.get_mut(key) {
-        Some(l) => l.record(ms),
-        None => {
-            let mut l = Latency::default();
-            l.record(ms);
-            map.insert(key.to_owned(), l);
-        }
-    }
-}
-
-pub(crate) fn record2(map: &mut ByStream<Latency>, component: &str, stream: &str, ms: f64) {
-    match map.get_mut(component) {
-        Some(inner) => record(inner, stream, ms),
-        None => {
-            let mut inner = BTreeMap::new();
-            record(&mut inner, stream, ms);
-            map.insert(component.to_owned(), inner);
-        }
-    }
-}
-
 fn sum(map: &BTreeMap<String, u64>) -> u64 {
     map.values().sum()
 }
@@ -152,6 +130,124 @@ impl ExecutorStatsData {
 
     pub fn total_executed(&self) -> u64 {
         sum2(&self.executed)
+    }
+}
+
+/// Counts of one tuple source an executor gathered since it last published its stats.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct SourceCounts {
+    /// Emitted on this source's stream (this executor's own tasks).
+    pub emitted: u64,
+    pub transferred: u64,
+    /// Spout trees acked / failed on this stream.
+    pub spout_acked: u64,
+    pub spout_failed: u64,
+    pub complete: Latency,
+    /// Bolt inputs from this source.
+    pub executed: u64,
+    pub bolt_acked: u64,
+    pub bolt_failed: u64,
+    pub process: Latency,
+    pub execute: Latency,
+}
+
+/// Most sources a [`StatsBuffer`] tracks before it asks to be published.
+const STATS_BUFFER_SOURCES: usize = 32;
+
+/// Per-executor counters kept without a lock on the hot path and published into the shared
+/// [`ExecutorStatsData`] once per batch (the executor publishes before it waits, so readers lag by
+/// at most one batch).
+#[derive(Debug, Default)]
+pub(crate) struct StatsBuffer {
+    sources: Vec<(std::sync::Arc<crate::api::TupleSource>, SourceCounts)>,
+}
+
+impl StatsBuffer {
+    /// The counters of `source` (found by pointer, else by component, task and stream).
+    #[inline]
+    pub fn of(&mut self, source: &std::sync::Arc<crate::api::TupleSource>) -> &mut SourceCounts {
+        let i = match self
+            .sources
+            .iter()
+            .position(|(s, _)| std::sync::Arc::ptr_eq(s, source))
+        {
+            Some(i) => i,
+            None => match self.sources.iter().position(|(s, _)| {
+                s.task == source.task
+                    && s.stream == source.stream
+                    && s.component == source.component
+            }) {
+                Some(i) => i,
+                None => {
+                    self.sources
+                        .push((std::sync::Arc::clone(source), SourceCounts::default()));
+                    self.sources.len() - 1
+                }
+            },
+        };
+        &mut self.sources[i].1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sources.is_empty()
+    }
+
+    /// Whether the buffer grew large enough to publish now.
+    pub fn is_large(&self) -> bool {
+        self.sources.len() >= STATS_BUFFER_SOURCES
+    }
+
+    /// Adds everything to `into` and empties the buffer.
+    pub fn publish(&mut self, into: &mut ExecutorStatsData) {
+        fn add_latency(l: &mut Latency, more: &Latency) {
+            l.count += more.count;
+            l.total_ms += more.total_ms;
+        }
+        for (src, c) in self.sources.drain(..) {
+            let stream = src.stream.as_str();
+            let component = src.component.as_str();
+            if c.emitted > 0 {
+                bump(&mut into.emitted, stream, c.emitted);
+            }
+            if c.transferred > 0 {
+                bump(&mut into.transferred, stream, c.transferred);
+            }
+            if c.spout_acked > 0 {
+                bump(&mut into.spout_acked, stream, c.spout_acked);
+            }
+            if c.spout_failed > 0 {
+                bump(&mut into.spout_failed, stream, c.spout_failed);
+            }
+            if c.complete.count > 0 {
+                add_latency(
+                    into.complete_latency.entry(stream.to_owned()).or_default(),
+                    &c.complete,
+                );
+            }
+            if c.executed > 0 {
+                bump2(&mut into.executed, component, stream, c.executed);
+            }
+            if c.bolt_acked > 0 {
+                bump2(&mut into.bolt_acked, component, stream, c.bolt_acked);
+            }
+            if c.bolt_failed > 0 {
+                bump2(&mut into.bolt_failed, component, stream, c.bolt_failed);
+            }
+            for (map, l) in [
+                (&mut into.process_latency, &c.process),
+                (&mut into.execute_latency, &c.execute),
+            ] {
+                if l.count > 0 {
+                    add_latency(
+                        map.entry(component.to_owned())
+                            .or_default()
+                            .entry(stream.to_owned())
+                            .or_default(),
+                        l,
+                    );
+                }
+            }
+        }
     }
 }
 

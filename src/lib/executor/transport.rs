@@ -1,19 +1,23 @@
 //! Delivering tuples to tasks: each executor's receive queues, the worker's [`Router`] (task → queues),
 //! and the [`RemoteTransport`] a cluster worker plugs in for tasks of other workers.
 //!
-//! Every executor has two queues:
-//! * **data**: a bounded channel (`topology.executor.receive.buffer.size`, rounded up to a power of two)
-//!   for tuples on user streams. A full data queue is backpressure: the producer keeps the tuple in its
-//!   own overflow list and stops consuming input / calling `next_tuple` until it drains.
+//! Queues move [`Batch`]es (tuples for one task), not single tuples. Every executor has two queues:
+//! * **data**: for tuples on user streams, bounded in tuples (`topology.executor.receive.buffer.size`,
+//!   rounded up to a power of two). A full data queue is backpressure: the producer keeps the batch in
+//!   its own overflow list, stops consuming input / calling `next_tuple`, and asks the queue for a
+//!   [`Control::Room`] message when the consumer takes a batch.
 //! * **control**: an unbounded channel for system streams (`__ack_*`, `__tick`, …) and wake-ups. Acker
 //!   traffic is proportional to the data processed, is consumed before data, and never waits behind a
 //!   full data queue, so acking can never deadlock behind data backpressure.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use crossbeam_channel::{bounded, unbounded, Receiver, Sender, TrySendError};
+use crossbeam_channel::{unbounded, Receiver, Sender, TrySendError};
 
 use crate::api::Tuple;
 
@@ -86,28 +90,115 @@ pub struct Envelope {
     pub tuple: Tuple,
 }
 
+/// Tuples for one task, in emit order: the unit every queue hand-off moves (Storm 2's JCQueue moves
+/// batches too). Producers fill a batch per destination and hand it over when it is full or when they
+/// are about to wait (see `executor::emitter`), so one channel operation and one wake-up carry many
+/// tuples.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub dest: i32,
+    pub tuples: Vec<Tuple>,
+}
+
 /// What travels on a control queue.
 #[derive(Debug, Clone)]
 pub enum Control {
-    /// A tuple on a system stream.
-    Tuple(Envelope),
-    /// Something changed (activation, load): look at the shared state.
+    /// Tuples on system streams.
+    Batch(Batch),
+    /// Something changed (activation, load): look at the shared state and call `poll`.
     Wake,
+    /// A data queue this executor waits for has room again.
+    Room,
+}
+
+/// The population of a queue of batches, bounded in tuples (a channel of batches can only bound
+/// batches), and who waits for room. Shared by the producers and the consumer.
+#[derive(Debug)]
+pub(crate) struct Population {
+    /// Tuples in the queue (sent, not yet received).
+    len: AtomicUsize,
+    capacity: usize,
+    /// Set when `waiters` is not empty.
+    has_waiters: AtomicBool,
+    /// Control queues to send [`Control::Room`] to when the consumer takes a batch.
+    waiters: Mutex<Vec<Sender<Control>>>,
+}
+
+impl Population {
+    pub(crate) fn new(capacity: usize) -> Population {
+        Population {
+            len: AtomicUsize::new(0),
+            capacity: capacity.max(1),
+            has_waiters: AtomicBool::new(false),
+            waiters: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Counts `n` tuples in unless the queue is full (a batch larger than the whole capacity still
+    /// goes into an empty queue). Concurrent producers may overshoot by a batch each.
+    pub(crate) fn try_add(&self, n: usize) -> bool {
+        let len = self.len.load(Ordering::SeqCst);
+        if len > 0 && len + n > self.capacity {
+            return false;
+        }
+        self.len.fetch_add(n, Ordering::SeqCst);
+        true
+    }
+
+    /// Counts `n` tuples out (the consumer took them, or a send failed) and tells the waiters.
+    pub(crate) fn remove(&self, n: usize) {
+        self.len.fetch_sub(n, Ordering::SeqCst);
+        if self.has_waiters.load(Ordering::SeqCst) {
+            let waiters = {
+                let mut w = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+                self.has_waiters.store(false, Ordering::SeqCst);
+                std::mem::take(&mut *w)
+            };
+            for w in waiters {
+                let _ = w.send(Control::Room);
+            }
+        }
+    }
+
+    /// Asks for [`Control::Room`] on `waiter` when tuples are taken out. Returns true if there is
+    /// room already (then retry at once; a message may still come).
+    pub(crate) fn notify_room(&self, waiter: &Sender<Control>) -> bool {
+        {
+            let mut w = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+            if !w.iter().any(|s| s.same_channel(waiter)) {
+                w.push(waiter.clone());
+            }
+            self.has_waiters.store(true, Ordering::SeqCst);
+        }
+        self.len.load(Ordering::SeqCst) < self.capacity
+    }
 }
 
 /// The sending side of one executor's queues.
 #[derive(Debug, Clone)]
 pub struct ExecutorQueues {
-    data: Sender<Envelope>,
+    data: Sender<Batch>,
     control: Sender<Control>,
-    capacity: usize,
+    state: Arc<Population>,
 }
 
 /// The receiving side of one executor's queues.
 #[derive(Debug)]
 pub struct ExecutorInbox {
-    pub data: Receiver<Envelope>,
+    data: Receiver<Batch>,
     pub control: Receiver<Control>,
+    state: Arc<Population>,
+    /// The rest of the data batch being executed: it survives the executor (a restarted executor
+    /// goes on with it) and backpressure stopping execution midway.
+    rest: RefCell<Option<(i32, VecDeque<Tuple>)>>,
 }
 
 /// Storm rounds receive buffers up to a power of two.
@@ -119,29 +210,91 @@ pub fn queue_capacity(configured: i64) -> usize {
 
 /// New queues for one executor, the data queue holding `capacity` tuples.
 pub fn executor_queues(capacity: usize) -> (ExecutorQueues, ExecutorInbox) {
-    let (data_tx, data_rx) = bounded(capacity.max(1));
+    // The population check in `try_send_data` bounds the queue (in tuples, not batches).
+    let (data_tx, data_rx) = unbounded();
     let (control_tx, control_rx) = unbounded();
+    let state = Arc::new(Population::new(capacity));
     (
         ExecutorQueues {
             data: data_tx,
             control: control_tx,
-            capacity: capacity.max(1),
+            state: Arc::clone(&state),
         },
         ExecutorInbox {
             data: data_rx,
             control: control_rx,
+            state,
+            rest: RefCell::new(None),
         },
     )
 }
 
+impl ExecutorInbox {
+    /// The next data tuple and its task: the rest of the current batch, else from the queue
+    /// without waiting.
+    pub fn next_data(&self) -> Option<(i32, Tuple)> {
+        let mut rest = self.rest.borrow_mut();
+        loop {
+            if let Some((dest, tuples)) = rest.as_mut() {
+                if let Some(t) = tuples.pop_front() {
+                    return Some((*dest, t));
+                }
+            }
+            let batch = self.try_recv_data()?;
+            *rest = Some((batch.dest, VecDeque::from(batch.tuples)));
+        }
+    }
+
+    /// Keeps a batch received from [`ExecutorInbox::data_channel`] for [`ExecutorInbox::next_data`]
+    /// (call only when `next_data` returned `None`).
+    pub fn keep(&self, batch: Batch) {
+        self.taken(batch.tuples.len());
+        let mut rest = self.rest.borrow_mut();
+        match rest.as_mut() {
+            Some((dest, tuples)) if tuples.is_empty() || *dest == batch.dest => {
+                *dest = batch.dest;
+                tuples.extend(batch.tuples);
+            }
+            Some(_) => {
+                tracing::error!("a data batch arrived while another was unfinished; dropped");
+            }
+            None => *rest = Some((batch.dest, VecDeque::from(batch.tuples))),
+        }
+    }
+
+    /// Takes the next data batch without waiting.
+    pub fn try_recv_data(&self) -> Option<Batch> {
+        let batch = self.data.try_recv().ok()?;
+        self.taken(batch.tuples.len());
+        Some(batch)
+    }
+
+    /// Waits up to `timeout` for the next data batch.
+    pub fn recv_data_timeout(&self, timeout: Duration) -> Option<Batch> {
+        let batch = self.data.recv_timeout(timeout).ok()?;
+        self.taken(batch.tuples.len());
+        Some(batch)
+    }
+
+    /// The data channel, to block on it in a `select!`; a batch received from it must be passed
+    /// to [`ExecutorInbox::keep`].
+    pub fn data_channel(&self) -> &Receiver<Batch> {
+        &self.data
+    }
+
+    fn taken(&self, n: usize) {
+        self.state.remove(n);
+    }
+}
+
 impl ExecutorQueues {
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.state.capacity()
     }
 
     /// Tuples waiting in the data queue.
     pub fn data_len(&self) -> usize {
-        self.data.len()
+        self.state.len()
     }
 
     /// Messages waiting in the control queue.
@@ -151,39 +304,67 @@ impl ExecutorQueues {
 
     /// Fill ratio of the data queue (the load Storm's load-aware shuffle reads).
     pub fn load(&self) -> f64 {
-        self.data.len() as f64 / self.capacity as f64
-    }
-
-    pub fn data_sender(&self) -> &Sender<Envelope> {
-        &self.data
+        self.data_len() as f64 / self.state.capacity() as f64
     }
 
     /// Wakes the executor (never blocks).
     pub fn wake(&self) {
         let _ = self.control.send(Control::Wake);
     }
+
+    /// Queues a batch of system tuples (never blocks: the control queue is unbounded).
+    fn send_control(&self, batch: Batch) -> bool {
+        self.control.send(Control::Batch(batch)).is_ok()
+    }
+
+    /// Queues a batch of data tuples unless the queue is full.
+    fn try_send_data(&self, batch: Batch) -> Result<(), TrySendError<Batch>> {
+        let n = batch.tuples.len();
+        if !self.state.try_add(n) {
+            return Err(TrySendError::Full(batch));
+        }
+        self.data.try_send(batch).map_err(|e| {
+            self.state.remove(n);
+            e
+        })
+    }
+
+    /// Asks for [`Control::Room`] on `waiter` once the consumer takes a batch. Returns true if there
+    /// is room already (then retry at once).
+    pub fn notify_room(&self, waiter: &Sender<Control>) -> bool {
+        self.state.notify_room(waiter)
+    }
+
+    /// The sender executors put on [`ExecutorQueues::notify_room`] to hear about room.
+    pub fn control_sender(&self) -> &Sender<Control> {
+        &self.control
+    }
 }
 
-/// The outcome of handing a tuple over.
+/// The outcome of handing a batch over.
 #[derive(Debug)]
 pub enum Delivery {
     Delivered,
-    /// The destination is full: keep the tuple and try again later.
-    Full(Tuple),
-    /// Nobody can take it (unknown task, executor gone); dropped, as Storm drops messages to
+    /// The destination is full: keep the tuples and try again later.
+    Full(Vec<Tuple>),
+    /// Nobody can take them (unknown task, executor gone); dropped, as Storm drops messages to
     /// unreachable tasks (acking replays them).
     Dropped,
 }
 
 /// A worker's link to tasks of other workers (the cluster transport). `try_send` must not block: it
-/// gives the tuple back when the remote side is under backpressure.
+/// gives the tuples back when the remote side is under backpressure.
 pub trait RemoteTransport: Send + Sync {
     /// Whether `task` is reachable through this transport.
     fn owns(&self, task: i32) -> bool;
 
-    /// Queues `tuple` for `task`; `system` marks system-stream tuples, which should not wait behind
-    /// data. Gives the tuple back when it cannot be queued now.
-    fn try_send(&self, task: i32, tuple: Tuple, system: bool) -> Result<(), Tuple>;
+    /// Queues `tuples` (in order) for `task`; `system` marks system-stream tuples, which should not
+    /// wait behind data. Gives the tuples back when they cannot be queued now.
+    fn try_send(&self, task: i32, tuples: Vec<Tuple>, system: bool) -> Result<(), Vec<Tuple>>;
+
+    /// Asks for [`Control::Room`] on `waiter` once the data lane towards `task` has room. Returns
+    /// true if it has room already (then retry at once).
+    fn notify_room(&self, task: i32, waiter: &Sender<Control>) -> bool;
 }
 
 /// Task → queues for the tasks of this worker, plus the remote transport for the others.
@@ -212,54 +393,53 @@ impl Router {
         self.local.contains_key(&task)
     }
 
-    /// Hands `tuple` to task `dest` without blocking; system tuples go to the control queue.
-    pub fn try_deliver(&self, dest: i32, tuple: Tuple, system: bool) -> Delivery {
+    /// Asks for [`Control::Room`] on `waiter` once task `dest`'s data queue (local, or the lane
+    /// towards its worker) has room; true if it has room already.
+    pub fn notify_room(&self, dest: i32, waiter: &Sender<Control>) -> bool {
         if let Some(q) = self.local.get(&dest) {
+            return q.notify_room(waiter);
+        }
+        match &self.remote {
+            Some(remote) => remote.notify_room(dest, waiter),
+            None => true,
+        }
+    }
+
+    /// Hands one tuple to task `dest` without blocking; system tuples go to the control queue.
+    pub fn try_deliver(&self, dest: i32, tuple: Tuple, system: bool) -> Delivery {
+        self.try_deliver_batch(dest, vec![tuple], system)
+    }
+
+    /// Hands `tuples` (in order) to task `dest` without blocking; system tuples go to the control
+    /// queue, which never refuses.
+    pub fn try_deliver_batch(&self, dest: i32, tuples: Vec<Tuple>, system: bool) -> Delivery {
+        if tuples.is_empty() {
+            return Delivery::Delivered;
+        }
+        if let Some(q) = self.local.get(&dest) {
+            let batch = Batch { dest, tuples };
             if system {
-                return match q.control.send(Control::Tuple(Envelope { dest, tuple })) {
-                    Ok(()) => Delivery::Delivered,
-                    Err(_) => Delivery::Dropped,
+                return if q.send_control(batch) {
+                    Delivery::Delivered
+                } else {
+                    Delivery::Dropped
                 };
             }
-            return match q.data.try_send(Envelope { dest, tuple }) {
+            return match q.try_send_data(batch) {
                 Ok(()) => Delivery::Delivered,
-                Err(TrySendError::Full(env)) => Delivery::Full(env.tuple),
+                Err(TrySendError::Full(b)) => Delivery::Full(b.tuples),
                 Err(TrySendError::Disconnected(_)) => Delivery::Dropped,
             };
         }
         match &self.remote {
-            Some(remote) if remote.owns(dest) => match remote.try_send(dest, tuple, system) {
+            Some(remote) if remote.owns(dest) => match remote.try_send(dest, tuples, system) {
                 Ok(()) => Delivery::Delivered,
-                Err(tuple) => Delivery::Full(tuple),
+                Err(tuples) => Delivery::Full(tuples),
             },
             _ => {
-                tracing::debug!(task = dest, "no route to task; tuple dropped");
+                tracing::debug!(task = dest, "no route to task; tuples dropped");
                 Delivery::Dropped
             }
-        }
-    }
-
-    /// Delivers a tuple that arrived from another worker, waiting while the data queue is full, until
-    /// `stop` fires. Returns false when dropped (unknown task, stopped).
-    pub fn deliver_blocking(
-        &self,
-        dest: i32,
-        tuple: Tuple,
-        system: bool,
-        stop: &Receiver<()>,
-    ) -> bool {
-        let Some(q) = self.local.get(&dest) else {
-            return false;
-        };
-        if system {
-            return q
-                .control
-                .send(Control::Tuple(Envelope { dest, tuple }))
-                .is_ok();
-        }
-        crossbeam_channel::select! {
-            send(q.data, Envelope { dest, tuple }) -> r => r.is_ok(),
-            recv(stop) -> _ => false,
         }
     }
 }

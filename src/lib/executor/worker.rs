@@ -165,6 +165,8 @@ impl WorkerShared {
             },
         );
         out.debug = conf_bool(&def.conf, "topology.debug").unwrap_or(false);
+        out.set_own_control(def.queues.control_sender().clone());
+        out.limit_batches(def.queues.capacity());
         out
     }
 }

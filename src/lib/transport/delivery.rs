@@ -1,38 +1,96 @@
 //! The delivery thread: takes decoded batches from the event loop and hands their tuples to local
 //! executors, so that a full executor queue never blocks network I/O.
 //!
-//! System tuples go straight to the executor's (unbounded) control queue. Data tuples wait in order
-//! in a bounded pending list while their executor's data queue is full; the thread keeps taking
-//! batches (and so delivering their system tuples) until that list reaches [`MAX_PENDING`], then stops
-//! taking batches, the channel fills, and the event loop stops reading sockets.
+//! Consecutive messages for the same task and lane become one [`Batch`]-sized hand-off. System
+//! tuples go straight to the executor's (unbounded) control queue. Data tuples wait in order in a
+//! bounded pending list while their executor's data queue is full (the thread asks that queue for a
+//! [`Control::Room`] message); it keeps taking frames (and so delivering their system tuples) until
+//! that list holds [`MAX_PENDING`] tuples, then stops taking them, the channel fills, and the event
+//! loop stops reading sockets.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, Select, TrySendError};
+use crossbeam_channel::{unbounded, Receiver};
 
 use super::wire::WireMessage;
 use super::Shared;
-use crate::api::Tuple;
-use crate::executor::transport::Envelope;
+use crate::api::{Tuple, TupleSource};
+use crate::executor::transport::{Batch, Control};
+use crate::executor::{Delivery, Router};
 use crate::topology::system::is_system_id;
 
 /// Decoded frames the event loop may queue ahead of delivery.
 pub(crate) const CHANNEL_BATCHES: usize = 8;
 
-/// Data tuples held while their executor is full, before the thread stops taking batches.
+/// Data tuples held while their executor is full, before the thread stops taking frames.
 pub(crate) const MAX_PENDING: usize = 1024;
 
+/// The data batches waiting for room, in arrival order.
+#[derive(Default)]
+struct Pending {
+    batches: VecDeque<Batch>,
+    tuples: usize,
+}
+
+impl Pending {
+    fn push(&mut self, batch: Batch) {
+        self.tuples += batch.tuples.len();
+        self.batches.push_back(batch);
+    }
+
+    /// Delivers what fits, in order; true when nothing waits.
+    fn retry(&mut self, router: &Router) -> bool {
+        while let Some(b) = self.batches.pop_front() {
+            let n = b.tuples.len();
+            match router.try_deliver_batch(b.dest, b.tuples, false) {
+                Delivery::Full(tuples) => {
+                    self.batches.push_front(Batch {
+                        dest: b.dest,
+                        tuples,
+                    });
+                    return false;
+                }
+                _ => self.tuples -= n,
+            }
+        }
+        true
+    }
+}
+
+/// The last resolved source, to skip the resolver for runs of messages from one task and stream.
+struct LastSource {
+    task: i32,
+    stream: String,
+    source: Arc<TupleSource>,
+}
+
 pub(crate) fn run(shared: Arc<Shared>, batches: Receiver<Vec<WireMessage>>, stop: Receiver<()>) {
-    let mut pending: VecDeque<(i32, Tuple)> = VecDeque::new();
+    let mut pending = Pending::default();
+    let (room_tx, room_rx) = unbounded::<Control>();
+    let mut last: Option<LastSource> = None;
+    let never = crossbeam_channel::never::<Vec<WireMessage>>();
     loop {
-        if pending.is_empty() {
+        if !pending.batches.is_empty() {
+            let Some(router) = shared.router() else {
+                pending = Pending::default();
+                continue;
+            };
+            if pending.retry(&router) {
+                continue;
+            }
+            let dest = pending.batches.front().map(|b| b.dest).unwrap_or_default();
+            if router.notify_room(dest, &room_tx) {
+                continue;
+            }
+            let take_more = pending.tuples < MAX_PENDING;
             crossbeam_channel::select! {
-                recv(batches) -> b => match b {
+                recv(room_rx) -> _ => {}
+                recv(if take_more { &batches } else { &never }) -> b => match b {
                     Ok(batch) => {
                         room_made(&shared);
-                        deliver(&shared, batch, &mut pending, &stop);
+                        deliver(&shared, batch, &mut pending, &mut last);
                     }
                     Err(_) => return,
                 },
@@ -40,40 +98,15 @@ pub(crate) fn run(shared: Arc<Shared>, batches: Receiver<Vec<WireMessage>>, stop
             }
             continue;
         }
-        let Some(router) = shared.router() else {
-            pending.clear();
-            continue;
-        };
-        let dest = pending.front().map(|p| p.0).unwrap_or_default();
-        let Some(queues) = router.local(dest) else {
-            pending.pop_front();
-            continue;
-        };
-        let data = queues.data_sender();
-        let mut sel = Select::new();
-        let send_op = sel.send(data);
-        let recv_op = (pending.len() < MAX_PENDING).then(|| sel.recv(&batches));
-        let stop_op = sel.recv(&stop);
-        let oper = sel.select();
-        match oper.index() {
-            i if i == send_op => {
-                if let Some((dest, tuple)) = pending.pop_front() {
-                    // Err: the executor is gone; the tuple is dropped (acking replays it).
-                    let _ = oper.send(data, Envelope { dest, tuple });
-                }
-            }
-            i if Some(i) == recv_op => match oper.recv(&batches) {
+        crossbeam_channel::select! {
+            recv(batches) -> b => match b {
                 Ok(batch) => {
                     room_made(&shared);
-                    deliver(&shared, batch, &mut pending, &stop);
+                    deliver(&shared, batch, &mut pending, &mut last);
                 }
                 Err(_) => return,
             },
-            i if i == stop_op => {
-                let _ = oper.recv(&stop);
-                return;
-            }
-            _ => unreachable!("no other operation was selected"),
+            recv(stop) -> _ => return,
         }
     }
 }
@@ -87,39 +120,72 @@ fn room_made(shared: &Shared) {
 
 fn deliver(
     shared: &Shared,
-    batch: Vec<WireMessage>,
-    pending: &mut VecDeque<(i32, Tuple)>,
-    stop: &Receiver<()>,
+    frame: Vec<WireMessage>,
+    pending: &mut Pending,
+    last: &mut Option<LastSource>,
 ) {
     let Some(router) = shared.router() else {
         return;
     };
-    for m in batch {
-        let Some(queues) = router.local(m.dest) else {
+    let mut current: Option<(Batch, bool)> = None;
+    for m in frame {
+        if !router.is_local(m.dest) {
             tracing::debug!(topology = %shared.topology_id, task = m.dest, "received a tuple for a task this worker does not run; dropped");
             continue;
+        }
+        let source = match last {
+            Some(l) if l.task == m.source_task && l.stream == m.stream => Arc::clone(&l.source),
+            _ => {
+                let Some(source) = shared.resolver.source(m.source_task, &m.stream) else {
+                    tracing::debug!(topology = %shared.topology_id, task = m.source_task, stream = %m.stream, "received a tuple from an unknown task or stream; dropped");
+                    continue;
+                };
+                *last = Some(LastSource {
+                    task: m.source_task,
+                    stream: m.stream.clone(),
+                    source: Arc::clone(&source),
+                });
+                source
+            }
         };
-        let Some(source) = shared.resolver.source(m.source_task, &m.stream) else {
-            tracing::debug!(topology = %shared.topology_id, task = m.source_task, stream = %m.stream, "received a tuple from an unknown task or stream; dropped");
-            continue;
-        };
+        let system = is_system_id(&m.stream);
         let tuple = Tuple::new(source, m.values, m.anchors);
-        if is_system_id(&m.stream) {
-            // The control queue is unbounded: this never waits.
-            router.deliver_blocking(m.dest, tuple, true, stop);
-            continue;
+        match &mut current {
+            Some((b, s)) if b.dest == m.dest && *s == system => b.tuples.push(tuple),
+            _ => {
+                if let Some((b, s)) = current.take() {
+                    hand_over(&router, b, s, pending);
+                }
+                current = Some((
+                    Batch {
+                        dest: m.dest,
+                        tuples: vec![tuple],
+                    },
+                    system,
+                ));
+            }
         }
-        if !pending.is_empty() {
-            pending.push_back((m.dest, tuple));
-            continue;
-        }
-        match queues.data_sender().try_send(Envelope {
-            dest: m.dest,
-            tuple,
-        }) {
-            Ok(()) => {}
-            Err(TrySendError::Full(env)) => pending.push_back((env.dest, env.tuple)),
-            Err(TrySendError::Disconnected(_)) => {}
-        }
+    }
+    if let Some((b, s)) = current {
+        hand_over(&router, b, s, pending);
+    }
+}
+
+/// Hands one batch over, or queues it behind earlier data waiting for room.
+fn hand_over(router: &Router, batch: Batch, system: bool, pending: &mut Pending) {
+    if system {
+        // The control queue is unbounded: this never waits.
+        router.try_deliver_batch(batch.dest, batch.tuples, true);
+        return;
+    }
+    if !pending.batches.is_empty() {
+        pending.push(batch);
+        return;
+    }
+    if let Delivery::Full(tuples) = router.try_deliver_batch(batch.dest, batch.tuples, false) {
+        pending.push(Batch {
+            dest: batch.dest,
+            tuples,
+        });
     }
 }

@@ -1,7 +1,7 @@
 //! The transport's mio event loop: the one thread that accepts, reads, decodes, connects, reconnects
 //! and writes for a worker.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -58,8 +58,8 @@ struct Peer {
     backoff: Duration,
     next_attempt: Instant,
     failures: u32,
-    /// A tuple taken from the queue that did not fit in the last frame.
-    carry: Option<(i32, Tuple)>,
+    /// The rest of a batch taken from the queue that did not fit in the last frame.
+    carry: Option<(i32, VecDeque<Tuple>)>,
 }
 
 pub(crate) struct EventLoop {
@@ -584,13 +584,15 @@ fn fill_frame(buf: &mut Vec<u8>, peer: &mut Peer, shared: &Shared) -> bool {
     let start = wire::begin_frame(buf);
     let mut count: u32 = 0;
     while (count as usize) < shared.opts.batch_tuples.max(1) {
-        let next = peer
-            .carry
-            .take()
-            .or_else(|| peer.queue.system_rx.try_recv().ok())
-            .or_else(|| peer.queue.data_rx.try_recv().ok());
-        let Some((dest, tuple)) = next else {
+        if peer.carry.as_ref().is_none_or(|(_, t)| t.is_empty()) {
+            peer.carry = peer.queue.pop().map(|b| (b.dest, VecDeque::from(b.tuples)));
+        }
+        let Some((dest, tuples)) = peer.carry.as_mut() else {
             break;
+        };
+        let dest = *dest;
+        let Some(tuple) = tuples.pop_front() else {
+            continue;
         };
         let before = buf.len();
         if let Err(e) = wire::encode_tuple(buf, dest, &tuple) {
@@ -603,7 +605,7 @@ fn fill_frame(buf: &mut Vec<u8>, peer: &mut Peer, shared: &Shared) -> bool {
                 tracing::warn!(topology = %shared.topology_id, peer = %peer.queue.addr, task = dest, max_frame_bytes = max_payload, "tuple larger than a frame may be (storm.messaging.netty.buffer_size); dropped");
                 continue;
             }
-            peer.carry = Some((dest, tuple));
+            tuples.push_front(tuple);
             break;
         }
         count += 1;

@@ -6,7 +6,9 @@
 //!   exponential backoff between [`TransportOptions::min_backoff`] and `max_backoff`) and writes.
 //! * **Outbound**: each remote worker address has two bounded queues, a data lane
 //!   ([`TransportOptions::send_queue_tuples`]) and a larger system lane (acks, ticks, metrics) that is
-//!   always sent first. [`RemoteTransport::try_send`] never blocks: a full lane gives the tuple back
+//!   always sent first; lanes carry batches and are bounded in tuples. [`RemoteTransport::try_send`]
+//!   never blocks: a full lane gives the batch back (and [`RemoteTransport::notify_room`] tells the
+//!   executor when the loop took from the lane)
 //!   (backpressure; the executor keeps it and retries). Tuples for a peer that is down stay queued.
 //!   Executors wake the loop through a `mio::Waker`, coalesced: only the first tuple queued since the
 //!   loop last looked wakes it. The loop drains up to [`TransportOptions::batch_tuples`] per frame.
@@ -30,10 +32,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
 use crate::api::{Tuple, TupleSource, WorkerTopologyContext};
 use crate::config::{Config, ConfigError};
+use crate::executor::transport::{Batch, Control, Population};
 use crate::executor::{RemoteTransport, Router};
 use crate::topology::system::is_system_id;
 use crate::tuple::Fields;
@@ -175,32 +178,64 @@ impl SourceResolver for ContextResolver {
     }
 }
 
-/// The outbound queues of one remote worker.
+/// The outbound queues of one remote worker: two lanes of batches, each bounded in tuples.
 pub(crate) struct PeerQueue {
     pub(crate) addr: SocketAddr,
-    data_tx: Sender<(i32, Tuple)>,
-    pub(crate) data_rx: Receiver<(i32, Tuple)>,
-    system_tx: Sender<(i32, Tuple)>,
-    pub(crate) system_rx: Receiver<(i32, Tuple)>,
+    data_tx: Sender<Batch>,
+    data_rx: Receiver<Batch>,
+    data_pop: Population,
+    system_tx: Sender<Batch>,
+    system_rx: Receiver<Batch>,
+    system_pop: Population,
     pub(crate) connected: AtomicBool,
 }
 
 impl PeerQueue {
     fn new(addr: SocketAddr, opts: &TransportOptions) -> PeerQueue {
-        let (data_tx, data_rx) = bounded(opts.send_queue_tuples.max(1));
-        let (system_tx, system_rx) = bounded(opts.system_queue_tuples());
+        let (data_tx, data_rx) = unbounded();
+        let (system_tx, system_rx) = unbounded();
         PeerQueue {
             addr,
             data_tx,
             data_rx,
+            data_pop: Population::new(opts.send_queue_tuples.max(1)),
             system_tx,
             system_rx,
+            system_pop: Population::new(opts.system_queue_tuples()),
             connected: AtomicBool::new(false),
         }
     }
 
+    /// Queues a batch on a lane unless the lane is full.
+    fn try_push(&self, dest: i32, tuples: Vec<Tuple>, system: bool) -> Result<(), Vec<Tuple>> {
+        let (tx, pop) = if system {
+            (&self.system_tx, &self.system_pop)
+        } else {
+            (&self.data_tx, &self.data_pop)
+        };
+        let n = tuples.len();
+        if !pop.try_add(n) {
+            return Err(tuples);
+        }
+        tx.send(Batch { dest, tuples }).map_err(|e| {
+            pop.remove(n);
+            e.into_inner().tuples
+        })
+    }
+
+    /// The next batch to send: system first.
+    pub(crate) fn pop(&self) -> Option<Batch> {
+        if let Ok(b) = self.system_rx.try_recv() {
+            self.system_pop.remove(b.tuples.len());
+            return Some(b);
+        }
+        let b = self.data_rx.try_recv().ok()?;
+        self.data_pop.remove(b.tuples.len());
+        Some(b)
+    }
+
     pub(crate) fn queued(&self) -> usize {
-        self.data_rx.len() + self.system_rx.len()
+        self.data_pop.len() + self.system_pop.len()
     }
 }
 
@@ -449,21 +484,25 @@ impl RemoteTransport for TcpTransport {
             .contains_key(&task)
     }
 
-    fn try_send(&self, task: i32, tuple: Tuple, system: bool) -> Result<(), Tuple> {
+    fn try_send(&self, task: i32, tuples: Vec<Tuple>, system: bool) -> Result<(), Vec<Tuple>> {
         let result = {
             let routes = self.shared.routes.read().unwrap_or_else(|e| e.into_inner());
             let Some(q) = routes.by_task.get(&task) else {
-                return Err(tuple);
+                return Err(tuples);
             };
-            let lane = if system { &q.system_tx } else { &q.data_tx };
-            lane.try_send((task, tuple))
+            q.try_push(task, tuples, system)
         };
-        match result {
-            Ok(()) => {
-                self.shared.wake();
-                Ok(())
-            }
-            Err(TrySendError::Full((_, t)) | TrySendError::Disconnected((_, t))) => Err(t),
+        if result.is_ok() {
+            self.shared.wake();
+        }
+        result
+    }
+
+    fn notify_room(&self, task: i32, waiter: &Sender<Control>) -> bool {
+        let routes = self.shared.routes.read().unwrap_or_else(|e| e.into_inner());
+        match routes.by_task.get(&task) {
+            Some(q) => q.data_pop.notify_room(waiter),
+            None => true,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Tests of the transport: the wire codec (round trips, hostile input) and real `TcpTransport`s on
 //! 127.0.0.1 exchanging tuples through `Router`s (both directions, backpressure, reconnect, restart).
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -242,6 +243,8 @@ struct Node {
     transport: Arc<TcpTransport>,
     router: Arc<Router>,
     inboxes: HashMap<i32, ExecutorInbox>,
+    /// Tuples received in batches and not yet looked at, per task and lane (system = true).
+    received: RefCell<HashMap<(i32, bool), VecDeque<Tuple>>>,
 }
 
 impl Node {
@@ -268,6 +271,7 @@ impl Node {
             transport,
             router,
             inboxes,
+            received: RefCell::default(),
         }
     }
 
@@ -278,7 +282,7 @@ impl Node {
         loop {
             match self.router.try_deliver(dest, t, system) {
                 Delivery::Delivered => return,
-                Delivery::Full(back) => t = back,
+                Delivery::Full(mut back) => t = back.pop().expect("the tuple comes back"),
                 Delivery::Dropped => panic!("tuple for {dest} dropped"),
             }
             assert!(Instant::now() < deadline, "could not send to {dest}");
@@ -286,21 +290,52 @@ impl Node {
         }
     }
 
+    /// The next data tuple for `task`, waiting up to `timeout`.
+    fn recv_data_timeout(&self, task: i32, timeout: Duration) -> Option<Tuple> {
+        let key = (task, false);
+        if let Some(t) = self
+            .received
+            .borrow_mut()
+            .get_mut(&key)
+            .and_then(|q| q.pop_front())
+        {
+            return Some(t);
+        }
+        let batch = self.inboxes[&task].recv_data_timeout(timeout)?;
+        let mut received = self.received.borrow_mut();
+        let q = received.entry(key).or_default();
+        q.extend(batch.tuples);
+        q.pop_front()
+    }
+
     fn recv_data(&self, task: i32) -> Tuple {
-        self.inboxes[&task]
-            .data
-            .recv_timeout(DEADLINE)
-            .unwrap_or_else(|_| panic!("no data tuple for task {task}"))
-            .tuple
+        self.recv_data_timeout(task, DEADLINE)
+            .unwrap_or_else(|| panic!("no data tuple for task {task}"))
     }
 
     fn recv_control(&self, task: i32) -> Tuple {
+        let key = (task, true);
+        if let Some(t) = self
+            .received
+            .borrow_mut()
+            .get_mut(&key)
+            .and_then(|q| q.pop_front())
+        {
+            return t;
+        }
         let deadline = Instant::now() + DEADLINE;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.inboxes[&task].control.recv_timeout(left) {
-                Ok(Control::Tuple(env)) => return env.tuple,
-                Ok(Control::Wake) => continue,
+                Ok(Control::Batch(batch)) => {
+                    let mut received = self.received.borrow_mut();
+                    let q = received.entry(key).or_default();
+                    q.extend(batch.tuples);
+                    if let Some(t) = q.pop_front() {
+                        return t;
+                    }
+                }
+                Ok(Control::Wake | Control::Room) => continue,
                 Err(_) => panic!("no control tuple for task {task}"),
             }
         }
@@ -441,10 +476,8 @@ fn a_full_receiver_pushes_back_and_memory_stays_bounded() {
     assert_eq!(b.recv_control(3).values(), &[Value::Int(1)]);
 
     // Draining the receiver lets everything through, in order, and sending resumes.
-    let inbox = &b.inboxes[&3].data;
     for _ in 0..accepted {
-        inbox
-            .recv_timeout(DEADLINE)
+        b.recv_data_timeout(3, DEADLINE)
             .expect("every accepted tuple arrives");
     }
     a.send(3, tuple(1, "default", vec![Value::Int(5)], vec![]), false);
@@ -490,8 +523,8 @@ fn sending_resumes_after_the_receiver_restarts() {
     let mut n = 100;
     loop {
         a.send(3, tuple(1, "default", vec![Value::Int(n)], vec![]), false);
-        if let Ok(env) = b.inboxes[&3].data.recv_timeout(Duration::from_millis(200)) {
-            assert!(matches!(env.tuple.values(), [Value::Int(m)] if (100..=n).contains(m)));
+        if let Some(t) = b.recv_data_timeout(3, Duration::from_millis(200)) {
+            assert!(matches!(t.values(), [Value::Int(m)] if (100..=n).contains(m)));
             break;
         }
         assert!(Instant::now() < deadline, "no tuple after restart");
@@ -559,10 +592,13 @@ fn nothing_is_read_before_attach() {
     }])
     .unwrap();
     s.write_all(&frame).unwrap();
-    assert!(inbox.data.recv_timeout(Duration::from_millis(100)).is_err());
+    assert!(inbox
+        .recv_data_timeout(Duration::from_millis(100))
+        .is_none());
     transport.attach(router);
-    let env = inbox.data.recv_timeout(DEADLINE).unwrap();
-    assert_eq!(env.tuple.values(), &[Value::Int(1)]);
+    let batch = inbox.recv_data_timeout(DEADLINE).unwrap();
+    assert_eq!(batch.tuples.len(), 1);
+    assert_eq!(batch.tuples[0].values(), &[Value::Int(1)]);
     transport.shutdown();
 }
 
