@@ -764,8 +764,9 @@ fn free_port() -> u16 {
         .unwrap_or(0)
 }
 
-/// ZooKeeper, one nimbus and one supervisor; everything is killed on drop, including the workers
-/// listed under the supervisor's `workers/*/pids`.
+/// ZooKeeper, one nimbus, one supervisor (and a drpc daemon after [`PerfCluster::add_drpc`]);
+/// everything is killed on drop, including the workers listed under the supervisor's
+/// `workers/*/pids`.
 pub struct PerfCluster {
     pub dir: PathBuf,
     zk_dir: PathBuf,
