@@ -4,11 +4,13 @@
 //! ```text
 //! cargo run --release --example storm_perf -- WORKLOAD [--mode local|cluster] [--workers N]
 //!     [--acking on|off] [--warmup SECS] [--duration SECS] [--rate N] [--max-pending N] [--runs N]
-//!     [--ceiling-secs SECS]
+//!     [--ceiling-secs SECS] [--clients N]
 //! ```
 //!
 //! Workloads: `ceilings`, `const-spout-only`, `const-spout-null-bolt`, `const-spout-id-bolt-null-bolt`,
-//! `word-count`, `low-throughput-latency`, `startup`, `recovery` (cluster), `drpc` (not implemented).
+//! `word-count`, `low-throughput-latency`, `startup`, `recovery` (cluster), `drpc` (exclamation over
+//! the DRPC HTTP endpoint, `--clients N` concurrent keep-alive HTTP clients, default 8; in local mode
+//! the DRPC server runs in-process, on loopback ports).
 //! Every run prints one result line; see BENCHMARKS.md for what each figure means.
 
 #[path = "storm_perf/runner.rs"]

@@ -19,9 +19,11 @@ use storm::prelude::*;
 use storm::thrift::{ExecutorSpecificStats, ExecutorSummary, TNimbusSyncClient};
 
 pub const USAGE: &str = "usage: storm_perf WORKLOAD [--mode local|cluster] [--workers N] [--acking on|off] \
-[--warmup SECS] [--duration SECS] [--rate N] [--max-pending N] [--runs N] [--ceiling-secs SECS]
+[--warmup SECS] [--duration SECS] [--rate N] [--max-pending N] [--runs N] [--ceiling-secs SECS] \
+[--clients N]
 workloads: ceilings const-spout-only const-spout-null-bolt const-spout-id-bolt-null-bolt word-count \
-low-throughput-latency startup recovery drpc";
+low-throughput-latency startup recovery drpc
+drpc: exclamation over the DRPC HTTP endpoint, --clients N concurrent HTTP clients (default 8)";
 
 /// The constant string of storm-perf's `ConstSpout`-based topologies.
 pub const CONST_VALUE: &str = "some data";
@@ -83,6 +85,8 @@ pub struct Options {
     pub max_pending: u32,
     pub runs: u32,
     pub ceiling: Duration,
+    /// Concurrent HTTP clients of the drpc workload.
+    pub clients: u32,
 }
 
 fn secs(s: &str) -> Result<Duration, String> {
@@ -106,6 +110,7 @@ impl Options {
             max_pending: 5000,
             runs: 1,
             ceiling: Duration::from_secs(2),
+            clients: 8,
         }
     }
 
@@ -145,6 +150,7 @@ impl Options {
                 "--max-pending" => o.max_pending = num()?.min(u32::MAX as u64) as u32,
                 "--runs" => o.runs = num()?.max(1) as u32,
                 "--ceiling-secs" => o.ceiling = secs(value)?,
+                "--clients" => o.clients = num()?.clamp(1, 1024) as u32,
                 _ => return Err(format!("unknown option {flag}")),
             }
         }
@@ -158,6 +164,7 @@ impl Options {
                 | Workload::LowThroughputLatency
                 | Workload::Startup
                 | Workload::Recovery
+                | Workload::Drpc
         ))
     }
 }
@@ -484,6 +491,10 @@ pub struct RunResult {
     pub ceiling: Option<(String, f64)>,
     /// Workload-specific figures (startup, recovery, placement).
     pub extra: Vec<(String, String)>,
+    /// drpc: the HTTP clients, the requests answered and the failed ones in the measured window.
+    pub clients: u32,
+    pub requests: u64,
+    pub errors: u64,
 }
 
 fn fmt_rate(r: f64) -> String {
@@ -502,6 +513,9 @@ fn fmt_ms(ns: u64) -> String {
 
 impl RunResult {
     pub fn line(&self) -> String {
+        if self.workload == Workload::Drpc.name() {
+            return self.drpc_line();
+        }
         let mut s = format!(
             "workload={} mode={} workers={} acking={}",
             self.workload,
@@ -570,7 +584,7 @@ pub fn run(o: &Options, out: &mut dyn FnMut(String)) -> Result<Vec<RunResult>, S
         return Ok(Vec::new());
     }
     if o.workload == Workload::Drpc {
-        return Err("the drpc workload is not implemented yet (see BENCHMARKS.md)".into());
+        return run_drpc(o, out);
     }
     if o.workload == Workload::Recovery && !o.cluster {
         return Err("recovery needs --mode cluster".into());
@@ -750,19 +764,27 @@ fn free_port() -> u16 {
         .unwrap_or(0)
 }
 
-/// ZooKeeper, one nimbus and one supervisor; everything is killed on drop, including the workers
-/// listed under the supervisor's `workers/*/pids`.
+/// ZooKeeper, one nimbus, one supervisor (and a drpc daemon after [`PerfCluster::add_drpc`]);
+/// everything is killed on drop, including the workers listed under the supervisor's
+/// `workers/*/pids`.
 pub struct PerfCluster {
     pub dir: PathBuf,
     zk_dir: PathBuf,
     pub config: PathBuf,
     nimbus: Option<Child>,
     supervisor: Option<Child>,
+    /// Further daemons (`drpc`), killed first on drop.
+    others: Vec<Child>,
     pub supervisor_local: PathBuf,
 }
 
 impl PerfCluster {
     pub fn start(slots: u32) -> Result<PerfCluster, String> {
+        PerfCluster::start_with(slots, "")
+    }
+
+    /// [`PerfCluster::start`] with more `storm.toml` lines (for the daemons started later).
+    pub fn start_with(slots: u32, extra_toml: &str) -> Result<PerfCluster, String> {
         let dir = scratch("cluster");
         let zk_dir = dir.join("zookeeper");
         let zk_port = free_port();
@@ -773,6 +795,7 @@ impl PerfCluster {
             config: dir.join("storm.toml"),
             nimbus: None,
             supervisor: None,
+            others: Vec::new(),
             supervisor_local: dir.join("supervisor/local"),
         };
         let status = Command::new("bash")
@@ -808,6 +831,7 @@ impl PerfCluster {
 "task.heartbeat.frequency.secs" = 1
 "task.refresh.poll.secs" = 2
 "topology.message.timeout.secs" = 30
+{extra_toml}
 "#,
             http = free_port(),
             ports = ports.join(",")
@@ -869,6 +893,34 @@ impl PerfCluster {
             })
     }
 
+    /// Starts the `drpc` daemon (its ports from the configuration) and waits until its HTTP endpoint
+    /// listens; returns its pid.
+    pub fn add_drpc(&mut self) -> Result<u32, String> {
+        let port = self
+            .conf()?
+            .get_port("drpc.http.port")
+            .map_err(|e| e.to_string())?;
+        let mut child = self.spawn("drpc")?;
+        let pid = child.id();
+        let end = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!(
+                    "drpc exited ({status}): {}",
+                    std::fs::read_to_string(self.dir.join("drpc/stderr.txt")).unwrap_or_default()
+                ));
+            }
+            if Instant::now() > end {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("drpc did not listen within 30 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.others.push(child);
+        Ok(pid)
+    }
+
     pub fn conf(&self) -> Result<Config, String> {
         Config::load(&ConfigOptions {
             config_file: Some(self.config.clone()),
@@ -920,10 +972,11 @@ fn kill9(pid: u32) {
 
 impl Drop for PerfCluster {
     fn drop(&mut self) {
-        for child in [self.supervisor.take(), self.nimbus.take()]
-            .into_iter()
-            .flatten()
-        {
+        for child in self.others.drain(..).chain(
+            [self.supervisor.take(), self.nimbus.take()]
+                .into_iter()
+                .flatten(),
+        ) {
             let mut child = child;
             let _ = child.kill();
             let _ = child.wait();
@@ -1163,4 +1216,351 @@ fn run_cluster(o: &Options) -> Result<RunResult, String> {
     }
     let _ = client.raw().kill_topology(name.to_string());
     Ok(r)
+}
+
+// ---------------------------------------------------------------------------------------------
+// drpc: storm-starter's exclamation DRPC topology behind the DRPC HTTP endpoint, driven by
+// concurrent HTTP clients.
+
+/// The DRPC function of the drpc workload.
+const DRPC_FUNCTION: &str = "exclamation";
+
+fn drpc_topology(o: &Options) -> Result<(StormTopology, TopologyConf), String> {
+    use storm::drpc::topology::{DRPCSpout, ExclaimBolt, ReturnResults};
+    let mut b = TopologyBuilder::new();
+    b.set_spout("drpc", DRPCSpout::new(DRPC_FUNCTION), 2);
+    b.set_basic_bolt("exclaim", ExclaimBolt::default(), 2)
+        .shuffle_grouping("drpc");
+    b.set_bolt("return", ReturnResults::new(), 2)
+        .shuffle_grouping("exclaim");
+    let topology = b.create_topology().map_err(|e| e.to_string())?;
+    let mut conf = TopologyConf::new();
+    conf.set_num_workers(o.workers);
+    conf.set_num_ackers(if o.acking() { 1 } else { 0 });
+    if o.acking() && o.max_pending > 0 {
+        conf.set_max_spout_pending(o.max_pending);
+    }
+    Ok((topology, conf))
+}
+
+/// What the HTTP clients saw in the measured window.
+#[derive(Default)]
+struct ClientRun {
+    requests: u64,
+    errors: u64,
+    hist: LatencyHistogram,
+    first_error: Option<String>,
+}
+
+/// One blocking GET `<base><arg>`; `Err` describes a failure or a wrong answer.
+fn drpc_get(client: &reqwest::blocking::Client, base: &str, arg: &str) -> Result<(), String> {
+    let resp = client
+        .get(format!("{base}{arg}"))
+        .send()
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let body = resp.text().map_err(|e| e.to_string())?;
+    if status.is_success()
+        && body.len() == arg.len() + 1
+        && body.starts_with(arg)
+        && body.ends_with('!')
+    {
+        Ok(())
+    } else {
+        let cut: String = body.chars().take(200).collect();
+        Err(format!("HTTP {status} for {arg:?}: {cut:?}"))
+    }
+}
+
+/// `clients` threads, each with its own keep-alive connection, request `<base><arg>` in a loop for
+/// `warmup` + `duration`; the requests that finish inside the last `duration` are counted.
+fn drive_clients(base: &str, clients: u32, warmup: Duration, duration: Duration) -> ClientRun {
+    let measure = Instant::now() + warmup;
+    let end = measure + duration;
+    let threads: Vec<_> = (0..clients)
+        .map(|c| {
+            let base = base.to_string();
+            std::thread::spawn(move || {
+                let mut run = ClientRun::default();
+                let client = match reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(30))
+                    .pool_max_idle_per_host(1)
+                    .build()
+                {
+                    Ok(c) => c,
+                    Err(e) => {
+                        run.errors = 1;
+                        run.first_error = Some(e.to_string());
+                        return run;
+                    }
+                };
+                let mut i = 0u64;
+                while Instant::now() < end {
+                    let arg = format!("c{c}-{i}");
+                    i += 1;
+                    let started = Instant::now();
+                    let outcome = drpc_get(&client, &base, &arg);
+                    let done = Instant::now();
+                    let counted = done >= measure && done <= end;
+                    match outcome {
+                        Ok(()) if counted => {
+                            run.requests += 1;
+                            run.hist.record((done - started).as_nanos() as u64);
+                        }
+                        Ok(()) => {}
+                        Err(e) => {
+                            if counted {
+                                run.errors += 1;
+                            }
+                            run.first_error.get_or_insert(e);
+                            // A refused connection fails at once: do not spin on it.
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                    }
+                }
+                run
+            })
+        })
+        .collect();
+    let mut total = ClientRun::default();
+    for t in threads {
+        match t.join() {
+            Ok(run) => {
+                total.requests += run.requests;
+                total.errors += run.errors;
+                total.hist.merge(&run.hist);
+                if total.first_error.is_none() {
+                    total.first_error = run.first_error;
+                }
+            }
+            Err(_) => {
+                total.errors += 1;
+                total
+                    .first_error
+                    .get_or_insert("a client thread panicked".into());
+            }
+        }
+    }
+    total
+}
+
+/// Waits until `<base>probe` answers `probe!` (the topology is up), for at most `timeout`.
+fn wait_first_answer(base: &str, timeout: Duration) -> Result<Duration, String> {
+    let begin = Instant::now();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut last = String::new();
+    while begin.elapsed() < timeout {
+        match drpc_get(&client, base, "probe") {
+            Ok(()) => return Ok(begin.elapsed()),
+            Err(e) => last = e,
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!(
+        "no DRPC answer within {} s (last: {last})",
+        timeout.as_secs()
+    ))
+}
+
+/// Fills `r` from the clients' figures.
+fn drpc_figures(r: &mut RunResult, run: &ClientRun, o: &Options) {
+    r.clients = o.clients;
+    r.requests = run.requests;
+    r.errors = run.errors;
+    r.tuples_per_sec = run.requests as f64 / o.duration.as_secs_f64().max(1e-9);
+    r.unit = "requests".into();
+    r.latency = Some(run.hist.clone());
+    if run.errors > 0 {
+        if let Some(e) = &run.first_error {
+            eprintln!("storm_perf: drpc: {} errors; first: {e}", run.errors);
+        }
+    }
+}
+
+fn drpc_local(o: &Options) -> Result<RunResult, String> {
+    let (rpc, inv, http) = (free_port(), free_port(), free_port());
+    let conf = Config::load(&ConfigOptions {
+        config_file: None,
+        overrides: vec![
+            format!("drpc.port={rpc}"),
+            format!("drpc.invocations.port={inv}"),
+            format!("drpc.http.port={http}"),
+            "drpc.request.timeout.secs=30".into(),
+        ],
+    })
+    .map_err(|e| e.to_string())?;
+    let daemon = storm::drpc::DrpcDaemon::start(&conf).map_err(|e| e.to_string())?;
+    let mut overrides = storm::prelude::ConfMap::new();
+    overrides.insert("drpc.servers".into(), serde_json::json!(["127.0.0.1"]));
+    overrides.insert("drpc.invocations.port".into(), inv.into());
+    let cluster = LocalCluster::with_conf(overrides);
+    let (topology, topo_conf) = drpc_topology(o)?;
+    let name = "perf-drpc";
+    let result = (|| {
+        cluster
+            .submit_topology(name, &topo_conf, &topology)
+            .map_err(|e| e.to_string())?;
+        let base = format!("http://127.0.0.1:{http}/drpc/{DRPC_FUNCTION}/");
+        let first = wait_first_answer(&base, Duration::from_secs(60))?;
+        let pid = std::process::id();
+        let cpu0 = cpu_secs(pid).unwrap_or(0.0);
+        let t0 = Instant::now();
+        let run = drive_clients(&base, o.clients, o.warmup, o.duration);
+        let cpu1 = cpu_secs(pid).unwrap_or(0.0);
+        let mut r = base_result(o, "local");
+        drpc_figures(&mut r, &run, o);
+        r.rss_mb = vec![status_mb(pid, "VmHWM").unwrap_or(0.0)];
+        if run.requests > 0 {
+            // The whole process (clients, HTTP server, topology) over warmup + window, per request
+            // of the window scaled to the same span.
+            let span = t0.elapsed().as_secs_f64();
+            r.cpu_per_million = (cpu1 - cpu0) / (r.tuples_per_sec * span).max(1.0) * 1e6;
+        }
+        r.extra
+            .push(("first_answer_ms".into(), first.as_millis().to_string()));
+        r.extra.push(("cpu_scope".into(), "process".into()));
+        Ok(r)
+    })();
+    let _ = cluster.kill_topology(name);
+    cluster.shutdown();
+    daemon.shutdown();
+    result
+}
+
+fn drpc_cluster(o: &Options) -> Result<RunResult, String> {
+    let (rpc, inv, http) = (free_port(), free_port(), free_port());
+    let mut cluster = PerfCluster::start_with(
+        o.workers.max(2),
+        &format!(
+            r#""drpc.servers" = ["127.0.0.1"]
+"drpc.port" = {rpc}
+"drpc.invocations.port" = {inv}
+"drpc.http.port" = {http}
+"drpc.request.timeout.secs" = 30"#
+        ),
+    )?;
+    let drpc_pid = cluster.add_drpc()?;
+    let (topology, topo_conf) = drpc_topology(o)?;
+    let name = "perf-drpc";
+    let artifact = cluster.dir.join("stormjar.jar");
+    std::fs::write(&artifact, b"storm-rs perf: run by the stock worker binary")
+        .map_err(|e| e.to_string())?;
+    let conf = cluster.conf()?;
+    let submitted = Instant::now();
+    storm::submitter::submit_to_cluster(&conf, name, &topo_conf, &topology, &artifact)
+        .map_err(|e| e.to_string())?;
+    let base = format!("http://127.0.0.1:{http}/drpc/{DRPC_FUNCTION}/");
+    wait_first_answer(&base, Duration::from_secs(90))?;
+    let first = submitted.elapsed();
+    let mut pids = cluster.worker_pids();
+    pids.push(drpc_pid);
+    let cpu0: f64 = pids.iter().filter_map(|&p| cpu_secs(p)).sum();
+    let t0 = Instant::now();
+    let run = drive_clients(&base, o.clients, o.warmup, o.duration);
+    let cpu1: f64 = pids.iter().filter_map(|&p| cpu_secs(p)).sum();
+    let span = t0.elapsed().as_secs_f64();
+    let mut r = base_result(o, "cluster");
+    drpc_figures(&mut r, &run, o);
+    r.rss_mb = cluster
+        .worker_pids()
+        .iter()
+        .map(|&p| status_mb(p, "VmHWM").unwrap_or(0.0))
+        .collect();
+    r.extra.push((
+        "drpc_rss_mb".into(),
+        format!("{:.1}", status_mb(drpc_pid, "VmHWM").unwrap_or(0.0)),
+    ));
+    if run.requests > 0 {
+        r.cpu_per_million = (cpu1 - cpu0) / (r.tuples_per_sec * span).max(1.0) * 1e6;
+    }
+    r.extra.push((
+        "submit_to_first_answer_ms".into(),
+        first.as_millis().to_string(),
+    ));
+    r.extra.push(("cpu_scope".into(), "workers+drpc".into()));
+    if let Ok(mut client) = cluster.client() {
+        let _ = client.raw().kill_topology(name.to_string());
+    }
+    Ok(r)
+}
+
+fn run_drpc(o: &Options, out: &mut dyn FnMut(String)) -> Result<Vec<RunResult>, String> {
+    let mut results = Vec::new();
+    for _ in 0..o.runs {
+        let r = if o.cluster {
+            drpc_cluster(o)?
+        } else {
+            drpc_local(o)?
+        };
+        out(r.line());
+        results.push(r);
+    }
+    if results.len() > 1 {
+        let per = |f: &dyn Fn(&RunResult) -> f64| -> f64 {
+            median(&results.iter().map(f).collect::<Vec<_>>())
+        };
+        let q = |r: &RunResult, q: f64| {
+            r.latency
+                .as_ref()
+                .map_or(0.0, |h| h.quantile_ns(q) as f64 / 1e6)
+        };
+        out(format!(
+            "median of {} runs: workload=drpc mode={} clients={} requests/s={} p50={:.3}ms p99={:.3}ms \
+errors={} cpu_s_per_M={:.2}",
+            results.len(),
+            if o.cluster { "cluster" } else { "local" },
+            o.clients,
+            fmt_rate(per(&|r| r.tuples_per_sec)),
+            per(&|r| q(r, 0.5)),
+            per(&|r| q(r, 0.99)),
+            results.iter().map(|r| r.errors).sum::<u64>(),
+            per(&|r| r.cpu_per_million),
+        ));
+    }
+    Ok(results)
+}
+
+impl RunResult {
+    fn drpc_line(&self) -> String {
+        let mut s = format!(
+            "workload={} mode={} transport=http clients={} workers={} acking={} requests/s={} (n={})",
+            self.workload,
+            self.mode,
+            self.clients,
+            self.workers,
+            if self.acking { "on" } else { "off" },
+            fmt_rate(self.tuples_per_sec),
+            self.requests
+        );
+        if let Some(h) = self.latency.as_ref().filter(|h| h.count > 0) {
+            s.push_str(&format!(
+                " latency p50={} p99={} max={} mean={}",
+                fmt_ms(h.quantile_ns(0.5)),
+                fmt_ms(h.quantile_ns(0.99)),
+                fmt_ms(h.max_ns),
+                fmt_ms(h.mean_ns() as u64),
+            ));
+        }
+        s.push_str(&format!(" errors={}", self.errors));
+        if self.errors > 0 {
+            s.push_str(&format!(
+                " error_rate={:.4}",
+                self.errors as f64 / (self.errors + self.requests) as f64
+            ));
+        }
+        if !self.rss_mb.is_empty() {
+            let rss: Vec<String> = self.rss_mb.iter().map(|m| format!("{m:.1}")).collect();
+            s.push_str(&format!(" peak_rss_mb=[{}]", rss.join(",")));
+        }
+        if self.cpu_per_million > 0.0 {
+            s.push_str(&format!(" cpu_s_per_M={:.2}", self.cpu_per_million));
+        }
+        for (k, v) in &self.extra {
+            s.push_str(&format!(" {k}={v}"));
+        }
+        s
+    }
 }

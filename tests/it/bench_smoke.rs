@@ -1,5 +1,5 @@
-//! Keeps the storm-perf runner (`examples/storm_perf.rs`) working: every local workload runs for about
-//! a second. Benchmarks are not tests, so nothing here asserts a time or a rate.
+//! Keeps the storm-perf runner (`examples/storm_perf.rs`) working: every local workload (drpc included)
+//! runs for about a second. Benchmarks are not tests, so nothing here asserts a time or a rate.
 
 use std::time::Duration;
 
@@ -55,6 +55,31 @@ fn every_local_workload_runs() {
 }
 
 #[test]
+fn drpc_workload_answers_over_http() {
+    let mut o = Options::new(Workload::Drpc);
+    o.warmup = Duration::from_millis(200);
+    o.duration = Duration::from_secs(1);
+    o.ceiling = Duration::ZERO;
+    o.clients = 2;
+    let mut lines = Vec::new();
+    let r = runner::run(&o, &mut |l| lines.push(l)).unwrap_or_else(|e| panic!("drpc: {e}"));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("workload=drpc mode=local"),
+        "{lines:?}"
+    );
+    assert_eq!(r.len(), 1);
+    assert!(r[0].requests > 0, "{}", r[0].line());
+    assert_eq!(r[0].errors, 0, "{}", r[0].line());
+    assert_eq!(r[0].clients, 2);
+    assert!(
+        r[0].latency.as_ref().is_some_and(|h| h.count > 0),
+        "{}",
+        r[0].line()
+    );
+}
+
+#[test]
 fn ceilings_and_options() {
     assert!(runner::queue_handoff(Duration::from_millis(50)) > 0.0);
     assert!(runner::tcp_loopback(Duration::from_millis(50)).unwrap() > 0.0);
@@ -77,5 +102,8 @@ fn ceilings_and_options() {
     let o = Options::parse(&args).unwrap();
     assert!(o.cluster);
     assert_eq!(o.workers, 2);
+    assert_eq!(o.clients, 8);
+    let o = Options::parse(&["drpc".to_string(), "--clients".into(), "3".into()]).unwrap();
+    assert_eq!((o.workload, o.clients), (Workload::Drpc, 3));
     assert!(Options::parse(&["nope".to_string()]).is_err());
 }
