@@ -60,6 +60,7 @@ pub use object::{
     grouping_from_thrift, register_custom_grouping, registered_custom_grouping, spout_object,
     ComponentCodecError, CustomGroupingFn, PARTIAL_KEY_GROUPING_CLASS, RUST_COMPONENT_MAGIC,
 };
+pub(crate) use tuple::TupleIds;
 pub use tuple::{MessageId, Tuple, TupleError, TupleSource};
 
 /// Builds tuple values from anything convertible to [`Value`](crate::tuple::Value):

@@ -66,11 +66,56 @@ pub enum TupleError {
     },
 }
 
+/// Storm's `MessageId`: root id → XOR of this tuple's edge ids for that root (empty: unanchored).
+/// One root, the common case, needs no allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TupleIds {
+    One((i64, i64)),
+    Many(Vec<(i64, i64)>),
+}
+
+impl Default for TupleIds {
+    fn default() -> TupleIds {
+        TupleIds::Many(Vec::new())
+    }
+}
+
+impl TupleIds {
+    pub(crate) fn as_slice(&self) -> &[(i64, i64)] {
+        match self {
+            TupleIds::One(pair) => std::slice::from_ref(pair),
+            TupleIds::Many(v) => v,
+        }
+    }
+
+    /// XORs `edge` into the entry of `root`, adding it if new.
+    pub(crate) fn xor(&mut self, root: i64, edge: i64) {
+        match self {
+            TupleIds::Many(v) if v.is_empty() => *self = TupleIds::One((root, edge)),
+            TupleIds::One((r, e)) if *r == root => *e ^= edge,
+            TupleIds::One(pair) => *self = TupleIds::Many(vec![*pair, (root, edge)]),
+            TupleIds::Many(v) => match v.iter_mut().find(|(r, _)| *r == root) {
+                Some(entry) => entry.1 ^= edge,
+                None => v.push((root, edge)),
+            },
+        }
+    }
+}
+
+impl From<Vec<(i64, i64)>> for TupleIds {
+    fn from(v: Vec<(i64, i64)>) -> TupleIds {
+        match v.as_slice() {
+            [pair] => TupleIds::One(*pair),
+            _ => TupleIds::Many(v),
+        }
+    }
+}
+
 struct Inner {
     source: Arc<TupleSource>,
     values: Values,
     /// Storm's `MessageId`: root id → XOR of this tuple's edge ids for that root (empty: unanchored).
-    ids: Vec<(i64, i64)>,
+    ids: TupleIds,
     /// XOR of the edge ids of the children anchored to this tuple (Storm's transient `ackVal`).
     ack_val: AtomicI64,
     /// Nanoseconds (process clock) when execution of this tuple started, 0 if never; for the process
@@ -89,6 +134,10 @@ impl Tuple {
     /// A tuple from `source` carrying `values`, anchored to the trees in `ids` (root id, edge id).
     /// Executors build tuples; components normally only receive them.
     pub fn new(source: Arc<TupleSource>, values: Values, ids: Vec<(i64, i64)>) -> Tuple {
+        Tuple::with_ids(source, values, TupleIds::from(ids))
+    }
+
+    pub(crate) fn with_ids(source: Arc<TupleSource>, values: Values, ids: TupleIds) -> Tuple {
         Tuple {
             inner: Arc::new(Inner {
                 source,
@@ -152,12 +201,12 @@ impl Tuple {
 
     /// The tuple trees this tuple belongs to: (root id, edge id) pairs (Storm's `MessageId`).
     pub fn message_id(&self) -> &[(i64, i64)] {
-        &self.inner.ids
+        self.inner.ids.as_slice()
     }
 
     /// Whether the tuple is anchored to any tuple tree.
     pub fn is_anchored(&self) -> bool {
-        !self.inner.ids.is_empty()
+        !self.message_id().is_empty()
     }
 
     /// XOR of the edge ids of children anchored to this tuple so far.
@@ -328,7 +377,7 @@ impl fmt::Display for Tuple {
             self.source_task(),
             self.source_stream()
         )?;
-        for (i, (root, edge)) in self.inner.ids.iter().enumerate() {
+        for (i, (root, edge)) in self.message_id().iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }

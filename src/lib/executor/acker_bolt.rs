@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::now_ms;
+use super::turn_ms;
 use crate::acker::{Acker, AckerMessage};
 use crate::api::{Bolt, ComponentError, OutputCollector, OutputFieldsDeclarer, Tuple};
 use crate::topology::system::{
@@ -40,7 +40,7 @@ impl Bolt for AckerBolt {
         }
         match AckerMessage::from_tuple(input.source_stream(), input.values()) {
             Ok(message) => {
-                if let Some(outcome) = self.acker.handle(message, now_ms()) {
+                if let Some(outcome) = self.acker.handle(message, turn_ms()) {
                     collector.emit_direct(
                         outcome.spout_task(),
                         outcome.stream(),

@@ -13,6 +13,7 @@ use super::emitter::{wait, ExecutorOutput, TaskEmitter};
 use super::now_ns;
 use super::transport::{Control, ExecutorInbox, ExecutorQueues};
 use super::worker::{ExecutorDef, WorkerShared};
+use crate::api::TupleIds;
 use crate::api::{
     Bolt, BoltOutput, ComponentError, EmitError, OutputCollector, TopologyContext, Tuple, Waker,
 };
@@ -55,22 +56,19 @@ impl BoltOutput for BoltBackend<'_> {
             self.out.send(&source, system, &targets, values, |ids| {
                 // Storm: per target and anchor a fresh edge, XORed into the anchor's ack value and
                 // into the child's id for every root of the anchor.
-                let mut child: Vec<(i64, i64)> = Vec::new();
+                let mut child = TupleIds::default();
                 for anchor in anchors.iter().filter(|a| a.is_anchored()) {
                     let edge = ids.next_id();
                     anchor.xor_ack_val(edge);
                     for &(root, _) in anchor.message_id() {
-                        match child.iter_mut().find(|(r, _)| *r == root) {
-                            Some(entry) => entry.1 ^= edge,
-                            None => child.push((root, edge)),
-                        }
+                        child.xor(root, edge);
                     }
                 }
                 child
             });
         } else {
             self.out
-                .send(&source, system, &targets, values, |_| Vec::new());
+                .send(&source, system, &targets, values, |_| TupleIds::default());
         }
         Ok(targets)
     }
@@ -207,7 +205,7 @@ impl<'i> BoltExecutor<'i> {
             );
             return Ok(());
         };
-        let source = Arc::clone(tuple.source());
+        let counts = self.out.counts.index_of(tuple.source());
         // Reading the clock twice per tuple costs more than a null bolt's execute: time a sample.
         let sampled = self.sample_count % self.sample_every == 0;
         self.sample_count = self.sample_count.wrapping_add(1);
@@ -234,10 +232,12 @@ impl<'i> BoltExecutor<'i> {
         } else {
             0.0
         };
-        let c = self.out.counts.of(&source);
-        c.executed += 1;
-        if sampled {
-            c.execute.record(ms);
+        // Emits only append to the buffer; it is published between executes.
+        if let Some(c) = self.out.counts.at(counts) {
+            c.executed += 1;
+            if sampled {
+                c.execute.record(ms);
+            }
         }
         Ok(())
     }
@@ -305,6 +305,7 @@ impl<'i> BoltExecutor<'i> {
             if self.shared.is_shutting_down() {
                 break;
             }
+            super::start_turn();
             self.refresh_load();
             while let Ok(m) = inbox.control.try_recv() {
                 self.on_control(m)?;

@@ -13,6 +13,7 @@ use super::errors::{epoch_secs, ErrorReport, ErrorSink, ErrorThrottle};
 use super::stats::{ExecutorGauges, ExecutorStatsData, StatsBuffer};
 use super::transport::{Delivery, FastMap, Router};
 use crate::acker::EdgeIdGen;
+use crate::api::TupleIds;
 use crate::api::{
     grouping_from_thrift, registered_custom_grouping, EmitError, Tuple, TupleSource,
     WorkerTopologyContext,
@@ -47,9 +48,14 @@ pub(crate) struct StreamOut {
 /// Where one task's tuples go.
 pub(crate) struct TaskEmitter {
     task_id: i32,
-    streams: FastMap<String, StreamOut>,
+    /// Declared streams (user and system), found by a scan when few, else through `index`.
+    streams: Vec<(String, StreamOut)>,
+    index: FastMap<String, usize>,
     worker: Arc<WorkerTopologyContext>,
 }
+
+/// Up to this many streams a linear scan beats hashing the stream id.
+const SCAN_STREAMS: usize = 8;
 
 /// Resolves `Grouping::Custom` names through the process-wide registry.
 struct RegistryFactory;
@@ -76,7 +82,7 @@ impl TaskEmitter {
         seeds: &mut EdgeIdGen,
     ) -> Result<TaskEmitter, GroupingError> {
         let component = worker.component_id(task).unwrap_or_default().to_owned();
-        let mut streams = FastMap::default();
+        let mut streams = Vec::new();
         let declared = worker
             .component_streams(&component)
             .cloned()
@@ -111,7 +117,7 @@ impl TaskEmitter {
                 }
             }
             let has_direct = targets.iter().any(|t| t.grouper.is_direct());
-            streams.insert(
+            streams.push((
                 stream.clone(),
                 StreamOut {
                     source: Arc::new(TupleSource::new(
@@ -124,11 +130,17 @@ impl TaskEmitter {
                     targets,
                     has_direct,
                 },
-            );
+            ));
         }
+        let index = streams
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| (name.clone(), i))
+            .collect();
         Ok(TaskEmitter {
             task_id: task,
             streams,
+            index,
             worker: Arc::clone(worker),
         })
     }
@@ -141,11 +153,29 @@ impl TaskEmitter {
         values: &[Value],
         direct: Option<i32>,
     ) -> Result<(Arc<TupleSource>, bool, Vec<i32>), EmitError> {
-        let Some(out) = self.streams.get_mut(stream) else {
+        let mut tasks = Vec::new();
+        let (source, system) = self.route_into(stream, values, direct, &mut tasks)?;
+        Ok((Arc::clone(source), system, tasks))
+    }
+
+    /// [`TaskEmitter::route`] into `tasks` (appended to), borrowing the tuple source.
+    pub fn route_into(
+        &mut self,
+        stream: &str,
+        values: &[Value],
+        direct: Option<i32>,
+        tasks: &mut Vec<i32>,
+    ) -> Result<(&Arc<TupleSource>, bool), EmitError> {
+        let found = if self.streams.len() <= SCAN_STREAMS {
+            self.streams.iter().position(|(name, _)| name == stream)
+        } else {
+            self.index.get(stream).copied()
+        };
+        let Some(i) = found else {
             let mut declared: Vec<&str> = self
                 .streams
-                .keys()
-                .map(String::as_str)
+                .iter()
+                .map(|(name, _)| name.as_str())
                 .filter(|s| !is_system_id(s))
                 .collect();
             declared.sort_unstable();
@@ -159,6 +189,9 @@ impl TaskEmitter {
                 declared: format!("[{}]", declared.join(", ")),
             });
         };
+        let task_id = self.task_id;
+        let worker = &self.worker;
+        let out = &mut self.streams[i].1;
         if values.len() != out.source.fields.len() {
             return Err(EmitError::WrongFieldCount {
                 component: out.source.component.clone(),
@@ -167,11 +200,9 @@ impl TaskEmitter {
                 got: values.len(),
             });
         }
-        let mut tasks = Vec::new();
         match direct {
             Some(task) => {
-                let grouper = self
-                    .worker
+                let grouper = worker
                     .component_id(task)
                     .and_then(|c| out.targets.iter().find(|t| t.component == c))
                     .map(|t| &t.grouper);
@@ -182,18 +213,16 @@ impl TaskEmitter {
                     return Err(GroupingError::RegularEmitToDirectStream.into());
                 }
                 for target in &mut out.targets {
-                    target
-                        .grouper
-                        .choose_tasks(self.task_id, values, &mut tasks)?;
+                    target.grouper.choose_tasks(task_id, values, tasks)?;
                 }
             }
         }
-        Ok((Arc::clone(&out.source), out.system, tasks))
+        Ok((&out.source, out.system))
     }
 
     /// Feeds a load snapshot to the load-aware groupers.
     pub fn refresh_load(&mut self, load: &LoadMapping) {
-        for out in self.streams.values_mut() {
+        for (_, out) in &mut self.streams {
             for t in &mut out.targets {
                 t.grouper.refresh_load(load);
             }
@@ -259,6 +288,8 @@ pub(crate) struct ExecutorOutput {
     oldest: Option<Instant>,
     /// Tuples per batch: [`BATCH_TUPLES`], or less for small receive queues.
     batch_limit: usize,
+    /// Reused target list of system emits.
+    scratch: Vec<i32>,
     overflow: VecDeque<OutBatch>,
     overflow_tuples: usize,
     /// This executor's control queue, to hear [`super::transport::Control::Room`] on.
@@ -288,6 +319,7 @@ impl ExecutorOutput {
             filling: Vec::new(),
             oldest: None,
             batch_limit: BATCH_TUPLES,
+            scratch: Vec::new(),
             overflow: VecDeque::new(),
             overflow_tuples: 0,
             own_control: None,
@@ -463,7 +495,7 @@ impl ExecutorOutput {
         system: bool,
         targets: &[i32],
         values: Values,
-        mut ids_for: impl FnMut(&mut EdgeIdGen) -> Vec<(i64, i64)>,
+        mut ids_for: impl FnMut(&mut EdgeIdGen) -> TupleIds,
     ) {
         if self.debug {
             tracing::info!(
@@ -488,18 +520,21 @@ impl ExecutorOutput {
                 values.clone().unwrap_or_default()
             };
             let ids = ids_for(&mut self.ids);
-            self.transfer(dest, Tuple::new(Arc::clone(source), v, ids), system);
+            self.transfer(dest, Tuple::with_ids(Arc::clone(source), v, ids), system);
         }
     }
 
     /// Emits an unanchored tuple on a system stream (`__ack_*`) of `emitter`'s task.
     pub fn emit_system(&mut self, emitter: &mut TaskEmitter, stream: &str, values: Values) {
-        match emitter.route(stream, &values, None) {
-            Ok((source, system, targets)) => {
-                self.send(&source, system, &targets, values, |_| Vec::new());
+        let mut targets = std::mem::take(&mut self.scratch);
+        targets.clear();
+        match emitter.route_into(stream, &values, None, &mut targets) {
+            Ok((source, system)) => {
+                self.send(source, system, &targets, values, |_| TupleIds::default());
             }
             Err(e) => tracing::warn!(stream, error = %e, "cannot emit on system stream"),
         }
+        self.scratch = targets;
     }
 }
 

@@ -52,5 +52,25 @@ pub(crate) fn now_ms() -> u64 {
     now_ns() / 1_000_000
 }
 
+thread_local! {
+    /// [`now_ms`] as of the start of the executor loop's current turn on this thread (0: not an
+    /// executor thread, or no turn yet).
+    static TURN_MS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Starts an executor loop turn: reads the clock once for everything the turn handles.
+pub(crate) fn start_turn() {
+    TURN_MS.with(|t| t.set(now_ms()));
+}
+
+/// The millisecond clock as of this executor turn's start (a turn lasts at most a batch, well under
+/// a millisecond of work under load), or the clock itself outside executor turns.
+pub(crate) fn turn_ms() -> u64 {
+    match TURN_MS.with(|t| t.get()) {
+        0 => now_ms(),
+        ms => ms,
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,7 @@ use super::now_ms;
 use super::transport::{Control, ExecutorInbox};
 use super::worker::{ExecutorDef, WorkerShared};
 use crate::acker::{PendingSpoutTuples, PendingTuple};
+use crate::api::TupleIds;
 use crate::api::{
     ComponentError, EmitError, MessageId, Spout, SpoutOutput, SpoutOutputCollector,
     TopologyContext, TupleSource,
@@ -50,6 +51,8 @@ struct SpoutBackend<'a> {
     pending: &'a mut PendingSpoutTuples<PendingMsg>,
     immediate_acks: &'a mut Vec<ImmediateAck>,
     emitted: &'a mut usize,
+    /// The executor's clock, read once per round of `next_tuple` calls.
+    now_ms: &'a u64,
 }
 
 impl SpoutOutput for SpoutBackend<'_> {
@@ -69,7 +72,7 @@ impl SpoutOutput for SpoutBackend<'_> {
                 self.out.send(&source, system, &targets, values, |ids| {
                     let edge = ids.next_id();
                     xor ^= edge;
-                    vec![(root, edge)]
+                    TupleIds::One((root, edge))
                 });
                 self.pending.insert(
                     root,
@@ -79,7 +82,7 @@ impl SpoutOutput for SpoutBackend<'_> {
                             source: Arc::clone(&source),
                         },
                         task_id: self.task_id,
-                        emit_ms: now_ms(),
+                        emit_ms: *self.now_ms,
                     },
                 );
                 self.out.gauges.set_pending(self.pending.len());
@@ -95,7 +98,7 @@ impl SpoutOutput for SpoutBackend<'_> {
             }
             id => {
                 self.out
-                    .send(&source, system, &targets, values, |_| Vec::new());
+                    .send(&source, system, &targets, values, |_| TupleIds::default());
                 if let Some(id) = id {
                     self.immediate_acks.push((self.task_id, id, source));
                 }
@@ -132,6 +135,8 @@ pub(crate) struct SpoutExecutor<'i> {
     pending: PendingSpoutTuples<PendingMsg>,
     immediate_acks: Vec<ImmediateAck>,
     load_version: u64,
+    /// `now_ms()` as of the current round of `next_tuple` calls (when reliable emits happened).
+    now_ms: u64,
 }
 
 impl<'i> SpoutExecutor<'i> {
@@ -154,6 +159,7 @@ impl<'i> SpoutExecutor<'i> {
             pending,
             immediate_acks: Vec::new(),
             load_version: 0,
+            now_ms: now_ms(),
         }
     }
 
@@ -167,6 +173,7 @@ impl<'i> SpoutExecutor<'i> {
                 pending,
                 immediate_acks,
                 def,
+                now_ms,
                 ..
             } = self;
             let task = &mut tasks[index];
@@ -177,6 +184,7 @@ impl<'i> SpoutExecutor<'i> {
                 pending,
                 immediate_acks,
                 emitted: &mut emitted,
+                now_ms,
             };
             let mut collector = SpoutOutputCollector::new(&mut backend);
             let spout = task.spout.as_mut();
@@ -335,6 +343,7 @@ impl<'i> SpoutExecutor<'i> {
             // Up to a batch of rounds of `next_tuple` on every task before handing the batches
             // over (sooner when the spout stops emitting or a batch is due).
             let mut emitted = 0;
+            self.now_ms = now_ms();
             for rounds in 1..=BATCH_TUPLES {
                 let mut round = 0;
                 for i in 0..self.tasks.len() {

@@ -166,7 +166,20 @@ impl StatsBuffer {
     /// The counters of `source` (found by pointer, else by component, task and stream).
     #[inline]
     pub fn of(&mut self, source: &std::sync::Arc<crate::api::TupleSource>) -> &mut SourceCounts {
-        let i = match self
+        let i = self.index_of(source);
+        &mut self.sources[i].1
+    }
+
+    /// The counters at `index` (from [`StatsBuffer::index_of`], valid until the next publish).
+    #[inline]
+    pub fn at(&mut self, index: usize) -> Option<&mut SourceCounts> {
+        self.sources.get_mut(index).map(|(_, c)| c)
+    }
+
+    /// Where the counters of `source` are.
+    #[inline]
+    pub fn index_of(&mut self, source: &std::sync::Arc<crate::api::TupleSource>) -> usize {
+        match self
             .sources
             .iter()
             .position(|(s, _)| std::sync::Arc::ptr_eq(s, source))
@@ -184,8 +197,7 @@ impl StatsBuffer {
                     self.sources.len() - 1
                 }
             },
-        };
-        &mut self.sources[i].1
+        }
     }
 
     pub fn is_empty(&self) -> bool {
