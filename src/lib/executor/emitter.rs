@@ -477,7 +477,7 @@ impl ExecutorOutput {
         };
         match (&self.own_control, b.system) {
             (Some(own), false) => {
-                if self.router.notify_room(b.dest, own) {
+                if self.router.notify_room(b.dest, own, b.tuples.len()) {
                     Duration::ZERO
                 } else {
                     Duration::from_millis(100)

@@ -85,7 +85,6 @@ impl SpoutOutput for SpoutBackend<'_> {
                         emit_ms: *self.now_ms,
                     },
                 );
-                self.out.gauges.set_pending(self.pending.len());
                 self.out.emit_system(
                     self.emitter,
                     ACKER_INIT_STREAM_ID,
@@ -220,6 +219,7 @@ impl<'i> SpoutExecutor<'i> {
         for tuple in batch.tuples {
             self.on_system_tuple(tuple)?;
         }
+        self.out.gauges.set_pending(self.pending.len());
         Ok(())
     }
 
@@ -262,7 +262,6 @@ impl<'i> SpoutExecutor<'i> {
             }
             _ => {}
         }
-        self.out.gauges.set_pending(self.pending.len());
         Ok(())
     }
 
@@ -362,6 +361,7 @@ impl<'i> SpoutExecutor<'i> {
                     break;
                 }
             }
+            self.out.gauges.set_pending(self.pending.len());
             self.out.flush();
             if emitted > 0 {
                 idle = 0;

@@ -142,11 +142,16 @@ impl Population {
         self.capacity
     }
 
-    /// Counts `n` tuples in unless the queue is full (a batch larger than the whole capacity still
-    /// goes into an empty queue). Concurrent producers may overshoot by a batch each.
-    pub(crate) fn try_add(&self, n: usize) -> bool {
+    /// Whether `n` more tuples fit (a batch larger than the whole capacity fits an empty queue).
+    fn fits(&self, n: usize) -> bool {
         let len = self.len.load(Ordering::SeqCst);
-        if len > 0 && len + n > self.capacity {
+        len == 0 || len + n <= self.capacity
+    }
+
+    /// Counts `n` tuples in unless they do not fit. Concurrent producers may overshoot by a batch
+    /// each.
+    pub(crate) fn try_add(&self, n: usize) -> bool {
+        if !self.fits(n) {
             return false;
         }
         self.len.fetch_add(n, Ordering::SeqCst);
@@ -168,9 +173,9 @@ impl Population {
         }
     }
 
-    /// Asks for [`Control::Room`] on `waiter` when tuples are taken out. Returns true if there is
-    /// room already (then retry at once; a message may still come).
-    pub(crate) fn notify_room(&self, waiter: &Sender<Control>) -> bool {
+    /// Asks for [`Control::Room`] on `waiter` when tuples are taken out. Returns true if `n` tuples
+    /// fit already (then retry at once; a message may still come).
+    pub(crate) fn notify_room(&self, waiter: &Sender<Control>, n: usize) -> bool {
         {
             let mut w = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
             if !w.iter().any(|s| s.same_channel(waiter)) {
@@ -178,7 +183,7 @@ impl Population {
             }
             self.has_waiters.store(true, Ordering::SeqCst);
         }
-        self.len.load(Ordering::SeqCst) < self.capacity
+        self.fits(n)
     }
 }
 
@@ -329,10 +334,10 @@ impl ExecutorQueues {
         })
     }
 
-    /// Asks for [`Control::Room`] on `waiter` once the consumer takes a batch. Returns true if there
-    /// is room already (then retry at once).
-    pub fn notify_room(&self, waiter: &Sender<Control>) -> bool {
-        self.state.notify_room(waiter)
+    /// Asks for [`Control::Room`] on `waiter` once the consumer takes a batch. Returns true if `n`
+    /// tuples fit already (then retry at once).
+    pub fn notify_room(&self, waiter: &Sender<Control>, n: usize) -> bool {
+        self.state.notify_room(waiter, n)
     }
 
     /// The sender executors put on [`ExecutorQueues::notify_room`] to hear about room.
@@ -363,8 +368,8 @@ pub trait RemoteTransport: Send + Sync {
     fn try_send(&self, task: i32, tuples: Vec<Tuple>, system: bool) -> Result<(), Vec<Tuple>>;
 
     /// Asks for [`Control::Room`] on `waiter` once the data lane towards `task` has room. Returns
-    /// true if it has room already (then retry at once).
-    fn notify_room(&self, task: i32, waiter: &Sender<Control>) -> bool;
+    /// true if `n` tuples fit already (then retry at once).
+    fn notify_room(&self, task: i32, waiter: &Sender<Control>, n: usize) -> bool;
 }
 
 /// Task → queues for the tasks of this worker, plus the remote transport for the others.
@@ -394,13 +399,13 @@ impl Router {
     }
 
     /// Asks for [`Control::Room`] on `waiter` once task `dest`'s data queue (local, or the lane
-    /// towards its worker) has room; true if it has room already.
-    pub fn notify_room(&self, dest: i32, waiter: &Sender<Control>) -> bool {
+    /// towards its worker) has room; true if `n` tuples fit already.
+    pub fn notify_room(&self, dest: i32, waiter: &Sender<Control>, n: usize) -> bool {
         if let Some(q) = self.local.get(&dest) {
-            return q.notify_room(waiter);
+            return q.notify_room(waiter, n);
         }
         match &self.remote {
-            Some(remote) => remote.notify_room(dest, waiter),
+            Some(remote) => remote.notify_room(dest, waiter, n),
             None => true,
         }
     }

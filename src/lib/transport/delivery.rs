@@ -80,8 +80,12 @@ pub(crate) fn run(shared: Arc<Shared>, batches: Receiver<Vec<WireMessage>>, stop
             if pending.retry(&router) {
                 continue;
             }
-            let dest = pending.batches.front().map(|b| b.dest).unwrap_or_default();
-            if router.notify_room(dest, &room_tx) {
+            let (dest, n) = pending
+                .batches
+                .front()
+                .map(|b| (b.dest, b.tuples.len()))
+                .unwrap_or_default();
+            if router.notify_room(dest, &room_tx, n) {
                 continue;
             }
             let take_more = pending.tuples < MAX_PENDING;

@@ -498,10 +498,10 @@ impl RemoteTransport for TcpTransport {
         result
     }
 
-    fn notify_room(&self, task: i32, waiter: &Sender<Control>) -> bool {
+    fn notify_room(&self, task: i32, waiter: &Sender<Control>, n: usize) -> bool {
         let routes = self.shared.routes.read().unwrap_or_else(|e| e.into_inner());
         match routes.by_task.get(&task) {
-            Some(q) => q.data_pop.notify_room(waiter),
+            Some(q) => q.data_pop.notify_room(waiter, n),
             None => true,
         }
     }
