@@ -14,6 +14,9 @@
 use storm::drpc::topology::{DRPCSpout, ExclaimBolt, LocalDRPC, ReturnResults};
 use storm::prelude::*;
 
+#[global_allocator]
+static GLOBAL: storm::Allocator = storm::Allocator;
+
 fn main() {
     if let Err(e) = run() {
         eprintln!("error: {e}");

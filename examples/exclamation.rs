@@ -15,6 +15,9 @@ use storm::local::components::{ExclamationBolt, PrintBolt, TestWordSpout};
 use storm::prelude::*;
 use storm::submitter::{run_or_submit, Launch};
 
+#[global_allocator]
+static GLOBAL: storm::Allocator = storm::Allocator;
+
 fn main() {
     if let Err(e) = run() {
         eprintln!("error: {e}");

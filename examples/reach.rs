@@ -16,6 +16,9 @@ use storm::drpc::topology::reach::reach_builder;
 use storm::drpc::topology::LocalDRPC;
 use storm::prelude::*;
 
+#[global_allocator]
+static GLOBAL: storm::Allocator = storm::Allocator;
+
 fn main() {
     if let Err(e) = run() {
         eprintln!("error: {e}");

@@ -195,6 +195,9 @@ impl BasicBolt for TotalRankingsBolt {
     }
 }
 
+#[global_allocator]
+static GLOBAL: storm::Allocator = storm::Allocator;
+
 fn main() {
     if let Err(e) = run() {
         eprintln!("error: {e}");

@@ -16,6 +16,9 @@
 #[path = "storm_perf/runner.rs"]
 mod runner;
 
+#[global_allocator]
+static GLOBAL: storm::Allocator = storm::Allocator;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let options = match runner::Options::parse(&args) {

@@ -54,6 +54,9 @@ impl BasicBolt for ReportBolt {
     fn declare_output_fields(&self, _declarer: &mut OutputFieldsDeclarer) {}
 }
 
+#[global_allocator]
+static GLOBAL: storm::Allocator = storm::Allocator;
+
 fn main() {
     if let Err(e) = run() {
         eprintln!("error: {e}");

@@ -19,6 +19,7 @@ need_apt=()
 command -v java >/dev/null || need_apt+=(default-jre-headless)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v curl >/dev/null || need_apt+=(curl)
+command -v cc >/dev/null || need_apt+=(gcc) # mimalloc (the binaries' allocator) is C
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

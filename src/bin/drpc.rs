@@ -1,5 +1,8 @@
 //! `drpc`: the drpc daemon. A thin shim over `storm::daemon`.
 
+#[global_allocator]
+static GLOBAL: storm::Allocator = storm::Allocator;
+
 fn main() -> anyhow::Result<()> {
     storm::daemon::main("drpc", std::env::args_os())
 }

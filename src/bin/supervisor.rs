@@ -1,5 +1,8 @@
 //! `supervisor`: the supervisor daemon. A thin shim over `storm::daemon`.
 
+#[global_allocator]
+static GLOBAL: storm::Allocator = storm::Allocator;
+
 fn main() -> anyhow::Result<()> {
     storm::daemon::main("supervisor", std::env::args_os())
 }

@@ -63,13 +63,16 @@ impl SpoutOutput for SpoutBackend<'_> {
         message_id: Option<MessageId>,
         direct_task: Option<i32>,
     ) -> Result<Vec<i32>, EmitError> {
-        let (source, system, targets) = self.emitter.route(stream, &values, direct_task)?;
+        let mut targets = Vec::with_capacity(1);
+        let (source, system) =
+            self.emitter
+                .route_into(stream, &values, direct_task, &mut targets)?;
         *self.emitted += 1;
         match message_id {
             Some(id) if self.out.acking => {
                 let root = self.out.ids.next_id();
                 let mut xor = 0i64;
-                self.out.send(&source, system, &targets, values, |ids| {
+                self.out.send(source, system, &targets, values, |ids| {
                     let edge = ids.next_id();
                     xor ^= edge;
                     TupleIds::One((root, edge))
@@ -79,7 +82,7 @@ impl SpoutOutput for SpoutBackend<'_> {
                     PendingTuple {
                         message_id: PendingMsg {
                             id,
-                            source: Arc::clone(&source),
+                            source: Arc::clone(source),
                         },
                         task_id: self.task_id,
                         emit_ms: *self.now_ms,
@@ -96,11 +99,12 @@ impl SpoutOutput for SpoutBackend<'_> {
                 );
             }
             id => {
-                self.out
-                    .send(&source, system, &targets, values, |_| TupleIds::default());
                 if let Some(id) = id {
-                    self.immediate_acks.push((self.task_id, id, source));
+                    self.immediate_acks
+                        .push((self.task_id, id, Arc::clone(source)));
                 }
+                self.out
+                    .send(source, system, &targets, values, |_| TupleIds::default());
             }
         }
         Ok(targets)

@@ -328,10 +328,9 @@ impl ExecutorQueues {
         if !self.state.try_add(n) {
             return Err(TrySendError::Full(batch));
         }
-        self.data.try_send(batch).map_err(|e| {
-            self.state.remove(n);
-            e
-        })
+        self.data
+            .try_send(batch)
+            .inspect_err(|_| self.state.remove(n))
     }
 
     /// Asks for [`Control::Room`] on `waiter` once the consumer takes a batch. Returns true if `n`

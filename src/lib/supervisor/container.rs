@@ -32,6 +32,9 @@ use super::slot::Worker;
 /// Environment variable naming the worker program to run instead of the stock `worker` binary (tests).
 pub const WORKER_BINARY_ENV: &str = "STORM_WORKER_BINARY";
 
+/// mimalloc's switch for committing whole arenas up front.
+const MIMALLOC_EAGER_COMMIT_ENV: &str = "MIMALLOC_ARENA_EAGER_COMMIT";
+
 /// The supervisor's `supervisor/localstate`: what each slot runs and which worker ids are approved.
 /// One lock serializes the read-modify-write of the shared LocalState.
 #[derive(Clone)]
@@ -417,6 +420,12 @@ impl WorkerProcess {
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
+        // Workers use mimalloc (`storm::Allocator`); committing its arenas lazily keeps an idle
+        // worker's RSS at ~12 MB instead of ~23 MB (transparent huge pages). The topology or the
+        // supervisor's own environment may override it.
+        if std::env::var_os(MIMALLOC_EAGER_COMMIT_ENV).is_none() {
+            cmd.env(MIMALLOC_EAGER_COMMIT_ENV, "0");
+        }
         if let Some(serde_json::Value::Object(env)) = topo_conf.get("topology.environment") {
             for (k, v) in env {
                 let v = match v {
