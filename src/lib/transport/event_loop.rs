@@ -12,9 +12,11 @@ use crossbeam_channel::{Sender, TrySendError};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
-use super::wire::{self, WireMessage, FRAME_HEADER_BYTES};
+use super::delivery::{self, FrameDecoder, Run};
+use super::wire::{self, FRAME_HEADER_BYTES};
 use super::{PeerQueue, Shared};
 use crate::api::Tuple;
+use crate::executor::Router;
 
 pub(crate) const LISTENER: Token = Token(0);
 pub(crate) const WAKER: Token = Token(1);
@@ -33,8 +35,8 @@ struct Inbound {
     buf: Vec<u8>,
     /// Where the unread bytes of `buf` start.
     start: usize,
-    /// A decoded batch the delivery channel had no room for.
-    pending: Option<Vec<WireMessage>>,
+    /// Decoded data runs the delivery channel had no room for.
+    pending: Option<Vec<Run>>,
     /// Reading stopped before `WouldBlock` (not attached yet, or no room): resume on wake-up.
     stalled: bool,
 }
@@ -70,7 +72,8 @@ pub(crate) struct EventLoop {
     next_token: usize,
     peers: HashMap<SocketAddr, Peer>,
     routes_version: u64,
-    batches: Sender<Vec<WireMessage>>,
+    batches: Sender<Vec<Run>>,
+    decoder: FrameDecoder,
     /// Some peer stopped writing before `WouldBlock` (fairness): poll without waiting.
     more_work: bool,
 }
@@ -85,7 +88,7 @@ impl EventLoop {
         shared: Arc<Shared>,
         poll: Poll,
         mut listener: TcpListener,
-        batches: Sender<Vec<WireMessage>>,
+        batches: Sender<Vec<Run>>,
     ) -> io::Result<EventLoop> {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
@@ -98,6 +101,7 @@ impl EventLoop {
             peers: HashMap::new(),
             routes_version: 0,
             batches,
+            decoder: FrameDecoder::default(),
             more_work: false,
         })
     }
@@ -431,7 +435,18 @@ impl EventLoop {
             conn.stalled = true;
             return;
         }
-        let outcome = read_frames(conn, max, &self.batches, &self.shared);
+        let Some(router) = self.shared.router() else {
+            conn.stalled = true;
+            return;
+        };
+        let outcome = read_frames(
+            conn,
+            max,
+            &self.batches,
+            &self.shared,
+            &router,
+            &mut self.decoder,
+        );
         if let ReadOutcome::Closed(reason) = outcome {
             if let Some(Conn::In(conn)) = self.close(token) {
                 if reason.is_empty() {
@@ -493,8 +508,10 @@ impl EventLoop {
 fn read_frames(
     conn: &mut Inbound,
     max: usize,
-    batches: &Sender<Vec<WireMessage>>,
+    batches: &Sender<Vec<Run>>,
     shared: &Shared,
+    router: &Router,
+    decoder: &mut FrameDecoder,
 ) -> ReadOutcome {
     conn.stalled = false;
     loop {
@@ -514,15 +531,22 @@ fn read_frames(
         if let Some(len) = frame_len {
             let total = FRAME_HEADER_BYTES + len;
             if buffered.len() >= total {
-                let decoded = wire::decode_payload(&buffered[FRAME_HEADER_BYTES..total]);
+                let decoded = decoder.decode(shared, router, &buffered[FRAME_HEADER_BYTES..total]);
                 conn.start += total;
                 if conn.start == conn.buf.len() {
                     conn.buf.clear();
                     conn.start = 0;
                 }
                 match decoded {
-                    Ok(batch) if batch.is_empty() => {}
-                    Ok(batch) => conn.pending = Some(batch),
+                    Ok(runs) => {
+                        // Only this thread adds to the backlog: 0 means the delivery thread holds
+                        // nothing, so delivering here keeps the order.
+                        let direct = shared.delivery_backlog.load(Ordering::SeqCst) == 0;
+                        let left = delivery::deliver_now(router, runs, direct);
+                        if !left.is_empty() {
+                            conn.pending = Some(left);
+                        }
+                    }
                     Err(e) => return ReadOutcome::Closed(format!("bad frame: {e}")),
                 }
                 continue;
@@ -554,27 +578,29 @@ fn read_frames(
     }
 }
 
-/// Gives a batch to the delivery thread, or back when its channel is full (after asking it to wake
-/// the loop once it takes one).
-fn hand_over(
-    batch: Vec<WireMessage>,
-    batches: &Sender<Vec<WireMessage>>,
-    shared: &Shared,
-) -> Result<(), Vec<WireMessage>> {
-    match batches.try_send(batch) {
+/// Gives data runs to the delivery thread (counting them in its backlog), or back when its channel
+/// is full (after asking it to wake the loop once it takes one).
+fn hand_over(batch: Vec<Run>, batches: &Sender<Vec<Run>>, shared: &Shared) -> Result<(), Vec<Run>> {
+    shared.delivery_backlog.fetch_add(1, Ordering::SeqCst);
+    let result = match batches.try_send(batch) {
         Ok(()) => Ok(()),
-        Err(TrySendError::Disconnected(_)) => Ok(()), // shutting down: dropped
+        Err(TrySendError::Disconnected(_)) => return Ok(()), // shutting down: dropped
         Err(TrySendError::Full(batch)) => {
             // Set the flag first, then retry: the delivery thread either sees the flag after taking a
             // batch (and wakes us) or made room before our retry.
             shared.inbound_paused.store(true, Ordering::SeqCst);
             match batches.try_send(batch) {
                 Ok(()) => Ok(()),
-                Err(TrySendError::Disconnected(_)) => Ok(()),
+                Err(TrySendError::Disconnected(_)) => return Ok(()),
                 Err(TrySendError::Full(batch)) => Err(batch),
             }
         }
+    };
+    if result.is_err() {
+        // Not taken; the channel is full, so the backlog stays above zero anyway.
+        shared.delivery_backlog.fetch_sub(1, Ordering::SeqCst);
     }
+    result
 }
 
 /// Builds the next frame for `peer` into `buf`: system tuples first, then data, at most

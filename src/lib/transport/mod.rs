@@ -12,9 +12,11 @@
 //!   (backpressure; the executor keeps it and retries). Tuples for a peer that is down stay queued.
 //!   Executors wake the loop through a `mio::Waker`, coalesced: only the first tuple queued since the
 //!   loop last looked wakes it. The loop drains up to [`TransportOptions::batch_tuples`] per frame.
-//! * **Inbound**: decoded frames go to one delivery thread through a bounded channel; when it is full
-//!   the loop stops reading (TCP backpressure reaches the sender). The delivery thread hands tuples to
-//!   local executors through the [`Router`]. Until [`TcpTransport::attach`] nothing is read.
+//! * **Inbound**: the loop decodes frames straight into tuples and hands them to local executors
+//!   through the [`Router`] while their queues have room. Data that does not fit goes to one delivery
+//!   thread through a bounded channel (and later data after it, to keep the order); when that channel
+//!   is full the loop stops reading (TCP backpressure reaches the sender). Until
+//!   [`TcpTransport::attach`] nothing is read.
 //! * The wire format is in [`wire`]; a corrupt or oversize frame closes that one connection, naming
 //!   the peer in the log.
 
@@ -27,7 +29,7 @@ mod tests;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -36,7 +38,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
 use crate::api::{Tuple, TupleSource, WorkerTopologyContext};
 use crate::config::{Config, ConfigError};
-use crate::executor::transport::{Batch, Control, Population};
+use crate::executor::transport::{Batch, Control, FastMap, Population};
 use crate::executor::{RemoteTransport, Router};
 use crate::topology::system::is_system_id;
 use crate::tuple::Fields;
@@ -242,7 +244,8 @@ impl PeerQueue {
 /// Task → remote worker, and the queues of every remote worker.
 #[derive(Default)]
 pub(crate) struct Routes {
-    pub(crate) by_task: HashMap<i32, Arc<PeerQueue>>,
+    /// Looked up for every batch sent (`owns`, `try_send`): a fast hasher.
+    pub(crate) by_task: FastMap<i32, Arc<PeerQueue>>,
     pub(crate) peers: HashMap<SocketAddr, Arc<PeerQueue>>,
 }
 
@@ -261,6 +264,9 @@ pub(crate) struct Shared {
     pub(crate) stopping: AtomicBool,
     /// The loop stopped reading because the delivery channel was full.
     pub(crate) inbound_paused: AtomicBool,
+    /// Frames of data runs handed to the delivery thread and not all delivered yet; while above 0
+    /// the event loop does not deliver data itself (order).
+    pub(crate) delivery_backlog: AtomicUsize,
 }
 
 impl Shared {
@@ -331,6 +337,7 @@ impl TcpTransport {
             attached: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             inbound_paused: AtomicBool::new(false),
+            delivery_backlog: AtomicUsize::new(0),
         });
         let (batch_tx, batch_rx) = bounded(delivery::CHANNEL_BATCHES);
         let (stop_tx, stop_rx) = bounded::<()>(0);

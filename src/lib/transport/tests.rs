@@ -454,10 +454,16 @@ fn a_full_receiver_pushes_back_and_memory_stays_bounded() {
     let mut accepted = 0usize;
     let deadline = Instant::now() + DEADLINE;
     loop {
-        match a
-            .router
-            .try_deliver(3, tuple(1, "default", vec![payload.clone()], vec![]), false)
-        {
+        match a.router.try_deliver(
+            3,
+            tuple(
+                1,
+                "default",
+                vec![Value::Long(accepted as i64), payload.clone()],
+                vec![],
+            ),
+            false,
+        ) {
             Delivery::Delivered => accepted += 1,
             Delivery::Full(_) => break,
             Delivery::Dropped => panic!("dropped"),
@@ -476,9 +482,11 @@ fn a_full_receiver_pushes_back_and_memory_stays_bounded() {
     assert_eq!(b.recv_control(3).values(), &[Value::Int(1)]);
 
     // Draining the receiver lets everything through, in order, and sending resumes.
-    for _ in 0..accepted {
-        b.recv_data_timeout(3, DEADLINE)
+    for i in 0..accepted {
+        let t = b
+            .recv_data_timeout(3, DEADLINE)
             .expect("every accepted tuple arrives");
+        assert_eq!(t.values()[0], Value::Long(i as i64), "out of order");
     }
     a.send(3, tuple(1, "default", vec![Value::Int(5)], vec![]), false);
     assert_eq!(b.recv_data(3).values(), &[Value::Int(5)]);

@@ -183,6 +183,35 @@ pub fn decode_frame(buf: &[u8], max_payload: usize) -> Result<Vec<WireMessage>, 
 
 /// Decodes a frame's payload (what follows the length prefix).
 pub fn decode_payload(payload: &[u8]) -> Result<Vec<WireMessage>, FrameError> {
+    let mut messages = Vec::new();
+    visit_payload(payload, |m| {
+        messages.push(WireMessage {
+            dest: m.dest,
+            source_task: m.source_task,
+            stream: m.stream.to_owned(),
+            anchors: m.anchors,
+            values: m.values,
+        })
+    })?;
+    Ok(messages)
+}
+
+/// One decoded message whose stream id still points into the frame (no allocation for it).
+#[derive(Debug)]
+pub struct MessageRef<'a> {
+    pub dest: i32,
+    pub source_task: i32,
+    pub stream: &'a str,
+    pub anchors: Vec<(i64, i64)>,
+    pub values: Values,
+}
+
+/// Decodes a frame's payload message by message, passing each to `on_message` in order. On error some messages may have been passed on already;
+/// the caller drops the whole frame's connection anyway.
+pub fn visit_payload<'a>(
+    payload: &'a [u8],
+    mut on_message: impl FnMut(MessageRef<'a>),
+) -> Result<(), FrameError> {
     let mut r = Reader {
         buf: payload,
         pos: 0,
@@ -192,18 +221,16 @@ pub fn decode_payload(payload: &[u8]) -> Result<Vec<WireMessage>, FrameError> {
     if (count as usize).saturating_mul(MIN_MESSAGE_BYTES) > remaining {
         return Err(FrameError::CountTooLarge { count, remaining });
     }
-    let mut messages = Vec::with_capacity(count as usize);
     for index in 0..count as usize {
         let dest = r.i32()?;
         let source_task = r.i32()?;
         let stream_len = r.u16()? as usize;
         let stream_at = r.pos;
-        let stream = std::str::from_utf8(r.bytes(stream_len)?)
-            .map_err(|_| FrameError::BadStream {
+        let stream =
+            std::str::from_utf8(r.bytes(stream_len)?).map_err(|_| FrameError::BadStream {
                 index,
                 offset: stream_at,
-            })?
-            .to_owned();
+            })?;
         let anchor_count = r.u16()? as usize;
         // Bounded: at most u16::MAX pairs, and checked against what remains.
         r.need(anchor_count * 16)?;
@@ -219,7 +246,7 @@ pub fn decode_payload(payload: &[u8]) -> Result<Vec<WireMessage>, FrameError> {
                 source,
             })?;
         r.pos += used;
-        messages.push(WireMessage {
+        on_message(MessageRef {
             dest,
             source_task,
             stream,
@@ -233,7 +260,7 @@ pub fn decode_payload(payload: &[u8]) -> Result<Vec<WireMessage>, FrameError> {
             count: r.remaining(),
         });
     }
-    Ok(messages)
+    Ok(())
 }
 
 struct Reader<'a> {
