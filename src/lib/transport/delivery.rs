@@ -180,8 +180,19 @@ pub(crate) fn run(shared: Arc<Shared>, batches: Receiver<Vec<Run>>, stop: Receiv
             if pending.retry(&router) {
                 continue;
             }
-            let dest = pending.batches.front().map(|b| b.dest).unwrap_or_default();
-            if router.notify_room(dest, &room_tx) {
+            let (dest, n) = pending
+                .batches
+                .front()
+                .map(|b| (b.dest, b.tuples.len()))
+                .unwrap_or_default();
+            // "Room" from the queue may mean room for fewer tuples than the batch holds: retry at
+            // once only if the batch fits, else wait for the `Room` message (we are registered, and
+            // the queue is not empty, so its consumer will send one): no spinning.
+            if router.notify_room(dest, &room_tx)
+                && router
+                    .local(dest)
+                    .is_none_or(|q| q.data_len() == 0 || q.data_len() + n <= q.capacity())
+            {
                 continue;
             }
             let take_more = pending.tuples < MAX_PENDING;

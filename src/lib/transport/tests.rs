@@ -663,3 +663,23 @@ fn context_resolver_finds_fields_and_caches() {
     assert!(resolver.source(spout_task, "no-such-stream").is_none());
     assert!(resolver.source(10_000, "default").is_none());
 }
+
+#[test]
+fn a_lane_says_room_exactly_when_it_takes_a_batch_and_wakes_at_half() {
+    let lane = super::Lane::new(100);
+    let (tx, rx) = crossbeam_channel::unbounded();
+    assert!(lane.try_add(64));
+    assert!(lane.try_add(64)); // below the limit: one more batch, whatever its size
+    assert!(!lane.try_add(1));
+    assert!(!lane.notify_room(&tx));
+    lane.remove(64); // 64 left: room, but not down to half yet
+    assert!(rx.try_recv().is_err());
+    assert!(lane.notify_room(&tx)); // room now, and a retry succeeds
+    assert!(lane.try_add(64));
+    assert!(!lane.notify_room(&tx));
+    lane.remove(64);
+    lane.remove(64); // 0 left
+    assert!(matches!(rx.try_recv(), Ok(Control::Room)));
+    assert!(rx.try_recv().is_err(), "one Room per registration");
+    assert_eq!(lane.len(), 0);
+}
