@@ -32,9 +32,12 @@ const PAUSE_RECHECK: Duration = Duration::from_millis(50);
 struct Inbound {
     stream: TcpStream,
     peer: SocketAddr,
+    /// Receive buffer, all of it initialised once (reads are not preceded by zeroing): at least
+    /// [`READ_CHUNK`] bytes, more only while a larger frame is being read.
     buf: Vec<u8>,
-    /// Where the unread bytes of `buf` start.
+    /// The unread bytes are `buf[start..end]`.
     start: usize,
+    end: usize,
     /// Decoded data runs the delivery channel had no room for.
     pending: Option<Vec<Run>>,
     /// Reading stopped before `WouldBlock` (not attached yet, or no room): resume on wake-up.
@@ -335,6 +338,7 @@ impl EventLoop {
                             peer,
                             buf: Vec::new(),
                             start: 0,
+                            end: 0,
                             pending: None,
                             stalled: true,
                         }),
@@ -523,7 +527,7 @@ fn read_frames(
             }
         }
         // Whole frames already buffered.
-        let buffered = &conn.buf[conn.start..];
+        let buffered = &conn.buf[conn.start..conn.end];
         let frame_len = match wire::peek_frame_len(buffered, max) {
             Ok(len) => len,
             Err(e) => return ReadOutcome::Closed(e.to_string()),
@@ -533,9 +537,9 @@ fn read_frames(
             if buffered.len() >= total {
                 let decoded = decoder.decode(shared, router, &buffered[FRAME_HEADER_BYTES..total]);
                 conn.start += total;
-                if conn.start == conn.buf.len() {
-                    conn.buf.clear();
+                if conn.start == conn.end {
                     conn.start = 0;
+                    conn.end = 0;
                 }
                 match decoded {
                     Ok(runs) => {
@@ -552,28 +556,31 @@ fn read_frames(
                 continue;
             }
         }
-        // Need more bytes. The buffer holds at most one partial frame plus one chunk.
+        // Need more bytes: move the partial frame to the front, and make room for the rest of it
+        // (the buffer holds the larger of one chunk and one frame).
         if conn.start > 0 {
-            conn.buf.drain(..conn.start);
+            conn.buf.copy_within(conn.start..conn.end, 0);
+            conn.end -= conn.start;
             conn.start = 0;
         }
-        let old = conn.buf.len();
-        conn.buf.resize(old + READ_CHUNK, 0);
-        let read = conn.stream.read(&mut conn.buf[old..]);
+        let want = frame_len.map_or(READ_CHUNK, |len| (FRAME_HEADER_BYTES + len).max(READ_CHUNK));
+        if conn.buf.len() < want {
+            conn.buf.resize(want, 0);
+        } else if conn.buf.len() > want && conn.end <= want {
+            // A large frame was read: give the memory back.
+            conn.buf.truncate(want);
+            conn.buf.shrink_to_fit();
+        }
+        let end = conn.end;
+        let read = conn.stream.read(&mut conn.buf[end..]);
         match read {
-            Ok(0) => {
-                conn.buf.truncate(old);
-                return ReadOutcome::Closed(String::new());
-            }
-            Ok(n) => conn.buf.truncate(old + n),
-            Err(e) => {
-                conn.buf.truncate(old);
-                match e.kind() {
-                    io::ErrorKind::WouldBlock => return ReadOutcome::Open,
-                    io::ErrorKind::Interrupted => {}
-                    _ => return ReadOutcome::Closed(e.to_string()),
-                }
-            }
+            Ok(0) => return ReadOutcome::Closed(String::new()),
+            Ok(n) => conn.end += n,
+            Err(e) => match e.kind() {
+                io::ErrorKind::WouldBlock => return ReadOutcome::Open,
+                io::ErrorKind::Interrupted => {}
+                _ => return ReadOutcome::Closed(e.to_string()),
+            },
         }
     }
 }
