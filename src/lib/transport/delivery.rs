@@ -24,6 +24,7 @@ use crate::api::{Tuple, TupleSource};
 use crate::executor::transport::{Batch, Control};
 use crate::executor::{Delivery, Router};
 use crate::topology::system::is_system_id;
+use crate::tuple::Values;
 
 /// Decoded frames the event loop may queue ahead of delivery.
 pub(crate) const CHANNEL_BATCHES: usize = 8;
@@ -79,11 +80,72 @@ struct LastSource {
     source: Arc<TupleSource>,
 }
 
-/// Turns frames into [`Run`]s of tuples (on the event loop thread), resolving each message's source
-/// once per run of messages from one (task, stream).
+/// Turns frames into [`Run`]s of tuples (on the event loop thread), resolving each wire run's source
+/// once (and a run of runs from one (task, stream) once).
 #[derive(Default)]
 pub(crate) struct FrameDecoder {
     last: Option<LastSource>,
+}
+
+/// The [`wire::Visitor`] that builds the runs of one frame.
+struct Builder<'s> {
+    shared: &'s Shared,
+    router: &'s Router,
+    last: &'s mut Option<LastSource>,
+    runs: Vec<Run>,
+    /// The current wire run is dropped (task not local, unknown source).
+    skip: bool,
+    source: Option<Arc<TupleSource>>,
+}
+
+impl<'a> wire::Visitor<'a> for Builder<'_> {
+    fn run(&mut self, dest: i32, source_task: i32, stream: &'a str, count: usize) {
+        self.skip = true;
+        if !self.router.is_local(dest) {
+            tracing::debug!(topology = %self.shared.topology_id, task = dest, "received tuples for a task this worker does not run; dropped");
+            return;
+        }
+        let (source, system) = match &*self.last {
+            Some(l) if l.task == source_task && l.stream == stream => {
+                (Arc::clone(&l.source), l.system)
+            }
+            _ => {
+                let Some(source) = self.shared.resolver.source(source_task, stream) else {
+                    tracing::debug!(topology = %self.shared.topology_id, task = source_task, stream = %stream, "received tuples from an unknown task or stream; dropped");
+                    return;
+                };
+                let system = is_system_id(stream);
+                *self.last = Some(LastSource {
+                    task: source_task,
+                    stream: stream.to_owned(),
+                    system,
+                    source: Arc::clone(&source),
+                });
+                (source, system)
+            }
+        };
+        self.skip = false;
+        self.source = Some(source);
+        match self.runs.last_mut() {
+            Some(r) if r.dest == dest && r.system == system => r.tuples.reserve(count),
+            _ => self.runs.push(Run {
+                dest,
+                system,
+                // `count` was checked against the frame's size.
+                tuples: Vec::with_capacity(count),
+            }),
+        }
+    }
+
+    fn message(&mut self, anchors: Vec<(i64, i64)>, values: Values) {
+        if self.skip {
+            return;
+        }
+        if let (Some(source), Some(run)) = (&self.source, self.runs.last_mut()) {
+            run.tuples
+                .push(Tuple::new(Arc::clone(source), values, anchors));
+        }
+    }
 }
 
 impl FrameDecoder {
@@ -95,43 +157,16 @@ impl FrameDecoder {
         router: &Router,
         payload: &[u8],
     ) -> Result<Vec<Run>, FrameError> {
-        let mut runs: Vec<Run> = Vec::new();
-        let last = &mut self.last;
-        wire::visit_payload(payload, |m| {
-            if !router.is_local(m.dest) {
-                tracing::debug!(topology = %shared.topology_id, task = m.dest, "received a tuple for a task this worker does not run; dropped");
-                return;
-            }
-            let (source, system) = match last {
-                Some(l) if l.task == m.source_task && l.stream == m.stream => {
-                    (Arc::clone(&l.source), l.system)
-                }
-                _ => {
-                    let Some(source) = shared.resolver.source(m.source_task, m.stream) else {
-                        tracing::debug!(topology = %shared.topology_id, task = m.source_task, stream = %m.stream, "received a tuple from an unknown task or stream; dropped");
-                        return;
-                    };
-                    let system = is_system_id(m.stream);
-                    *last = Some(LastSource {
-                        task: m.source_task,
-                        stream: m.stream.to_owned(),
-                        system,
-                        source: Arc::clone(&source),
-                    });
-                    (source, system)
-                }
-            };
-            let tuple = Tuple::new(source, m.values, m.anchors);
-            match runs.last_mut() {
-                Some(r) if r.dest == m.dest && r.system == system => r.tuples.push(tuple),
-                _ => runs.push(Run {
-                    dest: m.dest,
-                    system,
-                    tuples: vec![tuple],
-                }),
-            }
-        })?;
-        Ok(runs)
+        let mut b = Builder {
+            shared,
+            router,
+            last: &mut self.last,
+            runs: Vec::new(),
+            skip: true,
+            source: None,
+        };
+        wire::visit_payload(payload, &mut b)?;
+        Ok(b.runs)
     }
 }
 

@@ -614,9 +614,8 @@ fn hand_over(batch: Vec<Run>, batches: &Sender<Vec<Run>>, shared: &Shared) -> Re
 /// `batch_tuples` and `max_frame_bytes`. Returns false when there is nothing to send.
 fn fill_frame(buf: &mut Vec<u8>, peer: &mut Peer, shared: &Shared) -> bool {
     let max_payload = shared.opts.max_frame_bytes;
-    let start = wire::begin_frame(buf);
-    let mut count: u32 = 0;
-    while (count as usize) < shared.opts.batch_tuples.max(1) {
+    let mut frame = wire::FrameBuilder::begin(buf);
+    while (frame.messages() as usize) < shared.opts.batch_tuples.max(1) {
         if peer.carry.as_ref().is_none_or(|(_, t)| t.is_empty()) {
             peer.carry = peer.queue.pop().map(|b| (b.dest, VecDeque::from(b.tuples)));
         }
@@ -627,26 +626,23 @@ fn fill_frame(buf: &mut Vec<u8>, peer: &mut Peer, shared: &Shared) -> bool {
         let Some(tuple) = tuples.pop_front() else {
             continue;
         };
-        let before = buf.len();
-        if let Err(e) = wire::encode_tuple(buf, dest, &tuple) {
+        let (before, state) = (buf.len(), frame);
+        if let Err(e) = frame.push_tuple(buf, dest, &tuple) {
             tracing::warn!(topology = %shared.topology_id, peer = %peer.queue.addr, task = dest, error = %e, "cannot send tuple; dropped");
             continue;
         }
-        if buf.len() - start - FRAME_HEADER_BYTES > max_payload {
+        if frame.payload_len(buf) > max_payload {
             buf.truncate(before);
-            if count == 0 {
+            frame = state;
+            if frame.messages() == 0 {
                 tracing::warn!(topology = %shared.topology_id, peer = %peer.queue.addr, task = dest, max_frame_bytes = max_payload, "tuple larger than a frame may be (storm.messaging.netty.buffer_size); dropped");
                 continue;
             }
             tuples.push_front(tuple);
             break;
         }
-        count += 1;
     }
-    if count == 0 {
-        buf.truncate(start);
-        return false;
-    }
-    wire::finish_frame(buf, start, count);
-    true
+    let sent = frame.messages() > 0;
+    frame.finish(buf);
+    sent
 }

@@ -683,3 +683,45 @@ fn a_lane_says_room_exactly_when_it_takes_a_batch_and_wakes_at_half() {
     assert!(rx.try_recv().is_err(), "one Room per registration");
     assert_eq!(lane.len(), 0);
 }
+
+#[test]
+fn consecutive_messages_share_one_run_header() {
+    let m = |dest: i32, stream: &str, v: i64| WireMessage {
+        dest,
+        source_task: 7,
+        stream: stream.into(),
+        anchors: vec![(v, v + 1)],
+        values: vec![Value::Long(v)],
+    };
+    let one = wire::encode_frame(&[m(3, "default", 0)]).unwrap();
+    let messages = vec![
+        m(3, "default", 1),
+        m(3, "default", 2),
+        m(3, "other", 3),
+        m(4, "other", 4),
+        m(4, "other", 5),
+        m(3, "default", 6),
+    ];
+    let frame = wire::encode_frame(&messages).unwrap();
+    assert_eq!(wire::decode_frame(&frame, 1 << 20).unwrap(), messages);
+    // Four runs: the header of a run (20 bytes with "default") is not repeated per message.
+    let per_message = one.len() - 8 - (4 + 4 + 2 + 7 + 4);
+    assert!(frame.len() < 8 + 4 * (4 + 4 + 2 + 7 + 4) + 6 * per_message + 1);
+}
+
+#[test]
+fn empty_and_oversized_runs_are_refused() {
+    let mut frame = wire::encode_frame(&sample_messages()[1..]).unwrap();
+    // payload: runs(4) dest(4) source(4) stream_len(2) "default"(7) count(4)
+    let count_at = 4 + 4 + 8 + 2 + 7;
+    frame[count_at..count_at + 4].copy_from_slice(&0u32.to_be_bytes());
+    assert!(matches!(
+        wire::decode_frame(&frame, 1 << 20),
+        Err(FrameError::EmptyRun { .. })
+    ));
+    frame[count_at..count_at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+    assert!(matches!(
+        wire::decode_frame(&frame, 1 << 20),
+        Err(FrameError::CountTooLarge { .. })
+    ));
+}
