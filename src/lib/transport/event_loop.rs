@@ -12,9 +12,11 @@ use crossbeam_channel::{Sender, TrySendError};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
-use super::wire::{self, WireMessage, FRAME_HEADER_BYTES};
+use super::delivery::{self, FrameDecoder, Run};
+use super::wire::{self, FRAME_HEADER_BYTES};
 use super::{PeerQueue, Shared};
 use crate::api::Tuple;
+use crate::executor::Router;
 
 pub(crate) const LISTENER: Token = Token(0);
 pub(crate) const WAKER: Token = Token(1);
@@ -30,11 +32,14 @@ const PAUSE_RECHECK: Duration = Duration::from_millis(50);
 struct Inbound {
     stream: TcpStream,
     peer: SocketAddr,
+    /// Receive buffer, all of it initialised once (reads are not preceded by zeroing): at least
+    /// [`READ_CHUNK`] bytes, more only while a larger frame is being read.
     buf: Vec<u8>,
-    /// Where the unread bytes of `buf` start.
+    /// The unread bytes are `buf[start..end]`.
     start: usize,
-    /// A decoded batch the delivery channel had no room for.
-    pending: Option<Vec<WireMessage>>,
+    end: usize,
+    /// Decoded data runs the delivery channel had no room for.
+    pending: Option<Vec<Run>>,
     /// Reading stopped before `WouldBlock` (not attached yet, or no room): resume on wake-up.
     stalled: bool,
 }
@@ -70,7 +75,8 @@ pub(crate) struct EventLoop {
     next_token: usize,
     peers: HashMap<SocketAddr, Peer>,
     routes_version: u64,
-    batches: Sender<Vec<WireMessage>>,
+    batches: Sender<Vec<Run>>,
+    decoder: FrameDecoder,
     /// Some peer stopped writing before `WouldBlock` (fairness): poll without waiting.
     more_work: bool,
 }
@@ -85,7 +91,7 @@ impl EventLoop {
         shared: Arc<Shared>,
         poll: Poll,
         mut listener: TcpListener,
-        batches: Sender<Vec<WireMessage>>,
+        batches: Sender<Vec<Run>>,
     ) -> io::Result<EventLoop> {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
@@ -98,6 +104,7 @@ impl EventLoop {
             peers: HashMap::new(),
             routes_version: 0,
             batches,
+            decoder: FrameDecoder::default(),
             more_work: false,
         })
     }
@@ -331,6 +338,7 @@ impl EventLoop {
                             peer,
                             buf: Vec::new(),
                             start: 0,
+                            end: 0,
                             pending: None,
                             stalled: true,
                         }),
@@ -431,7 +439,18 @@ impl EventLoop {
             conn.stalled = true;
             return;
         }
-        let outcome = read_frames(conn, max, &self.batches, &self.shared);
+        let Some(router) = self.shared.router() else {
+            conn.stalled = true;
+            return;
+        };
+        let outcome = read_frames(
+            conn,
+            max,
+            &self.batches,
+            &self.shared,
+            &router,
+            &mut self.decoder,
+        );
         if let ReadOutcome::Closed(reason) = outcome {
             if let Some(Conn::In(conn)) = self.close(token) {
                 if reason.is_empty() {
@@ -493,8 +512,10 @@ impl EventLoop {
 fn read_frames(
     conn: &mut Inbound,
     max: usize,
-    batches: &Sender<Vec<WireMessage>>,
+    batches: &Sender<Vec<Run>>,
     shared: &Shared,
+    router: &Router,
+    decoder: &mut FrameDecoder,
 ) -> ReadOutcome {
     conn.stalled = false;
     loop {
@@ -506,7 +527,7 @@ fn read_frames(
             }
         }
         // Whole frames already buffered.
-        let buffered = &conn.buf[conn.start..];
+        let buffered = &conn.buf[conn.start..conn.end];
         let frame_len = match wire::peek_frame_len(buffered, max) {
             Ok(len) => len,
             Err(e) => return ReadOutcome::Closed(e.to_string()),
@@ -514,76 +535,87 @@ fn read_frames(
         if let Some(len) = frame_len {
             let total = FRAME_HEADER_BYTES + len;
             if buffered.len() >= total {
-                let decoded = wire::decode_payload(&buffered[FRAME_HEADER_BYTES..total]);
+                let decoded = decoder.decode(shared, router, &buffered[FRAME_HEADER_BYTES..total]);
                 conn.start += total;
-                if conn.start == conn.buf.len() {
-                    conn.buf.clear();
+                if conn.start == conn.end {
                     conn.start = 0;
+                    conn.end = 0;
                 }
                 match decoded {
-                    Ok(batch) if batch.is_empty() => {}
-                    Ok(batch) => conn.pending = Some(batch),
+                    Ok(runs) => {
+                        // Only this thread adds to the backlog: 0 means the delivery thread holds
+                        // nothing, so delivering here keeps the order.
+                        let direct = shared.delivery_backlog.load(Ordering::SeqCst) == 0;
+                        let left = delivery::deliver_now(router, runs, direct);
+                        if !left.is_empty() {
+                            conn.pending = Some(left);
+                        }
+                    }
                     Err(e) => return ReadOutcome::Closed(format!("bad frame: {e}")),
                 }
                 continue;
             }
         }
-        // Need more bytes. The buffer holds at most one partial frame plus one chunk.
+        // Need more bytes: move the partial frame to the front, and make room for the rest of it
+        // (the buffer holds the larger of one chunk and one frame).
         if conn.start > 0 {
-            conn.buf.drain(..conn.start);
+            conn.buf.copy_within(conn.start..conn.end, 0);
+            conn.end -= conn.start;
             conn.start = 0;
         }
-        let old = conn.buf.len();
-        conn.buf.resize(old + READ_CHUNK, 0);
-        let read = conn.stream.read(&mut conn.buf[old..]);
+        let want = frame_len.map_or(READ_CHUNK, |len| (FRAME_HEADER_BYTES + len).max(READ_CHUNK));
+        if conn.buf.len() < want {
+            conn.buf.resize(want, 0);
+        } else if conn.buf.len() > want && conn.end <= want {
+            // A large frame was read: give the memory back.
+            conn.buf.truncate(want);
+            conn.buf.shrink_to_fit();
+        }
+        let end = conn.end;
+        let read = conn.stream.read(&mut conn.buf[end..]);
         match read {
-            Ok(0) => {
-                conn.buf.truncate(old);
-                return ReadOutcome::Closed(String::new());
-            }
-            Ok(n) => conn.buf.truncate(old + n),
-            Err(e) => {
-                conn.buf.truncate(old);
-                match e.kind() {
-                    io::ErrorKind::WouldBlock => return ReadOutcome::Open,
-                    io::ErrorKind::Interrupted => {}
-                    _ => return ReadOutcome::Closed(e.to_string()),
-                }
-            }
+            Ok(0) => return ReadOutcome::Closed(String::new()),
+            Ok(n) => conn.end += n,
+            Err(e) => match e.kind() {
+                io::ErrorKind::WouldBlock => return ReadOutcome::Open,
+                io::ErrorKind::Interrupted => {}
+                _ => return ReadOutcome::Closed(e.to_string()),
+            },
         }
     }
 }
 
-/// Gives a batch to the delivery thread, or back when its channel is full (after asking it to wake
-/// the loop once it takes one).
-fn hand_over(
-    batch: Vec<WireMessage>,
-    batches: &Sender<Vec<WireMessage>>,
-    shared: &Shared,
-) -> Result<(), Vec<WireMessage>> {
-    match batches.try_send(batch) {
+/// Gives data runs to the delivery thread (counting them in its backlog), or back when its channel
+/// is full (after asking it to wake the loop once it takes one).
+fn hand_over(batch: Vec<Run>, batches: &Sender<Vec<Run>>, shared: &Shared) -> Result<(), Vec<Run>> {
+    shared.delivery_backlog.fetch_add(1, Ordering::SeqCst);
+    let result = match batches.try_send(batch) {
         Ok(()) => Ok(()),
-        Err(TrySendError::Disconnected(_)) => Ok(()), // shutting down: dropped
+        Err(TrySendError::Disconnected(_)) => return Ok(()), // shutting down: dropped
         Err(TrySendError::Full(batch)) => {
             // Set the flag first, then retry: the delivery thread either sees the flag after taking a
             // batch (and wakes us) or made room before our retry.
             shared.inbound_paused.store(true, Ordering::SeqCst);
             match batches.try_send(batch) {
                 Ok(()) => Ok(()),
-                Err(TrySendError::Disconnected(_)) => Ok(()),
+                Err(TrySendError::Disconnected(_)) => return Ok(()),
                 Err(TrySendError::Full(batch)) => Err(batch),
             }
         }
+    };
+    if result.is_err() {
+        // Not taken; the channel is full, so the backlog stays above zero anyway.
+        shared.delivery_backlog.fetch_sub(1, Ordering::SeqCst);
     }
+    result
 }
 
 /// Builds the next frame for `peer` into `buf`: system tuples first, then data, at most
 /// `batch_tuples` and `max_frame_bytes`. Returns false when there is nothing to send.
 fn fill_frame(buf: &mut Vec<u8>, peer: &mut Peer, shared: &Shared) -> bool {
     let max_payload = shared.opts.max_frame_bytes;
-    let start = wire::begin_frame(buf);
-    let mut count: u32 = 0;
-    while (count as usize) < shared.opts.batch_tuples.max(1) {
+    let mut frame = wire::FrameBuilder::begin(buf);
+    while (frame.messages() as usize) < shared.opts.batch_tuples.max(1) {
         if peer.carry.as_ref().is_none_or(|(_, t)| t.is_empty()) {
             peer.carry = peer.queue.pop().map(|b| (b.dest, VecDeque::from(b.tuples)));
         }
@@ -594,26 +626,23 @@ fn fill_frame(buf: &mut Vec<u8>, peer: &mut Peer, shared: &Shared) -> bool {
         let Some(tuple) = tuples.pop_front() else {
             continue;
         };
-        let before = buf.len();
-        if let Err(e) = wire::encode_tuple(buf, dest, &tuple) {
+        let (before, state) = (buf.len(), frame);
+        if let Err(e) = frame.push_tuple(buf, dest, &tuple) {
             tracing::warn!(topology = %shared.topology_id, peer = %peer.queue.addr, task = dest, error = %e, "cannot send tuple; dropped");
             continue;
         }
-        if buf.len() - start - FRAME_HEADER_BYTES > max_payload {
+        if frame.payload_len(buf) > max_payload {
             buf.truncate(before);
-            if count == 0 {
+            frame = state;
+            if frame.messages() == 0 {
                 tracing::warn!(topology = %shared.topology_id, peer = %peer.queue.addr, task = dest, max_frame_bytes = max_payload, "tuple larger than a frame may be (storm.messaging.netty.buffer_size); dropped");
                 continue;
             }
             tuples.push_front(tuple);
             break;
         }
-        count += 1;
     }
-    if count == 0 {
-        buf.truncate(start);
-        return false;
-    }
-    wire::finish_frame(buf, start, count);
-    true
+    let sent = frame.messages() > 0;
+    frame.finish(buf);
+    sent
 }

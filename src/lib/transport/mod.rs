@@ -12,9 +12,11 @@
 //!   (backpressure; the executor keeps it and retries). Tuples for a peer that is down stay queued.
 //!   Executors wake the loop through a `mio::Waker`, coalesced: only the first tuple queued since the
 //!   loop last looked wakes it. The loop drains up to [`TransportOptions::batch_tuples`] per frame.
-//! * **Inbound**: decoded frames go to one delivery thread through a bounded channel; when it is full
-//!   the loop stops reading (TCP backpressure reaches the sender). The delivery thread hands tuples to
-//!   local executors through the [`Router`]. Until [`TcpTransport::attach`] nothing is read.
+//! * **Inbound**: the loop decodes frames straight into tuples and hands them to local executors
+//!   through the [`Router`] while their queues have room. Data that does not fit goes to one delivery
+//!   thread through a bounded channel (and later data after it, to keep the order); when that channel
+//!   is full the loop stops reading (TCP backpressure reaches the sender). Until
+//!   [`TcpTransport::attach`] nothing is read.
 //! * The wire format is in [`wire`]; a corrupt or oversize frame closes that one connection, naming
 //!   the peer in the log.
 
@@ -27,7 +29,7 @@ mod tests;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -36,7 +38,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
 use crate::api::{Tuple, TupleSource, WorkerTopologyContext};
 use crate::config::{Config, ConfigError};
-use crate::executor::transport::{Batch, Control, Population};
+use crate::executor::transport::{Batch, Control, FastMap};
 use crate::executor::{RemoteTransport, Router};
 use crate::topology::system::is_system_id;
 use crate::tuple::Fields;
@@ -47,7 +49,8 @@ pub struct TransportOptions {
     /// Largest frame payload sent or accepted (`storm.messaging.netty.buffer_size`).
     pub max_frame_bytes: usize,
     /// Data tuples queued per remote worker before `try_send` gives them back
-    /// (`topology.transfer.buffer.size`). The system lane holds four times as many (at least 1024).
+    /// (`topology.transfer.buffer.size`; a lane below its limit takes one more batch, so it may
+    /// overshoot by a batch). The system lane holds four times as many (at least 1024).
     pub send_queue_tuples: usize,
     /// Most tuples per frame (a storm-rs constant: batching is opportunistic, it never waits).
     pub batch_tuples: usize,
@@ -178,15 +181,81 @@ impl SourceResolver for ContextResolver {
     }
 }
 
+/// The population of one outbound lane, bounded in tuples, and who waits for room.
+///
+/// A batch is accepted while the lane holds fewer than `capacity` tuples (so it may overshoot by one
+/// batch per producer), and [`Lane::notify_room`] says "room" under exactly that condition, so a
+/// producer told to retry always succeeds (unless another producer took the room first; it then
+/// registers again) and never spins. Waiters hear [`Control::Room`] only once the lane has drained
+/// to half its capacity, so a producer wakes to send several batches, not one.
+#[derive(Debug)]
+pub(crate) struct Lane {
+    len: AtomicUsize,
+    capacity: usize,
+    has_waiters: AtomicBool,
+    waiters: Mutex<Vec<Sender<Control>>>,
+}
+
+impl Lane {
+    pub(crate) fn new(capacity: usize) -> Lane {
+        Lane {
+            len: AtomicUsize::new(0),
+            capacity: capacity.max(1),
+            has_waiters: AtomicBool::new(false),
+            waiters: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// Counts `n` tuples in unless the lane is full.
+    fn try_add(&self, n: usize) -> bool {
+        if self.len.load(Ordering::SeqCst) >= self.capacity {
+            return false;
+        }
+        self.len.fetch_add(n, Ordering::SeqCst);
+        true
+    }
+
+    /// Counts `n` tuples out; wakes the waiters once the lane is down to half its capacity.
+    fn remove(&self, n: usize) {
+        let len = self.len.fetch_sub(n, Ordering::SeqCst) - n;
+        if len <= self.capacity / 2 && self.has_waiters.load(Ordering::SeqCst) {
+            let waiters = {
+                let mut w = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+                self.has_waiters.store(false, Ordering::SeqCst);
+                std::mem::take(&mut *w)
+            };
+            for w in waiters {
+                let _ = w.send(Control::Room);
+            }
+        }
+    }
+
+    /// Asks for [`Control::Room`] on `waiter`; true if there is room already (retry at once).
+    fn notify_room(&self, waiter: &Sender<Control>) -> bool {
+        {
+            let mut w = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+            if !w.iter().any(|s| s.same_channel(waiter)) {
+                w.push(waiter.clone());
+            }
+            self.has_waiters.store(true, Ordering::SeqCst);
+        }
+        self.len.load(Ordering::SeqCst) < self.capacity
+    }
+}
+
 /// The outbound queues of one remote worker: two lanes of batches, each bounded in tuples.
 pub(crate) struct PeerQueue {
     pub(crate) addr: SocketAddr,
     data_tx: Sender<Batch>,
     data_rx: Receiver<Batch>,
-    data_pop: Population,
+    data_pop: Lane,
     system_tx: Sender<Batch>,
     system_rx: Receiver<Batch>,
-    system_pop: Population,
+    system_pop: Lane,
     pub(crate) connected: AtomicBool,
 }
 
@@ -198,10 +267,10 @@ impl PeerQueue {
             addr,
             data_tx,
             data_rx,
-            data_pop: Population::new(opts.send_queue_tuples.max(1)),
+            data_pop: Lane::new(opts.send_queue_tuples.max(1)),
             system_tx,
             system_rx,
-            system_pop: Population::new(opts.system_queue_tuples()),
+            system_pop: Lane::new(opts.system_queue_tuples()),
             connected: AtomicBool::new(false),
         }
     }
@@ -242,7 +311,8 @@ impl PeerQueue {
 /// Task → remote worker, and the queues of every remote worker.
 #[derive(Default)]
 pub(crate) struct Routes {
-    pub(crate) by_task: HashMap<i32, Arc<PeerQueue>>,
+    /// Looked up for every batch sent (`owns`, `try_send`): a fast hasher.
+    pub(crate) by_task: FastMap<i32, Arc<PeerQueue>>,
     pub(crate) peers: HashMap<SocketAddr, Arc<PeerQueue>>,
 }
 
@@ -261,6 +331,9 @@ pub(crate) struct Shared {
     pub(crate) stopping: AtomicBool,
     /// The loop stopped reading because the delivery channel was full.
     pub(crate) inbound_paused: AtomicBool,
+    /// Frames of data runs handed to the delivery thread and not all delivered yet; while above 0
+    /// the event loop does not deliver data itself (order).
+    pub(crate) delivery_backlog: AtomicUsize,
 }
 
 impl Shared {
@@ -331,6 +404,7 @@ impl TcpTransport {
             attached: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             inbound_paused: AtomicBool::new(false),
+            delivery_backlog: AtomicUsize::new(0),
         });
         let (batch_tx, batch_rx) = bounded(delivery::CHANNEL_BATCHES);
         let (stop_tx, stop_rx) = bounded::<()>(0);
@@ -498,10 +572,11 @@ impl RemoteTransport for TcpTransport {
         result
     }
 
-    fn notify_room(&self, task: i32, waiter: &Sender<Control>, n: usize) -> bool {
+    fn notify_room(&self, task: i32, waiter: &Sender<Control>, _n: usize) -> bool {
+        // A lane takes any batch while it is below capacity (see `Lane`), whatever its size.
         let routes = self.shared.routes.read().unwrap_or_else(|e| e.into_inner());
         match routes.by_task.get(&task) {
-            Some(q) => q.data_pop.notify_room(waiter, n),
+            Some(q) => q.data_pop.notify_room(waiter),
             None => true,
         }
     }

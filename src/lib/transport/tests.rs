@@ -454,10 +454,16 @@ fn a_full_receiver_pushes_back_and_memory_stays_bounded() {
     let mut accepted = 0usize;
     let deadline = Instant::now() + DEADLINE;
     loop {
-        match a
-            .router
-            .try_deliver(3, tuple(1, "default", vec![payload.clone()], vec![]), false)
-        {
+        match a.router.try_deliver(
+            3,
+            tuple(
+                1,
+                "default",
+                vec![Value::Long(accepted as i64), payload.clone()],
+                vec![],
+            ),
+            false,
+        ) {
             Delivery::Delivered => accepted += 1,
             Delivery::Full(_) => break,
             Delivery::Dropped => panic!("dropped"),
@@ -476,9 +482,11 @@ fn a_full_receiver_pushes_back_and_memory_stays_bounded() {
     assert_eq!(b.recv_control(3).values(), &[Value::Int(1)]);
 
     // Draining the receiver lets everything through, in order, and sending resumes.
-    for _ in 0..accepted {
-        b.recv_data_timeout(3, DEADLINE)
+    for i in 0..accepted {
+        let t = b
+            .recv_data_timeout(3, DEADLINE)
             .expect("every accepted tuple arrives");
+        assert_eq!(t.values()[0], Value::Long(i as i64), "out of order");
     }
     a.send(3, tuple(1, "default", vec![Value::Int(5)], vec![]), false);
     assert_eq!(b.recv_data(3).values(), &[Value::Int(5)]);
@@ -654,4 +662,66 @@ fn context_resolver_finds_fields_and_caches() {
     assert_eq!(sys.fields.len(), 0);
     assert!(resolver.source(spout_task, "no-such-stream").is_none());
     assert!(resolver.source(10_000, "default").is_none());
+}
+
+#[test]
+fn a_lane_says_room_exactly_when_it_takes_a_batch_and_wakes_at_half() {
+    let lane = super::Lane::new(100);
+    let (tx, rx) = crossbeam_channel::unbounded();
+    assert!(lane.try_add(64));
+    assert!(lane.try_add(64)); // below the limit: one more batch, whatever its size
+    assert!(!lane.try_add(1));
+    assert!(!lane.notify_room(&tx));
+    lane.remove(64); // 64 left: room, but not down to half yet
+    assert!(rx.try_recv().is_err());
+    assert!(lane.notify_room(&tx)); // room now, and a retry succeeds
+    assert!(lane.try_add(64));
+    assert!(!lane.notify_room(&tx));
+    lane.remove(64);
+    lane.remove(64); // 0 left
+    assert!(matches!(rx.try_recv(), Ok(Control::Room)));
+    assert!(rx.try_recv().is_err(), "one Room per registration");
+    assert_eq!(lane.len(), 0);
+}
+
+#[test]
+fn consecutive_messages_share_one_run_header() {
+    let m = |dest: i32, stream: &str, v: i64| WireMessage {
+        dest,
+        source_task: 7,
+        stream: stream.into(),
+        anchors: vec![(v, v + 1)],
+        values: vec![Value::Long(v)],
+    };
+    let one = wire::encode_frame(&[m(3, "default", 0)]).unwrap();
+    let messages = vec![
+        m(3, "default", 1),
+        m(3, "default", 2),
+        m(3, "other", 3),
+        m(4, "other", 4),
+        m(4, "other", 5),
+        m(3, "default", 6),
+    ];
+    let frame = wire::encode_frame(&messages).unwrap();
+    assert_eq!(wire::decode_frame(&frame, 1 << 20).unwrap(), messages);
+    // Four runs: the header of a run (20 bytes with "default") is not repeated per message.
+    let per_message = one.len() - 8 - (4 + 4 + 2 + 7 + 4);
+    assert!(frame.len() < 8 + 4 * (4 + 4 + 2 + 7 + 4) + 6 * per_message + 1);
+}
+
+#[test]
+fn empty_and_oversized_runs_are_refused() {
+    let mut frame = wire::encode_frame(&sample_messages()[1..]).unwrap();
+    // payload: runs(4) dest(4) source(4) stream_len(2) "default"(7) count(4)
+    let count_at = 4 + 4 + 8 + 2 + 7;
+    frame[count_at..count_at + 4].copy_from_slice(&0u32.to_be_bytes());
+    assert!(matches!(
+        wire::decode_frame(&frame, 1 << 20),
+        Err(FrameError::EmptyRun { .. })
+    ));
+    frame[count_at..count_at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+    assert!(matches!(
+        wire::decode_frame(&frame, 1 << 20),
+        Err(FrameError::CountTooLarge { .. })
+    ));
 }
