@@ -20,7 +20,35 @@ pub struct TupleSource {
     pub fields: Fields,
 }
 
+/// Interned sources: a tuple refers to its source by a `&'static` reference, so creating and dropping
+/// a tuple touches no shared reference count (an `Arc` count would bounce between the producing and
+/// the consuming core on every tuple). A worker has one source per (task, stream), so the table stays
+/// as small as the topologies it ran.
+fn interned(
+) -> &'static std::sync::Mutex<std::collections::HashMap<SourceKey, &'static TupleSource>> {
+    static TABLE: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<SourceKey, &'static TupleSource>>,
+    > = std::sync::OnceLock::new();
+    TABLE.get_or_init(Default::default)
+}
+
+type SourceKey = (String, i32, String, Vec<String>);
+
 impl TupleSource {
+    /// This source's process-wide interned copy (made once per distinct source).
+    pub fn intern(&self) -> &'static TupleSource {
+        let key: SourceKey = (
+            self.component.clone(),
+            self.task,
+            self.stream.clone(),
+            self.fields.iter().map(str::to_owned).collect(),
+        );
+        let mut table = interned().lock().unwrap_or_else(|e| e.into_inner());
+        table
+            .entry(key)
+            .or_insert_with(|| Box::leak(Box::new(self.clone())))
+    }
+
     pub fn new(
         component: impl Into<String>,
         task: i32,
@@ -111,8 +139,20 @@ impl From<Vec<(i64, i64)>> for TupleIds {
     }
 }
 
+impl From<Arc<TupleSource>> for &'static TupleSource {
+    fn from(source: Arc<TupleSource>) -> &'static TupleSource {
+        source.intern()
+    }
+}
+
+impl From<TupleSource> for &'static TupleSource {
+    fn from(source: TupleSource) -> &'static TupleSource {
+        source.intern()
+    }
+}
+
 struct Inner {
-    source: Arc<TupleSource>,
+    source: &'static TupleSource,
     values: Values,
     /// Storm's `MessageId`: root id → XOR of this tuple's edge ids for that root (empty: unanchored).
     ids: TupleIds,
@@ -133,11 +173,17 @@ pub struct Tuple {
 impl Tuple {
     /// A tuple from `source` carrying `values`, anchored to the trees in `ids` (root id, edge id).
     /// Executors build tuples; components normally only receive them.
-    pub fn new(source: Arc<TupleSource>, values: Values, ids: Vec<(i64, i64)>) -> Tuple {
-        Tuple::with_ids(source, values, TupleIds::from(ids))
+    /// `source` is interned (see [`TupleSource::intern`]); pass an interned `&'static` source to
+    /// skip the lookup.
+    pub fn new(
+        source: impl Into<&'static TupleSource>,
+        values: Values,
+        ids: Vec<(i64, i64)>,
+    ) -> Tuple {
+        Tuple::with_ids(source.into(), values, TupleIds::from(ids))
     }
 
-    pub(crate) fn with_ids(source: Arc<TupleSource>, values: Values, ids: TupleIds) -> Tuple {
+    pub(crate) fn with_ids(source: &'static TupleSource, values: Values, ids: TupleIds) -> Tuple {
         Tuple {
             inner: Arc::new(Inner {
                 source,
@@ -177,8 +223,8 @@ impl Tuple {
         &self.inner.source.fields
     }
 
-    pub fn source(&self) -> &Arc<TupleSource> {
-        &self.inner.source
+    pub fn source(&self) -> &'static TupleSource {
+        self.inner.source
     }
 
     pub fn source_component(&self) -> &str {

@@ -53,7 +53,7 @@ impl BoltOutput for BoltBackend<'_> {
     ) -> Result<Vec<i32>, EmitError> {
         let (source, system, targets) = self.emitter.route(stream, &values, direct_task)?;
         if self.out.acking && anchors.iter().any(|a| a.is_anchored()) {
-            self.out.send(&source, system, &targets, values, |ids| {
+            self.out.send(source, system, &targets, values, |ids| {
                 // Storm: per target and anchor a fresh edge, XORed into the anchor's ack value and
                 // into the child's id for every root of the anchor.
                 let mut child = TupleIds::default();
@@ -68,7 +68,7 @@ impl BoltOutput for BoltBackend<'_> {
             });
         } else {
             self.out
-                .send(&source, system, &targets, values, |_| TupleIds::default());
+                .send(source, system, &targets, values, |_| TupleIds::default());
         }
         Ok(targets)
     }

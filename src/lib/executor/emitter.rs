@@ -39,7 +39,7 @@ struct Target {
 
 /// One declared stream of the emitting task.
 pub(crate) struct StreamOut {
-    source: Arc<TupleSource>,
+    source: &'static TupleSource,
     system: bool,
     targets: Vec<Target>,
     has_direct: bool,
@@ -120,12 +120,8 @@ impl TaskEmitter {
             streams.push((
                 stream.clone(),
                 StreamOut {
-                    source: Arc::new(TupleSource::new(
-                        component.clone(),
-                        task,
-                        stream.clone(),
-                        decl.fields,
-                    )),
+                    source: TupleSource::new(component.clone(), task, stream.clone(), decl.fields)
+                        .intern(),
                     system: is_system_id(&stream),
                     targets,
                     has_direct,
@@ -152,10 +148,10 @@ impl TaskEmitter {
         stream: &str,
         values: &[Value],
         direct: Option<i32>,
-    ) -> Result<(Arc<TupleSource>, bool, Vec<i32>), EmitError> {
+    ) -> Result<(&'static TupleSource, bool, Vec<i32>), EmitError> {
         let mut tasks = Vec::new();
         let (source, system) = self.route_into(stream, values, direct, &mut tasks)?;
-        Ok((Arc::clone(source), system, tasks))
+        Ok((source, system, tasks))
     }
 
     /// [`TaskEmitter::route`] into `tasks` (appended to), borrowing the tuple source.
@@ -165,7 +161,7 @@ impl TaskEmitter {
         values: &[Value],
         direct: Option<i32>,
         tasks: &mut Vec<i32>,
-    ) -> Result<(&Arc<TupleSource>, bool), EmitError> {
+    ) -> Result<(&'static TupleSource, bool), EmitError> {
         let found = if self.streams.len() <= SCAN_STREAMS {
             self.streams.iter().position(|(name, _)| name == stream)
         } else {
@@ -217,7 +213,7 @@ impl TaskEmitter {
                 }
             }
         }
-        Ok((&out.source, out.system))
+        Ok((out.source, out.system))
     }
 
     /// Feeds a load snapshot to the load-aware groupers.
@@ -491,7 +487,7 @@ impl ExecutorOutput {
     /// counts emitted/transferred.
     pub fn send(
         &mut self,
-        source: &Arc<TupleSource>,
+        source: &'static TupleSource,
         system: bool,
         targets: &[i32],
         values: Values,
@@ -520,7 +516,7 @@ impl ExecutorOutput {
                 values.clone().unwrap_or_default()
             };
             let ids = ids_for(&mut self.ids);
-            self.transfer(dest, Tuple::with_ids(Arc::clone(source), v, ids), system);
+            self.transfer(dest, Tuple::with_ids(source, v, ids), system);
         }
     }
 

@@ -38,11 +38,11 @@ pub(crate) struct SpoutTask {
 #[derive(Debug, Clone)]
 pub(crate) struct PendingMsg {
     id: MessageId,
-    source: Arc<TupleSource>,
+    source: &'static TupleSource,
 }
 
 /// A message id to ack at once (acking disabled), with its task and stream.
-type ImmediateAck = (i32, MessageId, Arc<TupleSource>);
+type ImmediateAck = (i32, MessageId, &'static TupleSource);
 
 struct SpoutBackend<'a> {
     task_id: i32,
@@ -80,10 +80,7 @@ impl SpoutOutput for SpoutBackend<'_> {
                 self.pending.insert(
                     root,
                     PendingTuple {
-                        message_id: PendingMsg {
-                            id,
-                            source: Arc::clone(source),
-                        },
+                        message_id: PendingMsg { id, source },
                         task_id: self.task_id,
                         emit_ms: *self.now_ms,
                     },
@@ -100,8 +97,7 @@ impl SpoutOutput for SpoutBackend<'_> {
             }
             id => {
                 if let Some(id) = id {
-                    self.immediate_acks
-                        .push((self.task_id, id, Arc::clone(source)));
+                    self.immediate_acks.push((self.task_id, id, source));
                 }
                 self.out
                     .send(source, system, &targets, values, |_| TupleIds::default());
@@ -203,7 +199,7 @@ impl<'i> SpoutExecutor<'i> {
         // Acking disabled: a reliable emit is acked right away (after the call, on this thread).
         while !self.immediate_acks.is_empty() {
             for (task, id, source) in std::mem::take(&mut self.immediate_acks) {
-                self.out.counts.of(&source).spout_acked += 1;
+                self.out.counts.of(source).spout_acked += 1;
                 if let Some(i) = self.task_index(task) {
                     emitted += self.call(i, Call::Ack(id))?;
                 }
@@ -245,7 +241,7 @@ impl<'i> SpoutExecutor<'i> {
             ACKER_ACK_STREAM_ID => {
                 if let Some(p) = self.pending.take(root) {
                     {
-                        let c = self.out.counts.of(&p.message_id.source);
+                        let c = self.out.counts.of(p.message_id.source);
                         c.spout_acked += 1;
                         if let Some(d) = delta {
                             c.complete.record(d as f64);
@@ -274,7 +270,7 @@ impl<'i> SpoutExecutor<'i> {
         p: PendingTuple<PendingMsg>,
         _delta: Option<i64>,
     ) -> Result<(), ComponentError> {
-        self.out.counts.of(&p.message_id.source).spout_failed += 1;
+        self.out.counts.of(p.message_id.source).spout_failed += 1;
         if let Some(i) = self.task_index(p.task_id) {
             self.call(i, Call::Fail(p.message_id.id))?;
         }

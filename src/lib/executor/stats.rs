@@ -159,13 +159,13 @@ const STATS_BUFFER_SOURCES: usize = 32;
 /// at most one batch).
 #[derive(Debug, Default)]
 pub(crate) struct StatsBuffer {
-    sources: Vec<(std::sync::Arc<crate::api::TupleSource>, SourceCounts)>,
+    sources: Vec<(&'static crate::api::TupleSource, SourceCounts)>,
 }
 
 impl StatsBuffer {
     /// The counters of `source` (found by pointer, else by component, task and stream).
     #[inline]
-    pub fn of(&mut self, source: &std::sync::Arc<crate::api::TupleSource>) -> &mut SourceCounts {
+    pub fn of(&mut self, source: &'static crate::api::TupleSource) -> &mut SourceCounts {
         let i = self.index_of(source);
         &mut self.sources[i].1
     }
@@ -178,11 +178,11 @@ impl StatsBuffer {
 
     /// Where the counters of `source` are.
     #[inline]
-    pub fn index_of(&mut self, source: &std::sync::Arc<crate::api::TupleSource>) -> usize {
+    pub fn index_of(&mut self, source: &'static crate::api::TupleSource) -> usize {
         match self
             .sources
             .iter()
-            .position(|(s, _)| std::sync::Arc::ptr_eq(s, source))
+            .position(|(s, _)| std::ptr::eq(*s, source))
         {
             Some(i) => i,
             None => match self.sources.iter().position(|(s, _)| {
@@ -192,8 +192,7 @@ impl StatsBuffer {
             }) {
                 Some(i) => i,
                 None => {
-                    self.sources
-                        .push((std::sync::Arc::clone(source), SourceCounts::default()));
+                    self.sources.push((source, SourceCounts::default()));
                     self.sources.len() - 1
                 }
             },

@@ -615,12 +615,13 @@ fn timer_thread(shared: Arc<WorkerShared>, executors: Vec<Arc<ExecutorDef>>) {
             })
         })
         .collect();
-    let tick_source = Arc::new(TupleSource::new(
+    let tick_source = TupleSource::new(
         SYSTEM_COMPONENT_ID,
         SYSTEM_TASK_ID,
         SYSTEM_TICK_STREAM_ID,
         Fields::new(["rate_secs"]).unwrap_or_default(),
-    ));
+    )
+    .intern();
     let load_aware = shared.grouper_options.load_aware;
     let mut next_load = start + LOAD_REFRESH;
     loop {
@@ -643,8 +644,7 @@ fn timer_thread(shared: Arc<WorkerShared>, executors: Vec<Arc<ExecutorDef>>) {
             }
             let secs = i32::try_from(t.secs).unwrap_or(i32::MAX);
             for &task in &t.tasks {
-                let tuple =
-                    Tuple::new(Arc::clone(&tick_source), vec![Value::Int(secs)], Vec::new());
+                let tuple = Tuple::new(tick_source, vec![Value::Int(secs)], Vec::new());
                 shared.router.try_deliver(task, tuple, true);
             }
             t.next += t.every;

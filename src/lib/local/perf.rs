@@ -2,9 +2,9 @@
 //! the library so the stock `worker` binary runs them in cluster mode too:
 //!
 //! * [`ConstSpout`]: emits the same string (or cycles through a few strings) as fast as allowed, or at
-//!   a fixed rate (`rate` tuples/s per task, the rate-limited spout). Reliable when `reliable`: the
-//!   message id is the emit time on the process clock, so `ack` measures the complete latency into
-//!   a [`LatencyHistogram`].
+//!   a fixed rate (`rate` tuples/s per task, the rate-limited spout). Reliable when `reliable`: one
+//!   tuple in eight carries its emit time on the process clock as message id (the others 0), so `ack`
+//!   measures a sample of the complete latency into a [`LatencyHistogram`].
 //! * [`IdBolt`]: re-emits its input anchored and acks it (Storm's `IdBolt`).
 //! * [`NullBolt`]: acks and drops its input (Storm's `DevNullBolt`).
 //!

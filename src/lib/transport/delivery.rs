@@ -77,7 +77,7 @@ struct LastSource {
     task: i32,
     stream: String,
     system: bool,
-    source: Arc<TupleSource>,
+    source: &'static TupleSource,
 }
 
 /// Turns frames into [`Run`]s of tuples (on the event loop thread), resolving each wire run's source
@@ -95,7 +95,7 @@ struct Builder<'s> {
     runs: Vec<Run>,
     /// The current wire run is dropped (task not local, unknown source).
     skip: bool,
-    source: Option<Arc<TupleSource>>,
+    source: Option<&'static TupleSource>,
 }
 
 impl<'a> wire::Visitor<'a> for Builder<'_> {
@@ -106,9 +106,7 @@ impl<'a> wire::Visitor<'a> for Builder<'_> {
             return;
         }
         let (source, system) = match &*self.last {
-            Some(l) if l.task == source_task && l.stream == stream => {
-                (Arc::clone(&l.source), l.system)
-            }
+            Some(l) if l.task == source_task && l.stream == stream => (l.source, l.system),
             _ => {
                 let Some(source) = self.shared.resolver.source(source_task, stream) else {
                     tracing::debug!(topology = %self.shared.topology_id, task = source_task, stream = %stream, "received tuples from an unknown task or stream; dropped");
@@ -119,7 +117,7 @@ impl<'a> wire::Visitor<'a> for Builder<'_> {
                     task: source_task,
                     stream: stream.to_owned(),
                     system,
-                    source: Arc::clone(&source),
+                    source,
                 });
                 (source, system)
             }
@@ -141,9 +139,8 @@ impl<'a> wire::Visitor<'a> for Builder<'_> {
         if self.skip {
             return;
         }
-        if let (Some(source), Some(run)) = (&self.source, self.runs.last_mut()) {
-            run.tuples
-                .push(Tuple::new(Arc::clone(source), values, anchors));
+        if let (Some(source), Some(run)) = (self.source, self.runs.last_mut()) {
+            run.tuples.push(Tuple::new(source, values, anchors));
         }
     }
 }

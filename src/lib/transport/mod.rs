@@ -133,7 +133,7 @@ pub enum TransportError {
 /// Turns a received message's (source task, stream id) into the shared [`TupleSource`] its tuple
 /// carries. `None` drops the message (unknown task or stream).
 pub trait SourceResolver: Send + Sync {
-    fn source(&self, task: i32, stream: &str) -> Option<Arc<TupleSource>>;
+    fn source(&self, task: i32, stream: &str) -> Option<&'static TupleSource>;
 }
 
 /// A [`SourceResolver`] over the worker's topology context, caching one `Arc<TupleSource>` per
@@ -141,7 +141,7 @@ pub trait SourceResolver: Send + Sync {
 /// undeclared user stream is unknown.
 pub struct ContextResolver {
     context: Arc<WorkerTopologyContext>,
-    cache: RwLock<HashMap<i32, HashMap<String, Arc<TupleSource>>>>,
+    cache: RwLock<HashMap<i32, HashMap<String, &'static TupleSource>>>,
 }
 
 impl ContextResolver {
@@ -154,7 +154,7 @@ impl ContextResolver {
 }
 
 impl SourceResolver for ContextResolver {
-    fn source(&self, task: i32, stream: &str) -> Option<Arc<TupleSource>> {
+    fn source(&self, task: i32, stream: &str) -> Option<&'static TupleSource> {
         if let Some(s) = self
             .cache
             .read()
@@ -162,7 +162,7 @@ impl SourceResolver for ContextResolver {
             .get(&task)
             .and_then(|m| m.get(stream))
         {
-            return Some(Arc::clone(s));
+            return Some(*s);
         }
         let component = self.context.component_id(task)?;
         let fields = match self.context.component_output_fields(component, stream) {
@@ -170,14 +170,14 @@ impl SourceResolver for ContextResolver {
             None if is_system_id(stream) => Fields::empty(),
             None => return None,
         };
-        let source = Arc::new(TupleSource::new(component, task, stream, fields));
+        let source = TupleSource::new(component, task, stream, fields).intern();
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
         let entry = cache
             .entry(task)
             .or_default()
             .entry(stream.to_owned())
             .or_insert(source);
-        Some(Arc::clone(entry))
+        Some(*entry)
     }
 }
 

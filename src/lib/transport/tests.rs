@@ -202,7 +202,7 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 struct TestResolver;
 
 impl SourceResolver for TestResolver {
-    fn source(&self, task: i32, stream: &str) -> Option<Arc<TupleSource>> {
+    fn source(&self, task: i32, stream: &str) -> Option<&'static TupleSource> {
         if stream == "unknown" {
             return None;
         }
@@ -211,12 +211,7 @@ impl SourceResolver for TestResolver {
         } else {
             Fields::new(["v"]).unwrap()
         };
-        Some(Arc::new(TupleSource::new(
-            format!("c{task}"),
-            task,
-            stream,
-            fields,
-        )))
+        Some(TupleSource::new(format!("c{task}"), task, stream, fields).intern())
     }
 }
 
@@ -650,9 +645,9 @@ fn context_resolver_finds_fields_and_caches() {
     assert_eq!(s.task, spout_task);
     assert_eq!(s.stream, "default");
     assert!(s.fields.contains("word"));
-    assert!(Arc::ptr_eq(
-        &s,
-        &resolver.source(spout_task, "default").unwrap()
+    assert!(std::ptr::eq(
+        s,
+        resolver.source(spout_task, "default").unwrap()
     ));
 
     // A system stream resolves even when the component does not declare it.
