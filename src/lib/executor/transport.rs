@@ -112,7 +112,14 @@ pub enum Control {
 }
 
 /// The population of a queue of batches, bounded in tuples (a channel of batches can only bound
-/// batches), and who waits for room. Shared by the producers and the consumer.
+/// batches), and who waits for room. Shared by the producers and the consumer; used by executor data
+/// queues and the transport's outbound lanes.
+///
+/// A batch is taken when it fits ([`Population::try_add`]; a batch larger than the capacity fits an
+/// empty queue), and [`Population::notify_room`] answers "room" under exactly that condition, so a
+/// producer told to retry succeeds unless another producer took the room first (it then registers
+/// again) and never spins. Waiters hear [`Control::Room`] once the queue has drained to half its
+/// capacity (or further), so a producer wakes to send several batches, not one.
 #[derive(Debug)]
 pub(crate) struct Population {
     /// Tuples in the queue (sent, not yet received).
@@ -120,7 +127,7 @@ pub(crate) struct Population {
     capacity: usize,
     /// Set when `waiters` is not empty.
     has_waiters: AtomicBool,
-    /// Control queues to send [`Control::Room`] to when the consumer takes a batch.
+    /// Control queues to send [`Control::Room`] to.
     waiters: Mutex<Vec<Sender<Control>>>,
 }
 
@@ -142,7 +149,7 @@ impl Population {
         self.capacity
     }
 
-    /// Whether `n` more tuples fit (a batch larger than the whole capacity fits an empty queue).
+    /// Whether `n` more tuples fit.
     fn fits(&self, n: usize) -> bool {
         let len = self.len.load(Ordering::SeqCst);
         len == 0 || len + n <= self.capacity
@@ -158,10 +165,11 @@ impl Population {
         true
     }
 
-    /// Counts `n` tuples out (the consumer took them, or a send failed) and tells the waiters.
+    /// Counts `n` tuples out (the consumer took them, or a send failed); wakes the waiters once the
+    /// queue is down to half its capacity.
     pub(crate) fn remove(&self, n: usize) {
-        self.len.fetch_sub(n, Ordering::SeqCst);
-        if self.has_waiters.load(Ordering::SeqCst) {
+        let left = self.len.fetch_sub(n, Ordering::SeqCst).saturating_sub(n);
+        if left <= self.capacity / 2 && self.has_waiters.load(Ordering::SeqCst) {
             let waiters = {
                 let mut w = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
                 self.has_waiters.store(false, Ordering::SeqCst);
@@ -173,8 +181,8 @@ impl Population {
         }
     }
 
-    /// Asks for [`Control::Room`] on `waiter` when tuples are taken out. Returns true if `n` tuples
-    /// fit already (then retry at once; a message may still come).
+    /// Asks for [`Control::Room`] on `waiter` once the queue drains. Returns true if `n` tuples fit
+    /// already (then retry at once; a message may still come).
     pub(crate) fn notify_room(&self, waiter: &Sender<Control>, n: usize) -> bool {
         {
             let mut w = self.waiters.lock().unwrap_or_else(|e| e.into_inner());

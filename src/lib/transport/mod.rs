@@ -38,7 +38,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
 use crate::api::{Tuple, TupleSource, WorkerTopologyContext};
 use crate::config::{Config, ConfigError};
-use crate::executor::transport::{Batch, Control, FastMap};
+use crate::executor::transport::{Batch, Control, FastMap, Population};
 use crate::executor::{RemoteTransport, Router};
 use crate::topology::system::is_system_id;
 use crate::tuple::Fields;
@@ -181,81 +181,15 @@ impl SourceResolver for ContextResolver {
     }
 }
 
-/// The population of one outbound lane, bounded in tuples, and who waits for room.
-///
-/// A batch is accepted while the lane holds fewer than `capacity` tuples (so it may overshoot by one
-/// batch per producer), and [`Lane::notify_room`] says "room" under exactly that condition, so a
-/// producer told to retry always succeeds (unless another producer took the room first; it then
-/// registers again) and never spins. Waiters hear [`Control::Room`] only once the lane has drained
-/// to half its capacity, so a producer wakes to send several batches, not one.
-#[derive(Debug)]
-pub(crate) struct Lane {
-    len: AtomicUsize,
-    capacity: usize,
-    has_waiters: AtomicBool,
-    waiters: Mutex<Vec<Sender<Control>>>,
-}
-
-impl Lane {
-    pub(crate) fn new(capacity: usize) -> Lane {
-        Lane {
-            len: AtomicUsize::new(0),
-            capacity: capacity.max(1),
-            has_waiters: AtomicBool::new(false),
-            waiters: Mutex::new(Vec::new()),
-        }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.len.load(Ordering::Relaxed)
-    }
-
-    /// Counts `n` tuples in unless the lane is full.
-    fn try_add(&self, n: usize) -> bool {
-        if self.len.load(Ordering::SeqCst) >= self.capacity {
-            return false;
-        }
-        self.len.fetch_add(n, Ordering::SeqCst);
-        true
-    }
-
-    /// Counts `n` tuples out; wakes the waiters once the lane is down to half its capacity.
-    fn remove(&self, n: usize) {
-        let len = self.len.fetch_sub(n, Ordering::SeqCst) - n;
-        if len <= self.capacity / 2 && self.has_waiters.load(Ordering::SeqCst) {
-            let waiters = {
-                let mut w = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
-                self.has_waiters.store(false, Ordering::SeqCst);
-                std::mem::take(&mut *w)
-            };
-            for w in waiters {
-                let _ = w.send(Control::Room);
-            }
-        }
-    }
-
-    /// Asks for [`Control::Room`] on `waiter`; true if there is room already (retry at once).
-    fn notify_room(&self, waiter: &Sender<Control>) -> bool {
-        {
-            let mut w = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
-            if !w.iter().any(|s| s.same_channel(waiter)) {
-                w.push(waiter.clone());
-            }
-            self.has_waiters.store(true, Ordering::SeqCst);
-        }
-        self.len.load(Ordering::SeqCst) < self.capacity
-    }
-}
-
 /// The outbound queues of one remote worker: two lanes of batches, each bounded in tuples.
 pub(crate) struct PeerQueue {
     pub(crate) addr: SocketAddr,
     data_tx: Sender<Batch>,
     data_rx: Receiver<Batch>,
-    data_pop: Lane,
+    data_pop: Population,
     system_tx: Sender<Batch>,
     system_rx: Receiver<Batch>,
-    system_pop: Lane,
+    system_pop: Population,
     pub(crate) connected: AtomicBool,
 }
 
@@ -267,10 +201,10 @@ impl PeerQueue {
             addr,
             data_tx,
             data_rx,
-            data_pop: Lane::new(opts.send_queue_tuples.max(1)),
+            data_pop: Population::new(opts.send_queue_tuples.max(1)),
             system_tx,
             system_rx,
-            system_pop: Lane::new(opts.system_queue_tuples()),
+            system_pop: Population::new(opts.system_queue_tuples()),
             connected: AtomicBool::new(false),
         }
     }
@@ -572,11 +506,10 @@ impl RemoteTransport for TcpTransport {
         result
     }
 
-    fn notify_room(&self, task: i32, waiter: &Sender<Control>, _n: usize) -> bool {
-        // A lane takes any batch while it is below capacity (see `Lane`), whatever its size.
+    fn notify_room(&self, task: i32, waiter: &Sender<Control>, n: usize) -> bool {
         let routes = self.shared.routes.read().unwrap_or_else(|e| e.into_inner());
         match routes.by_task.get(&task) {
-            Some(q) => q.data_pop.notify_room(waiter),
+            Some(q) => q.data_pop.notify_room(waiter, n),
             None => true,
         }
     }

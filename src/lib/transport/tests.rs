@@ -661,22 +661,27 @@ fn context_resolver_finds_fields_and_caches() {
 
 #[test]
 fn a_lane_says_room_exactly_when_it_takes_a_batch_and_wakes_at_half() {
-    let lane = super::Lane::new(100);
+    let lane = crate::executor::transport::Population::new(100);
     let (tx, rx) = crossbeam_channel::unbounded();
     assert!(lane.try_add(64));
-    assert!(lane.try_add(64)); // below the limit: one more batch, whatever its size
+    assert!(!lane.try_add(64)); // does not fit
+    assert!(lane.try_add(36)); // fits exactly
     assert!(!lane.try_add(1));
-    assert!(!lane.notify_room(&tx));
-    lane.remove(64); // 64 left: room, but not down to half yet
+    assert!(!lane.notify_room(&tx, 64));
+    lane.remove(36); // 64 left: not down to half yet
     assert!(rx.try_recv().is_err());
-    assert!(lane.notify_room(&tx)); // room now, and a retry succeeds
-    assert!(lane.try_add(64));
-    assert!(!lane.notify_room(&tx));
-    lane.remove(64);
-    lane.remove(64); // 0 left
+    assert!(lane.notify_room(&tx, 36)); // a batch of 36 fits now, and a retry succeeds
+    assert!(lane.try_add(36));
+    assert!(!lane.notify_room(&tx, 1));
+    lane.remove(64); // 36 left: half or less
     assert!(matches!(rx.try_recv(), Ok(Control::Room)));
     assert!(rx.try_recv().is_err(), "one Room per registration");
+    lane.remove(36);
     assert_eq!(lane.len(), 0);
+    assert!(
+        lane.try_add(500),
+        "a batch larger than the capacity fits an empty lane"
+    );
 }
 
 #[test]
