@@ -1,10 +1,11 @@
 //! The bolt executor loop (Storm's `BoltExecutor` and `BoltOutputCollectorImpl`, storm-internals §5.3,
 //! §7.4).
 //!
-//! Each iteration: execute what the control queue holds (tick tuples, and for ackers the `__ack_*`
-//! traffic); retry held-back tuples, and while any remain consume no data (backpressure); otherwise
-//! execute a batch from the data queue, stopping early when an emit gets held back. When idle, block on
-//! both queues.
+//! Each iteration (a turn): execute what the control queue holds (tick tuples, and for ackers the
+//! `__ack_*` traffic); retry held-back batches, and while any remain consume no data (backpressure);
+//! otherwise execute up to [`MAX_BATCH`] data tuples (the rest of a received batch waits in the inbox),
+//! stopping early when an emit gets held back, and hand what they emitted over. When idle, yield a
+//! while, then block on both queues.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -3,10 +3,11 @@
 //!
 //! * [`Worker`] starts one thread per executor (each running its tasks in turn) plus a timer thread,
 //!   from a [`WorkerSpec`]: the normalized topology, the merged configuration and the executors to run.
-//! * Queues ([`transport`]): a bounded data queue per executor (`topology.executor.receive.buffer.size`)
-//!   and an unbounded control queue for system streams. A full data queue makes the producer hold the
-//!   tuple in its overflow list and stop consuming input (bolts) or calling `next_tuple` (spouts), so
-//!   memory stays bounded; acker and tick traffic never waits behind data.
+//! * Queues ([`transport`]): a data queue per executor bounded in tuples
+//!   (`topology.executor.receive.buffer.size`) and an unbounded control queue for system streams; both
+//!   move batches, which executors fill per destination (`emitter`). A full data queue makes the
+//!   producer hold the batch in its overflow list and stop consuming input (bolts) or calling
+//!   `next_tuple` (spouts), so memory stays bounded; acker and tick traffic never waits behind data.
 //! * Acking follows Storm: a reliable spout emit draws a root id and an edge per target and sends
 //!   `__ack_init [root, xor, task]` to the acker `acker_index(root)` picks; bolts XOR anchored edges and
 //!   send `__ack_ack`/`__ack_fail`/`__ack_reset_timeout`; the `__acker` bolt ([`AckerBolt`]) answers

@@ -1,10 +1,11 @@
 //! The spout executor loop (Storm's `SpoutExecutor`, storm-internals §5.2, §5.6, §7.4).
 //!
-//! Each iteration: consume the control queue (`__ack_ack`/`__ack_fail`/`__ack_reset_timeout` from the
-//! ackers, `__tick` rotating the pending map); follow activation (`activate`/`deactivate`); retry held
-//! back tuples; then, if nothing is held back and fewer than `topology.max.spout.pending` × tasks trees
-//! are pending, call `next_tuple` on every task. With nothing to do it waits for a control message for
-//! up to a millisecond (or until a full destination has room).
+//! Each iteration (a turn): consume the control queue (`__ack_ack`/`__ack_fail`/`__ack_reset_timeout`
+//! from the ackers, `__tick` rotating the pending map); follow activation (`activate`/`deactivate`);
+//! retry held-back batches; then, if nothing is held back and fewer than `topology.max.spout.pending` ×
+//! tasks trees are pending, call `next_tuple` on every task, for up to a batch of rounds while the
+//! tasks keep emitting, and hand the filled batches over. With nothing to do it waits for a control
+//! message for up to a millisecond (or, held back, for a `Room` message from the full destination).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
