@@ -163,7 +163,7 @@ pub(crate) struct StatsBuffer {
 }
 
 impl StatsBuffer {
-    /// The counters of `source` (found by pointer, else by component, task and stream).
+    /// The counters of `source` (interned, so found by address).
     #[inline]
     pub fn of(&mut self, source: &'static crate::api::TupleSource) -> &mut SourceCounts {
         let i = self.index_of(source);
@@ -179,23 +179,17 @@ impl StatsBuffer {
     /// Where the counters of `source` are.
     #[inline]
     pub fn index_of(&mut self, source: &'static crate::api::TupleSource) -> usize {
+        // Sources are interned: one address per (component, task, stream, fields).
         match self
             .sources
             .iter()
             .position(|(s, _)| std::ptr::eq(*s, source))
         {
             Some(i) => i,
-            None => match self.sources.iter().position(|(s, _)| {
-                s.task == source.task
-                    && s.stream == source.stream
-                    && s.component == source.component
-            }) {
-                Some(i) => i,
-                None => {
-                    self.sources.push((source, SourceCounts::default()));
-                    self.sources.len() - 1
-                }
-            },
+            None => {
+                self.sources.push((source, SourceCounts::default()));
+                self.sources.len() - 1
+            }
         }
     }
 

@@ -83,13 +83,6 @@ impl Hasher for FastHasher {
 /// A `HashMap` with [`FastHasher`].
 pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
-/// A tuple addressed to one task.
-#[derive(Debug, Clone)]
-pub struct Envelope {
-    pub dest: i32,
-    pub tuple: Tuple,
-}
-
 /// Tuples for one task, in emit order: the unit every queue hand-off moves (Storm 2's JCQueue moves
 /// batches too). Producers fill a batch per destination and hand it over when it is full or when they
 /// are about to wait (see `executor::emitter`), so one channel operation and one wake-up carry many
