@@ -195,6 +195,46 @@ impl Tuple {
         }
     }
 
+    /// Hints the CPU to fetch this tuple's shared part into cache, for writing (ahead of a
+    /// [`Tuple::refill`]: the consuming core wrote it last).
+    #[inline]
+    pub(crate) fn prefetch(&self) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let p = Arc::as_ptr(&self.inner).cast::<u8>();
+            // The shared part spans two cache lines at most.
+            for offset in [0, 64] {
+                let line = p.wrapping_add(offset);
+                // SAFETY: `prefetchw` is a hint: it never faults, changes no register or memory
+                // the program sees, and is a no-op on processors without it.
+                unsafe {
+                    std::arch::asm!("prefetchw [{0}]", in(reg) line, options(nostack, preserves_flags, readonly));
+                }
+            }
+        }
+    }
+
+    /// Makes this tuple a new one in place when nobody else holds it (the executor that built it
+    /// reuses its allocation once the consumer is done); gives `values` and `ids` back otherwise.
+    pub(crate) fn refill(
+        &mut self,
+        source: &'static TupleSource,
+        values: Values,
+        ids: TupleIds,
+    ) -> Result<(), (Values, TupleIds)> {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => {
+                inner.source = source;
+                inner.values = values;
+                inner.ids = ids;
+                *inner.ack_val.get_mut() = 0;
+                *inner.exec_start_ns.get_mut() = 0;
+                Ok(())
+            }
+            None => Err((values, ids)),
+        }
+    }
+
     /// An unanchored tuple for tests: `fields` name `values`, from task 1 of `component` on `stream`.
     /// Panics on duplicate field names.
     pub fn for_test(component: &str, stream: &str, fields: &[&str], values: Values) -> Tuple {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use super::emitter::{wait, ExecutorOutput, TaskEmitter};
 use super::now_ns;
-use super::transport::{Control, ExecutorInbox, ExecutorQueues};
+use super::transport::{recycle, Control, ExecutorInbox, ExecutorQueues};
 use super::worker::{ExecutorDef, WorkerShared};
 use crate::api::TupleIds;
 use crate::api::{
@@ -246,9 +246,10 @@ impl<'i> BoltExecutor<'i> {
     fn on_control(&mut self, message: Control) -> Result<(), ComponentError> {
         match message {
             Control::Batch(batch) => {
-                for tuple in batch.tuples {
-                    self.execute(batch.dest, tuple)?;
+                for tuple in &batch.tuples {
+                    self.execute(batch.dest, tuple.clone())?;
                 }
+                recycle(batch.tuples, batch.recycle.as_ref());
                 Ok(())
             }
             Control::Wake => self.poll(),

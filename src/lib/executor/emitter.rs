@@ -7,11 +7,11 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{bounded, Receiver, Sender};
 
 use super::errors::{epoch_secs, ErrorReport, ErrorSink, ErrorThrottle};
 use super::stats::{ExecutorGauges, ExecutorStatsData, StatsBuffer};
-use super::transport::{Delivery, FastMap, Router};
+use super::transport::{Delivery, FastMap, Recycle, Router, RECYCLE_BATCHES};
 use crate::acker::EdgeIdGen;
 use crate::api::TupleIds;
 use crate::api::{
@@ -273,6 +273,94 @@ struct OutBatch {
     tuples: Vec<Tuple>,
 }
 
+/// Tuples this executor made that came back from their consumers (see [`Recycle`]), to build new
+/// tuples in, and spent batch vectors to fill again.
+struct TuplePool {
+    /// Handed over with every local batch.
+    tx: Recycle,
+    rx: Receiver<Vec<Tuple>>,
+    spare: Vec<Tuple>,
+    vecs: Vec<Vec<Tuple>>,
+    /// Tuples to build before looking at `rx` again after finding it empty (tuples sent to other
+    /// workers do not come back).
+    skip: usize,
+}
+
+/// How many spent tuples ahead of the one being refilled are fetched into cache.
+const PREFETCH_AHEAD: usize = 8;
+
+/// Most spent batch vectors kept for reuse.
+const SPARE_VECS: usize = 16;
+
+impl TuplePool {
+    fn new() -> TuplePool {
+        let (tx, rx) = bounded(RECYCLE_BATCHES);
+        TuplePool {
+            tx,
+            rx,
+            spare: Vec::new(),
+            vecs: Vec::new(),
+            skip: 0,
+        }
+    }
+
+    /// A tuple, in a spent one's allocation when one is free.
+    fn make(&mut self, source: &'static TupleSource, values: Values, ids: TupleIds) -> Tuple {
+        let (mut values, mut ids) = (values, ids);
+        loop {
+            while let Some(mut t) = self.spare.pop() {
+                // The consumer's core wrote the spent tuples last: fetch a few ahead.
+                if let Some(ahead) = self
+                    .spare
+                    .len()
+                    .checked_sub(PREFETCH_AHEAD)
+                    .and_then(|i| self.spare.get(i))
+                {
+                    ahead.prefetch();
+                }
+                match t.refill(source, values, ids) {
+                    Ok(()) => return t,
+                    // The consumer kept it: leave it to them.
+                    Err((v, i)) => (values, ids) = (v, i),
+                }
+            }
+            if self.skip > 0 {
+                self.skip -= 1;
+                break;
+            }
+            match self.rx.try_recv() {
+                Ok(spent) => {
+                    let empty = std::mem::replace(&mut self.spare, spent);
+                    self.keep_vec(empty);
+                }
+                Err(_) => {
+                    self.skip = BATCH_TUPLES;
+                    break;
+                }
+            }
+        }
+        Tuple::with_ids(source, values, ids)
+    }
+
+    fn keep_vec(&mut self, v: Vec<Tuple>) {
+        if self.vecs.len() < SPARE_VECS && v.capacity() > 0 {
+            self.vecs.push(v);
+        }
+    }
+
+    /// An empty vector for a batch of up to `capacity` tuples.
+    fn batch_vec(&mut self, capacity: usize) -> Vec<Tuple> {
+        match self.vecs.pop() {
+            Some(mut v) => {
+                v.clear();
+                v.reserve(capacity);
+                v
+            }
+            None => Vec::with_capacity(capacity),
+        }
+    }
+}
+
 /// An executor's outbound side: the router, the batches being filled per destination, the overflow
 /// of batches their destinations could not take yet, buffered stats, and the acking switch and id
 /// source.
@@ -288,6 +376,7 @@ pub(crate) struct ExecutorOutput {
     scratch: Vec<i32>,
     overflow: VecDeque<OutBatch>,
     overflow_tuples: usize,
+    pool: TuplePool,
     /// This executor's control queue, to hear [`super::transport::Control::Room`] on.
     own_control: Option<Sender<super::transport::Control>>,
     pub stats: Arc<Mutex<ExecutorStatsData>>,
@@ -318,6 +407,7 @@ impl ExecutorOutput {
             scratch: Vec::new(),
             overflow: VecDeque::new(),
             overflow_tuples: 0,
+            pool: TuplePool::new(),
             own_control: None,
             stats,
             counts: StatsBuffer::default(),
@@ -358,10 +448,11 @@ impl ExecutorOutput {
         {
             Some(i) => i,
             None => {
+                let tuples = self.pool.batch_vec(self.batch_limit);
                 self.filling.push(OutBatch {
                     dest,
                     system,
-                    tuples: Vec::with_capacity(self.batch_limit),
+                    tuples,
                 });
                 self.filling.len() - 1
             }
@@ -369,7 +460,7 @@ impl ExecutorOutput {
         let batch = &mut self.filling[i].tuples;
         batch.push(tuple);
         if batch.len() >= self.batch_limit {
-            let tuples = std::mem::replace(batch, Vec::with_capacity(self.batch_limit));
+            let tuples = std::mem::replace(batch, self.pool.batch_vec(self.batch_limit));
             self.hand_over(OutBatch {
                 dest,
                 system,
@@ -403,12 +494,12 @@ impl ExecutorOutput {
             if self.filling[i].tuples.is_empty() {
                 continue;
             }
-            let limit = self.batch_limit;
+            let fresh = self.pool.batch_vec(self.batch_limit);
             let b = &mut self.filling[i];
             let batch = OutBatch {
                 dest: b.dest,
                 system: b.system,
-                tuples: std::mem::replace(&mut b.tuples, Vec::with_capacity(limit)),
+                tuples: std::mem::replace(&mut b.tuples, fresh),
             };
             self.hand_over(batch);
         }
@@ -426,10 +517,12 @@ impl ExecutorOutput {
             self.push_overflow(batch);
             return;
         }
-        if let Delivery::Full(tuples) =
-            self.router
-                .try_deliver_batch(batch.dest, batch.tuples, batch.system)
-        {
+        if let Delivery::Full(tuples) = self.router.try_deliver_recycled(
+            batch.dest,
+            batch.tuples,
+            batch.system,
+            Some(&self.pool.tx),
+        ) {
             self.push_overflow(OutBatch { tuples, ..batch });
         }
     }
@@ -447,7 +540,10 @@ impl ExecutorOutput {
         }
         while let Some(b) = self.overflow.pop_front() {
             let n = b.tuples.len();
-            match self.router.try_deliver_batch(b.dest, b.tuples, b.system) {
+            match self
+                .router
+                .try_deliver_recycled(b.dest, b.tuples, b.system, Some(&self.pool.tx))
+            {
                 Delivery::Full(tuples) => {
                     self.overflow.push_front(OutBatch { tuples, ..b });
                     break;
@@ -516,7 +612,8 @@ impl ExecutorOutput {
                 values.clone().unwrap_or_default()
             };
             let ids = ids_for(&mut self.ids);
-            self.transfer(dest, Tuple::with_ids(source, v, ids), system);
+            let tuple = self.pool.make(source, v, ids);
+            self.transfer(dest, tuple, system);
         }
     }
 

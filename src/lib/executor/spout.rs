@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::emitter::{wait, ExecutorOutput, TaskEmitter, BATCH_TUPLES};
 use super::now_ms;
-use super::transport::{Control, ExecutorInbox};
+use super::transport::{recycle, Control, ExecutorInbox};
 use super::worker::{ExecutorDef, WorkerShared};
 use crate::acker::{PendingSpoutTuples, PendingTuple};
 use crate::api::TupleIds;
@@ -217,14 +217,15 @@ impl<'i> SpoutExecutor<'i> {
         let Control::Batch(batch) = message else {
             return Ok(());
         };
-        for tuple in batch.tuples {
+        for tuple in &batch.tuples {
             self.on_system_tuple(tuple)?;
         }
+        recycle(batch.tuples, batch.recycle.as_ref());
         self.out.gauges.set_pending(self.pending.len());
         Ok(())
     }
 
-    fn on_system_tuple(&mut self, tuple: crate::api::Tuple) -> Result<(), ComponentError> {
+    fn on_system_tuple(&mut self, tuple: &crate::api::Tuple) -> Result<(), ComponentError> {
         let stream = tuple.source_stream();
         if stream == SYSTEM_TICK_STREAM_ID && tuple.is_tick() {
             for (_, p) in self.pending.tick() {

@@ -11,7 +11,7 @@
 //!   full data queue, so acking can never deadlock behind data backpressure.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -91,6 +91,65 @@ pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 pub struct Batch {
     pub dest: i32,
     pub tuples: Vec<Tuple>,
+    /// Where the consumer sends the spent tuples back (see [`Recycle`]); `None` for batches from
+    /// other workers.
+    pub recycle: Option<Recycle>,
+}
+
+impl Batch {
+    /// A batch whose tuples are not sent back when spent.
+    pub fn new(dest: i32, tuples: Vec<Tuple>) -> Batch {
+        Batch {
+            dest,
+            tuples,
+            recycle: None,
+        }
+    }
+}
+
+/// The way back from a consumer to the executor that made a batch's tuples: once every tuple of a
+/// batch has been executed, the consumer sends the batch's vector back, and the producer builds its
+/// next tuples in those allocations (where nobody kept a tuple) and frees the old values itself. A
+/// tuple allocated on one thread and freed on another is the most expensive part of a local
+/// hand-off; recycling keeps every allocation on the producing thread. The channel is bounded: when
+/// it is full the consumer drops the tuples.
+pub type Recycle = Sender<Vec<Tuple>>;
+
+/// How many spent batches may wait on their way back to one producer.
+pub(crate) const RECYCLE_BATCHES: usize = 64;
+
+/// Sends spent `tuples` back to their producer, if it takes them.
+pub(crate) fn recycle(tuples: Vec<Tuple>, to: Option<&Recycle>) {
+    if let Some(tx) = to {
+        if !tuples.is_empty() {
+            let _ = tx.try_send(tuples);
+        }
+    }
+}
+
+/// The data batch an executor is working through: tuples are handed out by clone (the vector keeps
+/// one reference, so the whole vector can go back to the producer once spent).
+#[derive(Debug)]
+struct Current {
+    dest: i32,
+    tuples: Vec<Tuple>,
+    next: usize,
+    recycle: Option<Recycle>,
+}
+
+impl Current {
+    fn new(batch: Batch) -> Current {
+        Current {
+            dest: batch.dest,
+            tuples: batch.tuples,
+            next: 0,
+            recycle: batch.recycle,
+        }
+    }
+
+    fn retire(self) {
+        recycle(self.tuples, self.recycle.as_ref());
+    }
 }
 
 /// What travels on a control queue.
@@ -204,7 +263,7 @@ pub struct ExecutorInbox {
     state: Arc<Population>,
     /// The rest of the data batch being executed: it survives the executor (a restarted executor
     /// goes on with it) and backpressure stopping execution midway.
-    rest: RefCell<Option<(i32, VecDeque<Tuple>)>>,
+    rest: RefCell<Option<Current>>,
 }
 
 /// Storm rounds receive buffers up to a power of two.
@@ -241,13 +300,18 @@ impl ExecutorInbox {
     pub fn next_data(&self) -> Option<(i32, Tuple)> {
         let mut rest = self.rest.borrow_mut();
         loop {
-            if let Some((dest, tuples)) = rest.as_mut() {
-                if let Some(t) = tuples.pop_front() {
-                    return Some((*dest, t));
+            if let Some(cur) = rest.as_mut() {
+                if let Some(t) = cur.tuples.get(cur.next) {
+                    cur.next += 1;
+                    return Some((cur.dest, t.clone()));
+                }
+                // Every tuple of it has been executed (this is called after the last one).
+                if let Some(spent) = rest.take() {
+                    spent.retire();
                 }
             }
             let batch = self.try_recv_data()?;
-            *rest = Some((batch.dest, VecDeque::from(batch.tuples)));
+            *rest = Some(Current::new(batch));
         }
     }
 
@@ -257,14 +321,18 @@ impl ExecutorInbox {
         self.taken(batch.tuples.len());
         let mut rest = self.rest.borrow_mut();
         match rest.as_mut() {
-            Some((dest, tuples)) if tuples.is_empty() || *dest == batch.dest => {
-                *dest = batch.dest;
-                tuples.extend(batch.tuples);
+            Some(cur) if cur.next < cur.tuples.len() => {
+                if cur.dest == batch.dest {
+                    cur.tuples.extend(batch.tuples);
+                } else {
+                    tracing::error!("a data batch arrived while another was unfinished; dropped");
+                }
             }
-            Some(_) => {
-                tracing::error!("a data batch arrived while another was unfinished; dropped");
+            _ => {
+                if let Some(spent) = rest.replace(Current::new(batch)) {
+                    spent.retire();
+                }
             }
-            None => *rest = Some((batch.dest, VecDeque::from(batch.tuples))),
         }
     }
 
@@ -418,11 +486,27 @@ impl Router {
     /// Hands `tuples` (in order) to task `dest` without blocking; system tuples go to the control
     /// queue, which never refuses.
     pub fn try_deliver_batch(&self, dest: i32, tuples: Vec<Tuple>, system: bool) -> Delivery {
+        self.try_deliver_recycled(dest, tuples, system, None)
+    }
+
+    /// [`Router::try_deliver_batch`] for tuples a local consumer sends back through `recycle`
+    /// when spent.
+    pub fn try_deliver_recycled(
+        &self,
+        dest: i32,
+        tuples: Vec<Tuple>,
+        system: bool,
+        recycle: Option<&Recycle>,
+    ) -> Delivery {
         if tuples.is_empty() {
             return Delivery::Delivered;
         }
         if let Some(q) = self.local.get(&dest) {
-            let batch = Batch { dest, tuples };
+            let batch = Batch {
+                dest,
+                tuples,
+                recycle: recycle.cloned(),
+            };
             if system {
                 return if q.send_control(batch) {
                     Delivery::Delivered

@@ -51,10 +51,7 @@ impl Pending {
             let n = b.tuples.len();
             match router.try_deliver_batch(b.dest, b.tuples, false) {
                 Delivery::Full(tuples) => {
-                    self.batches.push_front(Batch {
-                        dest: b.dest,
-                        tuples,
-                    });
+                    self.batches.push_front(Batch::new(b.dest, tuples));
                     return false;
                 }
                 _ => self.tuples -= n,
@@ -265,10 +262,7 @@ fn deliver(shared: &Shared, frame: Vec<Run>, pending: &mut Pending) {
     for run in frame {
         hand_over(
             &router,
-            Batch {
-                dest: run.dest,
-                tuples: run.tuples,
-            },
+            Batch::new(run.dest, run.tuples),
             run.system,
             pending,
         );
@@ -286,9 +280,6 @@ fn hand_over(router: &Router, batch: Batch, system: bool, pending: &mut Pending)
         return;
     }
     if let Delivery::Full(tuples) = router.try_deliver_batch(batch.dest, batch.tuples, false) {
-        pending.push(Batch {
-            dest: batch.dest,
-            tuples,
-        });
+        pending.push(Batch::new(batch.dest, tuples));
     }
 }

@@ -220,7 +220,7 @@ impl PeerQueue {
         if !pop.try_add(n) {
             return Err(tuples);
         }
-        tx.send(Batch { dest, tuples }).map_err(|e| {
+        tx.send(Batch::new(dest, tuples)).map_err(|e| {
             pop.remove(n);
             e.into_inner().tuples
         })
