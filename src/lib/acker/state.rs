@@ -184,8 +184,13 @@ impl AckerOutcome {
 
     /// The tuple values `[root, time_delta_ms]`.
     pub fn values(&self) -> Vec<Value> {
+        self.value_pair().to_vec()
+    }
+
+    /// [`AckerOutcome::values`] without allocating.
+    pub fn value_pair(&self) -> [Value; 2] {
         let (root, _, delta) = self.parts();
-        vec![
+        [
             Value::Long(root),
             Value::Long(i64::try_from(delta).unwrap_or(i64::MAX)),
         ]

@@ -8,7 +8,7 @@ use std::fmt;
 use super::tuple::{MessageId, Tuple};
 use crate::grouping::GroupingError;
 use crate::topology::system::DEFAULT_STREAM_ID;
-use crate::tuple::Values;
+use crate::tuple::{Value, Values};
 
 /// Why an emit was refused. The grouping errors carry Storm's texts (`Cannot do regular emit to direct
 /// stream`, `Cannot emitDirect to a task expecting a regular grouping`).
@@ -63,6 +63,20 @@ pub trait BoltOutput {
         values: Values,
         direct_task: Option<i32>,
     ) -> Result<Vec<i32>, EmitError>;
+
+    /// Emits a copy of `values` unanchored on `stream` to task `task`, without allocating where
+    /// the executor can (the acker's verdicts use it). The default emits a copy through
+    /// [`BoltOutput::emit`].
+    #[doc(hidden)]
+    fn emit_direct_copied(
+        &mut self,
+        task: i32,
+        stream: &str,
+        values: &[Value],
+    ) -> Result<(), EmitError> {
+        self.emit(stream, &[], values.to_vec(), Some(task))
+            .map(drop)
+    }
 
     fn ack(&mut self, input: &Tuple);
 
@@ -184,6 +198,18 @@ impl<'a> OutputCollector<'a> {
         values: Values,
     ) -> Result<Vec<i32>, EmitError> {
         self.backend.emit(stream, anchors, values, Some(task))
+    }
+
+    /// Emits a copy of `values` unanchored on `stream` to task `task` (built-in bolts' system
+    /// traffic; no allocation in an executor).
+    #[doc(hidden)]
+    pub fn emit_direct_copied(
+        &mut self,
+        task: i32,
+        stream: &str,
+        values: &[Value],
+    ) -> Result<(), EmitError> {
+        self.backend.emit_direct_copied(task, stream, values)
     }
 
     pub fn ack(&mut self, input: &Tuple) {

@@ -11,7 +11,8 @@ use super::collector::{BasicOutputCollector, OutputCollector, SpoutOutputCollect
 use super::conf::ConfMap;
 use super::context::TopologyContext;
 use super::declarer::OutputFieldsDeclarer;
-use super::tuple::{MessageId, Tuple};
+use super::tuple::{MessageId, Tuple, TupleSource};
+use crate::tuple::Value;
 
 /// The error a lifecycle call returns; any error type converts with `?`.
 pub type ComponentError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -133,6 +134,20 @@ pub trait Bolt: Send {
     /// through [`OutputCollector::waker`] and at least every 100 ms while it is idle. Default: nothing.
     fn poll(&mut self, _collector: &mut OutputCollector<'_>) -> Result<(), ComponentError> {
         Ok(())
+    }
+
+    /// Executes an unanchored tuple on a system stream from `source` given only its `values`
+    /// (executors carry acker traffic without building tuples). `None`: the bolt has no such path
+    /// and gets the tuple through [`Bolt::execute`]. Input handled here is acked implicitly.
+    /// Only the built-in acker implements it.
+    #[doc(hidden)]
+    fn execute_system(
+        &mut self,
+        _source: &TupleSource,
+        _values: &[Value],
+        _collector: &mut OutputCollector<'_>,
+    ) -> Option<Result<(), ComponentError>> {
+        None
     }
 
     /// The multilang command when this component is a shell component ([`ShellSpout`] /

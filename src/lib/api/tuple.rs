@@ -215,23 +215,24 @@ impl Tuple {
     }
 
     /// Makes this tuple a new one in place when nobody else holds it (the executor that built it
-    /// reuses its allocation once the consumer is done); gives `values` and `ids` back otherwise.
+    /// reuses its allocation once the consumer is done): `fill` gets the old values to replace or
+    /// refill. Gives `ids` back, without calling `fill`, when the tuple is shared.
     pub(crate) fn refill(
         &mut self,
         source: &'static TupleSource,
-        values: Values,
         ids: TupleIds,
-    ) -> Result<(), (Values, TupleIds)> {
+        fill: impl FnOnce(&mut Values),
+    ) -> Result<(), TupleIds> {
         match Arc::get_mut(&mut self.inner) {
             Some(inner) => {
                 inner.source = source;
-                inner.values = values;
+                fill(&mut inner.values);
                 inner.ids = ids;
                 *inner.ack_val.get_mut() = 0;
                 *inner.exec_start_ns.get_mut() = 0;
                 Ok(())
             }
-            None => Err((values, ids)),
+            None => Err(ids),
         }
     }
 

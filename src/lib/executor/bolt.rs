@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use super::emitter::{wait, ExecutorOutput, TaskEmitter};
 use super::now_ns;
-use super::transport::{recycle, Control, ExecutorInbox, ExecutorQueues};
+use super::transport::{
+    prefetch_after, recycle, Control, ExecutorInbox, ExecutorQueues, SystemMessage,
+};
 use super::worker::{ExecutorDef, WorkerShared};
 use crate::api::TupleIds;
 use crate::api::{
@@ -74,6 +76,16 @@ impl BoltOutput for BoltBackend<'_> {
         Ok(targets)
     }
 
+    fn emit_direct_copied(
+        &mut self,
+        task: i32,
+        stream: &str,
+        values: &[Value],
+    ) -> Result<(), EmitError> {
+        self.out
+            .emit_unanchored(self.emitter, stream, values, Some(task))
+    }
+
     fn ack(&mut self, input: &Tuple) {
         if !self.out.acking {
             return;
@@ -83,7 +95,7 @@ impl BoltOutput for BoltBackend<'_> {
             self.out.emit_system(
                 self.emitter,
                 ACKER_ACK_STREAM_ID,
-                vec![Value::Long(root), Value::Long(edge ^ ack_val)],
+                &[Value::Long(root), Value::Long(edge ^ ack_val)],
             );
         }
         let start = input.exec_start_ns();
@@ -101,7 +113,7 @@ impl BoltOutput for BoltBackend<'_> {
         }
         for &(root, _) in input.message_id() {
             self.out
-                .emit_system(self.emitter, ACKER_FAIL_STREAM_ID, vec![Value::Long(root)]);
+                .emit_system(self.emitter, ACKER_FAIL_STREAM_ID, &[Value::Long(root)]);
         }
         self.out.counts.of(input.source()).bolt_failed += 1;
     }
@@ -114,7 +126,7 @@ impl BoltOutput for BoltBackend<'_> {
             self.out.emit_system(
                 self.emitter,
                 ACKER_RESET_TIMEOUT_STREAM_ID,
-                vec![Value::Long(root)],
+                &[Value::Long(root)],
             );
         }
     }
@@ -194,16 +206,55 @@ impl<'i> BoltExecutor<'i> {
         task.bolt.prepare(&def.conf, &task.context, &mut collector)
     }
 
-    fn execute(&mut self, dest: i32, tuple: Tuple) -> Result<(), ComponentError> {
-        let index = if self.tasks.len() == 1 && self.tasks[0].task_id == dest {
-            0
+    /// The index of task `dest` in this executor.
+    fn task_index(&self, dest: i32) -> Option<usize> {
+        if self.tasks.len() == 1 && self.tasks[0].task_id == dest {
+            Some(0)
         } else if let Some(i) = self.tasks.iter().position(|t| t.task_id == dest) {
-            i
+            Some(i)
         } else {
             tracing::warn!(
                 task = dest,
                 "tuple for a task this executor does not run; dropped"
             );
+            None
+        }
+    }
+
+    /// Executes a system message: through the bolt's system-message path when it has one (the
+    /// acker; such input counts as executed and acked), else as the tuple it stands for.
+    fn execute_message(&mut self, dest: i32, m: &SystemMessage) -> Result<(), ComponentError> {
+        let Some(index) = self.task_index(dest) else {
+            return Ok(());
+        };
+        let handled = {
+            let BoltExecutor {
+                tasks, out, def, ..
+            } = self;
+            let task = &mut tasks[index];
+            let mut backend = BoltBackend {
+                task_id: task.task_id,
+                emitter: &mut task.emitter,
+                out,
+                queues: &def.queues,
+            };
+            let mut collector = OutputCollector::new(&mut backend);
+            m.with_values(|values| task.bolt.execute_system(m.source, values, &mut collector))
+        };
+        match handled {
+            Some(result) => {
+                result?;
+                let c = self.out.counts.of(m.source);
+                c.executed += 1;
+                c.bolt_acked += 1;
+                Ok(())
+            }
+            None => self.execute(dest, m.to_tuple()),
+        }
+    }
+
+    fn execute(&mut self, dest: i32, tuple: Tuple) -> Result<(), ComponentError> {
+        let Some(index) = self.task_index(dest) else {
             return Ok(());
         };
         let counts = self.out.counts.index_of(tuple.source());
@@ -246,10 +297,17 @@ impl<'i> BoltExecutor<'i> {
     fn on_control(&mut self, message: Control) -> Result<(), ComponentError> {
         match message {
             Control::Batch(batch) => {
-                for tuple in &batch.tuples {
+                for (i, tuple) in batch.tuples.iter().enumerate() {
+                    prefetch_after(&batch.tuples, i);
                     self.execute(batch.dest, tuple.clone())?;
                 }
                 recycle(batch.tuples, batch.recycle.as_ref());
+                Ok(())
+            }
+            Control::Messages { dest, messages } => {
+                for m in &messages {
+                    self.execute_message(dest, m)?;
+                }
                 Ok(())
             }
             Control::Wake => self.poll(),

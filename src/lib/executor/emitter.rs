@@ -11,7 +11,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 
 use super::errors::{epoch_secs, ErrorReport, ErrorSink, ErrorThrottle};
 use super::stats::{ExecutorGauges, ExecutorStatsData, StatsBuffer};
-use super::transport::{Delivery, FastMap, Recycle, Router, RECYCLE_BATCHES};
+use super::transport::{Delivery, FastMap, Recycle, Router, SystemMessage, RECYCLE_BATCHES};
 use crate::acker::EdgeIdGen;
 use crate::api::TupleIds;
 use crate::api::{
@@ -304,9 +304,40 @@ impl TuplePool {
         }
     }
 
-    /// A tuple, in a spent one's allocation when one is free.
+    /// A tuple carrying `values`, in a spent one's allocation when one is free.
     fn make(&mut self, source: &'static TupleSource, values: Values, ids: TupleIds) -> Tuple {
-        let (mut values, mut ids) = (values, ids);
+        let mut values = Some(values);
+        self.build(source, ids, |slot| {
+            if let Some(v) = values.take() {
+                *slot = v;
+            }
+        })
+        .unwrap_or_else(|ids| Tuple::with_ids(source, values.unwrap_or_default(), ids))
+    }
+
+    /// A tuple carrying a copy of `values`, in a spent one's allocation (and values vector) when
+    /// one is free.
+    fn make_copied(
+        &mut self,
+        source: &'static TupleSource,
+        values: &[Value],
+        ids: TupleIds,
+    ) -> Tuple {
+        self.build(source, ids, |slot| {
+            slot.clear();
+            slot.extend_from_slice(values);
+        })
+        .unwrap_or_else(|ids| Tuple::with_ids(source, values.to_vec(), ids))
+    }
+
+    /// Refills a spent tuple nobody holds any more; gives `ids` back when there is none.
+    fn build(
+        &mut self,
+        source: &'static TupleSource,
+        ids: TupleIds,
+        mut fill: impl FnMut(&mut Values),
+    ) -> Result<Tuple, TupleIds> {
+        let mut ids = ids;
         loop {
             while let Some(mut t) = self.spare.pop() {
                 // The consumer's core wrote the spent tuples last: fetch a few ahead.
@@ -318,15 +349,15 @@ impl TuplePool {
                 {
                     ahead.prefetch();
                 }
-                match t.refill(source, values, ids) {
-                    Ok(()) => return t,
+                match t.refill(source, ids, &mut fill) {
+                    Ok(()) => return Ok(t),
                     // The consumer kept it: leave it to them.
-                    Err((v, i)) => (values, ids) = (v, i),
+                    Err(i) => ids = i,
                 }
             }
             if self.skip > 0 {
                 self.skip -= 1;
-                break;
+                return Err(ids);
             }
             match self.rx.try_recv() {
                 Ok(spent) => {
@@ -335,11 +366,10 @@ impl TuplePool {
                 }
                 Err(_) => {
                     self.skip = BATCH_TUPLES;
-                    break;
+                    return Err(ids);
                 }
             }
         }
-        Tuple::with_ids(source, values, ids)
     }
 
     fn keep_vec(&mut self, v: Vec<Tuple>) {
@@ -368,7 +398,9 @@ pub(crate) struct ExecutorOutput {
     pub router: Arc<Router>,
     /// Batches being filled (few: one per destination task and lane).
     filling: Vec<OutBatch>,
-    /// When the oldest tuple in `filling` was buffered.
+    /// System messages being gathered per local destination task.
+    messages: Vec<(i32, Vec<SystemMessage>)>,
+    /// When the oldest tuple in `filling` (or message in `messages`) was buffered.
     oldest: Option<Instant>,
     /// Tuples per batch: [`BATCH_TUPLES`], or less for small receive queues.
     batch_limit: usize,
@@ -402,6 +434,7 @@ impl ExecutorOutput {
         ExecutorOutput {
             router,
             filling: Vec::new(),
+            messages: Vec::new(),
             oldest: None,
             batch_limit: BATCH_TUPLES,
             scratch: Vec::new(),
@@ -437,6 +470,28 @@ impl ExecutorOutput {
         }
         let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         self.counts.publish(&mut stats);
+    }
+
+    /// Adds a system message to the batch for local task `dest`; a full batch is handed over at
+    /// once.
+    fn push_message(&mut self, dest: i32, message: SystemMessage) {
+        let i = match self.messages.iter().position(|(d, _)| *d == dest) {
+            Some(i) => i,
+            None => {
+                self.messages.push((dest, Vec::with_capacity(BATCH_TUPLES)));
+                self.messages.len() - 1
+            }
+        };
+        let batch = &mut self.messages[i].1;
+        batch.push(message);
+        if batch.len() >= BATCH_TUPLES {
+            let full = std::mem::replace(batch, Vec::with_capacity(BATCH_TUPLES));
+            if !self.router.deliver_messages(dest, full) {
+                tracing::debug!(task = dest, "no route to task; system messages dropped");
+            }
+        } else if self.oldest.is_none() {
+            self.oldest = Some(Instant::now());
+        }
     }
 
     /// Adds `tuple` to the batch for `dest`; a full batch is handed over at once.
@@ -503,9 +558,20 @@ impl ExecutorOutput {
             };
             self.hand_over(batch);
         }
-        // Forget destinations that went quiet so the list stays short.
+        for (dest, messages) in &mut self.messages {
+            if !messages.is_empty() {
+                let messages = std::mem::replace(messages, Vec::with_capacity(BATCH_TUPLES));
+                if !self.router.deliver_messages(*dest, messages) {
+                    tracing::debug!(task = *dest, "no route to task; system messages dropped");
+                }
+            }
+        }
+        // Forget destinations that went quiet so the lists stay short.
         if self.filling.len() > 64 {
             self.filling.clear();
+        }
+        if self.messages.len() > 64 {
+            self.messages.clear();
         }
         self.publish_stats();
     }
@@ -617,17 +683,58 @@ impl ExecutorOutput {
         }
     }
 
-    /// Emits an unanchored tuple on a system stream (`__ack_*`) of `emitter`'s task.
-    pub fn emit_system(&mut self, emitter: &mut TaskEmitter, stream: &str, values: Values) {
+    /// Emits an unanchored tuple on a system stream (`__ack_*`) of `emitter`'s task, copying
+    /// `values` into a recycled tuple.
+    pub fn emit_system(&mut self, emitter: &mut TaskEmitter, stream: &str, values: &[Value]) {
+        if let Err(e) = self.emit_unanchored(emitter, stream, values, None) {
+            tracing::warn!(stream, error = %e, "cannot emit on system stream");
+        }
+    }
+
+    /// Emits an unanchored tuple on `stream` of `emitter`'s task (to `direct` when given), copying
+    /// `values` into a recycled tuple: the allocation-free emit of system traffic.
+    pub fn emit_unanchored(
+        &mut self,
+        emitter: &mut TaskEmitter,
+        stream: &str,
+        values: &[Value],
+        direct: Option<i32>,
+    ) -> Result<(), EmitError> {
         let mut targets = std::mem::take(&mut self.scratch);
         targets.clear();
-        match emitter.route_into(stream, &values, None, &mut targets) {
-            Ok((source, system)) => {
-                self.send(source, system, &targets, values, |_| TupleIds::default());
+        let routed = emitter.route_into(stream, values, direct, &mut targets);
+        if let Ok((source, system)) = routed {
+            if self.debug {
+                tracing::info!(
+                    task = source.task,
+                    "Emitting: {} {} {:?} to {:?}",
+                    source.component,
+                    source.stream,
+                    values,
+                    targets
+                );
             }
-            Err(e) => tracing::warn!(stream, error = %e, "cannot emit on system stream"),
+            let c = self.counts.of(source);
+            c.emitted += 1;
+            c.transferred += targets.len() as u64;
+            // System traffic between executors of this worker travels as plain messages.
+            let message = if system {
+                SystemMessage::from_values(source, values)
+            } else {
+                None
+            };
+            for &dest in &targets {
+                match message {
+                    Some(m) if self.router.is_local(dest) => self.push_message(dest, m),
+                    _ => {
+                        let tuple = self.pool.make_copied(source, values, TupleIds::default());
+                        self.transfer(dest, tuple, system);
+                    }
+                }
+            }
         }
         self.scratch = targets;
+        routed.map(drop)
     }
 }
 

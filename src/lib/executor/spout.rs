@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::emitter::{wait, ExecutorOutput, TaskEmitter, BATCH_TUPLES};
 use super::now_ms;
-use super::transport::{recycle, Control, ExecutorInbox};
+use super::transport::{prefetch_after, recycle, Control, ExecutorInbox};
 use super::worker::{ExecutorDef, WorkerShared};
 use crate::acker::{PendingSpoutTuples, PendingTuple};
 use crate::api::TupleIds;
@@ -89,7 +89,7 @@ impl SpoutOutput for SpoutBackend<'_> {
                 self.out.emit_system(
                     self.emitter,
                     ACKER_INIT_STREAM_ID,
-                    vec![
+                    &[
                         Value::Long(root),
                         Value::Long(xor),
                         Value::Int(self.task_id),
@@ -214,13 +214,25 @@ impl<'i> SpoutExecutor<'i> {
     }
 
     fn on_control(&mut self, message: Control) -> Result<(), ComponentError> {
-        let Control::Batch(batch) = message else {
-            return Ok(());
-        };
-        for tuple in &batch.tuples {
-            self.on_system_tuple(tuple)?;
+        match message {
+            Control::Batch(batch) => {
+                for (i, tuple) in batch.tuples.iter().enumerate() {
+                    prefetch_after(&batch.tuples, i);
+                    self.on_system_tuple(tuple)?;
+                }
+                recycle(batch.tuples, batch.recycle.as_ref());
+            }
+            Control::Messages { messages, .. } => {
+                for m in &messages {
+                    if m.source.stream == SYSTEM_TICK_STREAM_ID {
+                        self.on_system_tuple(&m.to_tuple())?;
+                    } else if let Some(root) = m.get(0) {
+                        self.on_acker(&m.source.stream, root, m.get(1))?;
+                    }
+                }
+            }
+            Control::Wake | Control::Room => return Ok(()),
         }
-        recycle(batch.tuples, batch.recycle.as_ref());
         self.out.gauges.set_pending(self.pending.len());
         Ok(())
     }
@@ -238,7 +250,16 @@ impl<'i> SpoutExecutor<'i> {
         let Some(root) = tuple.get(0).and_then(Value::as_i64) else {
             return Ok(());
         };
-        let delta = tuple.get(1).and_then(Value::as_i64);
+        self.on_acker(stream, root, tuple.get(1).and_then(Value::as_i64))
+    }
+
+    /// An acker's verdict on the tree `root` (`delta`: its time-delta-ms value).
+    fn on_acker(
+        &mut self,
+        stream: &str,
+        root: i64,
+        delta: Option<i64>,
+    ) -> Result<(), ComponentError> {
         match stream {
             ACKER_ACK_STREAM_ID => {
                 if let Some(p) = self.pending.take(root) {

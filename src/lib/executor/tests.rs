@@ -530,3 +530,115 @@ fn executor_stats_convert_to_thrift() {
     assert_eq!(acker.stats.emitted["__ack_ack"], 2);
     cluster.kill_topology("stats").unwrap();
 }
+
+#[derive(Default)]
+struct KeepState {
+    executed: AtomicU64,
+    /// Kept tuples found changed after they were executed.
+    changed: AtomicU64,
+}
+
+/// Keeps every seventh tuple for good and checks on every execute that none it kept changed: the
+/// executor that made them reuses spent tuples' allocations, and must never reuse a kept one.
+#[derive(Serialize, Deserialize)]
+struct KeepingBolt {
+    key: String,
+    #[serde(skip)]
+    kept: Vec<(i64, Vec<(i64, i64)>, Tuple)>,
+}
+
+#[typetag::serde(name = "storm::executor::tests::KeepingBolt")]
+impl Bolt for KeepingBolt {
+    fn execute(
+        &mut self,
+        input: Tuple,
+        collector: &mut OutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        let state = shared::<KeepState>(&self.key);
+        let n = input.get(0).and_then(Value::as_i64).unwrap_or(-1);
+        if n % 7 == 0 {
+            self.kept
+                .push((n, input.message_id().to_vec(), input.clone()));
+        }
+        for (n, ids, t) in &self.kept {
+            if t.get(0).and_then(Value::as_i64) != Some(*n) || t.message_id() != ids.as_slice() {
+                state.changed.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        collector.ack(&input);
+        state.executed.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn declare_output_fields(&self, _declarer: &mut OutputFieldsDeclarer) {}
+}
+
+#[test]
+fn executor_never_reuses_a_tuple_a_bolt_kept_and_acks_all_through_system_messages() {
+    let key = unique_key("keep");
+    let mut builder = TopologyBuilder::new();
+    builder.set_spout(
+        "flood",
+        FloodSpout {
+            key: format!("{key}-flood"),
+            reliable: true,
+            next: 0,
+        },
+        1,
+    );
+    builder
+        .set_bolt(
+            "keep",
+            KeepingBolt {
+                key: key.clone(),
+                kept: Vec::new(),
+            },
+            1,
+        )
+        .local_or_shuffle_grouping("flood");
+    let conf = TopologyConf::new();
+    let cluster = LocalCluster::new();
+    cluster
+        .submit_topology("keep", &conf, &builder.create_topology().unwrap())
+        .unwrap();
+    let state = shared::<KeepState>(&key);
+    let flood = shared::<FloodState>(&format!("{key}-flood"));
+    // Far more tuples than the spout's recycling pool holds, so spent tuples are reused many times.
+    assert!(wait_until(DEADLINE, || state
+        .executed
+        .load(Ordering::SeqCst)
+        >= 20_000
+        && flood.acked.load(Ordering::SeqCst) >= 10_000));
+    let stats = cluster.stats("keep").unwrap();
+    cluster.kill_topology("keep").unwrap();
+    assert_eq!(state.changed.load(Ordering::SeqCst), 0);
+    // Acks travel spout → acker → spout as system messages; the acker's stats still count them
+    // per input stream.
+    let acker = stats
+        .iter()
+        .find(|s| s.component_id == "__acker")
+        .expect("an acker executor");
+    let executed: BTreeMap<String, u64> = acker
+        .stats
+        .executed
+        .iter()
+        .flat_map(|(component, streams)| {
+            streams
+                .iter()
+                .map(move |(stream, n)| (format!("{component}:{stream}"), *n))
+        })
+        .collect();
+    assert!(
+        executed.get("flood:__ack_init").copied().unwrap_or(0) > 0,
+        "{executed:?}"
+    );
+    assert!(
+        executed.get("keep:__ack_ack").copied().unwrap_or(0) > 0,
+        "{executed:?}"
+    );
+    assert!(
+        cluster.all_errors().is_empty(),
+        "{:?}",
+        cluster.all_errors()
+    );
+}

@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use crossbeam_channel::{unbounded, Receiver, Sender, TrySendError};
 
-use crate::api::Tuple;
+use crate::api::{Tuple, TupleIds, TupleSource};
+use crate::tuple::Value;
 
 /// A fast non-cryptographic hasher (FxHash's mix) for the per-tuple lookups (task id → queues,
 /// stream id → groupers): keys are task ids and declared stream ids, never attacker-controlled, and
@@ -118,6 +119,18 @@ pub type Recycle = Sender<Vec<Tuple>>;
 /// How many spent batches may wait on their way back to one producer.
 pub(crate) const RECYCLE_BATCHES: usize = 64;
 
+/// How far ahead of the tuple being executed a consumer fetches tuples into cache (the producer's
+/// core wrote them last).
+const PREFETCH_AHEAD: usize = 8;
+
+/// Fetches the tuple [`PREFETCH_AHEAD`] places after `i` into cache, if there is one.
+#[inline]
+pub(crate) fn prefetch_after(tuples: &[Tuple], i: usize) {
+    if let Some(t) = tuples.get(i + PREFETCH_AHEAD) {
+        t.prefetch();
+    }
+}
+
 /// Sends spent `tuples` back to their producer, if it takes them.
 pub(crate) fn recycle(tuples: Vec<Tuple>, to: Option<&Recycle>) {
     if let Some(tx) = to {
@@ -152,11 +165,79 @@ impl Current {
     }
 }
 
+/// A tuple on a system stream made of at most three integers (what the acker streams carry),
+/// travelling between two executors of one worker as a plain value: no tuple allocation, no values
+/// vector, a fraction of the cache lines. Executors read it as the tuple it stands for; it becomes
+/// a real [`Tuple`] wherever one is needed (a bolt without a system-message path, another worker).
+#[derive(Debug, Clone, Copy)]
+pub struct SystemMessage {
+    pub source: &'static TupleSource,
+    len: u8,
+    /// Bit `i` set: value `i` is an `Int` (else a `Long`).
+    ints: u8,
+    values: [i64; 3],
+}
+
+impl SystemMessage {
+    /// The message for `values` from `source`, if they are at most three `Long`s and `Int`s.
+    pub fn from_values(source: &'static TupleSource, values: &[Value]) -> Option<SystemMessage> {
+        if values.len() > 3 {
+            return None;
+        }
+        let mut m = SystemMessage {
+            source,
+            len: values.len() as u8,
+            ints: 0,
+            values: [0; 3],
+        };
+        for (i, v) in values.iter().enumerate() {
+            m.values[i] = match *v {
+                Value::Long(n) => n,
+                Value::Int(n) => {
+                    m.ints |= 1 << i;
+                    i64::from(n)
+                }
+                _ => return None,
+            };
+        }
+        Some(m)
+    }
+
+    /// Value `i` as a number.
+    pub fn get(&self, i: usize) -> Option<i64> {
+        (i < usize::from(self.len)).then(|| self.values[i])
+    }
+
+    /// Calls `f` with the values as the tuple would carry them (on the stack).
+    pub fn with_values<R>(&self, f: impl FnOnce(&[Value]) -> R) -> R {
+        let value = |i: usize| {
+            if self.ints & (1 << i) != 0 {
+                Value::Int(self.values[i] as i32)
+            } else {
+                Value::Long(self.values[i])
+            }
+        };
+        let values = [value(0), value(1), value(2)];
+        f(&values[..usize::from(self.len)])
+    }
+
+    /// The tuple this message stands for.
+    pub fn to_tuple(&self) -> Tuple {
+        let values = self.with_values(<[Value]>::to_vec);
+        Tuple::with_ids(self.source, values, TupleIds::default())
+    }
+}
+
 /// What travels on a control queue.
 #[derive(Debug, Clone)]
 pub enum Control {
     /// Tuples on system streams.
     Batch(Batch),
+    /// System messages for task `dest`, in emit order.
+    Messages {
+        dest: i32,
+        messages: Vec<SystemMessage>,
+    },
     /// Something changed (activation, load): look at the shared state and call `poll`.
     Wake,
     /// A data queue this executor waits for has room again.
@@ -302,6 +383,7 @@ impl ExecutorInbox {
         loop {
             if let Some(cur) = rest.as_mut() {
                 if let Some(t) = cur.tuples.get(cur.next) {
+                    prefetch_after(&cur.tuples, cur.next);
                     cur.next += 1;
                     return Some((cur.dest, t.clone()));
                 }
@@ -391,6 +473,13 @@ impl ExecutorQueues {
         self.control.send(Control::Batch(batch)).is_ok()
     }
 
+    /// Queues system messages (never blocks).
+    fn send_messages(&self, dest: i32, messages: Vec<SystemMessage>) -> bool {
+        self.control
+            .send(Control::Messages { dest, messages })
+            .is_ok()
+    }
+
     /// Queues a batch of data tuples unless the queue is full.
     fn try_send_data(&self, batch: Batch) -> Result<(), TrySendError<Batch>> {
         let n = batch.tuples.len();
@@ -478,6 +567,14 @@ impl Router {
         }
     }
 
+    /// Hands system messages to local task `dest` (its control queue never refuses); false if
+    /// the task is not in this worker or its executor is gone.
+    pub fn deliver_messages(&self, dest: i32, messages: Vec<SystemMessage>) -> bool {
+        self.local
+            .get(&dest)
+            .is_some_and(|q| q.send_messages(dest, messages))
+    }
+
     /// Hands one tuple to task `dest` without blocking; system tuples go to the control queue.
     pub fn try_deliver(&self, dest: i32, tuple: Tuple, system: bool) -> Delivery {
         self.try_deliver_batch(dest, vec![tuple], system)
@@ -529,6 +626,57 @@ impl Router {
                 tracing::debug!(task = dest, "no route to task; tuples dropped");
                 Delivery::Dropped
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::tuple::Fields;
+
+    fn source() -> &'static TupleSource {
+        TupleSource::new(
+            "spout",
+            3,
+            "__ack_init",
+            Fields::new(["id", "init", "task"]).unwrap(),
+        )
+        .intern()
+    }
+
+    #[test]
+    fn system_messages_hold_only_up_to_three_integers() {
+        let s = source();
+        assert!(SystemMessage::from_values(s, &vec![Value::Long(1); 4]).is_none());
+        assert!(SystemMessage::from_values(s, &[Value::String("x".into())]).is_none());
+        assert!(SystemMessage::from_values(s, &[Value::Long(1), Value::Double(1.0)]).is_none());
+        let m = SystemMessage::from_values(s, &[Value::Long(-5), Value::Int(7)]).unwrap();
+        assert_eq!((m.get(0), m.get(1), m.get(2)), (Some(-5), Some(7), None));
+        let t = m.to_tuple();
+        assert_eq!(t.values(), &[Value::Long(-5), Value::Int(7)]);
+        assert_eq!((t.source_component(), t.source_task()), ("spout", 3));
+        assert!(!t.is_anchored());
+    }
+
+    fn integer() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            any::<i64>().prop_map(Value::Long),
+            any::<i32>().prop_map(Value::Int)
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn system_messages_give_back_exactly_the_values_they_were_made_of(
+            values in proptest::collection::vec(integer(), 0..=3)
+        ) {
+            let m = SystemMessage::from_values(source(), &values).unwrap();
+            prop_assert_eq!(m.with_values(<[Value]>::to_vec), values.clone());
+            let tuple = m.to_tuple();
+            prop_assert_eq!(tuple.values(), values.as_slice());
         }
     }
 }

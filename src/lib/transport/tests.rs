@@ -12,7 +12,9 @@ use proptest::prelude::*;
 
 use super::wire::{self, FrameError, WireMessage};
 use super::*;
-use crate::executor::transport::{executor_queues, Control, Delivery, ExecutorInbox};
+use crate::executor::transport::{
+    executor_queues, Control, Delivery, ExecutorInbox, SystemMessage,
+};
 use crate::tuple::codec::encode_values;
 use crate::tuple::Value;
 
@@ -326,6 +328,14 @@ impl Node {
                     let mut received = self.received.borrow_mut();
                     let q = received.entry(key).or_default();
                     q.extend(batch.tuples);
+                    if let Some(t) = q.pop_front() {
+                        return t;
+                    }
+                }
+                Ok(Control::Messages { messages, .. }) => {
+                    let mut received = self.received.borrow_mut();
+                    let q = received.entry(key).or_default();
+                    q.extend(messages.iter().map(SystemMessage::to_tuple));
                     if let Some(t) = q.pop_front() {
                         return t;
                     }
