@@ -1,7 +1,7 @@
 //! The emit path shared by spout and bolt executors: per task and stream, the groupers of every
 //! subscribing component ([`TaskEmitter`]), and per executor the batching of tuples per destination,
-//! the hand-off to the router, and the overflow list that turns a full destination into backpressure
-//! ([`ExecutorOutput`]).
+//! the hand-off to the router, the overflow list that turns a full destination into backpressure, and
+//! the pool of spent tuples sent back by consumers to build new tuples in ([`ExecutorOutput`]).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};

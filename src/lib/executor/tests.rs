@@ -544,8 +544,11 @@ struct KeepState {
 struct KeepingBolt {
     key: String,
     #[serde(skip)]
-    kept: Vec<(i64, Vec<(i64, i64)>, Tuple)>,
+    kept: Vec<Kept>,
 }
+
+/// A kept tuple with its value and message id when it was executed.
+type Kept = (i64, Vec<(i64, i64)>, Tuple);
 
 #[typetag::serde(name = "storm::executor::tests::KeepingBolt")]
 impl Bolt for KeepingBolt {

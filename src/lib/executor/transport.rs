@@ -9,6 +9,10 @@
 //! * **control**: an unbounded channel for system streams (`__ack_*`, `__tick`, …) and wake-ups. Acker
 //!   traffic is proportional to the data processed, is consumed before data, and never waits behind a
 //!   full data queue, so acking can never deadlock behind data backpressure.
+//!
+//! Two things keep a local hand-off cheap: a consumer sends each spent batch back to the executor that
+//! made it ([`Recycle`]), which reuses the tuples' allocations; and acker traffic between executors of
+//! one worker travels as [`SystemMessage`]s, not tuples.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
