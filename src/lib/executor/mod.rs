@@ -22,6 +22,7 @@ mod acker_bolt;
 mod bolt;
 mod emitter;
 pub mod errors;
+pub(crate) mod pool;
 mod spout;
 pub mod stats;
 pub mod transport;

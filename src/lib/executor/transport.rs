@@ -146,16 +146,17 @@ pub(crate) fn recycle(tuples: Vec<Tuple>, to: Option<&Recycle>) {
 
 /// The data batch an executor is working through: tuples are handed out by clone (the vector keeps
 /// one reference, so the whole vector can go back to the producer once spent).
+/// The transport's sender works through its batches the same way.
 #[derive(Debug)]
-struct Current {
-    dest: i32,
+pub(crate) struct Current {
+    pub(crate) dest: i32,
     tuples: Vec<Tuple>,
     next: usize,
     recycle: Option<Recycle>,
 }
 
 impl Current {
-    fn new(batch: Batch) -> Current {
+    pub(crate) fn new(batch: Batch) -> Current {
         Current {
             dest: batch.dest,
             tuples: batch.tuples,
@@ -164,7 +165,23 @@ impl Current {
         }
     }
 
-    fn retire(self) {
+    /// The next tuple, not yet taken.
+    pub(crate) fn peek(&self) -> Option<&Tuple> {
+        self.tuples.get(self.next)
+    }
+
+    /// Takes the tuple [`Current::peek`] showed.
+    pub(crate) fn advance(&mut self) {
+        prefetch_after(&self.tuples, self.next);
+        self.next += 1;
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.next >= self.tuples.len()
+    }
+
+    /// Sends the spent batch back to its producer.
+    pub(crate) fn retire(self) {
         recycle(self.tuples, self.recycle.as_ref());
     }
 }
@@ -525,8 +542,16 @@ pub trait RemoteTransport: Send + Sync {
     fn owns(&self, task: i32) -> bool;
 
     /// Queues `tuples` (in order) for `task`; `system` marks system-stream tuples, which should not
-    /// wait behind data. Gives the tuples back when they cannot be queued now.
-    fn try_send(&self, task: i32, tuples: Vec<Tuple>, system: bool) -> Result<(), Vec<Tuple>>;
+    /// wait behind data. [`Delivery::Full`] gives the tuples back when they cannot be queued now;
+    /// [`Delivery::Dropped`]: `task` is not reachable here. Once sent, the tuples go back through
+    /// `recycle` when given.
+    fn try_send(
+        &self,
+        task: i32,
+        tuples: Vec<Tuple>,
+        system: bool,
+        recycle: Option<&Recycle>,
+    ) -> Delivery;
 
     /// Asks for [`Control::Room`] on `waiter` once the data lane towards `task` has room. Returns
     /// true if `n` tuples fit already (then retry at once).
@@ -621,16 +646,14 @@ impl Router {
                 Err(TrySendError::Disconnected(_)) => Delivery::Dropped,
             };
         }
-        match &self.remote {
-            Some(remote) if remote.owns(dest) => match remote.try_send(dest, tuples, system) {
-                Ok(()) => Delivery::Delivered,
-                Err(tuples) => Delivery::Full(tuples),
-            },
-            _ => {
-                tracing::debug!(task = dest, "no route to task; tuples dropped");
-                Delivery::Dropped
-            }
+        let delivery = match &self.remote {
+            Some(remote) => remote.try_send(dest, tuples, system, recycle),
+            None => Delivery::Dropped,
+        };
+        if matches!(delivery, Delivery::Dropped) {
+            tracing::debug!(task = dest, "no route to task; tuples dropped");
         }
+        delivery
     }
 }
 

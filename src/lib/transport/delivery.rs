@@ -20,8 +20,9 @@ use crossbeam_channel::{unbounded, Receiver};
 
 use super::wire::{self, FrameError};
 use super::Shared;
-use crate::api::{Tuple, TupleSource};
-use crate::executor::transport::{Batch, Control};
+use crate::api::{Tuple, TupleIds, TupleSource};
+use crate::executor::pool::TuplePool;
+use crate::executor::transport::{Batch, Control, Recycle};
 use crate::executor::{Delivery, Router};
 use crate::topology::system::is_system_id;
 use crate::tuple::Values;
@@ -79,9 +80,19 @@ struct LastSource {
 
 /// Turns frames into [`Run`]s of tuples (on the event loop thread), resolving each wire run's source
 /// once (and a run of runs from one (task, stream) once).
-#[derive(Default)]
 pub(crate) struct FrameDecoder {
     last: Option<LastSource>,
+    /// Tuples come back here once the local executors are done with them.
+    pool: TuplePool,
+}
+
+impl Default for FrameDecoder {
+    fn default() -> FrameDecoder {
+        FrameDecoder {
+            last: None,
+            pool: TuplePool::new(),
+        }
+    }
 }
 
 /// The [`wire::Visitor`] that builds the runs of one frame.
@@ -89,6 +100,7 @@ struct Builder<'s> {
     shared: &'s Shared,
     router: &'s Router,
     last: &'s mut Option<LastSource>,
+    pool: &'s mut TuplePool,
     runs: Vec<Run>,
     /// The current wire run is dropped (task not local, unknown source).
     skip: bool,
@@ -127,7 +139,7 @@ impl<'a> wire::Visitor<'a> for Builder<'_> {
                 dest,
                 system,
                 // `count` was checked against the frame's size.
-                tuples: Vec::with_capacity(count),
+                tuples: self.pool.batch_vec(count),
             }),
         }
     }
@@ -137,7 +149,8 @@ impl<'a> wire::Visitor<'a> for Builder<'_> {
             return;
         }
         if let (Some(source), Some(run)) = (self.source, self.runs.last_mut()) {
-            run.tuples.push(Tuple::new(source, values, anchors));
+            run.tuples
+                .push(self.pool.make(source, values, TupleIds::from(anchors)));
         }
     }
 }
@@ -155,6 +168,7 @@ impl FrameDecoder {
             shared,
             router,
             last: &mut self.last,
+            pool: &mut self.pool,
             runs: Vec::new(),
             skip: true,
             source: None,
@@ -162,23 +176,35 @@ impl FrameDecoder {
         wire::visit_payload(payload, &mut b)?;
         Ok(b.runs)
     }
+
+    /// Where local executors send the decoded tuples back.
+    pub(crate) fn recycler(&self) -> &Recycle {
+        self.pool.recycler()
+    }
 }
 
 /// Delivers a frame's runs on the event loop thread: system runs always (their queues never
 /// refuse); data runs only while `direct` (the delivery thread holds nothing, so order is kept)
 /// and until one does not fit. Returns the data runs left for the delivery thread, in order.
-pub(crate) fn deliver_now(router: &Router, runs: Vec<Run>, direct: bool) -> Vec<Run> {
+pub(crate) fn deliver_now(
+    router: &Router,
+    runs: Vec<Run>,
+    direct: bool,
+    recycle: &Recycle,
+) -> Vec<Run> {
     let mut left = Vec::new();
     for run in runs {
         if run.system {
-            router.try_deliver_batch(run.dest, run.tuples, true);
+            router.try_deliver_recycled(run.dest, run.tuples, true, Some(recycle));
             continue;
         }
         if !direct || !left.is_empty() {
             left.push(run);
             continue;
         }
-        if let Delivery::Full(tuples) = router.try_deliver_batch(run.dest, run.tuples, false) {
+        if let Delivery::Full(tuples) =
+            router.try_deliver_recycled(run.dest, run.tuples, false, Some(recycle))
+        {
             left.push(Run {
                 dest: run.dest,
                 system: false,

@@ -1,7 +1,7 @@
 //! The transport's mio event loop: the one thread that accepts, reads, decodes, connects, reconnects
 //! and writes for a worker.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -15,7 +15,7 @@ use mio::{Events, Interest, Poll, Token};
 use super::delivery::{self, FrameDecoder, Run};
 use super::wire::{self, FRAME_HEADER_BYTES};
 use super::{PeerQueue, Shared};
-use crate::api::Tuple;
+use crate::executor::transport::Current;
 use crate::executor::Router;
 
 pub(crate) const LISTENER: Token = Token(0);
@@ -64,7 +64,8 @@ struct Peer {
     next_attempt: Instant,
     failures: u32,
     /// The rest of a batch taken from the queue that did not fit in the last frame.
-    carry: Option<(i32, VecDeque<Tuple>)>,
+    /// The batch being sent (spent batches go back to their producers).
+    carry: Option<Current>,
 }
 
 pub(crate) struct EventLoop {
@@ -546,7 +547,7 @@ fn read_frames(
                         // Only this thread adds to the backlog: 0 means the delivery thread holds
                         // nothing, so delivering here keeps the order.
                         let direct = shared.delivery_backlog.load(Ordering::SeqCst) == 0;
-                        let left = delivery::deliver_now(router, runs, direct);
+                        let left = delivery::deliver_now(router, runs, direct, decoder.recycler());
                         if !left.is_empty() {
                             conn.pending = Some(left);
                         }
@@ -616,19 +617,23 @@ fn fill_frame(buf: &mut Vec<u8>, peer: &mut Peer, shared: &Shared) -> bool {
     let max_payload = shared.opts.max_frame_bytes;
     let mut frame = wire::FrameBuilder::begin(buf);
     while (frame.messages() as usize) < shared.opts.batch_tuples.max(1) {
-        if peer.carry.as_ref().is_none_or(|(_, t)| t.is_empty()) {
-            peer.carry = peer.queue.pop().map(|b| (b.dest, VecDeque::from(b.tuples)));
+        if peer.carry.as_ref().is_none_or(Current::is_done) {
+            if let Some(spent) = peer.carry.take() {
+                spent.retire();
+            }
+            peer.carry = peer.queue.pop().map(Current::new);
         }
-        let Some((dest, tuples)) = peer.carry.as_mut() else {
+        let Some(carry) = peer.carry.as_mut() else {
             break;
         };
-        let dest = *dest;
-        let Some(tuple) = tuples.pop_front() else {
+        let dest = carry.dest;
+        let Some(tuple) = carry.peek() else {
             continue;
         };
         let (before, state) = (buf.len(), frame);
-        if let Err(e) = frame.push_tuple(buf, dest, &tuple) {
+        if let Err(e) = frame.push_tuple(buf, dest, tuple) {
             tracing::warn!(topology = %shared.topology_id, peer = %peer.queue.addr, task = dest, error = %e, "cannot send tuple; dropped");
+            carry.advance();
             continue;
         }
         if frame.payload_len(buf) > max_payload {
@@ -636,11 +641,12 @@ fn fill_frame(buf: &mut Vec<u8>, peer: &mut Peer, shared: &Shared) -> bool {
             frame = state;
             if frame.messages() == 0 {
                 tracing::warn!(topology = %shared.topology_id, peer = %peer.queue.addr, task = dest, max_frame_bytes = max_payload, "tuple larger than a frame may be (storm.messaging.netty.buffer_size); dropped");
+                carry.advance();
                 continue;
             }
-            tuples.push_front(tuple);
             break;
         }
+        carry.advance();
     }
     let sent = frame.messages() > 0;
     frame.finish(buf);

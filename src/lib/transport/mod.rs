@@ -38,7 +38,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
 use crate::api::{Tuple, TupleSource, WorkerTopologyContext};
 use crate::config::{Config, ConfigError};
-use crate::executor::transport::{Batch, Control, FastMap, Population};
+use crate::executor::transport::{Batch, Control, Delivery, FastMap, Population, Recycle};
 use crate::executor::{RemoteTransport, Router};
 use crate::topology::system::is_system_id;
 use crate::tuple::Fields;
@@ -210,7 +210,13 @@ impl PeerQueue {
     }
 
     /// Queues a batch on a lane unless the lane is full.
-    fn try_push(&self, dest: i32, tuples: Vec<Tuple>, system: bool) -> Result<(), Vec<Tuple>> {
+    fn try_push(
+        &self,
+        dest: i32,
+        tuples: Vec<Tuple>,
+        system: bool,
+        recycle: Option<&Recycle>,
+    ) -> Result<(), Vec<Tuple>> {
         let (tx, pop) = if system {
             (&self.system_tx, &self.system_pop)
         } else {
@@ -220,7 +226,12 @@ impl PeerQueue {
         if !pop.try_add(n) {
             return Err(tuples);
         }
-        tx.send(Batch::new(dest, tuples)).map_err(|e| {
+        let batch = Batch {
+            dest,
+            tuples,
+            recycle: recycle.cloned(),
+        };
+        tx.send(batch).map_err(|e| {
             pop.remove(n);
             e.into_inner().tuples
         })
@@ -492,18 +503,27 @@ impl RemoteTransport for TcpTransport {
             .contains_key(&task)
     }
 
-    fn try_send(&self, task: i32, tuples: Vec<Tuple>, system: bool) -> Result<(), Vec<Tuple>> {
+    fn try_send(
+        &self,
+        task: i32,
+        tuples: Vec<Tuple>,
+        system: bool,
+        recycle: Option<&Recycle>,
+    ) -> Delivery {
         let result = {
             let routes = self.shared.routes.read().unwrap_or_else(|e| e.into_inner());
             let Some(q) = routes.by_task.get(&task) else {
-                return Err(tuples);
+                return Delivery::Dropped;
             };
-            q.try_push(task, tuples, system)
+            q.try_push(task, tuples, system, recycle)
         };
-        if result.is_ok() {
-            self.shared.wake();
+        match result {
+            Ok(()) => {
+                self.shared.wake();
+                Delivery::Delivered
+            }
+            Err(tuples) => Delivery::Full(tuples),
         }
-        result
     }
 
     fn notify_room(&self, task: i32, waiter: &Sender<Control>, n: usize) -> bool {
