@@ -18,7 +18,8 @@ use super::transport::{
 use super::worker::{ExecutorDef, WorkerShared};
 use crate::api::TupleIds;
 use crate::api::{
-    Bolt, BoltOutput, ComponentError, EmitError, OutputCollector, TopologyContext, Tuple, Waker,
+    Bolt, BoltOutput, ComponentError, ConfMap, EmitError, OutputCollector, TopologyContext, Tuple,
+    Waker,
 };
 use crate::topology::system::{
     ACKER_ACK_STREAM_ID, ACKER_FAIL_STREAM_ID, ACKER_RESET_TIMEOUT_STREAM_ID,
@@ -191,7 +192,13 @@ impl<'i> BoltExecutor<'i> {
         }
     }
 
-    fn prepare(&mut self, index: usize) -> Result<(), ComponentError> {
+    /// Calls `f` with task `index`'s bolt, its context, the topology conf and a collector emitting
+    /// as that task.
+    fn with_task<R>(
+        &mut self,
+        index: usize,
+        f: impl FnOnce(&mut dyn Bolt, &TopologyContext, &ConfMap, &mut OutputCollector<'_>) -> R,
+    ) -> R {
         let BoltExecutor {
             tasks, out, def, ..
         } = self;
@@ -203,7 +210,13 @@ impl<'i> BoltExecutor<'i> {
             queues: &def.queues,
         };
         let mut collector = OutputCollector::new(&mut backend);
-        task.bolt.prepare(&def.conf, &task.context, &mut collector)
+        f(task.bolt.as_mut(), &task.context, &def.conf, &mut collector)
+    }
+
+    fn prepare(&mut self, index: usize) -> Result<(), ComponentError> {
+        self.with_task(index, |bolt, context, conf, collector| {
+            bolt.prepare(conf, context, collector)
+        })
     }
 
     /// The index of task `dest` in this executor.
@@ -227,20 +240,9 @@ impl<'i> BoltExecutor<'i> {
         let Some(index) = self.task_index(dest) else {
             return Ok(());
         };
-        let handled = {
-            let BoltExecutor {
-                tasks, out, def, ..
-            } = self;
-            let task = &mut tasks[index];
-            let mut backend = BoltBackend {
-                task_id: task.task_id,
-                emitter: &mut task.emitter,
-                out,
-                queues: &def.queues,
-            };
-            let mut collector = OutputCollector::new(&mut backend);
-            m.with_values(|values| task.bolt.execute_system(m.source, values, &mut collector))
-        };
+        let handled = self.with_task(index, |bolt, _, _, collector| {
+            m.with_values(|values| bolt.execute_system(m.source, values, collector))
+        });
         match handled {
             Some(result) => {
                 result?;
@@ -265,20 +267,9 @@ impl<'i> BoltExecutor<'i> {
         if sampled {
             tuple.set_exec_start_ns(start);
         }
-        {
-            let BoltExecutor {
-                tasks, out, def, ..
-            } = self;
-            let task = &mut tasks[index];
-            let mut backend = BoltBackend {
-                task_id: task.task_id,
-                emitter: &mut task.emitter,
-                out,
-                queues: &def.queues,
-            };
-            let mut collector = OutputCollector::new(&mut backend);
-            task.bolt.execute(tuple, &mut collector)?;
-        }
+        self.with_task(index, |bolt, _, _, collector| {
+            bolt.execute(tuple, collector)
+        })?;
         let ms = if sampled {
             now_ns().saturating_sub(start) as f64 / 1e6
         } else {
@@ -320,18 +311,8 @@ impl<'i> BoltExecutor<'i> {
         if self.out.has_overflow() {
             return Ok(());
         }
-        let BoltExecutor {
-            tasks, out, def, ..
-        } = self;
-        for task in tasks.iter_mut() {
-            let mut backend = BoltBackend {
-                task_id: task.task_id,
-                emitter: &mut task.emitter,
-                out,
-                queues: &def.queues,
-            };
-            let mut collector = OutputCollector::new(&mut backend);
-            task.bolt.poll(&mut collector)?;
+        for index in 0..self.tasks.len() {
+            self.with_task(index, |bolt, _, _, collector| bolt.poll(collector))?;
         }
         Ok(())
     }

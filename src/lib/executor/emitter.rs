@@ -530,16 +530,8 @@ impl ExecutorOutput {
         }
     }
 
-    /// Sends `values` to `targets`, the tuple for each target carrying the ids `ids_for` makes;
-    /// counts emitted/transferred.
-    pub fn send(
-        &mut self,
-        source: &'static TupleSource,
-        system: bool,
-        targets: &[i32],
-        values: Values,
-        mut ids_for: impl FnMut(&mut EdgeIdGen) -> TupleIds,
-    ) {
+    /// Counts an emit of `values` to `targets` (and logs it under `topology.debug`).
+    fn count_emit(&mut self, source: &'static TupleSource, values: &[Value], targets: &[i32]) {
         if self.debug {
             tracing::info!(
                 task = source.task,
@@ -550,11 +542,22 @@ impl ExecutorOutput {
                 targets
             );
         }
-        {
-            let c = self.counts.of(source);
-            c.emitted += 1;
-            c.transferred += targets.len() as u64;
-        }
+        let c = self.counts.of(source);
+        c.emitted += 1;
+        c.transferred += targets.len() as u64;
+    }
+
+    /// Sends `values` to `targets`, the tuple for each target carrying the ids `ids_for` makes;
+    /// counts emitted/transferred.
+    pub fn send(
+        &mut self,
+        source: &'static TupleSource,
+        system: bool,
+        targets: &[i32],
+        values: Values,
+        mut ids_for: impl FnMut(&mut EdgeIdGen) -> TupleIds,
+    ) {
+        self.count_emit(source, &values, targets);
         let mut values = Some(values);
         for (i, &dest) in targets.iter().enumerate() {
             let v = if i + 1 == targets.len() {
@@ -589,19 +592,7 @@ impl ExecutorOutput {
         targets.clear();
         let routed = emitter.route_into(stream, values, direct, &mut targets);
         if let Ok((source, system)) = routed {
-            if self.debug {
-                tracing::info!(
-                    task = source.task,
-                    "Emitting: {} {} {:?} to {:?}",
-                    source.component,
-                    source.stream,
-                    values,
-                    targets
-                );
-            }
-            let c = self.counts.of(source);
-            c.emitted += 1;
-            c.transferred += targets.len() as u64;
+            self.count_emit(source, values, &targets);
             // System traffic between executors of this worker travels as plain messages.
             let message = if system {
                 SystemMessage::from_values(source, values)
