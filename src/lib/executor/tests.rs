@@ -640,6 +640,15 @@ fn executor_never_reuses_a_tuple_a_bolt_kept_and_acks_all_through_system_message
         "{executed:?}"
     );
     assert!(
+        acker
+            .stats
+            .execute_latency
+            .get("flood")
+            .is_some_and(|streams| streams.contains_key("__ack_init")),
+        "the acker's execute latency is sampled: {:?}",
+        acker.stats.execute_latency
+    );
+    assert!(
         cluster.all_errors().is_empty(),
         "{:?}",
         cluster.all_errors()
