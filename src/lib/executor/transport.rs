@@ -403,10 +403,9 @@ impl ExecutorInbox {
         let mut rest = self.rest.borrow_mut();
         loop {
             if let Some(cur) = rest.as_mut() {
-                if let Some(t) = cur.tuples.get(cur.next) {
-                    prefetch_after(&cur.tuples, cur.next);
-                    cur.next += 1;
-                    return Some((cur.dest, t.clone()));
+                if let Some(t) = cur.peek().cloned() {
+                    cur.advance();
+                    return Some((cur.dest, t));
                 }
                 // Every tuple of it has been executed (this is called after the last one).
                 if let Some(spent) = rest.take() {
@@ -424,7 +423,7 @@ impl ExecutorInbox {
         self.taken(batch.tuples.len());
         let mut rest = self.rest.borrow_mut();
         match rest.as_mut() {
-            Some(cur) if cur.next < cur.tuples.len() => {
+            Some(cur) if !cur.is_done() => {
                 if cur.dest == batch.dest {
                     cur.tuples.extend(batch.tuples);
                 } else {
