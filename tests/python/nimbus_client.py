@@ -182,9 +182,10 @@ def main(argv):
         java.bolts["split_bolt"].bolt_object = st.ComponentObject(serialized_java=b"\xac\xed\x00\x05sr")
         try:
             client.submitTopology("java", location, "{}", java)
-            check(False, "Java component refused")
+            check(False, "truncated Java component refused")
         except st.InvalidTopologyException as e:
-            step("Java-serialized component: InvalidTopologyException(%s)" % e.msg)
+            check("split_bolt" in e.msg and "truncated" in e.msg, "names the component: %r" % e.msg)
+            step("truncated Java-serialized component: InvalidTopologyException(%s)" % e.msg)
         try:
             client.rebalance(NAME, st.RebalanceOptions(wait_secs=1, num_executors={"nope": 2}))
             check(False, "rebalance of an unknown component refused")

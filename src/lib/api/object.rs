@@ -61,6 +61,39 @@ pub fn check_component_object(
     Ok(())
 }
 
+/// The class name at the head of a Java object stream (`AC ED 00 05`, `TC_OBJECT`, `TC_CLASSDESC`,
+/// the class name in modified UTF-8), or why the bytes are not one. This is all storm-rs reads of a
+/// Java-serialized component outside the JVM: nimbus checks it at submit and errors name the class.
+pub fn java_serialized_class(bytes: &[u8]) -> Result<String, String> {
+    const TC_OBJECT: u8 = 0x73;
+    const TC_CLASSDESC: u8 = 0x72;
+    if !bytes.starts_with(&[0xAC, 0xED, 0x00, 0x05]) {
+        return Err("it does not start with Java's serialization header AC ED 00 05".into());
+    }
+    match bytes.get(4..6) {
+        Some([TC_OBJECT, TC_CLASSDESC]) => {}
+        Some(_) => {
+            return Err("it does not hold one serialized object with a class descriptor".into())
+        }
+        None => return Err(format!("it is truncated after {} bytes", bytes.len())),
+    }
+    let len = match bytes.get(6..8) {
+        Some(&[hi, lo]) => usize::from(u16::from_be_bytes([hi, lo])),
+        _ => return Err(format!("it is truncated after {} bytes", bytes.len())),
+    };
+    let name = bytes
+        .get(8..8 + len)
+        .ok_or_else(|| format!("it is truncated after {} bytes", bytes.len()))?;
+    // Class names are ASCII in practice; modified UTF-8 differs from UTF-8 only for NUL and
+    // supplementary characters, which a class name does not contain.
+    let name =
+        std::str::from_utf8(name).map_err(|_| "its class name is not valid UTF-8".to_string())?;
+    if name.is_empty() {
+        return Err("its class name is empty".into());
+    }
+    Ok(name.to_owned())
+}
+
 fn encode<T: serde::Serialize + ?Sized>(
     component: &str,
     value: &T,
@@ -149,6 +182,25 @@ pub fn decode_bolt(
     }
     let bytes = rust_bytes(component, object)?;
     serde_json::from_slice(bytes).map_err(|e| decode_error(component, e))
+}
+
+/// Whether `topology` has anything only a JVM can run: a Java-serialized component or custom
+/// grouping, or a `java_object` component. Such a topology's workers start an embedded JVM.
+pub fn has_java_components(topology: &crate::thrift::StormTopology) -> bool {
+    let java_object = |o: &ComponentObject| match o {
+        ComponentObject::SerializedJava(b) => b.starts_with(&JAVA_SERIALIZATION_MAGIC),
+        ComponentObject::JavaObject(_) => true,
+        ComponentObject::Shell(_) => false,
+    };
+    let java_grouping = |g: &Grouping| matches!(g, Grouping::CustomSerialized(b) if b.starts_with(&JAVA_SERIALIZATION_MAGIC));
+    topology
+        .spouts
+        .values()
+        .any(|s| java_object(&s.spout_object) || s.common.inputs.values().any(java_grouping))
+        || topology
+            .bolts
+            .values()
+            .any(|b| java_object(&b.bolt_object) || b.common.inputs.values().any(java_grouping))
 }
 
 /// Builds a user grouping from its configuration bytes.

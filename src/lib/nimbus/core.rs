@@ -203,24 +203,39 @@ pub fn parse_topology_conf(json: &str) -> Result<Map<String, Value>> {
     }
 }
 
-/// Refuses components only a JVM could run: Java-serialized objects and `JavaObject`s.
-pub fn refuse_jvm_components(t: &StormTopology) -> Result<()> {
+/// Checks that every component object is one a worker can run: a storm-rs component (`STORMRS1`), a
+/// Java-serialized object (`AC ED 00 05`, run in the worker's embedded JVM), a `JavaObject` naming a
+/// class, or a shell component. Anything else (bytes of no known form, a `JavaObject` without a class
+/// name, state spouts) is refused with the component's name.
+pub fn check_component_objects(t: &StormTopology) -> Result<()> {
     let objects = t
         .spouts
         .iter()
         .map(|(id, s)| (id, &s.spout_object))
         .chain(t.bolts.iter().map(|(id, b)| (id, &b.bolt_object)));
     for (id, object) in objects {
-        let jvm = match object {
-            ComponentObject::SerializedJava(bytes) => bytes.starts_with(&JAVA_SERIALIZATION_MAGIC),
-            ComponentObject::JavaObject(_) => true,
-            ComponentObject::Shell(_) => false,
-        };
-        if jvm {
-            return Err(NimbusError::InvalidTopology(format!(
-                "Component {id} is a Java object; storm-rs has no JVM and runs only shell (multilang) \
-                 components and storm-rs components"
-            )));
+        match object {
+            ComponentObject::SerializedJava(bytes) => {
+                if bytes.starts_with(&JAVA_SERIALIZATION_MAGIC) {
+                    if let Err(why) = crate::api::java_serialized_class(bytes) {
+                        return Err(NimbusError::InvalidTopology(format!(
+                            "Component {id} is not a valid Java-serialized object: {why}"
+                        )));
+                    }
+                } else if !bytes.starts_with(crate::api::RUST_COMPONENT_MAGIC) {
+                    return Err(NimbusError::InvalidTopology(format!(
+                        "Component {id} has serialized_java bytes that are neither a Java-serialized \
+                         object (AC ED 00 05) nor a storm-rs component (STORMRS1); rebuild the \
+                         topology with Storm's TopologyBuilder or storm-rs's"
+                    )));
+                }
+            }
+            ComponentObject::JavaObject(o) if o.full_class_name.trim().is_empty() => {
+                return Err(NimbusError::InvalidTopology(format!(
+                    "Component {id} is a java_object without a class name"
+                )));
+            }
+            ComponentObject::JavaObject(_) | ComponentObject::Shell(_) => {}
         }
     }
     if !t.state_spouts.is_empty() {
@@ -229,6 +244,12 @@ pub fn refuse_jvm_components(t: &StormTopology) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Whether a topology has components only a JVM can run (Java-serialized objects, `JavaObject`s),
+/// or Java-serialized custom groupings.
+pub fn has_jvm_components(t: &StormTopology) -> bool {
+    crate::api::has_java_components(t)
 }
 
 /// Storm's `normalizeConf` (the parts that apply without security or kryo): the saved topology conf.
@@ -644,7 +665,7 @@ impl Nimbus {
             )));
         }
         let user_conf = parse_topology_conf(json_conf)?;
-        refuse_jvm_components(topology)?;
+        check_component_objects(topology)?;
         let now = now_secs();
         let counter = self.submitted.fetch_add(1, Ordering::SeqCst) + 1;
         let id = topology_id(name, counter, now);

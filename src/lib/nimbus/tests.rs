@@ -170,23 +170,47 @@ fn word_count(count_field: &str) -> StormTopology {
 }
 
 #[test]
-fn java_components_are_refused() {
+fn component_objects_are_checked_by_kind() {
     let mut t = word_count("word");
-    assert!(refuse_jvm_components(&t).is_ok());
+    assert!(check_component_objects(&t).is_ok());
+    assert!(!has_jvm_components(&t));
+    // A truncated Java object stream is refused with the component's name.
     t.bolts.get_mut("split").unwrap().bolt_object =
-        ComponentObject::SerializedJava(vec![0xAC, 0xED, 0, 5]);
+        ComponentObject::SerializedJava(vec![0xAC, 0xED, 0, 5, 0x73]);
     assert!(matches!(
-        refuse_jvm_components(&t),
-        Err(NimbusError::InvalidTopology(m)) if m.contains("split")
+        check_component_objects(&t),
+        Err(NimbusError::InvalidTopology(m)) if m.contains("split") && m.contains("truncated")
     ));
+    // A whole one (its class descriptor) runs in the worker's JVM.
+    let mut java = vec![0xAC, 0xED, 0, 5, 0x73, 0x72, 0, 9];
+    java.extend_from_slice(b"a.b.Split");
+    java.extend_from_slice(&[0; 12]);
+    t.bolts.get_mut("split").unwrap().bolt_object = ComponentObject::SerializedJava(java.clone());
+    assert!(check_component_objects(&t).is_ok());
+    assert!(has_jvm_components(&t));
+    assert_eq!(
+        crate::api::java_serialized_class(&java).unwrap(),
+        "a.b.Split"
+    );
     t.bolts.get_mut("split").unwrap().bolt_object =
         ComponentObject::SerializedJava(b"STORMRS1 rust component".to_vec());
-    assert!(refuse_jvm_components(&t).is_ok());
+    assert!(check_component_objects(&t).is_ok());
+    t.bolts.get_mut("split").unwrap().bolt_object =
+        ComponentObject::SerializedJava(b"garbage".to_vec());
+    assert!(check_component_objects(&t).is_err());
+    t.bolts.get_mut("split").unwrap().bolt_object =
+        ComponentObject::SerializedJava(b"STORMRS1 rust component".to_vec());
     t.bolts.get_mut("count").unwrap().bolt_object = ComponentObject::JavaObject(JavaObject {
         full_class_name: "a.B".into(),
         args_list: vec![],
     });
-    assert!(refuse_jvm_components(&t).is_err());
+    assert!(check_component_objects(&t).is_ok());
+    assert!(has_jvm_components(&t));
+    t.bolts.get_mut("count").unwrap().bolt_object = ComponentObject::JavaObject(JavaObject {
+        full_class_name: " ".into(),
+        args_list: vec![],
+    });
+    assert!(check_component_objects(&t).is_err());
 }
 
 struct Fixture {
