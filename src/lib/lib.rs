@@ -15,6 +15,7 @@ pub mod drpc;
 pub mod executor;
 pub mod grouping;
 pub mod http;
+pub mod jvm;
 pub mod local;
 pub mod local_state;
 pub mod logging;

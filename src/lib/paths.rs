@@ -225,6 +225,12 @@ impl StormPaths {
 }
 
 /// The stormdist file `name` (one of [`STORMJAR`], [`STORMCODE`], [`STORMCONF`]) inside `dir`.
+/// `<storm home>/lib-java`: storm-rs's Java parts (the bridge jar, Storm's client jars resolved from
+/// Maven under `repository/`, and the cached classpath lists).
+pub fn java_lib_dir(home: &Path) -> PathBuf {
+    home.join("lib-java")
+}
+
 pub fn dist_file(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
 }

@@ -57,9 +57,9 @@ pub use context::{StreamDecl, TopologyContext, WorkerTopologyContext};
 pub use declarer::OutputFieldsDeclarer;
 pub use object::{
     bolt_object, check_component_object, custom_grouping, decode_bolt, decode_spout,
-    grouping_from_thrift, has_java_components, java_serialized_class, register_custom_grouping,
-    registered_custom_grouping, spout_object, ComponentCodecError, CustomGroupingFn,
-    PARTIAL_KEY_GROUPING_CLASS, RUST_COMPONENT_MAGIC,
+    grouping_from_thrift, has_java_components, is_java_object, java_serialized_class,
+    register_custom_grouping, registered_custom_grouping, spout_object, ComponentCodecError,
+    CustomGroupingFn, PARTIAL_KEY_GROUPING_CLASS, RUST_COMPONENT_MAGIC,
 };
 pub(crate) use tuple::TupleIds;
 pub use tuple::{MessageId, Tuple, TupleError, TupleSource};

@@ -4,7 +4,8 @@
 //!   `typetag` form of the `dyn Spout` / `dyn Bolt` (externally tagged with the type name).
 //! * A shell (multilang) component is Storm's `ComponentObject::Shell`; it becomes a
 //!   [`ShellSpout`](crate::multilang::ShellSpout) / [`ShellBolt`](crate::multilang::ShellBolt).
-//! * Java-serialized bytes (`AC ED …`) are refused: storm-rs runs no JVM.
+//! * Java-serialized bytes (`AC ED …`) and `java_object`s are Java components: a cluster worker runs
+//!   them in its embedded JVM ([`crate::jvm`]); `LocalCluster` refuses them.
 //! * Groupings: partial key is Storm's `PartialKeyGrouping` as a `custom_object` with the fields as
 //!   string arguments; a user grouping is a `custom_object` naming a grouping registered with
 //!   [`register_custom_grouping`], with one binary argument (its configuration).
@@ -28,7 +29,7 @@ pub const PARTIAL_KEY_GROUPING_CLASS: &str = "org.apache.storm.grouping.PartialK
 /// Why a component object cannot be turned into (or made from) a runnable component.
 #[derive(Debug, thiserror::Error)]
 pub enum ComponentCodecError {
-    #[error("component \"{component}\" is a Java-serialized object (its bytes start with AC ED); storm-rs runs no Java code: write the component in Rust or as a shell (multilang) component")]
+    #[error("component \"{component}\" is a Java component; Java components run in the embedded JVM of cluster workers (submit the topology with `storm jar` to a storm-rs cluster), not in local mode")]
     JavaSerialized { component: String },
     #[error("component \"{component}\" cannot be serialized: {message}")]
     Serialize { component: String, message: String },
@@ -45,18 +46,15 @@ pub enum ComponentCodecError {
     },
 }
 
-/// Refuses what no worker can run (Java-serialized bytes); what nimbus and `LocalCluster` check at
-/// submit.
+/// Refuses what `LocalCluster` cannot run (Java components: they need a cluster worker's JVM).
 pub fn check_component_object(
     component: &str,
     object: &ComponentObject,
 ) -> Result<(), ComponentCodecError> {
-    if let ComponentObject::SerializedJava(bytes) = object {
-        if bytes.starts_with(&JAVA_SERIALIZATION_MAGIC) {
-            return Err(ComponentCodecError::JavaSerialized {
-                component: component.to_owned(),
-            });
-        }
+    if is_java_object(object) {
+        return Err(ComponentCodecError::JavaSerialized {
+            component: component.to_owned(),
+        });
     }
     Ok(())
 }
@@ -158,11 +156,27 @@ pub fn bolt_object(
     encode(component, bolt)
 }
 
-/// Rebuilds a spout from the topology's component object.
+/// Whether the component object is one only a JVM can make (Java-serialized, or a `java_object`).
+pub fn is_java_object(object: &ComponentObject) -> bool {
+    match object {
+        ComponentObject::SerializedJava(bytes) => bytes.starts_with(&JAVA_SERIALIZATION_MAGIC),
+        ComponentObject::JavaObject(_) => true,
+        ComponentObject::Shell(_) => false,
+    }
+}
+
+/// Rebuilds a spout from the topology's component object (a Java one becomes a
+/// [`JavaSpout`](crate::jvm::JavaSpout), made in the worker's JVM when it opens).
 pub fn decode_spout(
     component: &str,
     object: &ComponentObject,
 ) -> Result<Box<dyn Spout>, ComponentCodecError> {
+    if is_java_object(object) {
+        return Ok(Box::new(crate::jvm::JavaSpout::new(
+            component,
+            crate::thrift::serialize(object),
+        )));
+    }
     if let ComponentObject::Shell(shell) = object {
         return Ok(Box::new(crate::multilang::ShellSpout::from_component(
             shell,
@@ -172,11 +186,18 @@ pub fn decode_spout(
     serde_json::from_slice(bytes).map_err(|e| decode_error(component, e))
 }
 
-/// Rebuilds a bolt from the topology's component object.
+/// Rebuilds a bolt from the topology's component object (a Java one becomes a
+/// [`JavaBolt`](crate::jvm::JavaBolt), made in the worker's JVM when it is prepared).
 pub fn decode_bolt(
     component: &str,
     object: &ComponentObject,
 ) -> Result<Box<dyn Bolt>, ComponentCodecError> {
+    if is_java_object(object) {
+        return Ok(Box::new(crate::jvm::JavaBolt::new(
+            component,
+            crate::thrift::serialize(object),
+        )));
+    }
     if let ComponentObject::Shell(shell) = object {
         return Ok(Box::new(crate::multilang::ShellBolt::from_component(shell)));
     }
@@ -290,14 +311,17 @@ pub fn grouping_from_thrift(grouping: &Grouping) -> Result<RouteGrouping, Groupi
                 payload,
             }
         }
-        Grouping::CustomSerialized(bytes) => {
+        Grouping::CustomSerialized(bytes) if bytes.starts_with(&JAVA_SERIALIZATION_MAGIC) => {
+            // A Java CustomStreamGrouping: run in the worker's JVM (registered when it starts).
+            RouteGrouping::Custom {
+                name: crate::jvm::JAVA_GROUPING.to_owned(),
+                payload: bytes.clone(),
+            }
+        }
+        Grouping::CustomSerialized(_) => {
             return Err(GroupingError::Custom {
                 name: "custom_serialized".into(),
-                message: if bytes.starts_with(&JAVA_SERIALIZATION_MAGIC) {
-                    "a Java-serialized CustomStreamGrouping cannot run in storm-rs; register a Rust grouping and use custom_grouping".into()
-                } else {
-                    "serialized custom groupings are not supported; register a Rust grouping and use custom_grouping".into()
-                },
+                message: "custom_serialized groupings must be Java-serialized CustomStreamGroupings (run in the worker's JVM); for a Rust grouping register it and use custom_grouping".into(),
             })
         }
     })

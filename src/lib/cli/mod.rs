@@ -5,6 +5,7 @@
 //! exits non-zero.
 
 pub mod artifacts;
+pub mod java;
 pub mod progress;
 mod topology;
 
@@ -70,9 +71,11 @@ pub enum Command {
     Jar {
         #[command(flatten)]
         deps: artifacts::DependencyArgs,
-        /// The topology program (a Rust executable linking the storm library).
+        /// The topology program (a Rust executable linking the storm library), or a Java topology
+        /// jar (then the main class comes first in the arguments).
         artifact: PathBuf,
-        /// Arguments passed to the program (usually the topology name first).
+        /// Arguments passed to the program (usually the topology name first); for a jar, the main
+        /// class and its arguments.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -370,6 +373,9 @@ fn run_jar(
     let (mut deps, mut args) = (deps.clone(), args.to_vec());
     deps.take_from(&mut args)?;
     let resolved = deps.resolve(&conf.get_path("storm.local.dir")?)?;
+    if java::is_java_jar(&absolute) {
+        return java::run(conf, &resolved, &absolute, &args);
+    }
     exec_program(
         cli,
         artifact,

@@ -91,6 +91,8 @@ pub enum WorkerDaemonError {
     Worker(#[from] WorkerError),
     #[error("invalid topology: {0}")]
     Topology(String),
+    #[error("Java components: {0}")]
+    Java(String),
 }
 
 /// The positional arguments the supervisor passes.
@@ -388,6 +390,16 @@ impl RunningWorker {
             WorkerTopologyContext::new(&args.topology_id, &system, Vec::new(), Some(args.port))
                 .map_err(|e| WorkerDaemonError::Topology(e.to_string()))?,
         );
+        java::start_if_needed(
+            conf,
+            &merged,
+            &paths,
+            &args,
+            &topology,
+            &system,
+            context.task_to_component(),
+            &executors,
+        )?;
         let transport = TcpTransport::start(
             args.port,
             &args.topology_id,
@@ -701,6 +713,8 @@ pub fn main(args: &DaemonArgs) -> anyhow::Result<()> {
     tracing::info!(?reason, "worker stopped");
     Ok(())
 }
+
+pub mod java;
 
 #[cfg(test)]
 mod tests;
