@@ -212,6 +212,10 @@ impl Bolt for JavaBolt {
         match &mut self.inner {
             Some(Inner::Shell(shell)) => shell.cleanup(),
             Some(Inner::Java(live)) => {
+                let held = live.state.tuples.borrow().len();
+                if held > 0 {
+                    tracing::debug!(component = %self.component, held, "inputs neither acked nor failed at cleanup");
+                }
                 if let Ok(mut env) = env(live.jvm) {
                     if let Err(e) = call_void(
                         &mut env,

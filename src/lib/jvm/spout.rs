@@ -22,6 +22,9 @@ pub struct JavaSpout {
     object: Vec<u8>,
     #[serde(skip)]
     live: Option<Live>,
+    /// A Java `ShellSpout` subclass, run by storm-rs's multilang spout.
+    #[serde(skip)]
+    shell: Option<Box<dyn Spout>>,
 }
 
 /// The Java host and its Rust state, once open.
@@ -53,6 +56,7 @@ impl JavaSpout {
             component: component.to_owned(),
             object,
             live: None,
+            shell: None,
         }
     }
 
@@ -201,6 +205,15 @@ impl Spout for JavaSpout {
         collector: &mut SpoutOutputCollector<'_>,
     ) -> Result<(), ComponentError> {
         let jvm = get(&self.component)?;
+        if let Some(command) = super::bolt::shell_command(jvm, &self.object)
+            .map_err(|e| explain_error(&self.component, e))?
+        {
+            tracing::info!(component = %self.component, ?command, "Java ShellSpout runs as a storm-rs shell spout");
+            let mut shell: Box<dyn Spout> = Box::new(crate::multilang::ShellSpout::new(command));
+            shell.open(conf, context, collector)?;
+            self.shell = Some(shell);
+            return Ok(());
+        }
         let (host, state) = new_host(jvm, &self.component, &self.object, context, false)
             .map_err(|e| explain_error(&self.component, e))?;
         self.live = Some(Live { host, state, jvm });
@@ -231,6 +244,9 @@ impl Spout for JavaSpout {
         message_id: MessageId,
         collector: &mut SpoutOutputCollector<'_>,
     ) -> Result<(), ComponentError> {
+        if let Some(shell) = &mut self.shell {
+            return shell.ack(message_id, collector);
+        }
         let key = JValue::Long(key_of(&message_id)).as_jni();
         self.call(collector, |a| a.spout_ack, &[key], "ack")
     }
@@ -240,11 +256,17 @@ impl Spout for JavaSpout {
         message_id: MessageId,
         collector: &mut SpoutOutputCollector<'_>,
     ) -> Result<(), ComponentError> {
+        if let Some(shell) = &mut self.shell {
+            return shell.fail(message_id, collector);
+        }
         let key = JValue::Long(key_of(&message_id)).as_jni();
         self.call(collector, |a| a.spout_fail, &[key], "fail")
     }
 
     fn activate(&mut self, collector: &mut SpoutOutputCollector<'_>) -> Result<(), ComponentError> {
+        if let Some(shell) = &mut self.shell {
+            return shell.activate(collector);
+        }
         self.call(collector, |a| a.spout_activate, &[], "activate")
     }
 
@@ -252,10 +274,16 @@ impl Spout for JavaSpout {
         &mut self,
         collector: &mut SpoutOutputCollector<'_>,
     ) -> Result<(), ComponentError> {
+        if let Some(shell) = &mut self.shell {
+            return shell.deactivate(collector);
+        }
         self.call(collector, |a| a.spout_deactivate, &[], "deactivate")
     }
 
     fn close(&mut self) {
+        if let Some(shell) = &mut self.shell {
+            shell.close();
+        }
         if let Some(live) = &self.live {
             if let Ok(mut env) = env(live.jvm) {
                 if let Err(e) = call_void(

@@ -379,6 +379,7 @@ pub fn value_to_json(value: &Value) -> Json {
         Value::Double(d) => serde_json::Number::from_f64(*d).map_or(Json::Null, Json::Number),
         Value::String(s) => Json::String(s.clone()),
         Value::Bytes(b) => Json::Array(b.iter().map(|&x| Json::from(x as i8)).collect()),
+        Value::Java(_) => Json::String(value.java_to_string()),
         Value::List(l) => Json::Array(l.iter().map(value_to_json).collect()),
         Value::Map(m) => {
             let mut obj = Map::new();

@@ -12,6 +12,7 @@
 //!         | 0x08 len:varint byte*len  Bytes
 //!         | 0x09 count:varint value*count               List
 //!         | 0x0a count:varint (key value)*count         Map (insertion order kept)
+//!         | 0x0b hash:4 bytes LE len:varint byte*len    Java object (hashCode, serialized form)
 //! varint := unsigned LEB128, at most 10 bytes (5 for an Int)
 //! ```
 //!
@@ -39,6 +40,7 @@ const TAG_STRING: u8 = 0x07;
 const TAG_BYTES: u8 = 0x08;
 const TAG_LIST: u8 = 0x09;
 const TAG_MAP: u8 = 0x0a;
+const TAG_JAVA: u8 = 0x0b;
 
 /// Why a byte string is not a valid encoding. Offsets are from the start of the input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -109,6 +111,12 @@ pub fn encode_value(value: &Value, out: &mut Vec<u8>) {
             for item in items {
                 encode_value(item, out);
             }
+        }
+        Value::Java(j) => {
+            out.push(TAG_JAVA);
+            out.extend_from_slice(&j.hash.to_le_bytes());
+            put_varint(out, j.bytes.len() as u64);
+            out.extend_from_slice(&j.bytes);
         }
         Value::Map(entries) => {
             out.push(TAG_MAP);
@@ -267,6 +275,14 @@ impl<'a> Decoder<'a> {
                 let len = self.count(1)?;
                 Value::Bytes(self.take(len)?.to_vec())
             }
+            TAG_JAVA => {
+                let hash = i32::from_le_bytes(self.array()?);
+                let len = self.count(1)?;
+                Value::Java(Box::new(super::JavaValue {
+                    hash,
+                    bytes: self.take(len)?.to_vec(),
+                }))
+            }
             TAG_LIST => {
                 if depth >= MAX_DEPTH {
                     return Err(CodecError::TooDeep { offset });
@@ -422,6 +438,9 @@ pub(crate) mod tests {
             any::<u64>().prop_map(|b| Value::Double(f64::from_bits(b))),
             ".{0,12}".prop_map(Value::String),
             proptest::collection::vec(any::<u8>(), 0..16).prop_map(Value::Bytes),
+            (any::<i32>(), proptest::collection::vec(any::<u8>(), 0..16)).prop_map(
+                |(hash, bytes)| Value::Java(Box::new(super::super::JavaValue { hash, bytes }))
+            ),
         ];
         leaf.prop_recursive(4, 48, 6, |inner| {
             prop_oneof![

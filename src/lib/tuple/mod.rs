@@ -17,7 +17,7 @@ pub use codec::{decode_values, encode_values, CodecError};
 pub use fields::{Fields, FieldsError};
 pub use value::{
     deep_hash_code, double_hash_code, float_hash_code, long_hash_code, string_hash_code,
-    JavaDisplay, Value,
+    JavaDisplay, JavaValue, Value,
 };
 
 /// The values of one tuple, in the order of the stream's [`Fields`] (Storm's `Values`).

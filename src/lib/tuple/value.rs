@@ -54,6 +54,18 @@ pub enum Value {
     List(Vec<Value>),
     /// `java.util.Map`, as an insertion-ordered association list.
     Map(Vec<(Value, Value)>),
+    /// Any other Java object a Java component emitted (a user's POJO, a `Set`, a `BigDecimal`…):
+    /// opaque bytes only a JVM reads back, with the object's `hashCode()` so fields groupings route
+    /// it as Storm does.
+    Java(Box<JavaValue>),
+}
+
+/// A Java object in a tuple: what the worker's JVM serialized (Storm's Kryo registrations, Java
+/// serialization as the fall-back; see the bridge's `ObjectCodec`) and the object's `hashCode()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JavaValue {
+    pub hash: i32,
+    pub bytes: Vec<u8>,
 }
 
 /// Java's `Long.hashCode(v)`: `(int)(v ^ (v >>> 32))`.
@@ -136,6 +148,7 @@ impl Value {
             Value::Map(entries) => entries.iter().fold(0i32, |h, (k, v)| {
                 h.wrapping_add(k.java_hash_code() ^ v.java_hash_code())
             }),
+            Value::Java(j) => j.hash,
         }
     }
 
@@ -167,6 +180,7 @@ impl Value {
             Value::Bytes(_) => "byte[]",
             Value::List(_) => "List",
             Value::Map(_) => "Map",
+            Value::Java(_) => "Java object",
         }
     }
 
@@ -258,6 +272,12 @@ impl fmt::Display for JavaDisplay<'_> {
                 (format!("{v}"), format!("{v:e}"), v.abs())
             }),
             Value::String(s) => f.write_str(s),
+            Value::Java(j) => write!(
+                f,
+                "<Java object, {} bytes, hashCode {}>",
+                j.bytes.len(),
+                j.hash
+            ),
             Value::Bytes(b) => {
                 f.write_str("[")?;
                 for (i, x) in b.iter().enumerate() {
@@ -368,6 +388,9 @@ impl Serialize for Value {
             Value::Double(v) => serializer.serialize_f64(*v),
             Value::String(s) => serializer.serialize_str(s),
             Value::Bytes(b) => serializer.serialize_bytes(b),
+            // Only a JVM can read the object; JSON (multilang, storm-rs component state) gets a
+            // description, as Storm's JSON writer falls back to the object's toString().
+            Value::Java(_) => serializer.collect_str(&self.java_display()),
             Value::List(items) => {
                 let mut seq = serializer.serialize_seq(Some(items.len()))?;
                 for item in items {

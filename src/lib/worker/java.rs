@@ -161,10 +161,11 @@ pub fn start_if_needed(
             .to_string(),
     };
     tracing::info!(
-        classpath = ?options.classpath,
+        jars = options.classpath.len(),
         options = ?options.options,
         "starting the embedded JVM for the topology's Java components"
     );
+    tracing::debug!(classpath = ?options.classpath, "JVM classpath");
     jvm::start(&options, &init).map_err(java)
 }
 

@@ -17,6 +17,8 @@
 //! * exiting when the assignment no longer gives it exactly its executors (or is gone), and on
 //!   SIGTERM/SIGINT, after stopping its executors.
 
+pub mod java;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -713,8 +715,6 @@ pub fn main(args: &DaemonArgs) -> anyhow::Result<()> {
     tracing::info!(?reason, "worker stopped");
     Ok(())
 }
-
-pub mod java;
 
 #[cfg(test)]
 mod tests;

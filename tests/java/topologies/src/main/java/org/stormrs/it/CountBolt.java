@@ -44,7 +44,14 @@ public class CountBolt extends BaseBasicBolt {
             Files.write(outDir, "counts-" + task + ".txt", sb.toString());
             return;
         }
-        String word = tuple.getString(0);
+        Object value = tuple.getValue(0);
+        if (!(value instanceof String) && !(value instanceof Word)) {
+            throw new IllegalArgumentException("unexpected value " + value.getClass());
+        }
+        if (tuple.size() > 1 && !(tuple.getValue(1) instanceof java.util.TreeSet)) {
+            throw new IllegalArgumentException("unexpected letters " + tuple.getValue(1).getClass());
+        }
+        String word = value.toString();
         long count = counts.merge(word, 1L, Long::sum);
         collector.emit(new Values(word, count));
     }

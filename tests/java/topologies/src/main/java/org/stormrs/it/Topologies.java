@@ -17,6 +17,7 @@ import org.apache.storm.tuple.Fields;
  *   exclamation NAME OUTDIR       TestWordSpout → exclaim1 → exclaim2 → sink
  *   drpc      NAME FUNCTION       LinearDRPCTopologyBuilder: FUNCTION(x) = x + "!"
  *   mixed     NAME OUTDIR TOTAL PYTHON   Java spout → pystorm split (ShellBolt) → Java count
+ *   objects   NAME OUTDIR TOTAL   split → box (a user's POJO and a TreeSet) → count grouped on the POJO
  * </pre>
  */
 public final class Topologies {
@@ -68,6 +69,17 @@ public final class Topologies {
                 LinearDRPCTopologyBuilder b = new LinearDRPCTopologyBuilder(args[2]);
                 b.addBolt(new ExclaimDrpcBolt(), 2);
                 topology = b.createRemoteTopology();
+                break;
+            }
+            case "objects": {
+                String out = args[2];
+                int total = Integer.parseInt(args[3]);
+                TopologyBuilder b = new TopologyBuilder();
+                b.setSpout("sentences", new SentenceSpout(total, out), 1);
+                b.setBolt("split", new SplitBolt(0, out, false), 2).shuffleGrouping("sentences");
+                b.setBolt("box", new BoxBolt(), 2).shuffleGrouping("split");
+                b.setBolt("count", new CountBolt(out), 2).fieldsGrouping("box", new Fields("word"));
+                topology = b.createTopology();
                 break;
             }
             case "mixed": {
