@@ -5,8 +5,9 @@
 #   scripts/test.sh            # everything
 #   scripts/test.sh -- FILTER  # only tests whose name contains FILTER (after the checks)
 #
-# Installs: Debian's zookeeper (the server the integration tests start), python3 venv support, curl (the
-# HTTP client the DRPC tests use), and a test
+# Installs: Debian's zookeeper (the server the integration tests start), a JDK and Maven (Java topologies:
+# storm-rs's Java bridge and the test jars, built against Storm's jars from Maven Central), python3 venv
+# support, curl (the HTTP client the DRPC tests use), and a test
 # virtualenv at target/test-venv with the outside clients the tests drive (thriftpy2, streamparse, pystorm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,8 @@ if [ "${1:-}" = "--" ]; then shift; filter=("$@"); fi
 
 need_apt=()
 [ -f /usr/share/java/zookeeper.jar ] || need_apt+=(zookeeper)
-command -v java >/dev/null || need_apt+=(default-jre-headless)
+command -v javac >/dev/null || need_apt+=(default-jdk-headless) # Java topologies: the bridge, test jars
+command -v mvn >/dev/null || need_apt+=(maven)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v cc >/dev/null || need_apt+=(gcc) # mimalloc (the binaries' allocator) is C
@@ -39,6 +41,9 @@ export STORM_TEST_PYTHON="$PWD/$venv/bin/python"
 command -v rustfmt >/dev/null && cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt clippy
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
+# The Java parts (the bridge workers run Java components with, our Java test topologies) and the Storm
+# client classpath Maven resolves for them (from Maven Central, cached in ~/.m2).
+scripts/build-java.sh
 # The integration tests run example programs through `storm local`; build them as programs too.
 cargo build --quiet --examples
 log=target/test-output.log

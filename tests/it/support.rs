@@ -148,15 +148,22 @@ pub fn unique_root(name: &str) -> String {
 }
 
 /// Polls `f` until it returns true; panics naming `what` when `deadline` passes.
-pub fn wait_until(deadline: Duration, what: &str, mut f: impl FnMut() -> bool) {
+pub fn wait_until(deadline: Duration, what: &str, f: impl FnMut() -> bool) {
+    if !wait_until_ok(deadline, f) {
+        panic!("timed out after {deadline:?} waiting for: {what}");
+    }
+}
+
+/// Polls `f` until it returns true (then `true`) or `deadline` passes (then `false`).
+pub fn wait_until_ok(deadline: Duration, mut f: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     let mut pause = Duration::from_millis(5);
     loop {
         if f() {
-            return;
+            return true;
         }
         if start.elapsed() > deadline {
-            panic!("timed out after {deadline:?} waiting for: {what}");
+            return false;
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(200));

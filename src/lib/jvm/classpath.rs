@@ -135,7 +135,6 @@ fn resolve_storm_client(conf: &Config, version: &str) -> Result<Vec<PathBuf>, Jv
     Ok(resolved.into_iter().map(|r| r.path).collect())
 }
 
-#[cfg(all())] // MAVEN-MERGE: placeholder until src/lib/maven lands
 fn resolve_storm_client(_conf: &Config, version: &str) -> Result<Vec<PathBuf>, JvmError> {
     Err(setup_err(format!("MAVEN-MERGE: cannot resolve storm-client {version} yet; set storm.rs.java.client.classpath")))
 }

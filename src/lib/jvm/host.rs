@@ -156,6 +156,8 @@ impl HostState {
     /// # Safety
     /// The Java host must not be running (the caller is in a native call from it, or about to call
     /// it), so nothing else reads or writes the buffer meanwhile.
+    // The state is shared with Java through raw addresses; exclusivity is the caller's contract.
+    #[allow(clippy::mut_from_ref)]
     pub unsafe fn buffer(&self) -> &mut [u8] {
         let (ptr, len) = self.buffer.get();
         if ptr.is_null() {
@@ -184,6 +186,8 @@ impl HostState {
     ///
     /// # Safety
     /// Only from a native called during that call (the guard is alive).
+    // The state is shared with Java through raw addresses; exclusivity is the caller's contract.
+    #[allow(clippy::mut_from_ref)]
     pub unsafe fn spout_collector(&self) -> Option<&mut SpoutOutputCollector<'static>> {
         self.spout.get().map(|mut p| p.as_mut())
     }
@@ -192,6 +196,8 @@ impl HostState {
     ///
     /// # Safety
     /// As [`HostState::spout_collector`].
+    // The state is shared with Java through raw addresses; exclusivity is the caller's contract.
+    #[allow(clippy::mut_from_ref)]
     pub unsafe fn bolt_collector(&self) -> Option<&mut OutputCollector<'static>> {
         self.bolt.get().map(|mut p| p.as_mut())
     }

@@ -88,7 +88,7 @@ pub fn jvm_options(
         format!("-Dstorm.id={}", args.topology_id),
         format!("-Dworker.id={}", args.worker_id),
         format!("-Dworker.port={}", args.port),
-        format!("-Dlogfile.name=worker.log"),
+        "-Dlogfile.name=worker.log".to_owned(),
         // Before the bridge attaches its appender: warnings to stderr.
         "-Dlog4j2.configurationFile=classpath:storm-rs-log4j2.xml".to_owned(),
     ]);

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds storm-rs's Java parts with Maven (Java 11+ and Maven 3 needed; Storm's jars come from Maven
+# Central on the first run and are cached in ~/.m2):
+#
+#   java/storm-rs-bridge/target/storm-rs-bridge.jar    the bridge a worker's embedded JVM runs Java
+#                                                      components with; also copied to lib-java/
+#   tests/java/topologies/target/storm-rs-it-topologies.jar (+ classpath.txt: Storm's client jars)
+#                                                      the integration tests' Java topologies
+#
+#   scripts/build-java.sh            bridge and test topologies
+#   scripts/build-java.sh bridge     only the bridge
+# Idempotent: Maven rebuilds only what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v mvn >/dev/null || { echo "build-java.sh: Maven (mvn) is needed (Debian: apt-get install maven)" >&2; exit 1; }
+command -v javac >/dev/null || { echo "build-java.sh: a JDK (javac) is needed (Debian: apt-get install default-jdk-headless)" >&2; exit 1; }
+
+mvn_q() { mvn -q -B -Dstyle.color=never "$@"; }
+
+mvn_q -f java/storm-rs-bridge/pom.xml package
+mkdir -p lib-java
+cp java/storm-rs-bridge/target/storm-rs-bridge.jar lib-java/storm-rs-bridge.jar.tmp
+mv lib-java/storm-rs-bridge.jar.tmp lib-java/storm-rs-bridge.jar
+
+if [ "${1:-all}" = bridge ]; then exit 0; fi
+
+for dir in tests/java/*/; do
+  [ -f "$dir/pom.xml" ] || continue
+  mvn_q -f "$dir/pom.xml" package
+  mvn_q -f "$dir/pom.xml" dependency:build-classpath -Dmdep.outputFile=target/classpath.txt
+done
