@@ -345,6 +345,13 @@ fn run_local(
     artifact: &std::path::Path,
     args: &[String],
 ) -> Result<std::convert::Infallible, CliError> {
+    if java::is_java_jar(artifact) {
+        return Err(CliError::Other(format!(
+            "{} is a Java topology jar; storm-rs runs Java components in cluster workers: submit it with `storm jar {} <main class> …` (storm local runs storm-rs topology programs)",
+            artifact.display(),
+            artifact.display()
+        )));
+    }
     if !ttl.is_finite() || ttl < 0.0 {
         return Err(CliError::Other(format!(
             "--local-ttl must be a number of seconds ≥ 0, got {ttl}"

@@ -110,6 +110,8 @@ pub(crate) struct HostState {
     pub tuples: RefCell<TupleSlab>,
     /// Interned tuple sources already named to the Java bolt, by address.
     pub sources: RefCell<HashMap<usize, i32>>,
+    /// The last source looked up (inputs mostly come from one source in a row).
+    last_source: Cell<(usize, i32)>,
     pub scratch: RefCell<Vec<u8>>,
     pub wake: &'static Wake,
 }
@@ -130,6 +132,7 @@ impl HostState {
             bolt: Cell::new(None),
             tuples: RefCell::default(),
             sources: RefCell::default(),
+            last_source: Cell::new((0, -1)),
             scratch: RefCell::new(Vec::with_capacity(1024)),
             wake: Wake::leaked(),
         })
@@ -204,16 +207,22 @@ impl HostState {
 
     /// The index under which the Java bolt knows `source`, and whether it is new.
     pub fn source_index(&self, source: &'static TupleSource) -> (i32, bool) {
+        let key = source as *const TupleSource as usize;
+        let (last, index) = self.last_source.get();
+        if last == key {
+            return (index, false);
+        }
         let mut sources = self.sources.borrow_mut();
         let next = sources.len() as i32;
-        let key = source as *const TupleSource as usize;
-        match sources.get(&key) {
+        let (index, new) = match sources.get(&key) {
             Some(&i) => (i, false),
             None => {
                 sources.insert(key, next);
                 (next, true)
             }
-        }
+        };
+        self.last_source.set((key, index));
+        (index, new)
     }
 }
 

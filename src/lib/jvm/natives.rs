@@ -177,20 +177,29 @@ extern "system" fn bolt_emit(
         let stream = stream_name(env, state, stream, &name)?;
         let values = input_values(state)?;
         // Anchors the bolt already acked or failed are left out (their trees no longer wait).
-        let held: Vec<Tuple> = if anchors.is_null() {
-            let slab = state.tuples.borrow();
-            slab.get(anchor).cloned().into_iter().collect()
+        // One anchor (the usual case) needs no allocation.
+        let one: Option<Tuple>;
+        let many: Vec<Tuple>;
+        let refs_one: [&Tuple; 1];
+        let refs_many: Vec<&Tuple>;
+        let refs: &[&Tuple] = if anchors.is_null() {
+            one = state.tuples.borrow().get(anchor).cloned();
+            match &one {
+                Some(t) => {
+                    refs_one = [t];
+                    &refs_one
+                }
+                None => &[],
+            }
         } else {
             let n = env.get_array_length(&anchors)? as usize;
             let mut handles = vec![0i64; n];
             env.get_long_array_region(&anchors, 0, &mut handles)?;
             let slab = state.tuples.borrow();
-            handles
-                .iter()
-                .filter_map(|h| slab.get(*h).cloned())
-                .collect()
+            many = handles.iter().filter_map(|h| slab.get(*h).cloned()).collect();
+            refs_many = many.iter().collect();
+            &refs_many
         };
-        let refs: Vec<&Tuple> = held.iter().collect();
         // SAFETY: natives run during the host call that set the collector.
         let collector = unsafe { state.bolt_collector() }.ok_or_else(|| {
             Thrown::state(format!(
@@ -199,9 +208,9 @@ extern "system" fn bolt_emit(
             ))
         })?;
         let tasks = if direct >= 0 {
-            collector.emit_direct(direct, &stream, &refs, values)
+            collector.emit_direct(direct, &stream, refs, values)
         } else {
-            collector.emit_stream(&stream, &refs, values)
+            collector.emit_stream(&stream, refs, values)
         }
         .map_err(|e| Thrown::argument(e.to_string()))?;
         write_tasks(state, &tasks)
