@@ -16,7 +16,16 @@ cd "$(dirname "$0")/.."
 command -v mvn >/dev/null || { echo "build-java.sh: Maven (mvn) is needed (Debian: apt-get install maven)" >&2; exit 1; }
 command -v javac >/dev/null || { echo "build-java.sh: a JDK (javac) is needed (Debian: apt-get install default-jdk-headless)" >&2; exit 1; }
 
-mvn_q() { mvn -q -B -Dstyle.color=never "$@"; }
+# Quiet on success; Maven's output when it fails.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+mvn_q() {
+  if ! mvn -q -B -Dstyle.color=never "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "build-java.sh: mvn $* failed" >&2
+    exit 1
+  fi
+}
 
 mvn_q -f java/storm-rs-bridge/pom.xml package
 mkdir -p lib-java

@@ -248,6 +248,26 @@ fn java_drpc_pystorm_mix_and_user_objects() {
     let (code, _, err) = storm_cli(&c, &["kill", "jmix", "-w", "0"]);
     assert_eq!(code, 0, "{err}");
 
+    // Storm's windowing: a BaseWindowedBolt (Storm's WindowedBoltExecutor, whose timer thread
+    // triggers windows and whose window manager acks tuples as they leave a window).
+    let out = c.dir.join("windowed-out");
+    submit(&c, &["windowed", "jwin", out.to_str().unwrap(), "500"]);
+    let words: u64 = expected_counts(500).values().sum();
+    let mut last = String::new();
+    let ok = wait_until_ok(Duration::from_secs(120), || {
+        last = std::fs::read_dir(&out)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("windows-"))
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .collect();
+        spout_counts(&out).acked == 500 && last.trim_end().ends_with(&format!("tuples {words}"))
+    });
+    assert!(ok, "windows saw every word once: {last:?}, spout {:?}", spout_counts(&out));
+    let (code, _, err) = storm_cli(&c, &["kill", "jwin", "-w", "0"]);
+    assert_eq!(code, 0, "{err}");
+
     // A user's own Serializable class and a TreeSet as tuple values, fields-grouped on the object.
     let out = c.dir.join("objects-out");
     submit(&c, &["objects", "jobj", out.to_str().unwrap(), "500"]);

@@ -6,6 +6,7 @@ import org.apache.storm.drpc.LinearDRPCTopologyBuilder;
 import org.apache.storm.generated.StormTopology;
 import org.apache.storm.testing.TestWordSpout;
 import org.apache.storm.topology.TopologyBuilder;
+import org.apache.storm.topology.base.BaseWindowedBolt;
 import org.apache.storm.tuple.Fields;
 
 /**
@@ -18,6 +19,7 @@ import org.apache.storm.tuple.Fields;
  *   drpc      NAME FUNCTION       LinearDRPCTopologyBuilder: FUNCTION(x) = x + "!"
  *   mixed     NAME OUTDIR TOTAL PYTHON   Java spout → pystorm split (ShellBolt) → Java count
  *   objects   NAME OUTDIR TOTAL   split → box (a user's POJO and a TreeSet) → count grouped on the POJO
+ *   windowed  NAME OUTDIR TOTAL   split → a BaseWindowedBolt with a tumbling one-second window
  * </pre>
  */
 public final class Topologies {
@@ -79,6 +81,17 @@ public final class Topologies {
                 b.setBolt("split", new SplitBolt(0, out, false), 2).shuffleGrouping("sentences");
                 b.setBolt("box", new BoxBolt(), 2).shuffleGrouping("split");
                 b.setBolt("count", new CountBolt(out), 2).fieldsGrouping("box", new Fields("word"));
+                topology = b.createTopology();
+                break;
+            }
+            case "windowed": {
+                String out = args[2];
+                int total = Integer.parseInt(args[3]);
+                TopologyBuilder b = new TopologyBuilder();
+                b.setSpout("sentences", new SentenceSpout(total, out), 1);
+                b.setBolt("split", new SplitBolt(0, out, false), 2).shuffleGrouping("sentences");
+                b.setBolt("window", new WindowCountBolt(out)
+                    .withTumblingWindow(BaseWindowedBolt.Duration.seconds(1)), 1).shuffleGrouping("split");
                 topology = b.createTopology();
                 break;
             }
