@@ -264,7 +264,11 @@ fn java_drpc_pystorm_mix_and_user_objects() {
             .collect();
         spout_counts(&out).acked == 500 && last.trim_end().ends_with(&format!("tuples {words}"))
     });
-    assert!(ok, "windows saw every word once: {last:?}, spout {:?}", spout_counts(&out));
+    assert!(
+        ok,
+        "windows saw every word once: {last:?}, spout {:?}",
+        spout_counts(&out)
+    );
     let (code, _, err) = storm_cli(&c, &["kill", "jwin", "-w", "0"]);
     assert_eq!(code, 0, "{err}");
 

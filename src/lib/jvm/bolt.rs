@@ -11,7 +11,6 @@ use super::{call_void, check, env, get, Jvm, JvmError};
 use crate::api::{
     Bolt, ComponentError, ConfMap, OutputCollector, OutputFieldsDeclarer, TopologyContext, Tuple,
 };
-use crate::tuple::codec::encode_values;
 
 /// A Java bolt: the component's Thrift `ComponentObject`, made into the Java object by the bridge
 /// when the task is prepared, on the executor thread.
@@ -150,13 +149,8 @@ impl Bolt for JavaBolt {
         if new {
             register_source(&mut env, live, source, &input).map_err(explain)?;
         }
-        let len = {
-            let mut scratch = state.scratch.borrow_mut();
-            scratch.clear();
-            encode_values(input.values(), &mut scratch);
-            scratch.len()
-        };
-        if len > state.capacity() {
+        // SAFETY: the Java host is not running (we are about to call it).
+        if let Err(len) = unsafe { state.write_values(input.values()) } {
             let n =
                 i32::try_from(len).map_err(|_| format!("a tuple of {len} bytes is too large"))?;
             call_void(
@@ -168,12 +162,8 @@ impl Bolt for JavaBolt {
                 "ensure",
             )
             .map_err(explain)?;
-        }
-        {
-            let scratch = state.scratch.borrow();
-            // SAFETY: the Java host is not running (we are about to call it).
-            let buffer = unsafe { state.buffer() };
-            buffer[..len].copy_from_slice(&scratch[..]);
+            // SAFETY: as above.
+            unsafe { state.write_scratch() }?;
         }
         let handle = state.tuples.borrow_mut().insert(input);
         let _guard = state.enter_bolt(collector);

@@ -8,7 +8,6 @@ use jni::signature::{Primitive, ReturnType};
 use super::host::HostState;
 use super::{call_void, check, env, get, int_array, Jvm, JvmError};
 use crate::grouping::{CustomStreamGrouping, GrouperContext, GroupingError};
-use crate::tuple::codec::encode_values;
 use crate::tuple::Value;
 
 /// The name Java groupings are registered under ([`register`]); `api::grouping_from_thrift` maps a
@@ -135,13 +134,8 @@ impl CustomStreamGrouping for JavaGrouping {
         let api = &self.jvm.api;
         let mut env = env(self.jvm).map_err(|e| error(&self.class, e))?;
         let host = self.host.as_obj();
-        let len = {
-            let mut scratch = self.state.scratch.borrow_mut();
-            scratch.clear();
-            encode_values(values, &mut scratch);
-            scratch.len()
-        };
-        if len > self.state.capacity() {
+        // SAFETY: the Java host is not running.
+        if let Err(len) = unsafe { self.state.write_values(values) } {
             let n = i32::try_from(len).map_err(|_| error(&self.class, "tuple too large"))?;
             call_void(
                 &mut env,
@@ -152,12 +146,8 @@ impl CustomStreamGrouping for JavaGrouping {
                 "ensure",
             )
             .map_err(|e| error(&self.class, e))?;
-        }
-        {
-            let scratch = self.state.scratch.borrow();
-            // SAFETY: the Java host is not running.
-            let buffer = unsafe { self.state.buffer() };
-            buffer[..len].copy_from_slice(&scratch[..]);
+            // SAFETY: as above.
+            unsafe { self.state.write_scratch() }.map_err(|e| error(&self.class, e))?;
         }
         // SAFETY: chooseTasks is (I)I.
         let result = unsafe {

@@ -150,10 +150,6 @@ impl HostState {
         self.buffer.set((ptr, len));
     }
 
-    pub fn capacity(&self) -> usize {
-        self.buffer.get().1
-    }
-
     /// The shared buffer.
     ///
     /// # Safety
@@ -167,6 +163,41 @@ impl HostState {
             return &mut [];
         }
         std::slice::from_raw_parts_mut(ptr, len)
+    }
+
+    /// Writes `values` at the start of the shared buffer and returns their length, or `None` when
+    /// they do not fit (then they are in [`HostState::scratch`] and the buffer must grow first).
+    ///
+    /// # Safety
+    /// As [`HostState::buffer`].
+    pub unsafe fn write_values(&self, values: &[crate::tuple::Value]) -> Result<usize, usize> {
+        if let Some(n) = crate::tuple::encode_values_into(values, self.buffer()) {
+            return Ok(n);
+        }
+        let mut scratch = self.scratch.borrow_mut();
+        scratch.clear();
+        crate::tuple::encode_values(values, &mut scratch);
+        Err(scratch.len())
+    }
+
+    /// Copies [`HostState::scratch`] to the (grown) buffer.
+    ///
+    /// # Safety
+    /// As [`HostState::buffer`].
+    pub unsafe fn write_scratch(&self) -> Result<(), String> {
+        let scratch = self.scratch.borrow();
+        let buffer = self.buffer();
+        match buffer.get_mut(..scratch.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(&scratch);
+                Ok(())
+            }
+            None => Err(format!(
+                "a tuple of {} bytes does not fit the bridge buffer of {} bytes",
+                scratch.len(),
+                buffer.len()
+            )),
+        }
     }
 
     /// Makes the collector of the spout call in progress reachable from natives until the guard drops.

@@ -379,9 +379,10 @@ pub(crate) fn check<T>(
     result: jni::errors::Result<T>,
     what: &str,
 ) -> Result<T, JvmError> {
+    // jni's call wrappers check for a pending exception themselves (JavaException).
     match result {
-        Ok(v) if !env.exception_check().unwrap_or(false) => Ok(v),
-        Ok(_) | Err(jni::errors::Error::JavaException) => Err(JvmError::Java {
+        Ok(v) => Ok(v),
+        Err(jni::errors::Error::JavaException) => Err(JvmError::Java {
             what: what.to_owned(),
             message: take_exception(env, api).unwrap_or_else(|| "a Java exception".into()),
         }),

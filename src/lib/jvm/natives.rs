@@ -196,7 +196,10 @@ extern "system" fn bolt_emit(
             let mut handles = vec![0i64; n];
             env.get_long_array_region(&anchors, 0, &mut handles)?;
             let slab = state.tuples.borrow();
-            many = handles.iter().filter_map(|h| slab.get(*h).cloned()).collect();
+            many = handles
+                .iter()
+                .filter_map(|h| slab.get(*h).cloned())
+                .collect();
             refs_many = many.iter().collect();
             &refs_many
         };

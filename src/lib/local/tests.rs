@@ -715,7 +715,10 @@ fn local_submission_errors_use_storms_words() {
         .submit_topology("java", &TopologyConf::new(), &java)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("Java component") && err.contains("storm jar"), "{err}");
+    assert!(
+        err.contains("Java component") && err.contains("storm jar"),
+        "{err}"
+    );
 
     let mut invalid = TopologyBuilder::new();
     invalid.set_spout("spout", TestWordSpout::new(10), 1);

@@ -65,16 +65,85 @@ pub enum CodecError {
     TrailingBytes { offset: usize, count: usize },
 }
 
+/// Where encoded bytes go: a growing `Vec` (never full) or a fixed slice (full when it runs out).
+trait Out {
+    fn push(&mut self, b: u8);
+    fn extend_from_slice(&mut self, b: &[u8]);
+}
+
+impl Out for Vec<u8> {
+    #[inline]
+    fn push(&mut self, b: u8) {
+        Vec::push(self, b);
+    }
+
+    #[inline]
+    fn extend_from_slice(&mut self, b: &[u8]) {
+        Vec::extend_from_slice(self, b);
+    }
+}
+
+/// A fixed buffer being filled; `overflow` is set (and nothing more written) once it is full.
+struct SliceOut<'a> {
+    out: &'a mut [u8],
+    pos: usize,
+    overflow: bool,
+}
+
+impl Out for SliceOut<'_> {
+    #[inline]
+    fn push(&mut self, b: u8) {
+        match self.out.get_mut(self.pos) {
+            Some(slot) => {
+                *slot = b;
+                self.pos += 1;
+            }
+            None => self.overflow = true,
+        }
+    }
+
+    #[inline]
+    fn extend_from_slice(&mut self, b: &[u8]) {
+        match self.out.get_mut(self.pos..self.pos + b.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(b);
+                self.pos += b.len();
+            }
+            None => self.overflow = true,
+        }
+    }
+}
+
 /// Appends the encoding of `values` (count, then each value) to `out`.
 pub fn encode_values(values: &[Value], out: &mut Vec<u8>) {
+    encode_values_to(values, out);
+}
+
+/// Writes the encoding of `values` at the start of `out`; the number of bytes, or `None` when it does
+/// not fit (the contents of `out` are then unspecified).
+pub fn encode_values_into(values: &[Value], out: &mut [u8]) -> Option<usize> {
+    let mut w = SliceOut {
+        out,
+        pos: 0,
+        overflow: false,
+    };
+    encode_values_to(values, &mut w);
+    (!w.overflow).then_some(w.pos)
+}
+
+fn encode_values_to<O: Out>(values: &[Value], out: &mut O) {
     put_varint(out, values.len() as u64);
     for v in values {
-        encode_value(v, out);
+        encode_value_to(v, out);
     }
 }
 
 /// Appends the encoding of one value to `out`.
 pub fn encode_value(value: &Value, out: &mut Vec<u8>) {
+    encode_value_to(value, out);
+}
+
+fn encode_value_to<O: Out>(value: &Value, out: &mut O) {
     match value {
         Value::Null => out.push(TAG_NULL),
         Value::Bool(false) => out.push(TAG_FALSE),
@@ -109,7 +178,7 @@ pub fn encode_value(value: &Value, out: &mut Vec<u8>) {
             out.push(TAG_LIST);
             put_varint(out, items.len() as u64);
             for item in items {
-                encode_value(item, out);
+                encode_value_to(item, out);
             }
         }
         Value::Java(j) => {
@@ -122,8 +191,8 @@ pub fn encode_value(value: &Value, out: &mut Vec<u8>) {
             out.push(TAG_MAP);
             put_varint(out, entries.len() as u64);
             for (k, v) in entries {
-                encode_value(k, out);
-                encode_value(v, out);
+                encode_value_to(k, out);
+                encode_value_to(v, out);
             }
         }
     }
@@ -161,7 +230,7 @@ pub fn decode_value_prefix(input: &[u8]) -> Result<(Value, usize), CodecError> {
 }
 
 #[inline]
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+fn put_varint<O: Out>(out: &mut O, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -451,6 +520,22 @@ pub(crate) mod tests {
     }
 
     proptest! {
+        #[test]
+        fn slice_encoding_matches_vec_encoding(
+            values in proptest::collection::vec(arb_value(), 0..8),
+            room in 0usize..64,
+        ) {
+            let bytes = enc(&values);
+            let mut out = vec![0u8; room];
+            match encode_values_into(&values, &mut out) {
+                Some(n) => {
+                    prop_assert_eq!(n, bytes.len());
+                    prop_assert_eq!(&out[..n], &bytes[..]);
+                }
+                None => prop_assert!(room < bytes.len()),
+            }
+        }
+
         #[test]
         fn round_trip(values in proptest::collection::vec(arb_value(), 0..8)) {
             let bytes = enc(&values);

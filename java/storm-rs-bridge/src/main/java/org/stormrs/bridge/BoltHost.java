@@ -100,23 +100,28 @@ public final class BoltHost extends Host {
     }
 
     private List<Integer> emit(String stream, Collection<Tuple> anchors, List<Object> values, int directTask) {
-        return onExecutor(() -> {
-            encode(stream, values);
-            long anchor = 0;
-            long[] many = null;
-            if (anchors != null && !anchors.isEmpty()) {
-                if (anchors.size() == 1) {
-                    anchor = handleOf(anchors.iterator().next());
-                } else {
-                    many = new long[anchors.size()];
-                    int i = 0;
-                    for (Tuple a : anchors) {
-                        many[i++] = handleOf(a);
-                    }
+        if (onExecutorThread()) {
+            return emitNow(stream, anchors, values, directTask);
+        }
+        return onExecutor(() -> emitNow(stream, anchors, values, directTask));
+    }
+
+    private List<Integer> emitNow(String stream, Collection<Tuple> anchors, List<Object> values, int directTask) {
+        encode(stream, values);
+        long anchor = 0;
+        long[] many = null;
+        if (anchors != null && !anchors.isEmpty()) {
+            if (anchors.size() == 1) {
+                anchor = handleOf(anchors.iterator().next());
+            } else {
+                many = new long[anchors.size()];
+                int i = 0;
+                for (Tuple a : anchors) {
+                    many[i++] = handleOf(a);
                 }
             }
-            return tasks(Native.boltEmit(ctx(), stream(stream), stream, directTask, anchor, many));
-        });
+        }
+        return tasks(Native.boltEmit(ctx(), stream(stream), stream, directTask, anchor, many));
     }
 
     private final class Collector implements IOutputCollector {
@@ -133,7 +138,12 @@ public final class BoltHost extends Host {
         @Override
         public void ack(Tuple input) {
             long h = take(input);
-            if (h != 0) {
+            if (h == 0) {
+                return;
+            }
+            if (onExecutorThread()) {
+                Native.ack(ctx(), h);
+            } else {
                 later(() -> Native.ack(ctx(), h));
             }
         }
@@ -141,7 +151,12 @@ public final class BoltHost extends Host {
         @Override
         public void fail(Tuple input) {
             long h = take(input);
-            if (h != 0) {
+            if (h == 0) {
+                return;
+            }
+            if (onExecutorThread()) {
+                Native.fail(ctx(), h);
+            } else {
                 later(() -> Native.fail(ctx(), h));
             }
         }

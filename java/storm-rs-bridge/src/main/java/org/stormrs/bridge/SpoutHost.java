@@ -71,24 +71,29 @@ public final class SpoutHost extends Host {
     }
 
     private List<Integer> emit(String stream, List<Object> values, Object messageId, int directTask) {
-        return onExecutor(() -> {
-            encode(stream, values);
-            long key = 0;
-            if (messageId != null) {
-                key = nextKey++;
-                pending.put(key, messageId);
+        if (onExecutorThread()) {
+            return emitNow(stream, values, messageId, directTask);
+        }
+        return onExecutor(() -> emitNow(stream, values, messageId, directTask));
+    }
+
+    private List<Integer> emitNow(String stream, List<Object> values, Object messageId, int directTask) {
+        encode(stream, values);
+        long key = 0;
+        if (messageId != null) {
+            key = nextKey++;
+            pending.put(key, messageId);
+        }
+        int n;
+        try {
+            n = Native.spoutEmit(ctx(), stream(stream), stream, directTask, key);
+        } catch (RuntimeException e) {
+            if (key != 0) {
+                pending.remove(key);
             }
-            int n;
-            try {
-                n = Native.spoutEmit(ctx(), stream(stream), stream, directTask, key);
-            } catch (RuntimeException e) {
-                if (key != 0) {
-                    pending.remove(key);
-                }
-                throw e;
-            }
-            return tasks(n);
-        });
+            throw e;
+        }
+        return tasks(n);
     }
 
     private final class Collector implements ISpoutOutputCollector {
