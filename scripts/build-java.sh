@@ -6,6 +6,7 @@
 #                                                      components with; also copied to lib-java/
 #   tests/java/topologies/target/storm-rs-it-topologies.jar (+ classpath.txt: Storm's client jars)
 #                                                      the integration tests' Java topologies
+#   tests/java/flux/target/flux-core-2.8.3.jar         Storm's Flux, from Maven Central
 #
 #   scripts/build-java.sh            bridge and test topologies
 #   scripts/build-java.sh bridge     only the bridge
@@ -33,6 +34,11 @@ cp java/storm-rs-bridge/target/storm-rs-bridge.jar lib-java/storm-rs-bridge.jar.
 mv lib-java/storm-rs-bridge.jar.tmp lib-java/storm-rs-bridge.jar
 
 if [ "${1:-all}" = bridge ]; then exit 0; fi
+
+# Storm's own Flux (a self-contained jar on Maven Central), for the Flux test.
+if [ ! -f tests/java/flux/target/flux-core-2.8.3.jar ]; then
+  mvn_q dependency:copy -Dartifact=org.apache.storm:flux-core:2.8.3 -DoutputDirectory=tests/java/flux/target
+fi
 
 for dir in tests/java/*/; do
   [ -f "$dir/pom.xml" ] || continue

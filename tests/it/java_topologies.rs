@@ -279,3 +279,38 @@ fn java_drpc_pystorm_mix_and_user_objects() {
     let (code, _, err) = storm_cli(&c, &["kill", "jobj", "-w", "0"]);
     assert_eq!(code, 0, "{err}");
 }
+
+#[test]
+fn flux_yaml_word_count_with_storms_flux_main_and_jars_through_the_blob_store() {
+    let _serial = serial();
+    let c = java_cluster("java-flux", 2, 2, &[]);
+    let out = c.dir.join("flux-out");
+    let props = c.dir.join("wordcount.properties");
+    std::fs::write(
+        &props,
+        format!("name=jflux\ntotal=500\nout.dir={}\n", out.display()),
+    )
+    .unwrap();
+    let flux = crate::support::repo().join("tests/java/flux/target/flux-core-2.8.3.jar");
+    let yaml = crate::support::repo().join("tests/java/flux/wordcount.yaml");
+    let jars = assets().topologies.display().to_string();
+    let (code, stdout, stderr) = storm_cli(
+        &c,
+        &[
+            "jar",
+            flux.to_str().unwrap(),
+            "org.apache.storm.flux.Flux",
+            "--remote",
+            yaml.to_str().unwrap(),
+            "--filter",
+            props.to_str().unwrap(),
+            "--jars",
+            &jars,
+        ],
+    );
+    assert_eq!(code, 0, "Flux submission failed:\n{stdout}\n{stderr}");
+    // Our components reached the workers as a dependency blob, not inside the topology jar.
+    wait_for_exact_counts(&c, &out, 500, "Flux word count");
+    let (code, _, err) = storm_cli(&c, &["kill", "jflux", "-w", "0"]);
+    assert_eq!(code, 0, "{err}");
+}
