@@ -137,6 +137,18 @@ fn java_failures_replay_custom_groupings_route_and_a_throwing_bolt_restarts_its_
     wait_for_exact_counts(&c, &out, 1000, "failing topology");
     let s = spout_counts(&out);
     assert_eq!((s.acked, s.failed, s.emitted), (1000, 100, 1100), "{s:?}");
+    // collector.reportError from Java reaches /errors with its stack trace, and `storm get-errors`.
+    let fail_id = c.topology_id("jfail").expect("jfail is active");
+    let reported = c.state().last_error(&fail_id, "split").ok().flatten();
+    assert!(
+        reported.as_ref().is_some_and(|e| e
+            .error
+            .contains("java.lang.IllegalArgumentException: storm-rs test: failing id")),
+        "{reported:?}"
+    );
+    let (code, errors, _) = storm_cli(&c, &["get-errors", "jfail"]);
+    assert_eq!(code, 0);
+    assert!(errors.contains("storm-rs test: failing id"), "{errors}");
     let (code, _, err) = storm_cli(&c, &["kill", "jfail", "-w", "0"]);
     assert_eq!(code, 0, "{err}");
 

@@ -41,6 +41,9 @@ public class SplitBolt extends BaseRichBolt {
         }
         int id = input.getIntegerByField("id");
         if (failEvery > 0 && id % failEvery == 0 && failedOnce.add(id)) {
+            if (failedOnce.size() == 1) {
+                collector.reportError(new IllegalArgumentException("storm-rs test: failing id " + id));
+            }
             collector.fail(input);
             return;
         }
