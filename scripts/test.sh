@@ -41,8 +41,9 @@ export STORM_TEST_PYTHON="$PWD/$venv/bin/python"
 command -v rustfmt >/dev/null && cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt clippy
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
-# The Java parts (the bridge workers run Java components with, our Java test topologies) and the Storm
-# client classpath Maven resolves for them (from Maven Central, cached in ~/.m2).
+# The Java parts (the bridge workers run Java components with, our Java test topologies, the Storm
+# client driver of tests/java/storm-clients, Storm's Flux) and the Storm client classpath Maven resolves
+# for each (from Maven Central, cached in ~/.m2).
 scripts/build-java.sh
 # The integration tests run example programs through `storm local`; build them as programs too.
 cargo build --quiet --examples

@@ -11,6 +11,7 @@ mod cluster_support;
 mod drpc;
 mod drpc_cluster;
 mod drpc_topology;
+mod java_clients;
 mod java_support;
 mod java_topologies;
 mod multilang_cluster;

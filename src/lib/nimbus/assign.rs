@@ -556,7 +556,11 @@ impl Nimbus {
                         .unwrap_or_else(|| ni.node.clone()),
                     port: to_i32(ni.first_port().unwrap_or(0)),
                     uptime_secs: starts.get(k).map_or(0, |t| to_i32((now - t).max(0))),
-                    stats: beats.get(k).and_then(|b| b.stats.clone()),
+                    stats: beats.get(k).and_then(|b| {
+                        let mut stats = b.stats.clone()?;
+                        super::pages::complete_windows(&mut stats, i64::from(b.uptime_secs));
+                        Some(stats)
+                    }),
                 });
             }
         }

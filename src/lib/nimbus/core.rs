@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
+use super::blobstore::{BlobError, BlobStore};
 use super::heartbeats::HeartbeatCache;
 use crate::cluster::{ClusterState, LeaderElector, StateStorage, StorageError, StormBaseUpdate};
 use crate::config::Config;
@@ -50,9 +51,29 @@ pub enum NimbusError {
     /// `InvalidTopologyException`.
     #[error("{0}")]
     InvalidTopology(String),
+    /// `KeyNotFoundException` (blob store).
+    #[error("{0}")]
+    KeyNotFound(String),
+    /// `KeyAlreadyExistsException` (blob store).
+    #[error("{0}")]
+    KeyAlreadyExists(String),
+    /// `IllegalStateException` (deleting a blob a live topology uses).
+    #[error("{0}")]
+    IllegalState(String),
     /// Anything else (Storm's `RuntimeException`s, which clients see as `TApplicationException`).
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<BlobError> for NimbusError {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::KeyNotFound(k) => NimbusError::KeyNotFound(k),
+            BlobError::KeyAlreadyExists(k) => NimbusError::KeyAlreadyExists(k),
+            BlobError::IllegalState(m) => NimbusError::IllegalState(m),
+            BlobError::Other(m) => NimbusError::Internal(m),
+        }
+    }
 }
 
 impl From<StorageError> for NimbusError {
@@ -171,6 +192,13 @@ pub(crate) fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub(crate) fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
 
@@ -313,6 +341,15 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Where a submitted dependency's bytes are.
+#[derive(Debug, Clone)]
+pub(super) enum DependencySource {
+    /// A finished `beginFileUpload` upload in the inbox.
+    Upload(PathBuf),
+    /// A blob key.
+    Blob(String),
+}
+
 pub(super) struct Upload {
     file: File,
     touched: Instant,
@@ -390,6 +427,8 @@ pub struct Nimbus {
     pub(super) heartbeats: Mutex<HeartbeatCache>,
     /// Topology id → the generation of its pending DO_REBALANCE.
     pub(super) pending_rebalances: Mutex<HashMap<String, u64>>,
+    /// The blob store (`<storm.local.dir>/blobs`).
+    pub(super) blobs: BlobStore,
 }
 
 impl std::fmt::Debug for Nimbus {
@@ -414,6 +453,12 @@ impl Nimbus {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
         }
+        let blobs = BlobStore::open(
+            paths.local_dir().join("blobs"),
+            Duration::from_secs(conf.get_u64("nimbus.blobstore.expiration.secs")?),
+            usize::try_from(conf.get_u64("storm.blobstore.inputstream.buffer.size.bytes")?)
+                .unwrap_or(65536),
+        )?;
         let cluster = ClusterState::new(storage.clone())?;
         let launch_secs = now_secs();
         let id = format!("{host}:{port}");
@@ -452,6 +497,7 @@ impl Nimbus {
             threads: Mutex::new(Vec::new()),
             heartbeats: Mutex::new(HeartbeatCache::default()),
             pending_rebalances: Mutex::new(HashMap::new()),
+            blobs,
         });
         let weak = Arc::downgrade(&nimbus);
         let stopper = nimbus.stopper.clone();
@@ -721,33 +767,48 @@ impl Nimbus {
         Ok(id)
     }
 
-    /// The dependencies the submitter uploaded (storm-rs): each entry of `dependency_jars` and
-    /// `dependency_artifacts` is `<file name>=<upload location>`; returns `(file name, uploaded file)`
-    /// and leaves only the file names in `topology`, which is what supervisors read.
+    /// The dependencies of a submission, in either of two forms per entry of `dependency_jars` and
+    /// `dependency_artifacts`:
+    /// * a blob key (Storm's `StormSubmitter`/`DependencyUploader`: `dep-<name>-<uuid>.jar`,
+    ///   `dep-<group>-<artifact>-<version>.jar`): the blob must exist in this nimbus's blob store;
+    /// * `<file name>=<upload location>` (storm-rs's `storm jar --jars/--artifacts`, uploaded with
+    ///   `beginFileUpload`): the entry becomes the file name.
+    ///
+    /// Either way the file lands in `nimbus/stormdist/<id>/dependencies/<name>`, the name stays in the
+    /// topology, and supervisors download those names.
     fn uploaded_dependencies(
         &self,
         topology: &mut StormTopology,
-    ) -> Result<Vec<(String, PathBuf)>> {
-        let mut out: Vec<(String, PathBuf)> = Vec::new();
+    ) -> Result<Vec<(String, DependencySource)>> {
+        let mut out: Vec<(String, DependencySource)> = Vec::new();
         for list in [
             &mut topology.dependency_jars,
             &mut topology.dependency_artifacts,
         ] {
             for entry in list.iter_mut().flatten() {
-                let Some((name, location)) = entry.split_once('=') else {
-                    return Err(NimbusError::InvalidTopology(format!(
-                        "dependency \"{entry}\" is not <file name>=<upload location>; storm-rs has no \
-                         blob store: upload each dependency with beginFileUpload/uploadChunk/\
-                         finishFileUpload (storm jar --jars/--artifacts does)"
-                    )));
+                let (name, source) = match entry.split_once('=') {
+                    Some((name, location)) => (
+                        name.to_string(),
+                        DependencySource::Upload(self.uploaded_jar(location)?),
+                    ),
+                    None => {
+                        if !self.blobs.contains(entry) {
+                            return Err(NimbusError::InvalidTopology(format!(
+                                "dependency \"{entry}\" is neither a blob in nimbus's blob store \
+                                 (upload it with beginCreateBlob/uploadBlobChunk/finishBlobUpload, as \
+                                 Storm's StormSubmitter does) nor <file name>=<upload location>"
+                            )));
+                        }
+                        (entry.clone(), DependencySource::Blob(entry.clone()))
+                    }
                 };
-                if !crate::paths::is_dependency_name(name) || out.iter().any(|(n, _)| n == name) {
+                if !crate::paths::is_dependency_name(&name) || out.iter().any(|(n, _)| *n == name) {
                     return Err(NimbusError::InvalidTopology(format!(
                         "dependency file name \"{name}\" is not a plain file name or is used twice"
                     )));
                 }
-                out.push((name.to_string(), self.uploaded_jar(location)?));
-                *entry = name.to_string();
+                *entry = name.clone();
+                out.push((name, source));
             }
         }
         Ok(out)
@@ -757,7 +818,7 @@ impl Nimbus {
         &self,
         id: &str,
         jar: Option<&Path>,
-        dependencies: &[(String, PathBuf)],
+        dependencies: &[(String, DependencySource)],
         topology: &StormTopology,
         conf: &Map<String, Value>,
     ) -> Result<()> {
@@ -771,9 +832,13 @@ impl Nimbus {
             if !dependencies.is_empty() {
                 let deps = dir.join(DEPENDENCIES);
                 std::fs::create_dir_all(&deps).map_err(|e| io_error("create", &deps, e))?;
-                for (name, uploaded) in dependencies {
-                    let bytes =
-                        std::fs::read(uploaded).map_err(|e| io_error("read", uploaded, e))?;
+                for (name, source) in dependencies {
+                    let bytes = match source {
+                        DependencySource::Upload(path) => {
+                            std::fs::read(path).map_err(|e| io_error("read", path, e))?
+                        }
+                        DependencySource::Blob(key) => self.blobs.read(key)?,
+                    };
                     write_atomic(&deps.join(name), &bytes)?;
                 }
             }
@@ -1208,28 +1273,98 @@ impl Nimbus {
         let supervisors = self
             .cluster
             .all_supervisor_info()?
-            .into_iter()
-            .map(|(id, info)| SupervisorSummary {
-                host: info.hostname,
-                uptime_secs: to_i32(info.uptime_secs.unwrap_or(0)),
-                num_workers: to_i32(info.meta.as_ref().map_or(0, |m| m.len() as i64)),
-                num_used_workers: to_i32(used.get(&id).map_or(0, |p| p.len() as i64)),
-                supervisor_id: id,
-                version: info.version,
-                total_resources: info.resources_map,
-                used_mem: None,
-                used_cpu: None,
-                fragmented_mem: None,
-                fragmented_cpu: None,
-                blacklisted: None,
-                used_generic_resources: None,
-            })
+            .iter()
+            .map(|(id, info)| self.supervisor_summary(id, info, &used))
             .collect();
         Ok(ClusterSummary::new(
             supervisors,
             self.topology_summaries()?,
             self.nimbus_summaries()?,
         ))
+    }
+
+    /// A supervisor's `SupervisorSummary` (`used`: supervisor id → ports in use).
+    pub(super) fn supervisor_summary(
+        &self,
+        id: &str,
+        info: &crate::thrift::SupervisorInfo,
+        used: &BTreeMap<String, BTreeSet<i64>>,
+    ) -> SupervisorSummary {
+        SupervisorSummary {
+            host: info.hostname.clone(),
+            uptime_secs: to_i32(info.uptime_secs.unwrap_or(0)),
+            num_workers: to_i32(info.meta.as_ref().map_or(0, |m| m.len() as i64)),
+            num_used_workers: to_i32(used.get(id).map_or(0, |p| p.len() as i64)),
+            supervisor_id: id.to_string(),
+            version: info.version.clone(),
+            total_resources: info.resources_map.clone(),
+            used_mem: None,
+            used_cpu: None,
+            fragmented_mem: None,
+            fragmented_cpu: None,
+            blacklisted: None,
+            used_generic_resources: None,
+        }
+    }
+
+    /// `setLogConfig`: Storm's merge into `/logconfigs/<id>` (earlier entries become UNCHANGED, UPDATE
+    /// replaces a logger's entry and sets `reset_log_level_timeout_epoch` to now + timeout in epoch
+    /// **milliseconds** when the timeout is positive, REMOVE drops it).
+    pub fn set_log_config(&self, id: &str, config: &crate::thrift::LogConfig) -> Result<()> {
+        use crate::thrift::{LogConfig, LogLevelAction};
+        self.require_known(id)?;
+        let mut merged = self
+            .cluster
+            .topology_log_config(id, false)?
+            .unwrap_or(LogConfig {
+                named_logger_level: None,
+            });
+        for level in merged
+            .named_logger_level
+            .iter_mut()
+            .flat_map(|m| m.values_mut())
+        {
+            level.action = LogLevelAction::UNCHANGED;
+        }
+        for (name, level) in config.named_logger_level.iter().flatten() {
+            if name.is_empty() {
+                return Err(NimbusError::Internal(
+                    "Named loggers need a valid name. Use ROOT for the root logger".into(),
+                ));
+            }
+            match level.action {
+                LogLevelAction::UPDATE => {
+                    let mut level = level.clone();
+                    let timeout = i64::from(level.reset_log_level_timeout_secs.unwrap_or(0));
+                    level.reset_log_level_timeout_epoch =
+                        (timeout > 0).then(|| now_millis() + timeout * 1000);
+                    merged
+                        .named_logger_level
+                        .get_or_insert_with(BTreeMap::new)
+                        .insert(name.clone(), level);
+                }
+                LogLevelAction::REMOVE => {
+                    if let Some(m) = merged.named_logger_level.as_mut() {
+                        m.remove(name);
+                    }
+                }
+                _ => {}
+            }
+        }
+        tracing::info!(topology = %id, config = ?merged, "setting log config");
+        self.cluster.set_topology_log_config(id, &merged)?;
+        Ok(())
+    }
+
+    /// `getLogConfig`: `/logconfigs/<id>`, or an empty `LogConfig`.
+    pub fn log_config(&self, id: &str) -> Result<crate::thrift::LogConfig> {
+        self.require_known(id)?;
+        Ok(self
+            .cluster
+            .topology_log_config(id, false)?
+            .unwrap_or(crate::thrift::LogConfig {
+                named_logger_level: None,
+            }))
     }
 
     /// The launch time of this nimbus (epoch seconds).

@@ -20,6 +20,15 @@ pub fn to_thrift(e: NimbusError) -> thrift::Error {
         NimbusError::InvalidTopology(msg) => {
             thrift::Error::User(Box::new(InvalidTopologyException::new(msg)))
         }
+        NimbusError::KeyNotFound(msg) => {
+            thrift::Error::User(Box::new(KeyNotFoundException::new(msg)))
+        }
+        NimbusError::KeyAlreadyExists(msg) => {
+            thrift::Error::User(Box::new(KeyAlreadyExistsException::new(msg)))
+        }
+        NimbusError::IllegalState(msg) => {
+            thrift::Error::User(Box::new(IllegalStateException::new(msg)))
+        }
         NimbusError::Internal(msg) => {
             thrift::Error::Application(ApplicationError::new(ApplicationErrorKind::Unknown, msg))
         }
@@ -34,6 +43,11 @@ fn with_error_choice(mut info: TopologyInfo, options: &GetInfoOptions) -> Topolo
         _ => {}
     }
     info
+}
+
+/// A blob store answer as the generated processor wants it.
+fn blob<T>(r: std::result::Result<T, crate::nimbus::blobstore::BlobError>) -> thrift::Result<T> {
+    r.map_err(|e| to_thrift(e.into()))
 }
 
 /// `Nimbus` over the core.
@@ -105,12 +119,12 @@ impl NimbusSyncHandler for NimbusHandler {
         self.0.rebalance(&name, &options).map_err(to_thrift)
     }
 
-    fn handle_set_log_config(&self, _name: String, _config: LogConfig) -> thrift::Result<()> {
-        Err(to_thrift(unsupported("setLogConfig")))
+    fn handle_set_log_config(&self, id: String, config: LogConfig) -> thrift::Result<()> {
+        self.0.set_log_config(&id, &config).map_err(to_thrift)
     }
 
-    fn handle_get_log_config(&self, _name: String) -> thrift::Result<LogConfig> {
-        Err(to_thrift(unsupported("getLogConfig")))
+    fn handle_get_log_config(&self, id: String) -> thrift::Result<LogConfig> {
+        self.0.log_config(&id).map_err(to_thrift)
     }
 
     fn handle_debug(
@@ -150,66 +164,65 @@ impl NimbusSyncHandler for NimbusHandler {
 
     fn handle_begin_create_blob(
         &self,
-        _key: String,
-        _meta: SettableBlobMeta,
+        key: String,
+        meta: SettableBlobMeta,
     ) -> thrift::Result<String> {
-        Err(to_thrift(unsupported("beginCreateBlob")))
+        blob(self.0.blob_store().begin_create(&key, meta))
     }
 
-    fn handle_begin_update_blob(&self, _key: String) -> thrift::Result<String> {
-        Err(to_thrift(unsupported("beginUpdateBlob")))
+    fn handle_begin_update_blob(&self, key: String) -> thrift::Result<String> {
+        blob(self.0.blob_store().begin_update(&key))
     }
 
-    fn handle_upload_blob_chunk(&self, _session: String, _chunk: Vec<u8>) -> thrift::Result<()> {
-        Err(to_thrift(unsupported("uploadBlobChunk")))
+    fn handle_upload_blob_chunk(&self, session: String, chunk: Vec<u8>) -> thrift::Result<()> {
+        blob(self.0.blob_store().upload_chunk(&session, &chunk))
     }
 
-    fn handle_finish_blob_upload(&self, _session: String) -> thrift::Result<()> {
-        Err(to_thrift(unsupported("finishBlobUpload")))
+    fn handle_finish_blob_upload(&self, session: String) -> thrift::Result<()> {
+        blob(self.0.blob_store().finish_upload(&session))
     }
 
-    fn handle_cancel_blob_upload(&self, _session: String) -> thrift::Result<()> {
-        Err(to_thrift(unsupported("cancelBlobUpload")))
+    fn handle_cancel_blob_upload(&self, session: String) -> thrift::Result<()> {
+        blob(self.0.blob_store().cancel_upload(&session))
     }
 
-    fn handle_get_blob_meta(&self, _key: String) -> thrift::Result<ReadableBlobMeta> {
-        Err(to_thrift(unsupported("getBlobMeta")))
+    fn handle_get_blob_meta(&self, key: String) -> thrift::Result<ReadableBlobMeta> {
+        blob(self.0.blob_store().meta(&key))
     }
 
-    fn handle_set_blob_meta(&self, _key: String, _meta: SettableBlobMeta) -> thrift::Result<()> {
-        Err(to_thrift(unsupported("setBlobMeta")))
+    fn handle_set_blob_meta(&self, key: String, meta: SettableBlobMeta) -> thrift::Result<()> {
+        blob(self.0.blob_store().set_meta(&key, &meta))
     }
 
-    fn handle_begin_blob_download(&self, _key: String) -> thrift::Result<BeginDownloadResult> {
-        Err(to_thrift(unsupported("beginBlobDownload")))
+    fn handle_begin_blob_download(&self, key: String) -> thrift::Result<BeginDownloadResult> {
+        blob(self.0.blob_store().begin_download(&key))
     }
 
-    fn handle_download_blob_chunk(&self, _session: String) -> thrift::Result<Vec<u8>> {
-        Err(to_thrift(unsupported("downloadBlobChunk")))
+    fn handle_download_blob_chunk(&self, session: String) -> thrift::Result<Vec<u8>> {
+        blob(self.0.blob_store().download_chunk(&session))
     }
 
-    fn handle_delete_blob(&self, _key: String) -> thrift::Result<()> {
-        Err(to_thrift(unsupported("deleteBlob")))
+    fn handle_delete_blob(&self, key: String) -> thrift::Result<()> {
+        self.0.delete_blob(&key).map_err(to_thrift)
     }
 
-    fn handle_list_blobs(&self, _session: String) -> thrift::Result<ListBlobsResult> {
-        Err(to_thrift(unsupported("listBlobs")))
+    fn handle_list_blobs(&self, session: String) -> thrift::Result<ListBlobsResult> {
+        blob(self.0.blob_store().list(&session))
     }
 
-    fn handle_get_blob_replication(&self, _key: String) -> thrift::Result<i32> {
-        Err(to_thrift(unsupported("getBlobReplication")))
+    fn handle_get_blob_replication(&self, key: String) -> thrift::Result<i32> {
+        blob(self.0.blob_store().replication(&key))
     }
 
-    fn handle_update_blob_replication(
-        &self,
-        _key: String,
-        _replication: i32,
-    ) -> thrift::Result<i32> {
-        Err(to_thrift(unsupported("updateBlobReplication")))
+    fn handle_update_blob_replication(&self, key: String, replication: i32) -> thrift::Result<i32> {
+        blob(self.0.blob_store().update_replication(&key, replication))
     }
 
-    fn handle_create_state_in_zookeeper(&self, _key: String) -> thrift::Result<()> {
-        Err(to_thrift(unsupported("createStateInZookeeper")))
+    fn handle_create_state_in_zookeeper(&self, key: String) -> thrift::Result<()> {
+        // Storm registers the blob under /blobstore for other nimbuses; here one nimbus holds every
+        // blob, so there is nothing to register (an unknown key is ignored, as Storm does).
+        tracing::debug!(%key, "createStateInZookeeper: nothing to do");
+        Ok(())
     }
 
     fn handle_begin_file_upload(&self) -> thrift::Result<String> {
@@ -292,30 +305,37 @@ impl NimbusSyncHandler for NimbusHandler {
 
     fn handle_get_topology_page_info(
         &self,
-        _id: String,
-        _window: String,
-        _is_include_sys: bool,
+        id: String,
+        window: String,
+        is_include_sys: bool,
     ) -> thrift::Result<TopologyPageInfo> {
-        Err(to_thrift(unsupported("getTopologyPageInfo")))
+        self.0
+            .topology_page_info(&id, &window, is_include_sys)
+            .map_err(to_thrift)
     }
 
     fn handle_get_supervisor_page_info(
         &self,
-        _id: String,
-        _host: String,
-        _is_include_sys: bool,
+        id: String,
+        host: String,
+        is_include_sys: bool,
     ) -> thrift::Result<SupervisorPageInfo> {
-        Err(to_thrift(unsupported("getSupervisorPageInfo")))
+        // A Java client's null id/host arrives as "" (see thrift::server's nullable arguments).
+        self.0
+            .supervisor_page_info(&id, &host, is_include_sys)
+            .map_err(to_thrift)
     }
 
     fn handle_get_component_page_info(
         &self,
-        _topology_id: String,
-        _component_id: String,
-        _window: String,
-        _is_include_sys: bool,
+        topology_id: String,
+        component_id: String,
+        window: String,
+        is_include_sys: bool,
     ) -> thrift::Result<ComponentPageInfo> {
-        Err(to_thrift(unsupported("getComponentPageInfo")))
+        self.0
+            .component_page_info(&topology_id, &component_id, &window, is_include_sys)
+            .map_err(to_thrift)
     }
 
     fn handle_get_topology_conf(&self, id: String) -> thrift::Result<String> {
@@ -366,7 +386,11 @@ impl NimbusSyncHandler for NimbusHandler {
         Err(to_thrift(unsupported("processWorkerMetrics")))
     }
 
-    fn handle_is_remote_blob_exists(&self, _blob_key: String) -> thrift::Result<bool> {
-        Err(to_thrift(unsupported("isRemoteBlobExists")))
+    fn handle_is_remote_blob_exists(&self, blob_key: String) -> thrift::Result<bool> {
+        match self.0.blob_store().meta(&blob_key) {
+            Ok(_) => Ok(true),
+            Err(crate::nimbus::blobstore::BlobError::KeyNotFound(_)) => Ok(false),
+            Err(e) => Err(to_thrift(e.into())),
+        }
     }
 }

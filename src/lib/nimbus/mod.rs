@@ -49,12 +49,20 @@
 //!   host, port, uptime since their start time and stats from `/workerbeats`; every component's errors
 //!   from `/errors`, `num_err_choice` honoured), `getTopologySummaries`, `getTopologySummary[ByName]`,
 //!   `getLeader`, `getNimbusConf`, `getTopologyConf`, `getTopology` (system topology), `getUserTopology`;
+//! * the UI's aggregated pages ([`pages`]): `getTopologyPageInfo`, `getComponentPageInfo`,
+//!   `getSupervisorPageInfo` with Storm's `StatsUtil` aggregation (windows, system components and
+//!   streams only when asked, weighted latencies, capacity, placeholders, worker summaries);
+//! * dynamic log levels: `setLogConfig` / `getLogConfig` on `/logconfigs/<id>` with Storm's merge;
+//! * the blob store ([`blobstore`]): Storm's LocalFsBlobStore layout under `<storm.local.dir>/blobs`
+//!   and the fourteen blob methods; `dependency_jars`/`dependency_artifacts` entries that are blob
+//!   keys (Storm's `StormSubmitter`) are copied to `nimbus/stormdist/<id>/dependencies/<key>` at
+//!   submit, beside storm-rs's `<file name>=<upload location>` form;
 //! * HA: every nimbus registers `/nimbuses/<host:port>` (ephemeral) and joins the election on
 //!   `/leader-lock` as `host:port` (`storm.local.hostname`, else the machine's host name); writes on a
 //!   non-leader fail with Storm's `not a leader, current leader is <host:port>`.
 //!
-//! **Out of scope here:** the blob store, pushing assignments to supervisors over Thrift (they watch
-//! ZooKeeper), RPC heartbeats, the blacklist scheduler, resource-aware scheduling, rebalance's
+//! **Out of scope here:** blob replication between nimbuses (`/blobstore` znodes), pushing
+//! assignments to supervisors over Thrift (they watch ZooKeeper), RPC heartbeats, the blacklist scheduler, resource-aware scheduling, rebalance's
 //! resource and conf overrides, the topology history, authorization, and every other `Nimbus`
 //! method — those answer `<method> is not supported by storm-rs yet` (a `TApplicationException`).
 //! Without an assignment, `getClusterInfo` reports a topology's planned executors
@@ -65,10 +73,12 @@
 //! executor first seen counts from that moment, which gives it a full timeout).
 
 pub mod assign;
+pub mod blobstore;
 pub mod core;
 pub mod handler;
 pub mod heartbeats;
 pub mod http;
+pub mod pages;
 pub mod scheduler;
 #[cfg(test)]
 mod tests;
@@ -82,6 +92,15 @@ use crate::thrift::NimbusSyncProcessor;
 
 pub use self::core::{Nimbus, NimbusError};
 pub use handler::NimbusHandler;
+
+/// `Nimbus` string arguments Storm's Java clients send as `null` (left out of the call): the UI asks
+/// `getSupervisorPageInfo(id, null, …)` or `(null, host, …)`, `getTopologyHistory(null)`,
+/// `getOwnerResourceSummaries(null)`. They arrive as `""`.
+pub const NULLABLE_STRING_ARGS: &[(&str, &[i16])] = &[
+    ("getSupervisorPageInfo", &[1, 2]),
+    ("getTopologyHistory", &[1]),
+    ("getOwnerResourceSummaries", &[1]),
+];
 
 /// The host name nimbus advertises: `storm.local.hostname`, else the machine's.
 pub fn local_hostname(conf: &Config) -> String {
@@ -124,6 +143,7 @@ impl NimbusDaemon {
             ServerOptions {
                 max_frame_bytes: max_frame,
                 max_connections,
+                nullable_string_args: NULLABLE_STRING_ARGS,
                 ..ServerOptions::default()
             },
         );

@@ -1050,3 +1050,170 @@ fn dependencies_are_stored_and_served_by_file_name() {
     }
     f.nimbus.shutdown();
 }
+
+// ---- blob store, dependencies, log configs, pages ----
+
+#[test]
+fn blob_key_dependencies_land_in_stormdist_and_both_forms_work() {
+    let f = fixture();
+    let n = &f.nimbus;
+    let store = n.blob_store();
+    let meta = crate::thrift::SettableBlobMeta {
+        acl: vec![],
+        replication_factor: None,
+    };
+    let s = store.begin_create("dep-lib-1.jar", meta).unwrap();
+    store.upload_chunk(&s, b"blob jar").unwrap();
+    store.finish_upload(&s).unwrap();
+    let uploaded = upload(n, b"uploaded jar");
+    let mut t = word_count("word");
+    t.dependency_jars = Some(vec![
+        "dep-lib-1.jar".into(),
+        format!("other.jar={uploaded}"),
+    ]);
+    let id = n
+        .submit("deps", "", "{}", &t, TopologyInitialStatus::ACTIVE, None)
+        .unwrap();
+    let deps = n.paths().nimbus_stormdist(&id).join("dependencies");
+    assert_eq!(
+        std::fs::read(deps.join("dep-lib-1.jar")).unwrap(),
+        b"blob jar"
+    );
+    assert_eq!(
+        std::fs::read(deps.join("other.jar")).unwrap(),
+        b"uploaded jar"
+    );
+    assert_eq!(
+        n.read_user_topology(&id).unwrap().dependency_jars,
+        Some(vec!["dep-lib-1.jar".to_string(), "other.jar".to_string()])
+    );
+    // An unknown key is refused with a reason.
+    let mut t = word_count("word");
+    t.dependency_jars = Some(vec!["dep-missing.jar".into()]);
+    match n.submit("deps2", "", "{}", &t, TopologyInitialStatus::ACTIVE, None) {
+        Err(NimbusError::InvalidTopology(m)) => assert!(m.contains("dep-missing.jar"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // The handler maps the blob errors to Storm's declared exceptions.
+    let handler = NimbusHandler(n.clone());
+    match handler.handle_get_blob_meta("nope".into()) {
+        Err(thrift::Error::User(e)) => {
+            assert_eq!(
+                e.downcast_ref::<crate::thrift::KeyNotFoundException>()
+                    .unwrap()
+                    .msg,
+                "nope"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!handler.handle_is_remote_blob_exists("nope".into()).unwrap());
+    assert!(handler
+        .handle_is_remote_blob_exists("dep-lib-1.jar".into())
+        .unwrap());
+    n.shutdown();
+}
+
+#[test]
+fn log_configs_merge_as_storm_does() {
+    use crate::thrift::{LogConfig, LogLevel, LogLevelAction};
+    let f = fixture();
+    let n = &f.nimbus;
+    let id = submit_wc(n, "logs", 1);
+    let level = |action, target: Option<&str>, timeout| LogLevel {
+        action,
+        target_log_level: target.map(str::to_string),
+        reset_log_level_timeout_secs: timeout,
+        reset_log_level_timeout_epoch: None,
+        reset_log_level: None,
+    };
+    let set = |entries: Vec<(&str, LogLevel)>| {
+        n.set_log_config(
+            &id,
+            &LogConfig {
+                named_logger_level: Some(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect(),
+                ),
+            },
+        )
+    };
+    assert!(n.log_config(&id).unwrap().named_logger_level.is_none());
+    let before = super::core::now_millis();
+    set(vec![
+        (
+            "ROOT",
+            level(LogLevelAction::UPDATE, Some("DEBUG"), Some(30)),
+        ),
+        (
+            "org.x",
+            level(LogLevelAction::UPDATE, Some("WARN"), Some(0)),
+        ),
+    ])
+    .unwrap();
+    let got = n.log_config(&id).unwrap().named_logger_level.unwrap();
+    let epoch = got["ROOT"].reset_log_level_timeout_epoch.unwrap();
+    assert!(
+        (before + 30_000..before + 35_000).contains(&epoch),
+        "{epoch}"
+    );
+    assert_eq!(got["org.x"].reset_log_level_timeout_epoch, None);
+    set(vec![("org.x", level(LogLevelAction::REMOVE, None, None))]).unwrap();
+    let got = n.log_config(&id).unwrap().named_logger_level.unwrap();
+    assert_eq!(got.keys().collect::<Vec<_>>(), ["ROOT"]);
+    assert_eq!(got["ROOT"].action, LogLevelAction::UNCHANGED);
+    assert!(set(vec![(
+        "",
+        level(LogLevelAction::UPDATE, Some("INFO"), None)
+    )])
+    .is_err());
+    assert!(matches!(
+        n.log_config("nope"),
+        Err(NimbusError::NotAlive(_))
+    ));
+    n.shutdown();
+}
+
+#[test]
+fn page_infos_aggregate_heartbeats_and_fall_back_to_placeholders() {
+    let f = fixture();
+    let n = &f.nimbus;
+    let _a = supervisor(&f.store, "sup-a", "host-a", &[6700]);
+    let id = submit_wc(n, "pages", 1);
+    // No heartbeats yet: placeholders from the topology.
+    let page = n.topology_page_info(&id, ":all-time", false).unwrap();
+    let spouts = page.id_to_spout_agg_stats.clone().unwrap();
+    assert_eq!(spouts.keys().collect::<Vec<_>>(), ["sentences"]);
+    let bolts = page.id_to_bolt_agg_stats.clone().unwrap();
+    assert_eq!(bolts.keys().collect::<Vec<_>>(), ["count", "split"]);
+    assert_eq!(page.num_workers, Some(0));
+    assert_eq!(page.workers.as_ref().map(Vec::len), Some(1));
+    let a = assignment(n, &id);
+    heartbeat(n, &id, &a, "sup-a", 6700, 1);
+    let page = n.topology_page_info(&id, ":all-time", true).unwrap();
+    assert_eq!(page.num_workers, Some(1));
+    assert_eq!(page.num_executors, Some(7));
+    assert!(page
+        .id_to_bolt_agg_stats
+        .as_ref()
+        .unwrap()
+        .contains_key("__acker"));
+    let comp = n
+        .component_page_info(&id, "split", ":all-time", false)
+        .unwrap();
+    assert_eq!(comp.component_type, crate::thrift::ComponentType::BOLT);
+    assert_eq!(comp.topology_name.as_deref(), Some("pages"));
+    assert!(comp.num_executors.unwrap() >= 1);
+    let sup = n.supervisor_page_info("sup-a", "", false).unwrap();
+    assert_eq!(sup.supervisor_summaries.unwrap()[0].host, "host-a");
+    assert_eq!(sup.worker_summaries.unwrap().len(), 1);
+    let by_host = n.supervisor_page_info("", "host-a", false).unwrap();
+    assert_eq!(by_host.supervisor_summaries.unwrap().len(), 1);
+    assert!(matches!(
+        n.topology_page_info("nope", ":all-time", false),
+        Err(NimbusError::NotAlive(_))
+    ));
+    n.shutdown();
+}

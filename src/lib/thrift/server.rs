@@ -3,8 +3,16 @@
 //! the frame size (`nimbus.thrift.max_buffer_size`, `drpc.max_buffer_size`), a thread per connection up
 //! to a connection limit.
 //!
-//! Any generated `…SyncProcessor` plugs in. A frame over the cap, a corrupt message or a handler that
-//! panics closes that one connection (logged); the server and other clients carry on.
+//! Any generated `…SyncProcessor` plugs in. A call whose arguments cannot be read (a missing
+//! argument, a wrong type) is answered with a `TApplicationException` (`PROTOCOL_ERROR`) naming the
+//! method, and the connection stays open. A frame over the cap, a message whose header cannot be read
+//! or a handler that panics closes that one connection (logged); the server and other clients carry
+//! on.
+//!
+//! Java clients send a `null` string argument by leaving the field out, which the generated Rust
+//! processors refuse. [`ServerOptions::nullable_string_args`] lists the (method, field id) pairs where
+//! Storm's own clients do that (the UI's `getSupervisorPageInfo(id, null, …)`); a missing one is
+//! filled in as `""` before the processor reads the call.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -28,6 +36,8 @@ pub struct ServerOptions {
     pub max_connections: usize,
     /// A connection idle for this long is closed (Storm: `storm.thrift.socket.timeout.ms`).
     pub idle_timeout: Duration,
+    /// String arguments a client may leave out (Java's `null`), per method: they arrive as `""`.
+    pub nullable_string_args: &'static [(&'static str, &'static [i16])],
 }
 
 impl Default for ServerOptions {
@@ -36,6 +46,7 @@ impl Default for ServerOptions {
             max_frame_bytes: 1_048_576,
             max_connections: 64,
             idle_timeout: Duration::from_secs(600),
+            nullable_string_args: &[],
         }
     }
 }
@@ -180,6 +191,12 @@ fn serve_connection(
             .read_exact(&mut frame)
             .map_err(|e| format!("read frame: {e}"))?;
         reply.clear();
+        let header = parse_header(&frame);
+        if let Some(h) = &header {
+            if let Some((_, ids)) = opts.nullable_string_args.iter().find(|(m, _)| *m == h.name) {
+                fill_missing_strings(&mut frame, h.args_start, ids);
+            }
+        }
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let mut i = BoundedBinaryInputProtocol::for_slice(&frame);
             let mut o = TBinaryOutputProtocol::new(&mut reply, true);
@@ -188,8 +205,15 @@ fn serve_connection(
         match outcome {
             Ok(Ok(())) => {}
             // The generated processor has already written an application exception for errors it
-            // recognises; a reply-less failure means the message itself could not be read.
-            Ok(Err(e)) if reply.is_empty() => return Err(format!("bad message: {e}")),
+            // recognises; a reply-less failure means the call could not be read: answer it when at
+            // least its header is readable.
+            Ok(Err(e)) if reply.is_empty() => match &header {
+                Some(h) => {
+                    tracing::debug!(method = %h.name, error = %e, "unreadable arguments; the client was told");
+                    write_protocol_error(&mut reply, h, &e);
+                }
+                None => return Err(format!("bad message: {e}")),
+            },
             Ok(Err(e)) => tracing::debug!(error = %e, "call failed; the client was told"),
             Err(_) => return Err("the handler panicked".into()),
         }
@@ -200,6 +224,132 @@ fn serve_connection(
         out.extend_from_slice(&(reply.len() as u32).to_be_bytes());
         out.extend_from_slice(&reply);
         stream.write_all(&out).map_err(|e| format!("write: {e}"))?;
+    }
+}
+
+/// The header of a call: method name, sequence number, where the arguments start.
+struct Header {
+    name: String,
+    seq: i32,
+    args_start: usize,
+}
+
+fn be_i32(b: &[u8], at: usize) -> Option<i32> {
+    Some(i32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Reads a binary-protocol message header (strict or not).
+fn parse_header(b: &[u8]) -> Option<Header> {
+    let first = be_i32(b, 0)?;
+    let (name_at, after_name_extra) = if first < 0 {
+        // Strict: version | type, then the name.
+        (4, 0)
+    } else {
+        // Old style: the name first, then a type byte.
+        (0, 1)
+    };
+    let len = usize::try_from(be_i32(b, name_at)?).ok()?;
+    let name = std::str::from_utf8(b.get(name_at + 4..name_at + 4 + len)?).ok()?;
+    let seq_at = name_at + 4 + len + after_name_extra;
+    let seq = be_i32(b, seq_at)?;
+    Some(Header {
+        name: name.to_string(),
+        seq,
+        args_start: seq_at + 4,
+    })
+}
+
+/// Skips one binary-protocol value of type `ty` at `at`; the offset after it. Bounded nesting.
+fn skip_value(b: &[u8], at: usize, ty: u8, depth: u32) -> Option<usize> {
+    if depth > 32 {
+        return None;
+    }
+    let fixed = |n: usize| (at + n <= b.len()).then_some(at + n);
+    match ty {
+        2 | 3 => fixed(1),
+        4 | 10 => fixed(8),
+        6 => fixed(2),
+        8 => fixed(4),
+        11 => {
+            let len = usize::try_from(be_i32(b, at)?).ok()?;
+            fixed(4 + len)
+        }
+        12 => skip_struct(b, at, depth + 1).map(|(end, _)| end),
+        13 => {
+            let (kt, vt) = (*b.get(at)?, *b.get(at + 1)?);
+            let n = usize::try_from(be_i32(b, at + 2)?).ok()?;
+            let mut p = at + 6;
+            for _ in 0..n {
+                p = skip_value(b, p, kt, depth + 1)?;
+                p = skip_value(b, p, vt, depth + 1)?;
+            }
+            Some(p)
+        }
+        14 | 15 => {
+            let et = *b.get(at)?;
+            let n = usize::try_from(be_i32(b, at + 1)?).ok()?;
+            let mut p = at + 5;
+            for _ in 0..n {
+                p = skip_value(b, p, et, depth + 1)?;
+            }
+            Some(p)
+        }
+        _ => None,
+    }
+}
+
+/// Skips a struct at `at`: (offset after its stop byte, the field ids it has).
+fn skip_struct(b: &[u8], mut at: usize, depth: u32) -> Option<(usize, Vec<i16>)> {
+    let mut ids = Vec::new();
+    loop {
+        let ty = *b.get(at)?;
+        if ty == 0 {
+            return Some((at + 1, ids));
+        }
+        let id = i16::from_be_bytes(b.get(at + 1..at + 3)?.try_into().ok()?);
+        ids.push(id);
+        at = skip_value(b, at + 3, ty, depth)?;
+    }
+}
+
+/// Adds `""` for every id of `ids` missing from the arguments struct at `args_start` (inserted
+/// before its stop byte). A frame that cannot be walked is left as it is.
+fn fill_missing_strings(frame: &mut Vec<u8>, args_start: usize, ids: &[i16]) {
+    let Some((end, present)) = skip_struct(frame, args_start, 0) else {
+        return;
+    };
+    let mut extra = Vec::new();
+    for id in ids.iter().filter(|id| !present.contains(id)) {
+        extra.push(11u8);
+        extra.extend_from_slice(&id.to_be_bytes());
+        extra.extend_from_slice(&0i32.to_be_bytes());
+    }
+    if !extra.is_empty() {
+        let stop = end - 1;
+        frame.splice(stop..stop, extra);
+    }
+}
+
+/// Writes a `TApplicationException` reply (`PROTOCOL_ERROR`) for a call whose arguments could not be
+/// read.
+fn write_protocol_error(reply: &mut Vec<u8>, h: &Header, e: &thrift::Error) {
+    use thrift::protocol::{TMessageIdentifier, TMessageType, TOutputProtocol};
+    let err = thrift::ApplicationError::new(
+        thrift::ApplicationErrorKind::ProtocolError,
+        format!("cannot read the arguments of {}: {e}", h.name),
+    );
+    let mut o = TBinaryOutputProtocol::new(&mut *reply, true);
+    let written = o
+        .write_message_begin(&TMessageIdentifier::new(
+            h.name.clone(),
+            TMessageType::Exception,
+            h.seq,
+        ))
+        .and_then(|()| thrift::Error::write_application_error_to_out_protocol(&err, &mut o))
+        .and_then(|()| o.write_message_end())
+        .and_then(|()| o.flush());
+    if written.is_err() {
+        reply.clear();
     }
 }
 
@@ -296,5 +446,59 @@ mod tests {
                 client(addr).execute("x".into(), "y".into()).is_err()
             }
         );
+    }
+
+    fn call_frame(args: &[u8]) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&0x8001_0001u32.to_be_bytes());
+        m.extend_from_slice(&7i32.to_be_bytes());
+        m.extend_from_slice(b"execute");
+        m.extend_from_slice(&9i32.to_be_bytes());
+        m.extend_from_slice(args);
+        let mut f = (m.len() as u32).to_be_bytes().to_vec();
+        f.extend(m);
+        f
+    }
+
+    fn read_reply(s: &mut TcpStream) -> Vec<u8> {
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).unwrap();
+        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+        s.read_exact(&mut body).unwrap();
+        body
+    }
+
+    #[test]
+    fn unreadable_arguments_get_an_answer_and_nullable_strings_are_filled() {
+        let opts = ServerOptions {
+            nullable_string_args: &[("execute", &[2])],
+            ..ServerOptions::default()
+        };
+        let mut server = ThriftServer::start(
+            "test",
+            "127.0.0.1:0",
+            DistributedRPCSyncProcessor::new(Echo),
+            opts,
+        )
+        .unwrap();
+        let mut raw = TcpStream::connect(server.local_addr()).unwrap();
+        // No arguments at all: function_name is missing and not nullable.
+        raw.write_all(&call_frame(&[0])).unwrap();
+        let reply = read_reply(&mut raw);
+        let h = parse_header(&reply).unwrap();
+        assert_eq!((h.name.as_str(), h.seq), ("execute", 9));
+        assert_eq!(reply[3], 3, "an exception message");
+        let text = String::from_utf8_lossy(&reply);
+        assert!(text.contains("missing required field"), "{text}");
+        // The same connection: func_args (field 2) left out, as Java does for null.
+        let mut args = vec![11u8, 0, 1];
+        args.extend_from_slice(&5i32.to_be_bytes());
+        args.extend_from_slice(b"hello");
+        args.push(0);
+        raw.write_all(&call_frame(&args)).unwrap();
+        let reply = read_reply(&mut raw);
+        assert_eq!(reply[3], 2, "a reply");
+        assert!(String::from_utf8_lossy(&reply).contains('!'));
+        server.shutdown();
     }
 }
