@@ -1,8 +1,8 @@
-//! `drpc`: the drpc daemon. A thin shim over `storm::daemon`.
+//! `drpc`: the drpc daemon. A thin shim over `storm::drpc`.
 
 #[global_allocator]
 static GLOBAL: storm::Allocator = storm::Allocator;
 
 fn main() -> anyhow::Result<()> {
-    storm::daemon::main("drpc", std::env::args_os())
+    storm::drpc::main(&storm::daemon::DaemonArgs::from_args(std::env::args_os()))
 }

@@ -1,8 +1,8 @@
-//! `nimbus`: the nimbus daemon. A thin shim over `storm::daemon`.
+//! `nimbus`: the nimbus daemon. A thin shim over `storm::nimbus`.
 
 #[global_allocator]
 static GLOBAL: storm::Allocator = storm::Allocator;
 
 fn main() -> anyhow::Result<()> {
-    storm::daemon::main("nimbus", std::env::args_os())
+    storm::nimbus::main(&storm::daemon::DaemonArgs::from_args(std::env::args_os()))
 }

@@ -522,6 +522,22 @@ pub fn java_string(value: &Value) -> String {
     }
 }
 
+/// The host name this machine's daemons advertise (nimbus in `/nimbuses`, supervisors in
+/// `SupervisorInfo.hostname`, workers in their assignment): `storm.local.hostname`, else the machine's
+/// host name, else `localhost`.
+pub fn local_hostname(conf: &Config) -> String {
+    if let Ok(Some(h)) = conf.get_opt_str("storm.local.hostname") {
+        if !h.trim().is_empty() {
+            return h.trim().to_string();
+        }
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,9 @@
-//! Daemon entry points: `nimbus`, `supervisor`, `worker`, `drpc`.
+//! What every daemon shares: its command-line options ([`DaemonArgs`]: `--config FILE`, `-c key=value`),
+//! loading and validating the configuration, the daemon's log file (`<storm.log.dir>/<name>.log`), the
+//! stop signals and the foreground life ([`run`]), and its ZooKeeper connection.
 //!
-//! Each daemon binary is a shim that calls [`main`] with its name. The shared part lives here: parsing
-//! `--config FILE` and `-c key=value`, loading and validating the configuration, and opening the daemon's
-//! log file (`<storm.log.dir>/<name>.log`). `drpc` runs [`crate::drpc`] and `nimbus` runs
-//! [`crate::nimbus`]; supervisor and worker arrive with the cluster issue — until then they validate
-//! their configuration and exit with an error saying they are not available in this build.
+//! The daemons themselves (`crate::nimbus`, `crate::supervisor`, `crate::worker`, `crate::drpc`, …) are
+//! siblings that build on this module; each binary in `src/bin/` calls its daemon's `main` directly.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -97,29 +96,9 @@ pub fn connect_zookeeper(
     Ok(std::sync::Arc::new(storage))
 }
 
-/// Runs the daemon `name` with the process arguments `args`.
-pub fn main(name: &str, args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()> {
-    let args = DaemonArgs::parse_from(args);
-    if name == "drpc" {
-        return crate::drpc::main(&args);
+impl DaemonArgs {
+    /// The daemon options from a process's arguments (the first is the program name).
+    pub fn from_args(args: impl IntoIterator<Item = OsString>) -> DaemonArgs {
+        DaemonArgs::parse_from(args)
     }
-    if name == "nimbus" {
-        return crate::nimbus::main(&args);
-    }
-    if name == "supervisor" {
-        return crate::supervisor::main(&args);
-    }
-    if name == "worker" {
-        return crate::worker::main(&args);
-    }
-    let conf = load_config(&args)?;
-    let paths = StormPaths::from_config(&conf)?;
-    crate::logging::init_daemon(&paths.daemon_log(name))?;
-    tracing::error!(
-        daemon = name,
-        "this daemon is not available in this build yet"
-    );
-    anyhow::bail!(
-        "the {name} daemon is not available in this build of storm-rs yet (configuration is valid)"
-    )
 }

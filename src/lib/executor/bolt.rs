@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use super::emitter::{wait, ExecutorOutput, TaskEmitter};
 use super::now_ns;
+use super::shared::{ExecutorDef, WorkerShared};
 use super::transport::{
     prefetch_after, recycle, Control, ExecutorInbox, ExecutorQueues, SystemMessage,
 };
-use super::worker::{ExecutorDef, WorkerShared};
 use crate::api::TupleIds;
 use crate::api::{
     Bolt, BoltOutput, ComponentError, ConfMap, EmitError, OutputCollector, TopologyContext, Tuple,

@@ -23,6 +23,7 @@ mod bolt;
 mod emitter;
 pub mod errors;
 pub(crate) mod pool;
+mod shared;
 mod spout;
 pub mod stats;
 pub mod transport;

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use super::emitter::{wait, ExecutorOutput, TaskEmitter, BATCH_TUPLES};
 use super::now_ms;
+use super::shared::{ExecutorDef, WorkerShared};
 use super::transport::{prefetch_after, recycle, Control, ExecutorInbox};
-use super::worker::{ExecutorDef, WorkerShared};
 use crate::acker::{PendingSpoutTuples, PendingTuple};
 use crate::api::TupleIds;
 use crate::api::{

@@ -102,19 +102,7 @@ pub const NULLABLE_STRING_ARGS: &[(&str, &[i16])] = &[
     ("getOwnerResourceSummaries", &[1]),
 ];
 
-/// The host name nimbus advertises: `storm.local.hostname`, else the machine's.
-pub fn local_hostname(conf: &Config) -> String {
-    if let Ok(Some(h)) = conf.get_opt_str("storm.local.hostname") {
-        if !h.trim().is_empty() {
-            return h.trim().to_string();
-        }
-    }
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
-}
+use crate::config::local_hostname;
 
 /// A running nimbus: the core, its Thrift endpoint and its HTTP file server.
 pub struct NimbusDaemon {

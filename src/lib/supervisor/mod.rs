@@ -538,7 +538,7 @@ impl Supervisor {
             conf: conf.clone(),
             paths,
             cluster,
-            hostname: crate::nimbus::local_hostname(conf),
+            hostname: crate::config::local_hostname(conf),
             ports,
             started: Instant::now(),
             slots: handles,

@@ -155,7 +155,7 @@ pub fn run_if_worker() {
     if std::env::var(ENV_WORKER).as_deref() != Ok("1") {
         return;
     }
-    let code = match crate::daemon::main("worker", std::env::args_os()) {
+    let code = match main(&DaemonArgs::from_args(std::env::args_os())) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("worker: {e:#}");
@@ -409,7 +409,7 @@ impl RunningWorker {
             remote_tasks(&assignment, &args.supervisor_id, args.port),
             TransportOptions::from_conf(conf)?,
         )?;
-        let host = crate::nimbus::local_hostname(conf);
+        let host = crate::config::local_hostname(conf);
         let worker = Worker::start(WorkerSpec {
             topology_id: args.topology_id.clone(),
             topology,
