@@ -5,6 +5,8 @@
 //! for the leader (`getLeader`) and connect to that one. When no seed answers, the error lists every seed
 //! tried and why it failed, and names the keys to check.
 
+pub mod blobs;
+
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
@@ -49,6 +51,11 @@ pub enum NimbusClientError {
     BadConf { addr: String, message: String },
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
 }
 
 /// The largest reply accepted from a Thrift server (Storm's `nimbus.thrift.max_buffer_size` default).

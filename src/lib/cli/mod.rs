@@ -5,6 +5,7 @@
 //! exits non-zero.
 
 pub mod artifacts;
+mod blobstore;
 pub mod java;
 pub mod progress;
 mod topology;
@@ -141,6 +142,11 @@ pub enum Command {
         #[arg(long = "count", value_name = "N")]
         count: Option<u64>,
     },
+    /// Manage blobs in nimbus's blob store (Storm's `storm blobstore`).
+    Blobstore {
+        #[command(subcommand)]
+        command: blobstore::BlobstoreCommand,
+    },
     /// Print the latest error of each component of a topology, as JSON.
     #[command(name = "get-errors")]
     GetErrors { name: String },
@@ -182,6 +188,7 @@ impl Command {
             Command::List => "list",
             Command::Monitor { .. } => "monitor",
             Command::GetErrors { .. } => "get-errors",
+            Command::Blobstore { .. } => "blobstore",
             Command::Nimbus => "nimbus",
             Command::Supervisor => "supervisor",
             Command::Drpc => "drpc",
@@ -314,6 +321,7 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
             },
         ),
         Command::GetErrors { name } => topology::get_errors(&conf, name),
+        Command::Blobstore { command } => blobstore::run(&conf, command),
         Command::Nimbus | Command::Supervisor | Command::Drpc => {
             let args = crate::daemon::DaemonArgs {
                 conf: cli.conf.clone(),

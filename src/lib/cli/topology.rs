@@ -9,7 +9,8 @@ use crate::client::NimbusClient;
 use crate::config::Config;
 use crate::thrift::{
     AlreadyAliveException, AuthorizationException, IllegalStateException, InvalidTopologyException,
-    KillOptions, NotAliveException, RebalanceOptions, TNimbusSyncClient, TopologySummary,
+    KeyAlreadyExistsException, KeyNotFoundException, KillOptions, NotAliveException,
+    RebalanceOptions, TNimbusSyncClient, TopologySummary,
 };
 
 /// The text of a nimbus call's failure: Storm's exception name and message for declared exceptions.
@@ -29,6 +30,12 @@ pub fn nimbus_error(addr: &str, e: &thrift::Error) -> String {
         }
         if let Some(x) = u.downcast_ref::<IllegalStateException>() {
             return format!("IllegalStateException: {}", x.msg);
+        }
+        if let Some(x) = u.downcast_ref::<KeyNotFoundException>() {
+            return format!("KeyNotFoundException: {}", x.msg);
+        }
+        if let Some(x) = u.downcast_ref::<KeyAlreadyExistsException>() {
+            return format!("KeyAlreadyExistsException: {}", x.msg);
         }
     }
     format!(

@@ -99,7 +99,40 @@ fn validate_acl(key: &str, meta: &SettableBlobMeta) -> Result<()> {
             bad.access
         )));
     }
+    let mut seen = std::collections::HashSet::new();
+    let dup: Vec<&str> = meta
+        .acl
+        .iter()
+        .filter_map(|a| a.name.as_deref())
+        .filter(|n| !n.is_empty() && !seen.insert(*n))
+        .collect();
+    if !dup.is_empty() {
+        return Err(BlobError::Other(format!(
+            "user [{}] can't appear more than once in the ACLs for key [{key}].",
+            dup.join(", ")
+        )));
+    }
     Ok(())
+}
+
+/// Storm's `BlobStoreAclHandler.normalizeSettableBlobMeta` for a caller without a principal (no
+/// authentication, as everywhere in storm-rs for now): entries giving others no access are dropped and
+/// `o::rwa` is added unless others already have every right.
+fn normalize_acl(meta: &mut SettableBlobMeta) {
+    use crate::thrift::{AccessControl, AccessControlType};
+    meta.acl
+        .retain(|a| !(a.type_ == AccessControlType::OTHER && a.access == 0));
+    if !meta
+        .acl
+        .iter()
+        .any(|a| a.type_ == AccessControlType::OTHER && a.access == 7)
+    {
+        meta.acl.push(AccessControl {
+            type_: AccessControlType::OTHER,
+            name: Some(String::new()),
+            access: 7,
+        });
+    }
 }
 
 const fn crc32c_table() -> [u32; 256] {
@@ -358,9 +391,10 @@ impl BlobStore {
     }
 
     /// `beginCreateBlob`.
-    pub fn begin_create(&self, key: &str, meta: SettableBlobMeta) -> Result<String> {
+    pub fn begin_create(&self, key: &str, mut meta: SettableBlobMeta) -> Result<String> {
         validate_key(key)?;
         validate_acl(key, &meta)?;
+        normalize_acl(&mut meta);
         let session = self.start_upload(key, Some(meta))?;
         tracing::info!(%key, %session, "creating blob");
         Ok(session)
@@ -483,9 +517,11 @@ impl BlobStore {
     pub fn set_meta(&self, key: &str, meta: &SettableBlobMeta) -> Result<()> {
         self.require(key)?;
         validate_acl(key, meta)?;
+        let mut meta = meta.clone();
+        normalize_acl(&mut meta);
         write_file(
             &self.key_dir(META_PREFIX, key),
-            &crate::thrift::serialize(meta),
+            &crate::thrift::serialize(&meta),
         )
     }
 
@@ -738,6 +774,45 @@ mod tests {
     }
 
     #[test]
+    fn acls_are_normalized_and_duplicates_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let user = |name: &str, access| AccessControl {
+            type_: AccessControlType::USER,
+            name: Some(name.into()),
+            access,
+        };
+        let other = |access| AccessControl {
+            type_: AccessControlType::OTHER,
+            name: Some(String::new()),
+            access,
+        };
+        let m = SettableBlobMeta {
+            acl: vec![user("alice", 7), other(0)],
+            replication_factor: None,
+        };
+        let session = s.begin_create("n", m).unwrap();
+        s.finish_upload(&session).unwrap();
+        assert_eq!(
+            s.meta("n").unwrap().settable.acl,
+            [user("alice", 7), other(7)]
+        );
+        // Others already having every right: nothing added.
+        let m = SettableBlobMeta {
+            acl: vec![other(7), user("bob", 1)],
+            replication_factor: None,
+        };
+        s.set_meta("n", &m).unwrap();
+        assert_eq!(s.meta("n").unwrap().settable.acl, m.acl);
+        let dup = SettableBlobMeta {
+            acl: vec![user("bob", 1), user("bob", 2)],
+            replication_factor: None,
+        };
+        let e = s.set_meta("n", &dup).unwrap_err();
+        assert!(e.to_string().contains("can't appear more than once"), "{e}");
+    }
+
+    #[test]
     fn keys_follow_storms_rule() {
         for ok in ["dep-a.jar", "a b\tc", "x_y-z.1", "ünï"] {
             assert!(is_valid_key(ok), "{ok}");
@@ -761,7 +836,14 @@ mod tests {
         );
         assert_eq!(get(&s, "k"), b"hello blob");
         let v1 = s.meta("k").unwrap();
-        assert_eq!(v1.settable, meta());
+        // Storm's normalization for a caller without a principal: others get every right.
+        let mut normalized = meta();
+        normalized.acl.push(AccessControl {
+            type_: AccessControlType::OTHER,
+            name: Some(String::new()),
+            access: 7,
+        });
+        assert_eq!(v1.settable, normalized);
         assert_eq!(
             s.begin_create("k", meta()).unwrap_err(),
             BlobError::KeyAlreadyExists("k".into())
