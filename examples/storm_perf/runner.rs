@@ -818,7 +818,6 @@ impl PerfCluster {
 "storm.local.hostname" = "127.0.0.1"
 "nimbus.seeds" = ["127.0.0.1"]
 "nimbus.thrift.port" = {nimbus_port}
-"nimbus.http.port" = {http}
 "nimbus.monitor.freq.secs" = 1
 "nimbus.task.timeout.secs" = 6
 "nimbus.task.launch.secs" = 10
@@ -833,7 +832,6 @@ impl PerfCluster {
 "topology.message.timeout.secs" = 30
 {extra_toml}
 "#,
-            http = free_port(),
             ports = ports.join(",")
         );
         std::fs::write(&c.config, toml).map_err(|e| e.to_string())?;

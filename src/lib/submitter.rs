@@ -137,11 +137,12 @@ pub fn submit_topology(
 
 /// Storm's `StormSubmitter.submitTopologyWithOpts`: finds the leader nimbus through `nimbus.seeds`,
 /// checks the name, uploads `artifact` in chunks (`beginFileUpload`/`uploadChunk`/`finishFileUpload`),
-/// then each dependency `storm jar` passed ([`dependency_files`]; Storm uploads them as `dep-…` blobs,
-/// storm-rs as plain uploads listed in `StormTopology.dependency_jars`/`dependency_artifacts` as
-/// `<file name>=<upload location>`), and submits the topology ACTIVE with `conf` (laid over the
-/// cluster's by nimbus). Nimbus stores each dependency as `stormdist/<id>/dependencies/<file name>`;
-/// supervisors download them next to the topology's files, where the worker finds them.
+/// then each dependency `storm jar` passed ([`dependency_files`]) as a blob, the way Storm's
+/// `DependencyUploader` does (jars as `dep-<name>-<uuid>.<ext>`; artifacts as
+/// `dep-<group>-<artifact>-<version>.jar`, uploaded only when nimbus does not have them yet, since
+/// topologies share them), listed by key in `StormTopology.dependency_jars`/`dependency_artifacts`, and
+/// submits the topology ACTIVE with `conf` (laid over the cluster's by nimbus). Supervisors download
+/// the blobs into `supervisor/stormdist/<id>/dependencies/<key>`, where the worker finds them.
 pub fn submit_to_cluster(
     cluster_conf: &Config,
     name: &str,
@@ -177,17 +178,14 @@ pub fn submit_to_cluster(
         )));
     }
     let location = upload_file(&mut client, artifact, &thrift_error)?;
-    // Dependencies travel as `<file name>=<upload location>` in the topology's dependency lists; nimbus
-    // moves each upload to `stormdist/<id>/dependencies/<file name>` and keeps only the names.
     let mut topology = topology.clone();
     let (mut jars, mut artifacts) = (Vec::new(), Vec::new());
     for dep in &dependencies {
-        let location = upload_file(&mut client, &dep.path, &thrift_error)?;
-        let entry = format!("{}={location}", dep.name);
+        upload_dependency(&mut client, dep)?;
         if dep.artifact {
-            artifacts.push(entry);
+            artifacts.push(dep.key.clone());
         } else {
-            jars.push(entry);
+            jars.push(dep.key.clone());
         }
     }
     if !jars.is_empty() {
@@ -266,10 +264,49 @@ fn upload_file(
     Ok(location)
 }
 
+/// Uploads one dependency as blob `dep.key` (an artifact nimbus already has is not sent again).
+fn upload_dependency(client: &mut NimbusClient, dep: &DependencyFile) -> Result<(), SubmitError> {
+    if dep.artifact {
+        match client.blob_meta(&dep.key) {
+            Ok(_) => {
+                tracing::info!(key = %dep.key, "dependency artifact already in nimbus's blob store");
+                return Ok(());
+            }
+            Err(NimbusClientError::Thrift {
+                source: thrift::Error::User(u),
+                ..
+            }) if u
+                .downcast_ref::<crate::thrift::KeyNotFoundException>()
+                .is_some() => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let artifact_error = |source| SubmitError::Artifact {
+        path: dep.path.clone(),
+        source,
+    };
+    let file = std::fs::File::open(&dep.path).map_err(artifact_error)?;
+    let size = file.metadata().map_err(artifact_error)?.len();
+    let mut input = std::io::BufReader::new(file);
+    let mut progress =
+        crate::cli::progress::Progress::new(format!("uploading {}", dep.key), Some(size));
+    let meta = crate::thrift::SettableBlobMeta {
+        acl: Vec::new(),
+        replication_factor: None,
+    };
+    let sent = client.create_blob(&dep.key, meta, &mut input, &mut |n| progress.inc(n))?;
+    progress.finish();
+    tracing::info!(key = %dep.key, bytes = sent, file = %dep.path.display(), "uploaded dependency");
+    Ok(())
+}
+
 /// A dependency file to upload with the topology.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DependencyFile {
-    /// The file name on nimbus and the supervisors (`dependencies/<name>`).
+    /// Its blob key (Storm's `DependencyUploader` names), also its file name on the supervisors
+    /// (`dependencies/<key>`).
+    pub key: String,
+    /// The file's own name.
     pub name: String,
     pub path: PathBuf,
     /// From `--artifacts` (else `--jars`).
@@ -277,7 +314,7 @@ pub struct DependencyFile {
 }
 
 /// The dependencies `storm jar` passed in [`ENV_DEPENDENCY_JARS`] and [`ENV_DEPENDENCY_ARTIFACTS`],
-/// named by their file names (which must differ).
+/// with their blob keys.
 pub fn dependency_files() -> Result<Vec<DependencyFile>, SubmitError> {
     dependency_files_from(
         std::env::var(ENV_DEPENDENCY_JARS).ok().as_deref(),
@@ -292,7 +329,7 @@ pub fn dependency_files_from(
 ) -> Result<Vec<DependencyFile>, SubmitError> {
     let bad = |m: String| SubmitError::Dependencies(m);
     let mut files: Vec<DependencyFile> = Vec::new();
-    let mut add = |path: PathBuf, artifact: bool| {
+    let mut add = |path: PathBuf, coordinate: Option<&str>| {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -303,23 +340,35 @@ pub fn dependency_files_from(
                     path.display()
                 ))
             })?;
-        if let Some(other) = files.iter().find(|f| f.name == name) {
+        let key = match coordinate {
+            // Storm's DependencyUploader: `dep-` + the coordinate with ':' as '-' + ".jar".
+            Some(c) => format!("dep-{}.jar", c.replace(':', "-")),
+            // `dep-` + the name with a UUID before the extension.
+            None => {
+                let uuid = uuid::Uuid::new_v4();
+                match name.rsplit_once('.') {
+                    Some((stem, ext)) if !stem.is_empty() => format!("dep-{stem}-{uuid}.{ext}"),
+                    _ => format!("dep-{name}-{uuid}"),
+                }
+            }
+        };
+        if !crate::nimbus::blobstore::is_valid_key(&key) {
             return Err(bad(format!(
-                "dependencies {} and {} have the same file name {name}; rename one",
-                other.path.display(),
+                "dependency {} cannot be a blob: {key} is not a valid blob key (letters, digits, _, -, . only)",
                 path.display()
             )));
         }
         files.push(DependencyFile {
+            key,
             name,
             path,
-            artifact,
+            artifact: coordinate.is_some(),
         });
         Ok(())
     };
     for jar in jars.unwrap_or("").split(',').map(str::trim) {
         if !jar.is_empty() {
-            add(PathBuf::from(jar), false)?;
+            add(PathBuf::from(jar), None)?;
         }
     }
     if let Some(json) = artifacts.filter(|a| !a.trim().is_empty()) {
@@ -335,7 +384,7 @@ pub fn dependency_files_from(
                     "{ENV_DEPENDENCY_ARTIFACTS}: the file of {coordinate} is not a string"
                 ))
             })?;
-            add(PathBuf::from(path), true)?;
+            add(PathBuf::from(path), Some(&coordinate))?;
         }
     }
     Ok(files)
@@ -437,11 +486,17 @@ mod tests {
             names,
             vec![("x.jar", false), ("y.jar", false), ("a-1.jar", true)]
         );
+        // Storm's DependencyUploader keys.
+        let key = &files[0].key;
+        assert!(
+            key.starts_with("dep-x-") && key.ends_with(".jar") && key.len() == 46,
+            "{key}"
+        );
+        assert_eq!(files[2].key, "dep-g-a-1.jar");
         assert!(dependency_files_from(None, None).unwrap().is_empty());
-        let e = dependency_files_from(Some("/a/x.jar,/b/x.jar"), None)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("same file name x.jar"), "{e}");
+        // Two jars of the same name are two blobs.
+        let two = dependency_files_from(Some("/a/x.jar,/b/x.jar"), None).unwrap();
+        assert_ne!(two[0].key, two[1].key);
         let e = dependency_files_from(None, Some("[1]"))
             .unwrap_err()
             .to_string();

@@ -384,7 +384,8 @@ fn storm_jar_resolves_artifacts_and_the_worker_finds_them() {
                 .filter_map(|kv| std::str::from_utf8(kv).ok())
                 .find_map(|kv| kv.strip_prefix("STORM_DEPENDENCY_DIR="))?
                 .to_string();
-            std::fs::read(std::path::Path::new(&dir).join("dep-1.0.jar")).ok()
+            // The blob Storm's DependencyUploader would name it.
+            std::fs::read(std::path::Path::new(&dir).join("dep-com.example-dep-1.0.jar")).ok()
         });
         found.is_some()
     });

@@ -184,7 +184,6 @@ impl TestCluster {
             ("storm.local.hostname", r#""127.0.0.1""#.into()),
             ("nimbus.seeds", r#"["127.0.0.1"]"#.into()),
             ("nimbus.thrift.port", nimbus_port.to_string()),
-            ("nimbus.http.port", free_port().to_string()),
             ("nimbus.monitor.freq.secs", "1".into()),
             ("nimbus.task.timeout.secs", "6".into()),
             ("nimbus.task.launch.secs", "10".into()),

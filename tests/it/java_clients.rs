@@ -778,7 +778,7 @@ fn storm_java_clients_against_our_daemons() {
     assert!(blob_file(&c, &artifact).is_file());
 
     // StormSubmitter.submitTopology as `storm jar --jars` runs it: the jar and the dependency go up,
-    // the dependency as a blob whose key the topology carries; nimbus copies it into stormdist.
+    // the dependency as a blob whose key the topology carries; supervisors download it by key.
     let mut b = TopologyBuilder::new();
     b.set_spout("words", TestWordSpout::new(200), 1);
     b.set_bolt("shout", ExclamationBolt, 1)
@@ -809,13 +809,20 @@ fn storm_java_clients_against_our_daemons() {
         result(&a, "getUserTopology.submitted")["storm_version"],
         "2.8.3"
     );
-    let dist = c.nimbuses[0]
-        .local_dir()
-        .join("nimbus/stormdist")
-        .join(&submitted);
     assert_eq!(
-        std::fs::read(dist.join("dependencies").join(&key)).unwrap(),
+        std::fs::read(blob_file(&c, &key)).unwrap(),
         std::fs::read(&dep).unwrap()
+    );
+    // The topology's code is three blobs too (Storm's keys).
+    for suffix in ["-stormjar.jar", "-stormcode.ser", "-stormconf.ser"] {
+        assert!(
+            blob_file(&c, &format!("{submitted}{suffix}")).is_file(),
+            "{suffix}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(blob_file(&c, &format!("{submitted}-stormjar.jar"))).unwrap(),
+        std::fs::read(&submit_jar).unwrap()
     );
     assert!(
         error(&a, "StormSubmitter.submitTopology.again")

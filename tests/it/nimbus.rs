@@ -34,7 +34,6 @@ impl NimbusProc {
             format!("storm.local.dir={}", dir.join("local").display()),
             format!("storm.log.dir={}", dir.join("logs").display()),
             format!("nimbus.thrift.port={port}"),
-            format!("nimbus.http.port={}", free_port()),
             "storm.local.hostname=127.0.0.1".to_string(),
         ];
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_nimbus"));

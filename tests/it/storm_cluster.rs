@@ -134,15 +134,25 @@ fn word_count_on_two_supervisors_counts_right_and_lays_out_storms_trees() {
         );
     }
 
-    // Nimbus's and both supervisors' local trees (DESIGN §4).
-    let nimbus_dist = c.nimbuses[0].local_dir().join("nimbus/stormdist").join(&id);
-    for f in ["stormjar.jar", "stormcode.ser", "stormconf.ser"] {
-        assert!(
-            nimbus_dist.join(f).is_file(),
-            "{}",
-            nimbus_dist.join(f).display()
-        );
+    // Nimbus's blob store (Storm's LocalFsBlobStore: blobs/<bucket>/data_<key>/data) and both
+    // supervisors' local trees (DESIGN §4).
+    for suffix in ["-stormjar.jar", "-stormcode.ser", "-stormconf.ser"] {
+        let name = format!("data_{id}{suffix}");
+        let bucket = i64::from(storm::tuple::string_hash_code(&name)).abs() % 1024;
+        let data = c.nimbuses[0]
+            .local_dir()
+            .join("blobs")
+            .join(bucket.to_string())
+            .join(&name)
+            .join("data");
+        assert!(data.is_file(), "{}", data.display());
     }
+    let keys = c.state().blobstore(false).unwrap();
+    assert_eq!(
+        keys.len(),
+        3,
+        "/blobstore has the three code blobs: {keys:?}"
+    );
     for s in &c.supervisors {
         let local = s.local_dir();
         assert!(local.join("supervisor/isupervisor").is_dir());

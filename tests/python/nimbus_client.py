@@ -144,11 +144,18 @@ def main(argv):
         step("submitTopologyWithOpts: %s ACTIVE num_tasks=%d num_executors=%d num_workers=%d"
              % (topo_id, t.num_tasks, t.num_executors, t.num_workers))
 
-        dist = os.path.join(local_dir, "nimbus", "stormdist", topo_id)
-        for f in ("stormjar.jar", "stormcode.ser", "stormconf.ser"):
-            check(os.path.isfile(os.path.join(dist, f)), "%s written" % f)
-        with open(os.path.join(dist, "stormjar.jar"), "rb") as f:
-            check(f.read() == jar, "stormjar.jar is the upload")
+        # The code is in nimbus's blob store (Storm's LocalFsBlobStore keys), readable with the blob API.
+        for key in ("-stormjar.jar", "-stormcode.ser", "-stormconf.ser"):
+            meta = client.getBlobMeta(topo_id + key)
+            check(meta.version != 0, "%s%s has a version" % (topo_id, key))
+        begin = client.beginBlobDownload(topo_id + "-stormjar.jar")
+        got = b""
+        while True:
+            chunk = client.downloadBlobChunk(begin.session)
+            if not chunk:
+                break
+            got += chunk
+        check(got == jar and begin.data_size == len(jar), "the stormjar.jar blob is the upload")
         saved = json.loads(client.getTopologyConf(topo_id))
         check(saved["topology.name"] == NAME and saved["storm.id"] == topo_id, "getTopologyConf")
         check(saved["topology.original_name"] == NAME, "user conf kept")
@@ -156,7 +163,7 @@ def main(argv):
         check(sorted(user.bolts) == ["count_bolt", "split_bolt"], "getUserTopology bolts %r" % sorted(user.bolts))
         system = client.getTopology(topo_id)
         check("__acker" in system.bolts and "__system" in system.bolts, "getTopology has system components")
-        step("stormdist files and getTopologyConf/getUserTopology/getTopology ok")
+        step("code blobs and getTopologyConf/getUserTopology/getTopology ok")
 
         # 4. Status flips.
         client.deactivate(NAME)
@@ -212,7 +219,11 @@ def main(argv):
         while summary_of(client, NAME) is not None:
             check(time.time() < deadline, "killed topology removed within 30 s")
             time.sleep(0.1)
-        check(not os.path.exists(dist), "stormdist removed")
+        try:
+            client.getBlobMeta(topo_id + "-stormcode.ser")
+            check(False, "the code blobs are removed")
+        except st.KeyNotFoundException:
+            pass
         step("killed topology removed")
         try:
             client.killTopology("nope")

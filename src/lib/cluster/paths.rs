@@ -15,6 +15,9 @@ pub const WORKERBEATS_SUBTREE: &str = "/workerbeats";
 pub const ERRORS_SUBTREE: &str = "/errors";
 /// `/blobstore/<key>/<host:port>-<version>`.
 pub const BLOBSTORE_SUBTREE: &str = "/blobstore";
+/// `/blobstoremaxkeysequencenumber/<key>`: the latest update sequence number of a blob (4 bytes,
+/// big-endian), written by the leader nimbus.
+pub const BLOBSTORE_MAX_SEQUENCE_SUBTREE: &str = "/blobstoremaxkeysequencenumber";
 /// `/nimbuses/<host:port>`: ephemeral `NimbusSummary`.
 pub const NIMBUSES_SUBTREE: &str = "/nimbuses";
 /// `/logconfigs/<topology-id>`: `LogConfig`.
@@ -103,6 +106,10 @@ pub fn backpressure_storm_root(storm_id: &str) -> String {
 
 pub fn blobstore_path(key: &str) -> String {
     format!("{BLOBSTORE_SUBTREE}/{key}")
+}
+
+pub fn blobstore_max_sequence_path(key: &str) -> String {
+    format!("{BLOBSTORE_MAX_SEQUENCE_SUBTREE}/{key}")
 }
 
 /// Java's `URLEncoder.encode(s, "UTF-8")`: `A-Za-z0-9.-*_` stay, space becomes `+`, every other byte

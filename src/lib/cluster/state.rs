@@ -661,6 +661,29 @@ impl ClusterState {
     pub fn remove_blobstore_key(&self, key: &str) -> Result<(), StorageError> {
         self.storage.delete(&blobstore_path(key))
     }
+
+    /// Watches `/blobstore/<key>`'s children (a nimbus registering or dropping a version).
+    pub fn watch_blobstore_key(&self, key: &str) -> Result<Vec<String>, StorageError> {
+        self.storage.get_children(&blobstore_path(key), true)
+    }
+
+    /// The latest update sequence number of blob `key` (`/blobstoremaxkeysequencenumber/<key>`).
+    pub fn blob_max_sequence(&self, key: &str) -> Result<Option<i32>, StorageError> {
+        Ok(self
+            .storage
+            .get_data(&blobstore_max_sequence_path(key), false)?
+            .and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok())
+            .map(i32::from_be_bytes))
+    }
+
+    pub fn set_blob_max_sequence(&self, key: &str, sequence: i32) -> Result<(), StorageError> {
+        self.storage
+            .set_data(&blobstore_max_sequence_path(key), &sequence.to_be_bytes())
+    }
+
+    pub fn remove_blob_max_sequence(&self, key: &str) -> Result<(), StorageError> {
+        self.storage.delete(&blobstore_max_sequence_path(key))
+    }
 }
 
 impl Drop for ClusterState {

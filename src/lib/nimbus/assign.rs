@@ -13,7 +13,6 @@ use super::core::{
     TopologyAction, Transition,
 };
 use super::scheduler::{self, Executor, Slot, TopologyDetails};
-use crate::paths::encode_id;
 use crate::thrift::{
     Assignment, ExecutorInfo, ExecutorSummary, NodeInfo, RebalanceOptions, StormBase,
     TopologyActionOptions, TopologyInfo, TopologyStatus,
@@ -72,6 +71,7 @@ impl Nimbus {
         let monitor = Duration::from_secs(self.conf.get_u64("nimbus.monitor.freq.secs")?.max(1));
         let inbox =
             Duration::from_secs(self.conf.get_u64("nimbus.cleanup.inbox.freq.secs")?.max(1));
+        self.start_blob_sync()?;
         for (name, period, monitor_round) in [
             ("nimbus-monitor", monitor, true),
             ("nimbus-inbox-cleaner", inbox, false),
@@ -341,20 +341,22 @@ impl Nimbus {
             self.cluster.teardown_topology_errors(id)?;
             cleaned.insert(id.clone());
         }
-        let encoded: BTreeSet<String> = storms.iter().map(|s| encode_id(s)).collect();
-        let root = self.paths.nimbus_stormdist_root();
-        if let Ok(entries) = std::fs::read_dir(&root) {
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if encoded.contains(&name) {
-                    continue;
-                }
-                tracing::info!(dir = %entry.path().display(), "deleting the code of a removed topology");
-                if let Err(e) = std::fs::remove_dir_all(entry.path()) {
-                    tracing::warn!(dir = %entry.path().display(), error = %e, "cannot delete");
-                }
-                cleaned.insert(name);
+        // Code blobs of topologies that are gone (a crash between the removal's steps).
+        for key in self.blobs.keys() {
+            let Some(id) = super::replication::topology_of_key(&key) else {
+                continue;
+            };
+            if storms.contains(id) {
+                continue;
             }
+            tracing::info!(%key, "deleting the code of a removed topology");
+            if let Err(e) = self.blobs.delete(&key) {
+                tracing::warn!(%key, error = %e, "cannot delete");
+            }
+            if let Err(e) = self.blob_removed(&key) {
+                tracing::warn!(%key, error = %e, "cannot remove the blob's ZooKeeper state");
+            }
+            cleaned.insert(id.to_string());
         }
         lock(&self.facts).retain(|id, _| storms.contains(id));
         Ok(cleaned.into_iter().collect())

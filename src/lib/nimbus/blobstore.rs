@@ -20,10 +20,12 @@
 //! them); at most [`MAX_SESSIONS`] of each kind are open and a chunk holds at most
 //! [`MAX_CHUNK_BYTES`].
 //!
-//! Differences: one nimbus holds every blob, so the replication count is 1 and no `/blobstore` znodes
-//! are written; ACLs are stored and returned but not enforced (no authentication, as everywhere in
-//! storm-rs); a cancelled create leaves no trace (Storm keeps the key's directory, so the key can
-//! never be created again); `updateBlobReplication` answers Storm's LocalFsBlobStore text.
+//! Writes (create, update, set meta, delete) are the leader's; every nimbus copies the leader's blobs
+//! and registers them in ZooKeeper (`super::replication`), so the replication count is the number of
+//! nimbuses holding a blob's latest version. ACLs are normalized as Storm does for an unauthenticated
+//! caller and stored, but not enforced (no authentication, as everywhere in storm-rs); a cancelled
+//! create leaves no trace (Storm keeps the key's directory, so the key can never be created again);
+//! `updateBlobReplication` answers Storm's LocalFsBlobStore text.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
@@ -179,6 +181,65 @@ struct Upload {
     tmp: PathBuf,
     file: File,
     touched: Instant,
+}
+
+/// A blob being written locally (see [`BlobStore::writer`]).
+pub struct BlobWriter<'a> {
+    store: &'a BlobStore,
+    key: String,
+    tmp: PathBuf,
+    file: Option<std::io::BufWriter<File>>,
+}
+
+impl Write for BlobWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.file.as_mut() {
+            Some(f) => f.write(buf),
+            None => Err(std::io::Error::other("blob already committed")),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.file.as_mut() {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl BlobWriter<'_> {
+    /// Makes the content written so far the blob's (`data` replaced atomically), then writes `meta`
+    /// (normalized as Storm does).
+    pub fn commit(mut self, meta: &SettableBlobMeta) -> Result<()> {
+        validate_acl(&self.key, meta)?;
+        let file = self.file.take().expect("committed once");
+        let data = self.tmp.with_file_name(DATA_FILE);
+        let committed = file
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_all())
+            .and_then(|()| std::fs::rename(&self.tmp, &data));
+        if let Err(e) = committed {
+            let _ = std::fs::remove_file(&self.tmp);
+            return Err(io_err("store blob", &data, e));
+        }
+        let mut meta = meta.clone();
+        normalize_acl(&mut meta);
+        write_file(
+            &self.store.key_dir(META_PREFIX, &self.key),
+            &crate::thrift::serialize(&meta),
+        )
+    }
+}
+
+impl Drop for BlobWriter<'_> {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+            // Only removes it when empty (a blob that never existed).
+            let _ = std::fs::remove_dir(self.tmp.parent().unwrap_or(Path::new("/nonexistent")));
+        }
+    }
 }
 
 struct Download {
@@ -435,7 +496,8 @@ impl BlobStore {
     }
 
     /// `finishBlobUpload`: the content replaces `data` atomically; a create then writes its meta.
-    pub fn finish_upload(&self, session: &str) -> Result<()> {
+    /// Returns the blob's key.
+    pub fn finish_upload(&self, session: &str) -> Result<String> {
         let u = lock(&self.sessions)
             .uploads
             .remove(session)
@@ -457,7 +519,36 @@ impl BlobStore {
             )?;
         }
         tracing::info!(key = %u.key, %session, "finished uploading blob");
-        Ok(())
+        Ok(u.key)
+    }
+
+    /// A local write of blob `key` (created or replaced), outside any session: topology code at
+    /// submit, and a follower nimbus copying a blob from another nimbus. Write the content, then
+    /// [`BlobWriter::commit`] with the meta; dropped uncommitted, it leaves no trace.
+    pub fn writer(&self, key: &str) -> Result<BlobWriter<'_>> {
+        validate_key(key)?;
+        let (tmp, file) = create_tmp(&self.key_dir(DATA_PREFIX, key))?;
+        Ok(BlobWriter {
+            store: self,
+            key: key.to_string(),
+            tmp,
+            file: Some(std::io::BufWriter::new(file)),
+        })
+    }
+
+    /// Writes blob `key` with `bytes` and `meta` (created or replaced).
+    pub fn put(&self, key: &str, meta: &SettableBlobMeta, bytes: &[u8]) -> Result<()> {
+        let mut w = self.writer(key)?;
+        w.write_all(bytes)
+            .map_err(|e| io_err("write", &self.data_path(key), e))?;
+        w.commit(meta)
+    }
+
+    /// The version of `key` (what `getBlobMeta` reports), without reading its meta.
+    pub fn version(&self, key: &str) -> Result<i64> {
+        self.require(key)?;
+        let (path, mut file) = self.open_data(key)?;
+        Self::version_of(&path, &mut file)
     }
 
     /// `cancelBlobUpload`: the upload leaves no trace.
@@ -673,12 +764,6 @@ impl BlobStore {
         Ok(ListBlobsResult::new(page, session))
     }
 
-    /// `getBlobReplication`: 1 (this nimbus holds every blob).
-    pub fn replication(&self, key: &str) -> Result<i32> {
-        self.require(key)?;
-        Ok(1)
-    }
-
     /// `updateBlobReplication`: not possible with a local file system store (Storm's text).
     pub fn update_replication(&self, key: &str, _replication: i32) -> Result<i32> {
         self.require(key)?;
@@ -694,6 +779,49 @@ impl super::Nimbus {
     /// The blob store.
     pub fn blob_store(&self) -> &BlobStore {
         &self.blobs
+    }
+
+    /// `beginCreateBlob` (leader only: the leader's store is the one the others copy).
+    pub fn begin_create_blob(
+        &self,
+        key: &str,
+        meta: SettableBlobMeta,
+    ) -> std::result::Result<String, super::NimbusError> {
+        self.assert_leader()?;
+        Ok(self.blobs.begin_create(key, meta)?)
+    }
+
+    /// `beginUpdateBlob` (leader only).
+    pub fn begin_update_blob(&self, key: &str) -> std::result::Result<String, super::NimbusError> {
+        self.assert_leader()?;
+        Ok(self.blobs.begin_update(key)?)
+    }
+
+    /// `finishBlobUpload`: the new content is in place; its new version is registered in ZooKeeper
+    /// for the other nimbuses to copy.
+    pub fn finish_blob_upload(&self, session: &str) -> std::result::Result<(), super::NimbusError> {
+        let key = self.blobs.finish_upload(session)?;
+        self.blob_changed(&key)
+    }
+
+    /// `setBlobMeta` (leader only; the new meta reaches the other nimbuses as a new version).
+    pub fn set_blob_meta(
+        &self,
+        key: &str,
+        meta: &SettableBlobMeta,
+    ) -> std::result::Result<(), super::NimbusError> {
+        self.assert_leader()?;
+        self.blobs.set_meta(key, meta)?;
+        self.blob_changed(key)
+    }
+
+    /// `createStateInZookeeper`: registers a blob this nimbus holds that ZooKeeper does not know yet
+    /// (an unknown key is ignored, as Storm does).
+    pub fn create_blob_state(&self, key: &str) -> std::result::Result<(), super::NimbusError> {
+        if self.blobs.contains(key) && self.cluster.blob_max_sequence(key)?.is_none() {
+            self.blob_changed(key)?;
+        }
+        Ok(())
     }
 
     /// `deleteBlob` with Storm's checks: a topology's own blob (`<id>-stormjar.jar`,
@@ -723,7 +851,9 @@ impl super::Nimbus {
                 )));
             }
         }
-        Ok(self.blobs.delete(key)?)
+        self.assert_leader()?;
+        self.blobs.delete(key)?;
+        self.blob_removed(key)
     }
 }
 
@@ -867,7 +997,6 @@ mod tests {
             s.list(&first.session).is_err(),
             "a finished listing is gone"
         );
-        assert_eq!(s.replication("k").unwrap(), 1);
         assert!(s.update_replication("k", 3).is_err());
         s.delete("k").unwrap();
         assert_eq!(

@@ -15,9 +15,10 @@ use serde_json::{Map, Value};
 
 use super::blobstore::{BlobError, BlobStore};
 use super::heartbeats::HeartbeatCache;
+use super::replication::{stormcode_key, stormconf_key, stormjar_key, topology_keys};
 use crate::cluster::{ClusterState, LeaderElector, StateStorage, StorageError, StormBaseUpdate};
 use crate::config::Config;
-use crate::paths::{dist_file, StormPaths, DEPENDENCIES, STORMCODE, STORMCONF, STORMJAR};
+use crate::paths::StormPaths;
 use crate::thrift::{
     Assignment, ClusterSummary, ComponentObject, Credentials, KillOptions, NimbusSummary,
     StormBase, StormTopology, SupervisorSummary, TopologyActionOptions, TopologyInitialStatus,
@@ -82,7 +83,7 @@ impl From<StorageError> for NimbusError {
     }
 }
 
-type Result<T> = std::result::Result<T, NimbusError>;
+pub(super) type Result<T> = std::result::Result<T, NimbusError>;
 
 fn io_error(what: &str, path: &Path, e: std::io::Error) -> NimbusError {
     NimbusError::Internal(format!("cannot {what} {}: {e}", path.display()))
@@ -325,31 +326,6 @@ pub(super) fn merged_conf(
     total
 }
 
-/// Writes `bytes` to `path` through a temporary name and a rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
-    let result = File::create(&tmp)
-        .and_then(|mut f| {
-            f.write_all(bytes)?;
-            f.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_error("write", path, e));
-    }
-    Ok(())
-}
-
-/// Where a submitted dependency's bytes are.
-#[derive(Debug, Clone)]
-pub(super) enum DependencySource {
-    /// A finished `beginFileUpload` upload in the inbox.
-    Upload(PathBuf),
-    /// A blob key.
-    Blob(String),
-}
-
 pub(super) struct Upload {
     file: File,
     touched: Instant,
@@ -427,8 +403,11 @@ pub struct Nimbus {
     pub(super) heartbeats: Mutex<HeartbeatCache>,
     /// Topology id → the generation of its pending DO_REBALANCE.
     pub(super) pending_rebalances: Mutex<HashMap<String, u64>>,
-    /// The blob store (`<storm.local.dir>/blobs`).
+    /// The blob store (`<storm.local.dir>/blobs`): every topology's code and dependencies, and
+    /// users' blobs.
     pub(super) blobs: BlobStore,
+    /// Held during a blob sync round (one at a time).
+    pub(super) blob_sync: Mutex<()>,
 }
 
 impl std::fmt::Debug for Nimbus {
@@ -449,10 +428,9 @@ impl Nimbus {
         port: u16,
     ) -> anyhow::Result<Arc<Nimbus>> {
         let paths = StormPaths::from_config(&conf)?;
-        for dir in [paths.nimbus_inbox(), paths.nimbus_stormdist_root()] {
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-        }
+        let inbox = paths.nimbus_inbox();
+        std::fs::create_dir_all(&inbox)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", inbox.display()))?;
         let blobs = BlobStore::open(
             paths.local_dir().join("blobs"),
             Duration::from_secs(conf.get_u64("nimbus.blobstore.expiration.secs")?),
@@ -498,6 +476,7 @@ impl Nimbus {
             heartbeats: Mutex::new(HeartbeatCache::default()),
             pending_rebalances: Mutex::new(HashMap::new()),
             blobs,
+            blob_sync: Mutex::new(()),
         });
         let weak = Arc::downgrade(&nimbus);
         let stopper = nimbus.stopper.clone();
@@ -719,8 +698,8 @@ impl Nimbus {
         let total = merged_conf(&self.cluster_conf, &topo_conf);
         let invalid =
             |e: crate::topology::system::InvalidTopology| NimbusError::InvalidTopology(e.0);
-        let mut normalized = normalize_topology(topology, &total).map_err(invalid)?;
-        let dependencies = self.uploaded_dependencies(&mut normalized)?;
+        let normalized = normalize_topology(topology, &total).map_err(invalid)?;
+        self.check_dependencies(&normalized)?;
         let system = system_topology(&normalized, &total).map_err(invalid)?;
         let num_tasks = task_to_component(&system).map_err(invalid)?.len();
         let component_executors: BTreeMap<String, i32> = all_components(&system)
@@ -734,19 +713,21 @@ impl Nimbus {
             Some(self.uploaded_jar(uploaded_jar_location)?)
         };
 
-        self.write_stormdist(&id, jar.as_deref(), &dependencies, &normalized, &topo_conf)?;
-        let result = self.start_topology(
-            &id,
-            name,
-            status,
-            num_workers,
-            component_executors,
-            now,
-            &topo_conf,
-            creds,
-        );
+        self.store_topology_code(&id, jar.as_deref(), &normalized, &topo_conf)?;
+        let result = self.wait_for_code_replication(&id, &total).and_then(|()| {
+            self.start_topology(
+                &id,
+                name,
+                status,
+                num_workers,
+                component_executors,
+                now,
+                &topo_conf,
+                creds,
+            )
+        });
         if let Err(e) = result {
-            let _ = std::fs::remove_dir_all(self.paths.nimbus_stormdist(&id));
+            self.delete_topology_code(&id);
             return Err(e);
         }
         lock(&self.facts).insert(
@@ -767,94 +748,88 @@ impl Nimbus {
         Ok(id)
     }
 
-    /// The dependencies of a submission, in either of two forms per entry of `dependency_jars` and
-    /// `dependency_artifacts`:
-    /// * a blob key (Storm's `StormSubmitter`/`DependencyUploader`: `dep-<name>-<uuid>.jar`,
-    ///   `dep-<group>-<artifact>-<version>.jar`): the blob must exist in this nimbus's blob store;
-    /// * `<file name>=<upload location>` (storm-rs's `storm jar --jars/--artifacts`, uploaded with
-    ///   `beginFileUpload`): the entry becomes the file name.
-    ///
-    /// Either way the file lands in `nimbus/stormdist/<id>/dependencies/<name>`, the name stays in the
-    /// topology, and supervisors download those names.
-    fn uploaded_dependencies(
-        &self,
-        topology: &mut StormTopology,
-    ) -> Result<Vec<(String, DependencySource)>> {
-        let mut out: Vec<(String, DependencySource)> = Vec::new();
-        for list in [
-            &mut topology.dependency_jars,
-            &mut topology.dependency_artifacts,
-        ] {
-            for entry in list.iter_mut().flatten() {
-                let (name, source) = match entry.split_once('=') {
-                    Some((name, location)) => (
-                        name.to_string(),
-                        DependencySource::Upload(self.uploaded_jar(location)?),
-                    ),
-                    None => {
-                        if !self.blobs.contains(entry) {
-                            return Err(NimbusError::InvalidTopology(format!(
-                                "dependency \"{entry}\" is neither a blob in nimbus's blob store \
-                                 (upload it with beginCreateBlob/uploadBlobChunk/finishBlobUpload, as \
-                                 Storm's StormSubmitter does) nor <file name>=<upload location>"
-                            )));
-                        }
-                        (entry.clone(), DependencySource::Blob(entry.clone()))
-                    }
-                };
-                if !crate::paths::is_dependency_name(&name) || out.iter().any(|(n, _)| *n == name) {
-                    return Err(NimbusError::InvalidTopology(format!(
-                        "dependency file name \"{name}\" is not a plain file name or is used twice"
-                    )));
-                }
-                *entry = name.clone();
-                out.push((name, source));
+    /// Every entry of `dependency_jars` and `dependency_artifacts` must be a blob in this nimbus's
+    /// blob store (Storm's `StormSubmitter`/`DependencyUploader` keys `dep-<name>-<uuid>.jar`,
+    /// `dep-<group>-<artifact>-<version>.jar`; `storm jar --jars/--artifacts` uploads them the same
+    /// way). Supervisors download them by key into `supervisor/stormdist/<id>/dependencies/<key>`.
+    fn check_dependencies(&self, topology: &StormTopology) -> Result<()> {
+        let mut seen = BTreeSet::new();
+        for entry in [&topology.dependency_jars, &topology.dependency_artifacts]
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if !self.blobs.contains(entry) {
+                return Err(NimbusError::InvalidTopology(format!(
+                    "dependency \"{entry}\" is not a blob in nimbus's blob store (upload it with \
+                     beginCreateBlob/uploadBlobChunk/finishBlobUpload, as Storm's StormSubmitter does)"
+                )));
+            }
+            if !crate::paths::is_dependency_name(entry) || !seen.insert(entry) {
+                return Err(NimbusError::InvalidTopology(format!(
+                    "dependency \"{entry}\" is not a plain file name or is listed twice"
+                )));
             }
         }
-        Ok(out)
+        Ok(())
     }
 
-    fn write_stormdist(
+    /// Stores a submission's code as blobs (`<id>-stormjar.jar` from the uploaded jar,
+    /// `<id>-stormcode.ser`, `<id>-stormconf.ser`) and registers them in ZooKeeper. On failure nothing
+    /// is left behind.
+    fn store_topology_code(
         &self,
         id: &str,
         jar: Option<&Path>,
-        dependencies: &[(String, DependencySource)],
         topology: &StormTopology,
         conf: &Map<String, Value>,
     ) -> Result<()> {
-        let dir = self.paths.nimbus_stormdist(id);
-        std::fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, e))?;
-        let written = (|| {
+        let meta = crate::thrift::SettableBlobMeta {
+            acl: Vec::new(),
+            replication_factor: None,
+        };
+        let stored = (|| {
             if let Some(jar) = jar {
-                let bytes = std::fs::read(jar).map_err(|e| io_error("read", jar, e))?;
-                write_atomic(&dist_file(&dir, STORMJAR), &bytes)?;
+                let mut input = File::open(jar).map_err(|e| io_error("read", jar, e))?;
+                let mut writer = self.blobs.writer(&stormjar_key(id))?;
+                std::io::copy(&mut input, &mut writer).map_err(|e| io_error("copy", jar, e))?;
+                writer.commit(&meta)?;
             }
-            if !dependencies.is_empty() {
-                let deps = dir.join(DEPENDENCIES);
-                std::fs::create_dir_all(&deps).map_err(|e| io_error("create", &deps, e))?;
-                for (name, source) in dependencies {
-                    let bytes = match source {
-                        DependencySource::Upload(path) => {
-                            std::fs::read(path).map_err(|e| io_error("read", path, e))?
-                        }
-                        DependencySource::Blob(key) => self.blobs.read(key)?,
-                    };
-                    write_atomic(&deps.join(name), &bytes)?;
-                }
-            }
-            write_atomic(
-                &dist_file(&dir, STORMCODE),
+            self.blobs.put(
+                &stormcode_key(id),
+                &meta,
                 &crate::thrift::serialize(topology),
             )?;
-            write_atomic(
-                &dist_file(&dir, STORMCONF),
+            self.blobs.put(
+                &stormconf_key(id),
+                &meta,
                 &crate::thrift::conf_to_gzip_json(conf),
-            )
+            )?;
+            for key in topology_keys(id) {
+                if self.blobs.contains(&key) {
+                    self.blob_changed(&key)?;
+                }
+            }
+            Ok(())
         })();
-        if written.is_err() {
-            let _ = std::fs::remove_dir_all(&dir);
+        if stored.is_err() {
+            self.delete_topology_code(id);
         }
-        written
+        stored
+    }
+
+    /// Deletes a topology's code blobs here and in ZooKeeper (best effort, logged).
+    pub(super) fn delete_topology_code(&self, id: &str) {
+        for key in topology_keys(id) {
+            if self.blobs.contains(&key) {
+                if let Err(e) = self.blobs.delete(&key) {
+                    tracing::warn!(%key, error = %e, "cannot delete the topology's blob");
+                }
+            }
+            if let Err(e) = self.blob_removed(&key) {
+                tracing::warn!(%key, error = %e, "cannot remove the blob's ZooKeeper state");
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1019,13 +994,30 @@ impl Nimbus {
             lock(&self.pending_removals).remove(id);
             return Ok(());
         }
+        // Storm's rmDependencyJarsInTopology: the topology's own dependency jars go with it
+        // (artifacts are shared between topologies and stay). Only `dep-` keys: the lists come from
+        // the client and could name any blob.
+        let jars: Vec<String> = self
+            .read_user_topology(id)
+            .map(|t| t.dependency_jars.unwrap_or_default())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|k| k.starts_with("dep-"))
+            .collect();
         self.cluster.remove_storm(id)?;
         self.cluster.teardown_heartbeats(id)?;
         self.cluster.teardown_topology_errors(id)?;
-        let dir = self.paths.nimbus_stormdist(id);
-        if let Err(e) = std::fs::remove_dir_all(&dir) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(dir = %dir.display(), error = %e, "cannot delete the topology's code");
+        self.delete_topology_code(id);
+        for key in jars {
+            if self.blobs.contains(&key) {
+                if let Err(e) = self
+                    .blobs
+                    .delete(&key)
+                    .map_err(NimbusError::from)
+                    .and_then(|()| self.blob_removed(&key))
+                {
+                    tracing::warn!(%key, error = %e, "cannot delete a dependency jar of the removed topology");
+                }
             }
         }
         lock(&self.facts).remove(id);
@@ -1039,6 +1031,7 @@ impl Nimbus {
     /// restart or failover.
     fn on_gain_leadership(self: &Arc<Self>) -> Result<()> {
         tracing::info!(nimbus = %self.id(), "gained leadership");
+        self.claim_blobs()?;
         for id in self.cluster.active_storms()? {
             let Some(base) = self.cluster.storm_base(&id, false)? else {
                 continue;
@@ -1073,29 +1066,38 @@ impl Nimbus {
 
     // ---- reading topologies ----
 
-    fn require_known(&self, id: &str) -> Result<PathBuf> {
-        let dir = self.paths.nimbus_stormdist(id);
-        if dir.join(STORMCODE).is_file() && dir.join(STORMCONF).is_file() {
-            Ok(dir)
+    /// `NotAliveException(id)` unless this nimbus holds topology `id`'s code.
+    fn require_known(&self, id: &str) -> Result<()> {
+        if self.blobs.contains(&stormcode_key(id)) && self.blobs.contains(&stormconf_key(id)) {
+            Ok(())
         } else {
             Err(NimbusError::NotAlive(id.to_string()))
         }
     }
 
-    /// The saved topology conf (`stormconf.ser`).
-    pub fn read_topology_conf(&self, id: &str) -> Result<Map<String, Value>> {
-        let path = self.require_known(id)?.join(STORMCONF);
-        let bytes = std::fs::read(&path).map_err(|e| io_error("read", &path, e))?;
-        crate::thrift::gzip_json_to_conf(&bytes)
-            .map_err(|e| NimbusError::Internal(format!("{}: {e}", path.display())))
+    /// A code blob of topology `id`; `NotAliveException(id)` when this nimbus does not hold it.
+    fn read_code_blob(&self, id: &str, key: &str) -> Result<Vec<u8>> {
+        match self.blobs.read(key) {
+            Ok(bytes) => Ok(bytes),
+            Err(BlobError::KeyNotFound(_)) => Err(NimbusError::NotAlive(id.to_string())),
+            Err(e) => Err(e.into()),
+        }
     }
 
-    /// The saved (normalized user) topology (`stormcode.ser`), Storm's `getUserTopology`.
+    /// The saved topology conf (blob `<id>-stormconf.ser`).
+    pub fn read_topology_conf(&self, id: &str) -> Result<Map<String, Value>> {
+        let key = stormconf_key(id);
+        let bytes = self.read_code_blob(id, &key)?;
+        crate::thrift::gzip_json_to_conf(&bytes)
+            .map_err(|e| NimbusError::Internal(format!("blob {key}: {e}")))
+    }
+
+    /// The saved (normalized user) topology (blob `<id>-stormcode.ser`), Storm's `getUserTopology`.
     pub fn read_user_topology(&self, id: &str) -> Result<StormTopology> {
-        let path = self.require_known(id)?.join(STORMCODE);
-        let bytes = std::fs::read(&path).map_err(|e| io_error("read", &path, e))?;
+        let key = stormcode_key(id);
+        let bytes = self.read_code_blob(id, &key)?;
         crate::thrift::deserialize(&bytes)
-            .map_err(|e| NimbusError::Internal(format!("{}: {e}", path.display())))
+            .map_err(|e| NimbusError::Internal(format!("blob {key}: {e}")))
     }
 
     /// The system topology (`getTopology`).
@@ -1195,7 +1197,7 @@ impl Nimbus {
             topology_version: base.topology_version.clone(),
             sched_status: None,
             owner: base.owner.clone(),
-            replication_count: None,
+            replication_count: Some(self.topology_replication(id)),
             requested_memonheap: None,
             requested_memoffheap: None,
             requested_cpu: None,

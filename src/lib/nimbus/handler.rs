@@ -167,11 +167,11 @@ impl NimbusSyncHandler for NimbusHandler {
         key: String,
         meta: SettableBlobMeta,
     ) -> thrift::Result<String> {
-        blob(self.0.blob_store().begin_create(&key, meta))
+        self.0.begin_create_blob(&key, meta).map_err(to_thrift)
     }
 
     fn handle_begin_update_blob(&self, key: String) -> thrift::Result<String> {
-        blob(self.0.blob_store().begin_update(&key))
+        self.0.begin_update_blob(&key).map_err(to_thrift)
     }
 
     fn handle_upload_blob_chunk(&self, session: String, chunk: Vec<u8>) -> thrift::Result<()> {
@@ -179,7 +179,7 @@ impl NimbusSyncHandler for NimbusHandler {
     }
 
     fn handle_finish_blob_upload(&self, session: String) -> thrift::Result<()> {
-        blob(self.0.blob_store().finish_upload(&session))
+        self.0.finish_blob_upload(&session).map_err(to_thrift)
     }
 
     fn handle_cancel_blob_upload(&self, session: String) -> thrift::Result<()> {
@@ -191,7 +191,7 @@ impl NimbusSyncHandler for NimbusHandler {
     }
 
     fn handle_set_blob_meta(&self, key: String, meta: SettableBlobMeta) -> thrift::Result<()> {
-        blob(self.0.blob_store().set_meta(&key, &meta))
+        self.0.set_blob_meta(&key, &meta).map_err(to_thrift)
     }
 
     fn handle_begin_blob_download(&self, key: String) -> thrift::Result<BeginDownloadResult> {
@@ -211,7 +211,7 @@ impl NimbusSyncHandler for NimbusHandler {
     }
 
     fn handle_get_blob_replication(&self, key: String) -> thrift::Result<i32> {
-        blob(self.0.blob_store().replication(&key))
+        self.0.blob_replication(&key).map_err(to_thrift)
     }
 
     fn handle_update_blob_replication(&self, key: String, replication: i32) -> thrift::Result<i32> {
@@ -219,10 +219,7 @@ impl NimbusSyncHandler for NimbusHandler {
     }
 
     fn handle_create_state_in_zookeeper(&self, key: String) -> thrift::Result<()> {
-        // Storm registers the blob under /blobstore for other nimbuses; here one nimbus holds every
-        // blob, so there is nothing to register (an unknown key is ignored, as Storm does).
-        tracing::debug!(%key, "createStateInZookeeper: nothing to do");
-        Ok(())
+        self.0.create_blob_state(&key).map_err(to_thrift)
     }
 
     fn handle_begin_file_upload(&self) -> thrift::Result<String> {

@@ -77,8 +77,8 @@ pub mod blobstore;
 pub mod core;
 pub mod handler;
 pub mod heartbeats;
-pub mod http;
 pub mod pages;
+pub mod replication;
 pub mod scheduler;
 #[cfg(test)]
 mod tests;
@@ -104,11 +104,10 @@ pub const NULLABLE_STRING_ARGS: &[(&str, &[i16])] = &[
 
 use crate::config::local_hostname;
 
-/// A running nimbus: the core, its Thrift endpoint and its HTTP file server.
+/// A running nimbus: the core and its Thrift endpoint.
 pub struct NimbusDaemon {
     nimbus: Arc<Nimbus>,
     server: ThriftServer,
-    http: http::FileServer,
 }
 
 impl NimbusDaemon {
@@ -149,53 +148,7 @@ impl NimbusDaemon {
                 ));
             }
         };
-        let http_port = conf
-            .get_u64("nimbus.http.port")
-            .ok()
-            .and_then(|p| u16::try_from(p).ok())
-            .ok_or_else(|| {
-                anyhow::anyhow!("nimbus.http.port must be a port number (0 = any free port)")
-            });
-        let leader = {
-            let weak = Arc::downgrade(&nimbus);
-            Arc::new(move || weak.upgrade().is_some_and(|n| n.is_leader())) as http::LeaderCheck
-        };
-        let http = http_port.and_then(|http_port| {
-            http::FileServer::start(
-                &format!("0.0.0.0:{http_port}"),
-                nimbus.paths().nimbus_stormdist_root(),
-                leader,
-            )
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot listen on nimbus.http.port = {http_port} (0.0.0.0:{http_port}): {e}{}",
-                    if e.kind() == std::io::ErrorKind::AddrInUse {
-                        "; is another nimbus (or another program) using this port? Set a free port with -c nimbus.http.port=PORT"
-                    } else {
-                        ""
-                    }
-                )
-            })
-        });
-        let http = match http {
-            Ok(h) => h,
-            Err(e) => {
-                let mut server = server;
-                server.shutdown();
-                nimbus.shutdown();
-                return Err(e);
-            }
-        };
-        Ok(NimbusDaemon {
-            nimbus,
-            server,
-            http,
-        })
-    }
-
-    /// The bound address of the HTTP file server (`nimbus.http.port`; 0 binds any free port).
-    pub fn http_addr(&self) -> std::net::SocketAddr {
-        self.http.local_addr()
+        Ok(NimbusDaemon { nimbus, server })
     }
 
     pub fn nimbus(&self) -> &Arc<Nimbus> {
@@ -210,7 +163,6 @@ impl NimbusDaemon {
     /// Stops serving, then stops timers, leaves the election and closes the ZooKeeper session.
     pub fn shutdown(mut self) {
         self.server.shutdown();
-        self.http.shutdown();
         self.nimbus.shutdown();
     }
 }

@@ -584,7 +584,7 @@ impl Nimbus {
         window: &str,
         include_sys: bool,
     ) -> Result<ComponentPageInfo> {
-        let component = super::http::url_decode(component).unwrap_or_else(|| component.to_string());
+        let component = crate::http::url_decode(component).unwrap_or_else(|| component.to_string());
         let c = self.common_topo_info(id)?;
         let total = super::core::merged_conf(&self.cluster_conf, &c.topo_conf);
         let is_spout = c.is_spout(&component);

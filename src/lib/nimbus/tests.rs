@@ -6,7 +6,6 @@ use super::core::*;
 use super::handler::NimbusHandler;
 use crate::cluster::{MemoryStore, StateStorage};
 use crate::config::Config;
-use crate::paths::{STORMCODE, STORMCONF, STORMJAR};
 use crate::thrift::{
     Bolt, ComponentCommon, ComponentObject, GlobalStreamId, Grouping, JavaObject,
     NimbusSyncHandler, RebalanceOptions, ShellComponent, SpoutSpec, StormTopology, StreamInfo,
@@ -228,12 +227,6 @@ fn conf_in(dir: &std::path::Path) -> Config {
     conf
 }
 
-impl Fixture {
-    fn dir_path(&self) -> &std::path::Path {
-        self._dir.path()
-    }
-}
-
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let conf = conf_in(dir.path());
@@ -301,9 +294,30 @@ fn submit_status_changes_and_kill_in_memory() {
     assert_eq!(name, "wc");
     assert!(rest.starts_with("1-"), "{id}");
 
-    let dist = n.paths().nimbus_stormdist(&id);
-    assert_eq!(std::fs::read(dist.join(STORMJAR)).unwrap(), b"jar bytes");
-    assert!(dist.join(STORMCODE).is_file() && dist.join(STORMCONF).is_file());
+    // The code is three blobs, registered in ZooKeeper with this nimbus holding sequence 1.
+    let store = n.blob_store();
+    assert_eq!(
+        store.read(&format!("{id}-stormjar.jar")).unwrap(),
+        b"jar bytes"
+    );
+    let code: StormTopology =
+        crate::thrift::deserialize(&store.read(&format!("{id}-stormcode.ser")).unwrap()).unwrap();
+    assert_eq!(code.bolts.len(), 2);
+    for key in super::replication::topology_keys(&id) {
+        assert_eq!(
+            n.cluster().blob_max_sequence(&key).unwrap(),
+            Some(1),
+            "{key}"
+        );
+        assert_eq!(
+            n.blob_holders(&key).unwrap(),
+            vec!["nimbus-a:6627".to_string()]
+        );
+    }
+    assert_eq!(
+        n.topology_summary_by_id(&id).unwrap().replication_count,
+        Some(1)
+    );
     let saved = n.read_topology_conf(&id).unwrap();
     assert_eq!(saved["storm.id"], id.as_str());
     assert_eq!(saved["topology.name"], "wc");
@@ -394,9 +408,9 @@ fn submit_status_changes_and_kill_in_memory() {
     // A new kill with a short wait supersedes the long one.
     n.kill("wc", Some(0)).unwrap();
     wait_for("the killed topology to be removed", || {
-        n.cluster().active_storms().unwrap().is_empty() && !dist.exists()
+        n.cluster().active_storms().unwrap().is_empty()
+            && !n.blob_store().contains(&format!("{id}-stormcode.ser"))
     });
-    assert!(!dist.exists());
     assert!(!f.store.paths().contains(&format!("/workerbeats/{id}")));
     assert_eq!(
         n.kill("wc", None),
@@ -886,16 +900,19 @@ fn cleanup_removes_leftovers_and_old_inbox_jars() {
     let ghost = "ghost-1-1";
     n.cluster().setup_heartbeats(ghost).unwrap();
     n.cluster().setup_errors(ghost).unwrap();
-    let ghost_dir = n.paths().nimbus_stormdist(ghost);
-    std::fs::create_dir_all(&ghost_dir).unwrap();
-    std::fs::write(ghost_dir.join(STORMCODE), b"x").unwrap();
+    let ghost_code = format!("{ghost}-stormcode.ser");
+    let meta = crate::thrift::SettableBlobMeta {
+        acl: vec![],
+        replication_factor: None,
+    };
+    n.blob_store().put(&ghost_code, &meta, b"x").unwrap();
     assert_eq!(n.cleanup().unwrap(), vec![ghost.to_string()]);
     let paths = f.store.paths();
     assert!(!paths.contains(&format!("/workerbeats/{ghost}")));
     assert!(!paths.contains(&format!("/errors/{ghost}")));
     assert!(paths.contains(&format!("/workerbeats/{id}")));
-    assert!(!ghost_dir.exists());
-    assert!(n.paths().nimbus_stormdist(&id).exists());
+    assert!(!n.blob_store().contains(&ghost_code));
+    assert!(n.blob_store().contains(&format!("{id}-stormcode.ser")));
 
     let old = upload(n, b"old");
     let fresh = upload(n, b"fresh");
@@ -916,177 +933,60 @@ fn cleanup_removes_leftovers_and_old_inbox_jars() {
     n.shutdown();
 }
 
-fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, BTreeMap<String, String>, Vec<u8>) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    (status, headers, raw[split + 4..].to_vec())
-}
+// ---- blob store, dependencies, log configs, pages ----
 
 #[test]
-fn http_serves_stormdist_files_only_on_the_leader() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("stormdist");
-    let topo = root.join(crate::paths::encode_id("wc 1-1-2"));
-    std::fs::create_dir_all(&topo).unwrap();
-    let jar: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-    std::fs::write(topo.join(STORMJAR), &jar).unwrap();
-    std::fs::write(dir.path().join("secret"), b"no").unwrap();
-    let leader = Arc::new(AtomicBool::new(true));
-    let l2 = leader.clone();
-    let mut server = super::http::FileServer::start(
-        "127.0.0.1:0",
-        root,
-        Arc::new(move || l2.load(Ordering::SeqCst)),
-    )
-    .unwrap();
-    let addr = server.local_addr();
-    let (status, headers, body) = http_get(addr, "/stormdist/wc+1-1-2/stormjar.jar");
-    assert_eq!(status, 200);
-    assert_eq!(headers["content-length"], jar.len().to_string());
-    assert_eq!(body, jar);
-    assert_eq!(http_get(addr, "/stormdist/wc%201-1-2/stormjar.jar").0, 200);
-    assert_eq!(http_get(addr, "/stormdist/wc+1-1-2/stormcode.ser").0, 404);
-    assert_eq!(http_get(addr, "/stormdist/other/stormjar.jar").0, 404);
-    assert_eq!(http_get(addr, "/stormdist/wc+1-1-2/secret").0, 404);
-    assert_eq!(http_get(addr, "/nothing").0, 404);
-    assert_eq!(http_get(addr, "/stormdist/..%2Fsecret/stormjar.jar").0, 400);
-    assert_eq!(http_get(addr, "/stormdist/../secret").0, 400);
-    leader.store(false, Ordering::SeqCst);
-    assert_eq!(http_get(addr, "/stormdist/wc+1-1-2/stormjar.jar").0, 503);
-    // More concurrent requests than threads all get answers.
-    leader.store(true, Ordering::SeqCst);
-    let handles: Vec<_> = (0..12)
-        .map(|_| std::thread::spawn(move || http_get(addr, "/stormdist/wc+1-1-2/stormjar.jar").0))
-        .collect();
-    for h in handles {
-        assert_eq!(h.join().unwrap(), 200);
-    }
-    server.shutdown();
-}
-
-#[test]
-fn dependencies_are_stored_and_served_by_file_name() {
+fn dependencies_are_blob_keys_and_go_with_the_topology() {
     let f = fixture();
     let n = &f.nimbus;
-    let jar = upload(n, b"jar bytes");
-    let dep = upload(n, b"dependency bytes");
-    let art = upload(n, b"artifact bytes");
-    let mut topology = word_count("word");
-    topology.dependency_jars = Some(vec![format!("x.jar={dep}")]);
-    topology.dependency_artifacts = Some(vec![format!("util-1.2.jar={art}")]);
-    let conf = r#"{"topology.workers": 1, "topology.acker.executors": 1}"#;
+    let meta = crate::thrift::SettableBlobMeta {
+        acl: vec![],
+        replication_factor: None,
+    };
+    for (key, bytes) in [
+        ("dep-lib-1.jar", &b"blob jar"[..]),
+        ("dep-g-a-1.0.jar", b"artifact"),
+    ] {
+        let s = n.begin_create_blob(key, meta.clone()).unwrap();
+        n.blob_store().upload_chunk(&s, bytes).unwrap();
+        n.finish_blob_upload(&s).unwrap();
+        assert_eq!(n.cluster().blob_max_sequence(key).unwrap(), Some(1));
+    }
+    let mut t = word_count("word");
+    t.dependency_jars = Some(vec!["dep-lib-1.jar".into()]);
+    t.dependency_artifacts = Some(vec!["dep-g-a-1.0.jar".into()]);
     let id = n
-        .submit(
-            "deps",
-            &jar,
-            conf,
-            &topology,
-            TopologyInitialStatus::ACTIVE,
-            None,
-        )
+        .submit("deps", "", "{}", &t, TopologyInitialStatus::ACTIVE, None)
         .unwrap();
-    let root = f.dir_path().join("local/nimbus/stormdist");
-    let dist = root.join(crate::paths::encode_id(&id));
-    let deps = dist.join(crate::paths::DEPENDENCIES);
     assert_eq!(
-        std::fs::read(deps.join("x.jar")).unwrap(),
-        b"dependency bytes"
+        n.read_user_topology(&id).unwrap().dependency_jars,
+        Some(vec!["dep-lib-1.jar".to_string()])
     );
-    assert_eq!(
-        std::fs::read(deps.join("util-1.2.jar")).unwrap(),
-        b"artifact bytes"
-    );
-    let stored: StormTopology =
-        crate::thrift::deserialize(&std::fs::read(dist.join(STORMCODE)).unwrap()).unwrap();
-    assert_eq!(stored.dependency_jars, Some(vec!["x.jar".to_string()]));
-    assert_eq!(
-        stored.dependency_artifacts,
-        Some(vec!["util-1.2.jar".to_string()])
-    );
-    let mut server =
-        super::http::FileServer::start("127.0.0.1:0", root, Arc::new(|| true)).unwrap();
-    let (status, _, body) = http_get(
-        server.local_addr(),
-        &format!("/stormdist/{id}/dependencies/util-1.2.jar"),
-    );
-    assert_eq!((status, body.as_slice()), (200, &b"artifact bytes"[..]));
-    server.shutdown();
-
-    // Not uploaded through storm-rs (a blob key), or not a plain file name: refused.
-    for entry in ["dep-x.jar".to_string(), format!("../x.jar={dep}")] {
+    // Killed and removed: its own dependency jars go with it, shared artifacts stay (Storm's
+    // rmDependencyJarsInTopology), and so do its code blobs and their ZooKeeper state.
+    n.kill("deps", Some(0)).unwrap();
+    wait_for("the removal", || {
+        n.cluster().storm_base(&id, false).unwrap().is_none()
+    });
+    assert!(!n.blob_store().contains("dep-lib-1.jar"));
+    assert!(n.blob_store().contains("dep-g-a-1.0.jar"));
+    for key in super::replication::topology_keys(&id) {
+        assert!(!n.blob_store().contains(&key), "{key}");
+        assert_eq!(n.cluster().blob_max_sequence(&key).unwrap(), None, "{key}");
+    }
+    // storm-rs's old `<file>=<upload location>` form and names that are not plain are refused.
+    let uploaded = upload(n, b"uploaded jar");
+    for entry in [format!("other.jar={uploaded}"), "../x.jar".to_string()] {
         let mut t = word_count("word");
         t.dependency_jars = Some(vec![entry.clone()]);
         let err = n
-            .submit("deps2", &jar, conf, &t, TopologyInitialStatus::ACTIVE, None)
+            .submit("deps3", "", "{}", &t, TopologyInitialStatus::ACTIVE, None)
             .unwrap_err();
         assert!(
             matches!(err, NimbusError::InvalidTopology(_)),
             "{entry}: {err:?}"
         );
     }
-    f.nimbus.shutdown();
-}
-
-// ---- blob store, dependencies, log configs, pages ----
-
-#[test]
-fn blob_key_dependencies_land_in_stormdist_and_both_forms_work() {
-    let f = fixture();
-    let n = &f.nimbus;
-    let store = n.blob_store();
-    let meta = crate::thrift::SettableBlobMeta {
-        acl: vec![],
-        replication_factor: None,
-    };
-    let s = store.begin_create("dep-lib-1.jar", meta).unwrap();
-    store.upload_chunk(&s, b"blob jar").unwrap();
-    store.finish_upload(&s).unwrap();
-    let uploaded = upload(n, b"uploaded jar");
-    let mut t = word_count("word");
-    t.dependency_jars = Some(vec![
-        "dep-lib-1.jar".into(),
-        format!("other.jar={uploaded}"),
-    ]);
-    let id = n
-        .submit("deps", "", "{}", &t, TopologyInitialStatus::ACTIVE, None)
-        .unwrap();
-    let deps = n.paths().nimbus_stormdist(&id).join("dependencies");
-    assert_eq!(
-        std::fs::read(deps.join("dep-lib-1.jar")).unwrap(),
-        b"blob jar"
-    );
-    assert_eq!(
-        std::fs::read(deps.join("other.jar")).unwrap(),
-        b"uploaded jar"
-    );
-    assert_eq!(
-        n.read_user_topology(&id).unwrap().dependency_jars,
-        Some(vec!["dep-lib-1.jar".to_string(), "other.jar".to_string()])
-    );
     // An unknown key is refused with a reason.
     let mut t = word_count("word");
     t.dependency_jars = Some(vec!["dep-missing.jar".into()]);
@@ -1109,7 +1009,7 @@ fn blob_key_dependencies_land_in_stormdist_and_both_forms_work() {
     }
     assert!(!handler.handle_is_remote_blob_exists("nope".into()).unwrap());
     assert!(handler
-        .handle_is_remote_blob_exists("dep-lib-1.jar".into())
+        .handle_is_remote_blob_exists("dep-g-a-1.0.jar".into())
         .unwrap());
     n.shutdown();
 }

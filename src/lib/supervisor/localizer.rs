@@ -1,12 +1,12 @@
-//! Topology files on the supervisor (Storm's `AsyncLocalizer`, pre-blobstore flavour): downloads
-//! `stormjar.jar`, `stormcode.ser` and `stormconf.ser` from the leader nimbus's HTTP file server
-//! (`GET http://<leader host>:<nimbus.http.port>/stormdist/<url-encoded id>/<file>`, ARCHITECTURE
-//! "Cluster contracts") into `supervisor/stormdist/<id>/`, then the dependency files named in the
-//! topology's `dependency_jars`/`dependency_artifacts` (`storm jar --jars/--artifacts`) from
-//! `/stormdist/<id>/dependencies/<name>` into `supervisor/stormdist/<id>/dependencies/`.
+//! Topology files on the supervisor (Storm's `AsyncLocalizer`): downloads a topology's code blobs
+//! `<id>-stormjar.jar`, `<id>-stormcode.ser` and `<id>-stormconf.ser` from the leader nimbus's blob
+//! store over Thrift (`beginBlobDownload`/`downloadBlobChunk`, as Storm's `NimbusBlobStore` does)
+//! into `supervisor/stormdist/<id>/{stormjar.jar,stormcode.ser,stormconf.ser}`, then the dependency
+//! blobs named in the topology's `dependency_jars`/`dependency_artifacts` (`storm jar --jars/
+//! --artifacts`, Storm's `dep-…` keys) into `supervisor/stormdist/<id>/dependencies/<key>`.
 //!
-//! Crash safety: the three files are fetched into a fresh directory under `supervisor/tmp/`, checked
-//! against their `Content-Length`, the jar's `resources/` directory is extracted there (refusing
+//! Crash safety: the files are fetched into a fresh directory under `supervisor/tmp/` (each checked
+//! against the size nimbus announced), the jar's `resources/` directory is extracted there (refusing
 //! entries that would escape it), an ELF `stormjar.jar` is made executable, and only then is the whole
 //! directory renamed to `supervisor/stormdist/<id>`. A complete stormdist directory therefore means a
 //! complete download; a truncated or failed download leaves nothing in place and is retried by the slot.
@@ -18,8 +18,9 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
+use crate::client::NimbusClient;
+use crate::nimbus::replication::{stormcode_key, stormconf_key, stormjar_key};
 use crate::paths::{StormPaths, DEPENDENCIES, RESOURCES, STORMCODE, STORMCONF, STORMJAR};
 
 use super::slot::Localized;
@@ -27,26 +28,33 @@ use super::slot::Localized;
 /// The files a topology needs on a supervisor.
 pub const TOPOLOGY_FILES: [&str; 3] = [STORMJAR, STORMCODE, STORMCONF];
 
-/// Where to download topology files from: returns the base URL (`http://host:port`) of the leader
-/// nimbus's file server.
-pub type LeaderResolver = Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
+/// Where blobs come from: the leader nimbus's blob store (or, in tests, anything that has bytes).
+pub trait BlobSource: Send {
+    /// Writes blob `key`'s whole content to `out` and returns its size; an error names the cause.
+    fn fetch(&mut self, key: &str, out: &mut dyn Write) -> Result<u64, String>;
+}
 
-/// Download errors (each names the URL or file).
+impl BlobSource for NimbusClient {
+    fn fetch(&mut self, key: &str, out: &mut dyn Write) -> Result<u64, String> {
+        self.read_blob(key, out, &mut |_, _| {})
+            .map(|(_, n)| n)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Opens a [`BlobSource`] for one download (the default connects to the leader nimbus).
+pub type SourceFactory = Arc<dyn Fn() -> Result<Box<dyn BlobSource>, String> + Send + Sync>;
+
+/// Download errors (each names the blob or file).
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
-    #[error("GET {url}: {message}")]
-    Http { url: String, message: String },
-    #[error("GET {url}: truncated body: got {got} of {expected} bytes")]
-    Truncated {
-        url: String,
-        got: u64,
-        expected: u64,
-    },
+    #[error("blob {key}: {message}")]
+    Blob { key: String, message: String },
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
     #[error("{}: {message}", path.display())]
     Archive { path: PathBuf, message: String },
-    #[error("cannot find the leader nimbus: {0}")]
+    #[error("cannot reach the leader nimbus: {0}")]
     Leader(String),
 }
 
@@ -57,106 +65,32 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> DownloadError + '_ {
     }
 }
 
-/// URL-encodes one path segment (RFC 3986 unreserved characters stay).
-pub fn url_encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// The blocking HTTP client used for downloads.
-pub fn http_client() -> Result<reqwest::blocking::Client, DownloadError> {
-    reqwest::blocking::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(600))
-        .build()
-        .map_err(|e| DownloadError::Http {
-            url: String::new(),
-            message: e.to_string(),
-        })
-}
-
-/// Downloads `url` into `dest` (created or truncated). The body must be exactly `Content-Length` bytes
-/// when the header is present; on any error `dest` is removed.
-pub fn download_file(
-    client: &reqwest::blocking::Client,
-    url: &str,
+/// Downloads blob `key` into `dest` (created or truncated, synced); on any error `dest` is removed.
+pub fn download_blob(
+    source: &mut dyn BlobSource,
+    key: &str,
     dest: &Path,
 ) -> Result<u64, DownloadError> {
-    let result = download_inner(client, url, dest);
+    let result = (|| {
+        let file = fs::File::create(dest).map_err(io_err(dest))?;
+        let mut out = io::BufWriter::new(file);
+        let n = source
+            .fetch(key, &mut out)
+            .map_err(|message| DownloadError::Blob {
+                key: key.to_string(),
+                message,
+            })?;
+        let file = out.into_inner().map_err(|e| DownloadError::Io {
+            path: dest.to_path_buf(),
+            source: e.into_error(),
+        })?;
+        file.sync_all().map_err(io_err(dest))?;
+        Ok(n)
+    })();
     if result.is_err() {
         let _ = fs::remove_file(dest);
     }
     result
-}
-
-fn download_inner(
-    client: &reqwest::blocking::Client,
-    url: &str,
-    dest: &Path,
-) -> Result<u64, DownloadError> {
-    let http = |message: String| DownloadError::Http {
-        url: url.to_string(),
-        message,
-    };
-    let mut resp = client.get(url).send().map_err(|e| http(error_chain(&e)))?;
-    let status = resp.status();
-    if !status.is_success() {
-        let mut body = String::new();
-        let _ = resp.by_ref().take(512).read_to_string(&mut body);
-        return Err(http(format!("HTTP {status}: {}", body.trim())));
-    }
-    let expected = resp.content_length();
-    let mut file = fs::File::create(dest).map_err(io_err(dest))?;
-    let mut got: u64 = 0;
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match resp.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(match expected {
-                    Some(expected) if got < expected => DownloadError::Truncated {
-                        url: url.to_string(),
-                        got,
-                        expected,
-                    },
-                    _ => http(format!("reading the body: {e}")),
-                })
-            }
-        };
-        file.write_all(&buf[..n]).map_err(io_err(dest))?;
-        got += n as u64;
-    }
-    if let Some(expected) = expected {
-        if got != expected {
-            return Err(DownloadError::Truncated {
-                url: url.to_string(),
-                got,
-                expected,
-            });
-        }
-    }
-    file.sync_all().map_err(io_err(dest))?;
-    Ok(got)
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// Whether `bytes` start with the ELF magic.
@@ -246,12 +180,11 @@ pub fn is_localized(paths: &StormPaths, topology_id: &str) -> bool {
     TOPOLOGY_FILES.iter().all(|f| dir.join(f).is_file())
 }
 
-/// Downloads a topology's files from `base_url` and installs them as `supervisor/stormdist/<id>`
+/// Downloads a topology's blobs from `source` and installs them as `supervisor/stormdist/<id>`
 /// (see the module docs for the crash-safety protocol).
 pub fn download_topology(
-    client: &reqwest::blocking::Client,
+    source: &mut dyn BlobSource,
     paths: &StormPaths,
-    base_url: &str,
     topology_id: &str,
 ) -> Result<(), DownloadError> {
     let tmp_root = paths.supervisor_tmp();
@@ -259,25 +192,18 @@ pub fn download_topology(
     let staging = tmp_root.join(format!("download-{}", uuid::Uuid::new_v4()));
     let result = (|| {
         fs::create_dir_all(&staging).map_err(io_err(&staging))?;
-        for file in TOPOLOGY_FILES {
-            let url = format!(
-                "{}/stormdist/{}/{file}",
-                base_url.trim_end_matches('/'),
-                url_encode_segment(topology_id)
-            );
-            let n = download_file(client, &url, &staging.join(file))?;
+        for (key, file) in [
+            (stormjar_key(topology_id), STORMJAR),
+            (stormcode_key(topology_id), STORMCODE),
+            (stormconf_key(topology_id), STORMCONF),
+        ] {
+            let n = download_blob(source, &key, &staging.join(file))?;
             tracing::debug!(topology = topology_id, file, bytes = n, "downloaded");
         }
         for name in dependency_names(&staging.join(STORMCODE))? {
             let dir = staging.join(DEPENDENCIES);
             fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-            let url = format!(
-                "{}/stormdist/{}/{DEPENDENCIES}/{}",
-                base_url.trim_end_matches('/'),
-                url_encode_segment(topology_id),
-                url_encode_segment(&name)
-            );
-            let n = download_file(client, &url, &dir.join(&name))?;
+            let n = download_blob(source, &name, &dir.join(&name))?;
             tracing::debug!(topology = topology_id, dependency = %name, bytes = n, "downloaded");
         }
         let jar = staging.join(STORMJAR);
@@ -311,7 +237,7 @@ pub fn download_topology(
     result
 }
 
-/// The dependency file names listed in a downloaded `stormcode.ser` (nimbus keeps only plain file
+/// The dependency blob keys listed in a downloaded `stormcode.ser` (nimbus accepts only plain file
 /// names there); a name that is not a plain file name is an error. A `stormcode.ser` that does not
 /// decode lists none (the worker reports it when it reads the topology).
 fn dependency_names(stormcode: &Path) -> Result<Vec<String>, DownloadError> {
@@ -350,15 +276,15 @@ enum Job {
 #[derive(Clone)]
 pub struct Localizer {
     paths: StormPaths,
-    resolver: LeaderResolver,
+    sources: SourceFactory,
     jobs: Arc<Mutex<BTreeMap<String, Job>>>,
 }
 
 impl Localizer {
-    pub fn new(paths: StormPaths, resolver: LeaderResolver) -> Localizer {
+    pub fn new(paths: StormPaths, sources: SourceFactory) -> Localizer {
         Localizer {
             paths,
-            resolver,
+            sources,
             jobs: Arc::new(Mutex::new(BTreeMap::new())),
         }
     }
@@ -386,12 +312,9 @@ impl Localizer {
         let spawned = std::thread::Builder::new()
             .name(format!("download-{id}"))
             .spawn(move || {
-                let result = (me.resolver)()
+                let result = (me.sources)()
                     .map_err(DownloadError::Leader)
-                    .and_then(|base| {
-                        let client = http_client()?;
-                        download_topology(&client, &me.paths, &base, &id)
-                    });
+                    .and_then(|mut source| download_topology(source.as_mut(), &me.paths, &id));
                 let mut jobs = me.jobs.lock().unwrap_or_else(|e| e.into_inner());
                 match result {
                     Ok(()) => {
@@ -449,69 +372,37 @@ impl Localizer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::TcpListener;
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
-    /// A tiny_http server answering from `files` (path → body) until dropped.
-    struct FileServer {
-        base: String,
-        server: Arc<tiny_http::Server>,
-        thread: Option<std::thread::JoinHandle<()>>,
+    /// Blobs from a map; `short` keys deliver only part of their bytes and then fail, as a dropped
+    /// connection does.
+    #[derive(Clone, Default)]
+    struct MapSource {
+        blobs: BTreeMap<String, Vec<u8>>,
+        short: BTreeSet<String>,
     }
 
-    impl FileServer {
-        fn start(files: BTreeMap<String, Vec<u8>>) -> FileServer {
-            let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-            let base = format!("http://{}", server.server_addr().to_ip().unwrap());
-            let s = server.clone();
-            let thread = std::thread::spawn(move || {
-                for req in s.incoming_requests() {
-                    let resp = match files.get(req.url()) {
-                        Some(body) => tiny_http::Response::from_data(body.clone()).boxed(),
-                        None => tiny_http::Response::from_string("no such file")
-                            .with_status_code(404)
-                            .boxed(),
-                    };
-                    let _ = req.respond(resp);
-                }
-            });
-            FileServer {
-                base,
-                server,
-                thread: Some(thread),
+    impl BlobSource for MapSource {
+        fn fetch(&mut self, key: &str, out: &mut dyn Write) -> Result<u64, String> {
+            let bytes = self
+                .blobs
+                .get(key)
+                .ok_or_else(|| format!("KeyNotFoundException: {key}"))?;
+            if self.short.contains(key) {
+                out.write_all(&bytes[..bytes.len() / 2]).unwrap();
+                return Err(format!("got {} of {} bytes", bytes.len() / 2, bytes.len()));
             }
+            out.write_all(bytes).map_err(|e| e.to_string())?;
+            Ok(bytes.len() as u64)
         }
     }
 
-    impl Drop for FileServer {
-        fn drop(&mut self) {
-            self.server.unblock();
-            if let Some(t) = self.thread.take() {
-                let _ = t.join();
-            }
-        }
-    }
-
-    /// A raw TCP server that promises `claimed` bytes but sends `body` and closes, for every
-    /// connection until dropped (accepts in a thread; the listener is non-blocking-free: we connect a
-    /// dummy to stop it).
-    fn truncating_server(claimed: usize, body: Vec<u8>) -> (String, std::thread::JoinHandle<()>) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let t = std::thread::spawn(move || {
-            // Serve exactly one request.
-            if let Ok((mut conn, _)) = listener.accept() {
-                let mut buf = [0u8; 4096];
-                let _ = std::io::Read::read(&mut conn, &mut buf);
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {claimed}\r\nConnection: close\r\n\r\n"
-                );
-                let _ = conn.write_all(head.as_bytes());
-                let _ = conn.write_all(&body);
-                let _ = conn.flush();
-            }
-        });
-        (format!("http://{addr}"), t)
+    fn topology_blobs(id: &str, jar: &[u8], code: &[u8]) -> BTreeMap<String, Vec<u8>> {
+        BTreeMap::from([
+            (stormjar_key(id), jar.to_vec()),
+            (stormcode_key(id), code.to_vec()),
+            (stormconf_key(id), b"{}".to_vec()),
+        ])
     }
 
     fn zip_bytes(entries: &[(&str, &[u8])]) -> Vec<u8> {
@@ -576,12 +467,6 @@ mod tests {
     }
 
     #[test]
-    fn url_segments_are_encoded() {
-        assert_eq!(url_encode_segment("wc-1-17"), "wc-1-17");
-        assert_eq!(url_encode_segment("a b/c"), "a%20b%2Fc");
-    }
-
-    #[test]
     fn downloads_into_stormdist_via_tmp_and_extracts_resources() {
         let dir = tempfile::tempdir().unwrap();
         let paths = StormPaths::new(dir.path().join("local"), dir.path().join("logs"));
@@ -590,16 +475,11 @@ mod tests {
             ("resources/splitsentence.py", b"print('hi')\n"),
             ("resources/sub/x.txt", b"x"),
         ]);
-        let mut files = BTreeMap::new();
-        files.insert("/stormdist/t-1-1/stormjar.jar".to_string(), jar.clone());
-        files.insert(
-            "/stormdist/t-1-1/stormcode.ser".to_string(),
-            b"code".to_vec(),
-        );
-        files.insert("/stormdist/t-1-1/stormconf.ser".to_string(), b"{}".to_vec());
-        let server = FileServer::start(files);
-        let client = http_client().unwrap();
-        download_topology(&client, &paths, &server.base, "t-1-1").unwrap();
+        let mut source = MapSource {
+            blobs: topology_blobs("t-1-1", &jar, b"code"),
+            ..MapSource::default()
+        };
+        download_topology(&mut source, &paths, "t-1-1").unwrap();
         let dist = paths.supervisor_stormdist("t-1-1");
         assert_eq!(fs::read(dist.join(STORMJAR)).unwrap(), jar);
         assert_eq!(fs::read(dist.join(STORMCODE)).unwrap(), b"code");
@@ -612,9 +492,9 @@ mod tests {
         // Nothing left behind in tmp.
         assert_eq!(fs::read_dir(paths.supervisor_tmp()).unwrap().count(), 0);
 
-        // A missing topology (404) is an error and leaves nothing.
-        let err = download_topology(&client, &paths, &server.base, "gone-1-1").unwrap_err();
-        assert!(err.to_string().contains("404"), "{err}");
+        // A missing topology is an error naming the blob and leaves nothing.
+        let err = download_topology(&mut source, &paths, "gone-1-1").unwrap_err();
+        assert!(err.to_string().contains("gone-1-1-stormjar.jar"), "{err}");
         assert!(!paths.supervisor_stormdist("gone-1-1").exists());
         assert_eq!(fs::read_dir(paths.supervisor_tmp()).unwrap().count(), 0);
     }
@@ -628,40 +508,29 @@ mod tests {
             BTreeMap::new(),
             BTreeMap::new(),
             None,
-            Some(vec!["x.jar".to_string()]),
-            Some(vec!["a+1-1.0.jar".to_string()]),
+            Some(vec!["dep-x-1.jar".to_string()]),
+            Some(vec!["dep-a-b-1.0.jar".to_string()]),
             None,
             None,
             None,
             None,
         );
-        let mut files = BTreeMap::new();
-        files.insert("/stormdist/d-1-1/stormjar.jar".to_string(), b"j".to_vec());
-        files.insert(
-            "/stormdist/d-1-1/stormcode.ser".to_string(),
-            crate::thrift::serialize(&topology),
-        );
-        files.insert("/stormdist/d-1-1/stormconf.ser".to_string(), b"{}".to_vec());
-        files.insert(
-            "/stormdist/d-1-1/dependencies/x.jar".to_string(),
-            b"xx".to_vec(),
-        );
-        let server = FileServer::start(files.clone());
-        let client = http_client().unwrap();
+        let mut source = MapSource {
+            blobs: topology_blobs("d-1-1", b"j", &crate::thrift::serialize(&topology)),
+            ..MapSource::default()
+        };
+        source.blobs.insert("dep-x-1.jar".into(), b"xx".to_vec());
         // A missing dependency fails the whole download.
-        let err = download_topology(&client, &paths, &server.base, "d-1-1").unwrap_err();
-        assert!(err.to_string().contains("a%2B1-1.0.jar"), "{err}");
+        let err = download_topology(&mut source, &paths, "d-1-1").unwrap_err();
+        assert!(err.to_string().contains("dep-a-b-1.0.jar"), "{err}");
         assert!(!paths.supervisor_stormdist("d-1-1").exists());
-        drop(server);
-        files.insert(
-            "/stormdist/d-1-1/dependencies/a%2B1-1.0.jar".to_string(),
-            b"aa".to_vec(),
-        );
-        let server = FileServer::start(files);
-        download_topology(&client, &paths, &server.base, "d-1-1").unwrap();
+        source
+            .blobs
+            .insert("dep-a-b-1.0.jar".into(), b"aa".to_vec());
+        download_topology(&mut source, &paths, "d-1-1").unwrap();
         let deps = paths.supervisor_dependencies("d-1-1");
-        assert_eq!(fs::read(deps.join("x.jar")).unwrap(), b"xx");
-        assert_eq!(fs::read(deps.join("a+1-1.0.jar")).unwrap(), b"aa");
+        assert_eq!(fs::read(deps.join("dep-x-1.jar")).unwrap(), b"xx");
+        assert_eq!(fs::read(deps.join("dep-a-b-1.0.jar")).unwrap(), b"aa");
     }
 
     #[test]
@@ -669,15 +538,11 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let paths = StormPaths::new(dir.path().join("local"), dir.path().join("logs"));
-        let mut files = BTreeMap::new();
-        files.insert(
-            "/stormdist/e-1-1/stormjar.jar".to_string(),
-            b"\x7fELF\x02\x01\x01rest".to_vec(),
-        );
-        files.insert("/stormdist/e-1-1/stormcode.ser".to_string(), b"c".to_vec());
-        files.insert("/stormdist/e-1-1/stormconf.ser".to_string(), b"{}".to_vec());
-        let server = FileServer::start(files);
-        download_topology(&http_client().unwrap(), &paths, &server.base, "e-1-1").unwrap();
+        let mut source = MapSource {
+            blobs: topology_blobs("e-1-1", b"\x7fELF\x02\x01\x01rest", b"c"),
+            ..MapSource::default()
+        };
+        download_topology(&mut source, &paths, "e-1-1").unwrap();
         let jar = paths.supervisor_stormdist("e-1-1").join(STORMJAR);
         assert!(file_is_elf(&jar));
         assert_eq!(
@@ -687,27 +552,20 @@ mod tests {
     }
 
     #[test]
-    fn truncated_body_is_an_error_and_leaves_nothing() {
+    fn a_broken_transfer_is_an_error_and_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("stormjar.jar");
-        let (base, t) = truncating_server(100, vec![b'x'; 40]);
-        let client = http_client().unwrap();
-        let err = download_file(&client, &format!("{base}/f"), &dest).unwrap_err();
-        t.join().unwrap();
-        assert!(
-            matches!(
-                err,
-                DownloadError::Truncated { .. } | DownloadError::Http { .. }
-            ),
-            "{err}"
-        );
+        let mut source = MapSource {
+            blobs: topology_blobs("t-1-1", &[b'x'; 100], b"code"),
+            short: BTreeSet::from([stormjar_key("t-1-1")]),
+        };
+        let err = download_blob(&mut source, &stormjar_key("t-1-1"), &dest).unwrap_err();
+        assert!(err.to_string().contains("got 50 of 100 bytes"), "{err}");
         assert!(!dest.exists());
 
         // The same through download_topology: nothing in stormdist, nothing in tmp.
         let paths = StormPaths::new(dir.path().join("local"), dir.path().join("logs"));
-        let (base, t) = truncating_server(1000, vec![b'y'; 10]);
-        let err = download_topology(&client, &paths, &base, "t-1-1").unwrap_err();
-        t.join().unwrap();
+        let err = download_topology(&mut source, &paths, "t-1-1").unwrap_err();
         assert!(err.to_string().contains("t-1-1"), "{err}");
         assert!(!paths.supervisor_stormdist("t-1-1").exists());
         assert_eq!(fs::read_dir(paths.supervisor_tmp()).unwrap().count(), 0);
@@ -740,13 +598,14 @@ mod tests {
     fn localizer_reports_pending_then_ready_or_failed() {
         let dir = tempfile::tempdir().unwrap();
         let paths = StormPaths::new(dir.path().join("local"), dir.path().join("logs"));
-        let mut files = BTreeMap::new();
-        for f in TOPOLOGY_FILES {
-            files.insert(format!("/stormdist/t-1-1/{f}"), b"data".to_vec());
-        }
-        let server = FileServer::start(files);
-        let base = server.base.clone();
-        let loc = Localizer::new(paths.clone(), Arc::new(move || Ok(base.clone())));
+        let source = MapSource {
+            blobs: topology_blobs("t-1-1", b"data", b"data"),
+            ..MapSource::default()
+        };
+        let loc = Localizer::new(
+            paths.clone(),
+            Arc::new(move || Ok(Box::new(source.clone()) as Box<dyn BlobSource>)),
+        );
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut seen = loc.request("t-1-1");
         assert_eq!(seen, Localized::Pending);

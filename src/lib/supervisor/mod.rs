@@ -20,7 +20,7 @@
 //! `topology.worker.timeout.secs` (from the topology conf, capped by `worker.max.timeout.secs`),
 //! `supervisor.worker.shutdown.sleep.secs`, `supervisor.monitor.frequency.secs`,
 //! `supervisor.scheduler.meta`, `supervisor.memory.capacity.mb`, `supervisor.cpu.capacity`,
-//! `storm.local.hostname`, `nimbus.seeds`, `nimbus.thrift.port`, `nimbus.http.port`.
+//! `storm.local.hostname`, `nimbus.seeds`, `nimbus.thrift.port`.
 //!
 //! Not implemented: the supervisor Thrift service (`supervisor.thrift.port`), health checks, worker
 //! heartbeats to nimbus over Thrift, blob updates, run-as-user, resource isolation, profiler actions.
@@ -47,7 +47,7 @@ use crate::paths::StormPaths;
 use crate::thrift::{Assignment, LSSupervisorId, LocalAssignment, SupervisorInfo};
 
 use container::{LaunchSettings, SupervisorLocalState, WorkerProcess};
-use localizer::{LeaderResolver, Localizer};
+use localizer::{BlobSource, Localizer, SourceFactory};
 use slot::{Localized, Slot, SlotEnv, SlotState, SlotTimeouts};
 
 /// How often assignments are re-read without a watch event (Storm: 10 s, hard-coded).
@@ -63,9 +63,9 @@ pub struct SupervisorOptions {
     /// The stock worker program; default: `$STORM_WORKER_BINARY`, else `worker` next to this
     /// executable.
     pub worker_binary: Option<PathBuf>,
-    /// Where to download topology files from (base URL); default: the leader nimbus found with
-    /// `getLeader` over `nimbus.seeds` (falling back to `/leader-lock`), port `nimbus.http.port`.
-    pub leader: Option<LeaderResolver>,
+    /// Where to download topology blobs from; default: the leader nimbus found with `getLeader`
+    /// over `nimbus.seeds` (falling back to `/leader-lock`).
+    pub leader: Option<SourceFactory>,
 }
 
 /// The persistent supervisor id from `supervisor/isupervisor`, created on first use.
@@ -651,32 +651,25 @@ impl Drop for Supervisor {
     }
 }
 
-/// The default download source: the leader nimbus's host (`getLeader` over `nimbus.seeds`, else the
-/// first `/leader-lock` participant) and this supervisor's `nimbus.http.port`.
-pub fn default_leader_resolver(conf: Config, storage: Arc<dyn StateStorage>) -> LeaderResolver {
+/// The default download source: the leader nimbus (`getLeader` over `nimbus.seeds`, else the first
+/// `/leader-lock` participant), over Thrift.
+pub fn default_leader_resolver(conf: Config, storage: Arc<dyn StateStorage>) -> SourceFactory {
     Arc::new(move || {
-        let http_port = conf
-            .get_port("nimbus.http.port")
-            .map_err(|e| e.to_string())?;
-        let host =
-            match crate::client::NimbusClient::connect_leader(&conf).and_then(|mut c| c.leader()) {
-                Ok(summary) => summary.host,
-                Err(e) => {
-                    let from_zk = crate::cluster::current_leader(storage.as_ref())
-                        .map_err(|z| format!("{e}; /leader-lock: {z}"))?
-                        .ok_or_else(|| format!("{e}; no nimbus holds /leader-lock"))?;
-                    match from_zk.rsplit_once(':') {
-                        Some((h, _)) => h.to_string(),
-                        None => from_zk,
-                    }
-                }
-            };
-        let host = if host.contains(':') && !host.starts_with('[') {
-            format!("[{host}]")
-        } else {
-            host
+        let client = match crate::client::NimbusClient::connect_leader(&conf) {
+            Ok(c) => c,
+            Err(e) => {
+                let from_zk = crate::cluster::current_leader(storage.as_ref())
+                    .map_err(|z| format!("{e}; /leader-lock: {z}"))?
+                    .ok_or_else(|| format!("{e}; no nimbus holds /leader-lock"))?;
+                let timeout = Duration::from_millis(
+                    conf.get_u64("storm.thrift.socket.timeout.ms")
+                        .unwrap_or(600_000),
+                );
+                crate::client::NimbusClient::connect(&from_zk, timeout)
+                    .map_err(|z| format!("{e}; the leader in /leader-lock, {from_zk}: {z}"))?
+            }
         };
-        Ok(format!("http://{host}:{http_port}"))
+        Ok(Box::new(client) as Box<dyn BlobSource>)
     })
 }
 
