@@ -161,6 +161,8 @@ pub struct TestCluster {
     pub root: String,
     pub config: PathBuf,
     pub nimbus_port: u16,
+    /// The Thrift port of each nimbus, in `nimbuses` order.
+    pub nimbus_ports: Vec<u16>,
     pub nimbuses: Vec<Daemon>,
     pub supervisors: Vec<Daemon>,
     pub others: Vec<Daemon>,
@@ -170,11 +172,27 @@ pub struct TestCluster {
 impl TestCluster {
     /// Writes the cluster config (shortened timeouts) and starts one nimbus.
     pub fn start(name: &str, extra: &[(&str, &str)]) -> TestCluster {
+        TestCluster::start_nimbuses(name, extra, 1)
+    }
+
+    /// Like [`TestCluster::start`] with `n` nimbuses on their own ports, all in `nimbus.seeds`
+    /// (`127.0.0.1:<port>` each); the first one started leads.
+    pub fn start_nimbuses(name: &str, extra: &[(&str, &str)], n: usize) -> TestCluster {
         let dir = scratch_dir(&format!("cluster-{name}"));
         let root = unique_root(name);
         let zk = zk_connect();
         let zk_port = zk.rsplit_once(':').unwrap().1.to_string();
-        let nimbus_port = free_port();
+        let nimbus_ports: Vec<u16> = (0..n.max(1)).map(|_| free_port()).collect();
+        let nimbus_port = nimbus_ports[0];
+        let seeds = if n <= 1 {
+            r#"["127.0.0.1"]"#.to_string()
+        } else {
+            let list: Vec<String> = nimbus_ports
+                .iter()
+                .map(|p| format!("\"127.0.0.1:{p}\""))
+                .collect();
+            format!("[{}]", list.join(", "))
+        };
         let mut entries: BTreeMap<String, String> = BTreeMap::new();
         for (k, v) in [
             ("storm.zookeeper.servers", r#"["127.0.0.1"]"#.to_string()),
@@ -182,7 +200,7 @@ impl TestCluster {
             ("storm.zookeeper.root", format!("{root:?}")),
             ("storm.zookeeper.session.timeout", "6000".into()),
             ("storm.local.hostname", r#""127.0.0.1""#.into()),
-            ("nimbus.seeds", r#"["127.0.0.1"]"#.into()),
+            ("nimbus.seeds", seeds),
             ("nimbus.thrift.port", nimbus_port.to_string()),
             ("nimbus.monitor.freq.secs", "1".into()),
             ("nimbus.task.timeout.secs", "6".into()),
@@ -212,12 +230,25 @@ impl TestCluster {
             root,
             config,
             nimbus_port,
+            nimbus_ports: Vec::new(),
             nimbuses: Vec::new(),
             supervisors: Vec::new(),
             others: Vec::new(),
             state: None,
         };
-        c.add_nimbus(nimbus_port);
+        for (i, port) in nimbus_ports.into_iter().enumerate() {
+            c.add_nimbus(port);
+            if i == 0 && n > 1 {
+                wait_until(Duration::from_secs(30), "the first nimbus to lead", || {
+                    storm::client::NimbusClient::connect(
+                        &format!("127.0.0.1:{port}"),
+                        Duration::from_secs(10),
+                    )
+                    .and_then(|mut cl| cl.leader())
+                    .is_ok_and(|l| l.port == i32::from(port))
+                });
+            }
+        }
         c
     }
 
@@ -247,6 +278,7 @@ impl TestCluster {
             vec![format!("nimbus.thrift.port={port}")],
         );
         self.nimbuses.push(d);
+        self.nimbus_ports.push(port);
         wait_until(Duration::from_secs(30), "nimbus to listen", || {
             TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
