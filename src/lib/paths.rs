@@ -142,6 +142,11 @@ impl StormPaths {
         self.supervisor_stormdist(topology_id).join(RESOURCES)
     }
 
+    /// `supervisor/usercache`: the distributed cache of users' blobs (`topology.blobstore.map`).
+    pub fn supervisor_usercache(&self) -> PathBuf {
+        self.supervisor_dir().join("usercache")
+    }
+
     // ---- workers ----
 
     pub fn workers_root(&self) -> PathBuf {

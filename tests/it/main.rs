@@ -4,6 +4,7 @@
 //! which installs what they need.
 
 mod bench_smoke;
+mod blobstore_map;
 mod cli;
 mod cli_cluster;
 mod cluster;

@@ -7,35 +7,13 @@ use std::collections::BTreeMap;
 use super::CliError;
 use crate::client::NimbusClient;
 use crate::config::Config;
-use crate::thrift::{
-    AlreadyAliveException, AuthorizationException, IllegalStateException, InvalidTopologyException,
-    KeyAlreadyExistsException, KeyNotFoundException, KillOptions, NotAliveException,
-    RebalanceOptions, TNimbusSyncClient, TopologySummary,
-};
+use crate::thrift::{KillOptions, RebalanceOptions, TNimbusSyncClient, TopologySummary};
 
 /// The text of a nimbus call's failure: Storm's exception name and message for declared exceptions.
 pub fn nimbus_error(addr: &str, e: &thrift::Error) -> String {
     if let thrift::Error::User(u) = e {
-        if let Some(x) = u.downcast_ref::<NotAliveException>() {
-            return format!("NotAliveException: {}", x.msg);
-        }
-        if let Some(x) = u.downcast_ref::<AlreadyAliveException>() {
-            return format!("AlreadyAliveException: {}", x.msg);
-        }
-        if let Some(x) = u.downcast_ref::<InvalidTopologyException>() {
-            return format!("InvalidTopologyException: {}", x.msg);
-        }
-        if let Some(x) = u.downcast_ref::<AuthorizationException>() {
-            return format!("AuthorizationException: {}", x.msg);
-        }
-        if let Some(x) = u.downcast_ref::<IllegalStateException>() {
-            return format!("IllegalStateException: {}", x.msg);
-        }
-        if let Some(x) = u.downcast_ref::<KeyNotFoundException>() {
-            return format!("KeyNotFoundException: {}", x.msg);
-        }
-        if let Some(x) = u.downcast_ref::<KeyAlreadyExistsException>() {
-            return format!("KeyAlreadyExistsException: {}", x.msg);
+        if let Some(text) = crate::thrift::describe_storm_exception(u.as_ref()) {
+            return text;
         }
     }
     format!(

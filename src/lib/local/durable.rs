@@ -11,6 +11,8 @@
 //!   sentences through.
 //! * [`CountFileSink`]: counts field `word` and rewrites `<dir>/counts-<task>.json` (temp + rename) at
 //!   most every 100 ms and on every tick, so a test can read the counts of every task.
+//! * [`FileProbeSpout`]: reports what files in the worker's directory hold (blobs of
+//!   `topology.blobstore.map`), per task, with the worker's pid.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fs::OpenOptions;
@@ -351,4 +353,98 @@ mod tests {
         assert_eq!(c["seven"], 2 * 2);
         assert_eq!(c.values().sum::<i64>(), 2 * (6 + 8 + 6 + 6 + 6));
     }
+}
+
+/// Reads files from the worker's working directory (its `topology.blobstore.map` blobs appear there
+/// under their local names) and reports what it saw: at most every 100 ms it rewrites
+/// `<dir>/probe-<task>.txt` (temp + rename) with `pid=<worker pid>` and one `<path>=<content>` line
+/// per path (`<path>=<missing>` when unreadable). It emits nothing.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct FileProbeSpout {
+    pub paths: Vec<String>,
+    pub dir: PathBuf,
+    #[serde(skip)]
+    out: PathBuf,
+    #[serde(skip)]
+    last: Option<Instant>,
+}
+
+impl FileProbeSpout {
+    pub fn new(paths: &[&str], dir: impl Into<PathBuf>) -> FileProbeSpout {
+        FileProbeSpout {
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+            dir: dir.into(),
+            ..FileProbeSpout::default()
+        }
+    }
+
+    /// What every probe task under `dir` last saw: task file name → (pid, path → content).
+    pub fn read_reports(dir: &Path) -> BTreeMap<String, (u32, BTreeMap<String, String>)> {
+        let mut out = BTreeMap::new();
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return out;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !(name.starts_with("probe-") && name.ends_with(".txt")) {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(e.path()) else {
+                continue;
+            };
+            let mut pid = 0;
+            let mut seen = BTreeMap::new();
+            for line in text.lines() {
+                if let Some(p) = line.strip_prefix("pid=") {
+                    pid = p.parse().unwrap_or(0);
+                } else if let Some((k, v)) = line.split_once('=') {
+                    seen.insert(k.to_string(), v.replace("\\n", "\n"));
+                }
+            }
+            out.insert(name, (pid, seen));
+        }
+        out
+    }
+}
+
+#[typetag::serde(name = "storm::testing::FileProbeSpout")]
+impl Spout for FileProbeSpout {
+    fn open(
+        &mut self,
+        _conf: &ConfMap,
+        context: &TopologyContext,
+        _collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| io_err("create", &self.dir, e))?;
+        self.out = self
+            .dir
+            .join(format!("probe-{}.txt", context.this_task_id()));
+        Ok(())
+    }
+
+    fn next_tuple(
+        &mut self,
+        _collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        if self
+            .last
+            .is_some_and(|t| t.elapsed() < Duration::from_millis(100))
+        {
+            std::thread::sleep(Duration::from_millis(5));
+            return Ok(());
+        }
+        self.last = Some(Instant::now());
+        let mut report = format!("pid={}\n", std::process::id());
+        for p in &self.paths {
+            let content = std::fs::read_to_string(p)
+                .map(|c| c.replace('\n', "\\n"))
+                .unwrap_or_else(|_| "<missing>".to_string());
+            report.push_str(&format!("{p}={content}\n"));
+        }
+        let tmp = self.out.with_extension("tmp");
+        std::fs::write(&tmp, report).map_err(|e| io_err("write", &tmp, e))?;
+        std::fs::rename(&tmp, &self.out).map_err(|e| io_err("rename", &tmp, e))
+    }
+
+    fn declare_output_fields(&self, _declarer: &mut OutputFieldsDeclarer) {}
 }

@@ -700,6 +700,17 @@ impl Nimbus {
             |e: crate::topology::system::InvalidTopology| NimbusError::InvalidTopology(e.0);
         let normalized = normalize_topology(topology, &total).map_err(invalid)?;
         self.check_dependencies(&normalized)?;
+        // Storm's validateTopologyBlobStoreMap: every blob the topology names must exist.
+        for entry in crate::topology::blob_map::blobstore_map(&total)
+            .map_err(NimbusError::InvalidTopology)?
+        {
+            if !self.blobs.contains(&entry.key) {
+                return Err(NimbusError::InvalidTopology(format!(
+                    "Key not found: {} (topology.blobstore.map names a blob nimbus does not have; create it with storm blobstore create)",
+                    entry.key
+                )));
+            }
+        }
         let system = system_topology(&normalized, &total).map_err(invalid)?;
         let num_tasks = task_to_component(&system).map_err(invalid)?.len();
         let component_executors: BTreeMap<String, i32> = all_components(&system)

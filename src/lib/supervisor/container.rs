@@ -388,6 +388,12 @@ impl WorkerProcess {
             let link = paths.worker_resources_link(&id);
             symlink(&paths.supervisor_resources(topo), &link)
                 .map_err(|e| ctx("cannot link", &link, e))?;
+            // topology.blobstore.map: each blob under its local name in the worker's directory.
+            for entry in super::blobs::blobstore_map(&topo_conf).unwrap_or_default() {
+                let link = root.join(&entry.localname);
+                symlink(&dist.join(&entry.localname), &link)
+                    .map_err(|e| ctx("cannot link", &link, e))?;
+            }
             Ok(())
         };
         let cleanup_failed = |e: String| {

@@ -23,6 +23,7 @@ use crate::client::NimbusClient;
 use crate::nimbus::replication::{stormcode_key, stormconf_key, stormjar_key};
 use crate::paths::{StormPaths, DEPENDENCIES, RESOURCES, STORMCODE, STORMCONF, STORMJAR};
 
+use super::blobs::{blobstore_map, cache_user, link_blob, UserCache};
 use super::slot::Localized;
 
 /// The files a topology needs on a supervisor.
@@ -32,12 +33,21 @@ pub const TOPOLOGY_FILES: [&str; 3] = [STORMJAR, STORMCODE, STORMCONF];
 pub trait BlobSource: Send {
     /// Writes blob `key`'s whole content to `out` and returns its size; an error names the cause.
     fn fetch(&mut self, key: &str, out: &mut dyn Write) -> Result<u64, String>;
+
+    /// The current version of blob `key` (`getBlobMeta`'s).
+    fn version(&mut self, key: &str) -> Result<i64, String>;
 }
 
 impl BlobSource for NimbusClient {
     fn fetch(&mut self, key: &str, out: &mut dyn Write) -> Result<u64, String> {
         self.read_blob(key, out, &mut |_, _| {})
             .map(|(_, n)| n)
+            .map_err(|e| e.to_string())
+    }
+
+    fn version(&mut self, key: &str) -> Result<i64, String> {
+        self.blob_meta(key)
+            .map(|m| m.version)
             .map_err(|e| e.to_string())
     }
 }
@@ -206,6 +216,21 @@ pub fn download_topology(
             let n = download_blob(source, &name, &dir.join(&name))?;
             tracing::debug!(topology = topology_id, dependency = %name, bytes = n, "downloaded");
         }
+        // topology.blobstore.map: users' blobs into the cache, linked under their local names.
+        let conf_bytes = fs::read(staging.join(STORMCONF)).map_err(io_err(&staging))?;
+        if let Ok(conf) = crate::thrift::gzip_json_to_conf(&conf_bytes) {
+            let entries = blobstore_map(&conf).map_err(|message| DownloadError::Archive {
+                path: staging.join(STORMCONF),
+                message,
+            })?;
+            let user = cache_user(&conf);
+            let cache = UserCache::new(paths.supervisor_usercache(), paths.supervisor_tmp());
+            for entry in &entries {
+                cache.localize(source, &user, entry)?;
+                let current = cache.current(&user, entry);
+                link_blob(&staging, entry, &current).map_err(io_err(&staging))?;
+            }
+        }
         let jar = staging.join(STORMJAR);
         if file_is_elf(&jar) {
             #[cfg(unix)]
@@ -334,6 +359,11 @@ impl Localizer {
         Localized::Pending
     }
 
+    /// A blob source for a one-off task (the blob updates).
+    pub fn open_source(&self) -> Result<Box<dyn BlobSource>, String> {
+        (self.sources)()
+    }
+
     /// Topologies with a download in progress.
     pub fn in_progress(&self) -> BTreeSet<String> {
         self.jobs
@@ -394,6 +424,13 @@ mod tests {
             }
             out.write_all(bytes).map_err(|e| e.to_string())?;
             Ok(bytes.len() as u64)
+        }
+
+        fn version(&mut self, key: &str) -> Result<i64, String> {
+            self.blobs
+                .get(key)
+                .map(|b| b.len() as i64)
+                .ok_or_else(|| format!("KeyNotFoundException: {key}"))
         }
     }
 

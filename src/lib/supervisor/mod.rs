@@ -25,6 +25,7 @@
 //! Not implemented: the supervisor Thrift service (`supervisor.thrift.port`), health checks, worker
 //! heartbeats to nimbus over Thrift, blob updates, run-as-user, resource isolation, profiler actions.
 
+pub mod blobs;
 pub mod container;
 pub mod localizer;
 pub mod slot;
@@ -300,9 +301,85 @@ struct Inner {
     stopped: AtomicBool,
     sync_waker: Waker,
     hb_waker: Waker,
+    blob_waker: Waker,
 }
 
 impl Inner {
+    /// One round of the distributed cache: fetches new versions of the blobs in the
+    /// `topology.blobstore.map` of every topology running here (restarting the topology's workers
+    /// here for entries with `workerRestart`), then evicts unused blobs when the cache is over
+    /// `supervisor.localizer.cache.target.size.mb`.
+    fn update_blobs(&self) {
+        use blobs::{blobstore_map, cache_user, link_blob, UserCache};
+        let statuses = self.slot_statuses();
+        let running: BTreeSet<String> = statuses
+            .values()
+            .filter_map(|s| s.topology_id.clone())
+            .chain(self.localizer.in_progress())
+            .collect();
+        let cache = UserCache::new(
+            self.paths.supervisor_usercache(),
+            self.paths.supervisor_tmp(),
+        );
+        let mut in_use = BTreeSet::new();
+        let mut work = Vec::new();
+        for id in &running {
+            if !localizer::is_localized(&self.paths, id) {
+                continue;
+            }
+            let conf = container::read_topology_conf(&self.paths, id);
+            let user = cache_user(&conf);
+            for entry in blobstore_map(&conf).unwrap_or_default() {
+                in_use.insert((user.clone(), entry.uncompress, entry.key.clone()));
+                work.push((id.clone(), user.clone(), entry));
+            }
+        }
+        let mut restart = BTreeSet::new();
+        if !work.is_empty() {
+            match self.localizer.open_source() {
+                Ok(mut source) => {
+                    for (id, user, entry) in &work {
+                        match cache.localize(source.as_mut(), user, entry) {
+                            Ok(true) => {
+                                tracing::info!(topology = %id, key = %entry.key, localname = %entry.localname, "a new version of the blob is in place");
+                                let dist = self.paths.supervisor_stormdist(id);
+                                if let Err(e) = link_blob(&dist, entry, &cache.current(user, entry))
+                                {
+                                    tracing::warn!(topology = %id, key = %entry.key, "cannot link the blob: {e}");
+                                }
+                                if entry.worker_restart {
+                                    restart.insert(id.clone());
+                                }
+                            }
+                            Ok(false) => {}
+                            Err(e) => {
+                                tracing::warn!(topology = %id, key = %entry.key, "cannot update the blob: {e}")
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!("cannot check blobs for updates: {e}"),
+            }
+        }
+        for (port, status) in &statuses {
+            let (Some(id), Some(wid)) = (&status.topology_id, &status.worker_id) else {
+                continue;
+            };
+            if restart.contains(id) {
+                tracing::info!(topology = %id, port, worker = %wid, "restarting the worker for its updated blob (workerRestart)");
+                for pid in container::worker_pids(&self.paths, wid) {
+                    container::signal_process(pid, nix::sys::signal::Signal::SIGTERM);
+                }
+            }
+        }
+        let target = self
+            .conf
+            .get_u64("supervisor.localizer.cache.target.size.mb")
+            .unwrap_or(10240)
+            .saturating_mul(1 << 20);
+        cache.cleanup(&in_use, target);
+    }
+
     fn slot_statuses(&self) -> BTreeMap<u16, SlotStatus> {
         self.slots
             .iter()
@@ -546,6 +623,7 @@ impl Supervisor {
             stopped: AtomicBool::new(false),
             sync_waker: Waker::default(),
             hb_waker: Waker::default(),
+            blob_waker: Waker::default(),
         });
         let mut sup = Supervisor {
             inner: inner.clone(),
@@ -574,6 +652,19 @@ impl Supervisor {
                     }
                 })
                 .context("cannot start the heartbeat thread")?,
+        );
+        let blob_every =
+            secs("supervisor.localizer.update.blob.interval.secs")?.max(Duration::from_secs(1));
+        let i = inner.clone();
+        sup.threads.push(
+            std::thread::Builder::new()
+                .name("supervisor-blobs".into())
+                .spawn(move || {
+                    while i.blob_waker.wait(blob_every) {
+                        i.update_blobs();
+                    }
+                })
+                .context("cannot start the blob update thread")?,
         );
         let i = inner.clone();
         sup.threads.push(
@@ -630,6 +721,7 @@ impl Supervisor {
         }
         self.inner.sync_waker.stop();
         self.inner.hb_waker.stop();
+        self.inner.blob_waker.stop();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }

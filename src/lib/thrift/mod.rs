@@ -276,8 +276,34 @@ pub fn describe_thrift_error(e: &thrift::Error) -> String {
         thrift::Error::Transport(t) => format!("{t}: {}", t.message),
         thrift::Error::Protocol(p) => format!("{p}: {}", p.message),
         thrift::Error::Application(a) => format!("{a}: {}", a.message),
-        thrift::Error::User(u) => u.to_string(),
+        thrift::Error::User(u) => {
+            describe_storm_exception(u.as_ref()).unwrap_or_else(|| u.to_string())
+        }
     }
+}
+
+/// `<Storm exception name>: <msg>` for the exceptions Storm's services declare.
+pub fn describe_storm_exception(
+    u: &(dyn std::error::Error + Send + Sync + 'static),
+) -> Option<String> {
+    macro_rules! named {
+        ($($t:ident),*) => {
+            $(if let Some(x) = u.downcast_ref::<$t>() {
+                return Some(format!("{}: {}", stringify!($t), x.msg));
+            })*
+        };
+    }
+    named!(
+        AlreadyAliveException,
+        NotAliveException,
+        InvalidTopologyException,
+        AuthorizationException,
+        IllegalStateException,
+        KeyNotFoundException,
+        KeyAlreadyExistsException,
+        DRPCExecutionException
+    );
+    None
 }
 
 // ------------------------------------------------------------------------------------------------------
