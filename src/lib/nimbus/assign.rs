@@ -15,9 +15,10 @@ use super::core::{
 use super::scheduler::{self, Executor, Slot, TopologyDetails};
 use crate::thrift::{
     Assignment, ExecutorInfo, ExecutorSummary, NodeInfo, RebalanceOptions, StormBase,
-    TopologyActionOptions, TopologyInfo, TopologyStatus,
+    TopologyActionOptions, TopologyInfo, TopologyStatus, WorkerResources,
 };
 use crate::topology::system::{compute_executors, is_system_id, java_string_cmp};
+use thrift::OrderedFloat;
 
 type Result<T> = std::result::Result<T, NimbusError>;
 
@@ -283,12 +284,39 @@ impl Nimbus {
                     .unwrap_or_else(|| s.node.clone());
                 node_host.insert(s.node.clone(), host);
             }
+            // Storm's DefaultScheduler: a worker's resources are the sum of its executors' requests.
+            let resources = self.facts(&t.id).map(|f| f.resources).unwrap_or_default();
+            let tasks = self.facts(&t.id).map(|f| f.tasks).unwrap_or_default();
+            let mut per_worker: BTreeMap<NodeInfo, super::core::Resources> = BTreeMap::new();
+            for (e, s) in &new_slots {
+                let component = tasks.get(&e.0).cloned().unwrap_or_default();
+                *per_worker
+                    .entry(NodeInfo::slot(s.node.clone(), s.port))
+                    .or_default() += resources.get(&component).copied().unwrap_or_default();
+            }
+            let worker_resources = per_worker
+                .into_iter()
+                .map(|(n, r)| {
+                    (
+                        n,
+                        WorkerResources::new(
+                            OrderedFloat(r.on_heap_mb),
+                            OrderedFloat(r.off_heap_mb),
+                            OrderedFloat(r.cpu),
+                            OrderedFloat(0.0),
+                            OrderedFloat(0.0),
+                            BTreeMap::new(),
+                            BTreeMap::new(),
+                        ),
+                    )
+                })
+                .collect();
             let assignment = Assignment {
                 master_code_dir: self.paths.local_dir().display().to_string(),
                 node_host: Some(node_host),
                 executor_node_port: Some(enp),
                 executor_start_time_secs: Some(starts),
-                worker_resources: None,
+                worker_resources: Some(worker_resources),
                 total_shared_off_heap: None,
                 owner: bases[&t.id].owner.clone(),
             };

@@ -12,6 +12,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
+use thrift::OrderedFloat;
 
 use super::blobstore::{BlobError, BlobStore};
 use super::heartbeats::HeartbeatCache;
@@ -326,6 +327,23 @@ pub(super) fn merged_conf(
     total
 }
 
+/// The keys whose values Storm's nimbus never hands out (`Utils.redactValue`).
+pub const REDACTED_KEYS: [&str; 2] = [
+    "storm.zookeeper.topology.auth.payload",
+    "storm.zookeeper.auth.payload",
+];
+
+/// Replaces every secret value with Storm's `#` mask of the same length.
+pub fn redact_secrets(conf: &mut Map<String, Value>) {
+    for key in REDACTED_KEYS {
+        if let Some(v) = conf.get_mut(key) {
+            if let Some(s) = v.as_str() {
+                *v = Value::from("#".repeat(s.chars().count()));
+            }
+        }
+    }
+}
+
 pub(super) struct Upload {
     file: File,
     touched: Instant,
@@ -340,6 +358,70 @@ pub(super) struct TopoFacts {
     pub(super) tasks: Arc<BTreeMap<i32, String>>,
     /// The executor heartbeat timeout: `max(nimbus.task.timeout.secs, topology.worker.timeout.secs)`.
     pub(super) heartbeat_timeout_secs: i64,
+    /// Component id → what one of its executors requests.
+    pub(super) resources: Arc<BTreeMap<String, Resources>>,
+}
+
+/// What one executor requests (Storm's `topology.component.resources.*` / `cpu.pcore.percent`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Resources {
+    pub on_heap_mb: f64,
+    pub off_heap_mb: f64,
+    pub cpu: f64,
+}
+
+impl std::ops::AddAssign for Resources {
+    fn add_assign(&mut self, o: Resources) {
+        self.on_heap_mb += o.on_heap_mb;
+        self.off_heap_mb += o.off_heap_mb;
+        self.cpu += o.cpu;
+    }
+}
+
+/// Each component's per-executor request, as Storm's `ResourceUtils` reads it: the component's
+/// own `json_conf`, else the topology conf (`__acker` from `topology.acker.*`, as Storm's
+/// `StormCommon.addAcker` sets it).
+pub(super) fn component_resources(
+    system: &StormTopology,
+    total: &Map<String, Value>,
+) -> BTreeMap<String, Resources> {
+    let num = |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_f64);
+    let mut out = BTreeMap::new();
+    for (id, common) in all_components(system) {
+        let own: Map<String, Value> = common
+            .json_conf
+            .as_deref()
+            .and_then(|j| serde_json::from_str(j).ok())
+            .unwrap_or_default();
+        let acker = id == crate::topology::system::ACKER_COMPONENT_ID;
+        let pick = |component_key: &str, acker_key: &str, default: f64| {
+            num(&own, component_key)
+                .or_else(|| acker.then(|| num(total, acker_key)).flatten())
+                .or_else(|| num(total, component_key))
+                .unwrap_or(default)
+        };
+        out.insert(
+            id.to_string(),
+            Resources {
+                on_heap_mb: pick(
+                    "topology.component.resources.onheap.memory.mb",
+                    "topology.acker.resources.onheap.memory.mb",
+                    128.0,
+                ),
+                off_heap_mb: pick(
+                    "topology.component.resources.offheap.memory.mb",
+                    "topology.acker.resources.offheap.memory.mb",
+                    0.0,
+                ),
+                cpu: pick(
+                    "topology.component.cpu.pcore.percent",
+                    "topology.acker.cpu.pcore.percent",
+                    10.0,
+                ),
+            },
+        );
+    }
+    out
 }
 
 #[derive(Default)]
@@ -749,6 +831,7 @@ impl Nimbus {
                     .unwrap_or(30),
                 tasks: Arc::new(task_to_component(&system).map_err(invalid)?),
                 heartbeat_timeout_secs: self.heartbeat_timeout(&total),
+                resources: Arc::new(component_resources(&system, &total)),
             },
         );
         tracing::info!(topology = %id, status = %status_name(status), num_tasks, "topology submitted");
@@ -1119,13 +1202,19 @@ impl Nimbus {
     }
 
     /// `getTopologyConf` as JSON text.
+    /// Storm's `getTopologyConf`: the whole configuration the topology runs with (the cluster's
+    /// with the topology's laid over it, as Storm stores it), ZooKeeper secrets redacted.
     pub fn topology_conf_json(&self, id: &str) -> Result<String> {
-        Ok(Value::Object(self.read_topology_conf(id)?).to_string())
+        let mut total = merged_conf(&self.cluster_conf, &self.read_topology_conf(id)?);
+        redact_secrets(&mut total);
+        Ok(Value::Object(total).to_string())
     }
 
     /// `getNimbusConf`: the daemon's configuration as JSON text.
     pub fn nimbus_conf_json(&self) -> String {
-        Value::Object(self.cluster_conf.clone()).to_string()
+        let mut conf = self.cluster_conf.clone();
+        redact_secrets(&mut conf);
+        Value::Object(conf).to_string()
     }
 
     fn num_tasks(&self, id: &str) -> i32 {
@@ -1145,6 +1234,7 @@ impl Nimbus {
             message_timeout_secs: self.message_timeout(id),
             tasks: Arc::new(tasks),
             heartbeat_timeout_secs: self.heartbeat_timeout(&total),
+            resources: Arc::new(component_resources(&system, &total)),
         };
         lock(&self.facts).insert(id.to_string(), facts.clone());
         Ok(facts)
@@ -1196,6 +1286,7 @@ impl Nimbus {
             .launch_time_secs
             .map(|t| to_i32((now - i64::from(t)).max(0)))
             .unwrap_or(0);
+        let (requested, assigned) = self.topology_resources(id, base, assignment.as_ref());
         Ok(TopologySummary {
             id: id.to_string(),
             name: base.name.clone(),
@@ -1209,15 +1300,71 @@ impl Nimbus {
             sched_status: None,
             owner: base.owner.clone(),
             replication_count: Some(self.topology_replication(id)),
-            requested_memonheap: None,
-            requested_memoffheap: None,
-            requested_cpu: None,
-            assigned_memonheap: None,
-            assigned_memoffheap: None,
-            assigned_cpu: None,
+            requested_memonheap: Some(OrderedFloat(requested.on_heap_mb)),
+            requested_memoffheap: Some(OrderedFloat(requested.off_heap_mb)),
+            requested_cpu: Some(OrderedFloat(requested.cpu)),
+            assigned_memonheap: Some(OrderedFloat(assigned.on_heap_mb)),
+            assigned_memoffheap: Some(OrderedFloat(assigned.off_heap_mb)),
+            assigned_cpu: Some(OrderedFloat(assigned.cpu)),
             requested_generic_resources: None,
             assigned_generic_resources: None,
         })
+    }
+
+    /// Storm's `getSupervisorAssignments(node)`: every assignment with an executor on supervisor
+    /// `node` (leader only, as Storm).
+    pub fn supervisor_assignments(
+        &self,
+        node: &str,
+    ) -> Result<crate::thrift::SupervisorAssignments> {
+        self.assert_leader()?;
+        let mut out = BTreeMap::new();
+        for id in self.cluster.assignments(false)? {
+            if let Some(a) = self.cluster.assignment_info(&id, false)? {
+                if a.node_host.as_ref().is_some_and(|h| h.contains_key(node)) {
+                    out.insert(id, a);
+                }
+            }
+        }
+        Ok(crate::thrift::SupervisorAssignments {
+            storm_assignment: Some(out),
+        })
+    }
+
+    /// What a topology requests (every executor of `component_executors`, system ones included)
+    /// and what its assignment gives its workers (`worker_resources`).
+    pub(super) fn topology_resources(
+        &self,
+        id: &str,
+        base: &StormBase,
+        assignment: Option<&Assignment>,
+    ) -> (Resources, Resources) {
+        let mut requested = Resources::default();
+        if let Ok(facts) = self.facts(id) {
+            for (component, n) in base.component_executors.iter().flatten() {
+                if component == crate::topology::system::SYSTEM_COMPONENT_ID {
+                    continue;
+                }
+                if let Some(r) = facts.resources.get(component) {
+                    for _ in 0..(*n).max(0) {
+                        requested += *r;
+                    }
+                }
+            }
+        }
+        let mut assigned = Resources::default();
+        for r in assignment
+            .and_then(|a| a.worker_resources.as_ref())
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
+            assigned += Resources {
+                on_heap_mb: r.mem_on_heap.map_or(0.0, |v| v.0),
+                off_heap_mb: r.mem_off_heap.map_or(0.0, |v| v.0),
+                cpu: r.cpu.map_or(0.0, |v| v.0),
+            };
+        }
+        (requested, assigned)
     }
 
     /// Every live topology's summary.

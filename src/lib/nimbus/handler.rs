@@ -360,9 +360,9 @@ impl NimbusSyncHandler for NimbusHandler {
 
     fn handle_get_supervisor_assignments(
         &self,
-        _node: String,
+        node: String,
     ) -> thrift::Result<SupervisorAssignments> {
-        Err(to_thrift(unsupported("getSupervisorAssignments")))
+        self.0.supervisor_assignments(&node).map_err(to_thrift)
     }
 
     fn handle_send_supervisor_worker_heartbeats(

@@ -595,6 +595,73 @@ fn submit_wc(n: &Nimbus, name: &str, workers: i32) -> String {
 }
 
 #[test]
+fn workers_get_their_executors_resources_and_get_topology_conf_is_the_whole_conf() {
+    let f = fixture();
+    let n = &f.nimbus;
+    let _a = supervisor(&f.store, "sup-a", "host-a", &[6700, 6701]);
+    let mut topology = word_count("word");
+    // "count" asks for more memory in its own conf (Storm's setMemoryLoad).
+    topology.bolts.get_mut("count").unwrap().common.json_conf = Some(
+        r#"{"topology.component.resources.onheap.memory.mb": 256.0, "topology.tasks": 3}"#.into(),
+    );
+    let conf = r#"{"topology.workers": 2, "topology.acker.executors": 1,
+        "topology.acker.resources.onheap.memory.mb": 64.0,
+        "storm.zookeeper.topology.auth.payload": "secret"}"#;
+    let id = n
+        .submit(
+            "res",
+            "",
+            conf,
+            &topology,
+            TopologyInitialStatus::ACTIVE,
+            None,
+        )
+        .unwrap();
+    let a = assignment(n, &id);
+    let workers = a.worker_resources.clone().unwrap();
+    assert_eq!(workers.len(), 2);
+    let total_heap: f64 = workers.values().map(|w| w.mem_on_heap.unwrap().0).sum();
+    // getSupervisorAssignments: the supervisor's topologies, nobody else's.
+    let mine = n
+        .supervisor_assignments("sup-a")
+        .unwrap()
+        .storm_assignment
+        .unwrap();
+    assert_eq!(mine.keys().collect::<Vec<_>>(), [&id]);
+    assert!(n
+        .supervisor_assignments("sup-zzz")
+        .unwrap()
+        .storm_assignment
+        .unwrap()
+        .is_empty());
+    let total_cpu: f64 = workers.values().map(|w| w.cpu.unwrap().0).sum();
+    // count 3×256, sentences 128, split 2×128, __acker 64.
+    assert_eq!(total_heap, 3.0 * 256.0 + 128.0 + 2.0 * 128.0 + 64.0);
+    assert_eq!(total_cpu, 7.0 * 10.0);
+    let summary = n.topology_summary_by_id(&id).unwrap();
+    assert_eq!(summary.assigned_memonheap.unwrap().0, total_heap);
+    assert_eq!(summary.requested_memonheap.unwrap().0, total_heap);
+    assert_eq!(summary.requested_cpu.unwrap().0, 70.0);
+
+    // getTopologyConf: the cluster's keys with the topology's over them, secrets masked.
+    let got: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&n.topology_conf_json(&id).unwrap()).unwrap();
+    assert_eq!(got["topology.workers"], 2);
+    assert_eq!(
+        got["nimbus.thrift.port"],
+        n.cluster_conf["nimbus.thrift.port"]
+    );
+    assert_eq!(got["topology.name"], "res");
+    assert_eq!(got["storm.zookeeper.topology.auth.payload"], "######");
+    assert!(
+        got.len() > 100,
+        "the whole configuration: {} keys",
+        got.len()
+    );
+    n.shutdown();
+}
+
+#[test]
 fn submit_schedules_on_live_supervisors() {
     let f = fixture();
     let n = &f.nimbus;
