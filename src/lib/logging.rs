@@ -7,13 +7,36 @@
 
 use std::fs::OpenOptions;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tracing_subscriber::fmt::writer::MakeWriterExt;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, EnvFilter, Registry};
 
 fn filter(default: &str) -> EnvFilter {
     EnvFilter::try_from_env("STORM_LOG").unwrap_or_else(|_| EnvFilter::new(default))
+}
+
+/// The directives a process's log filter starts from: `STORM_LOG`, else `default`.
+pub fn base_directives(default: &str) -> String {
+    std::env::var("STORM_LOG")
+        .ok()
+        .filter(|d| !d.trim().is_empty() && EnvFilter::try_new(d).is_ok())
+        .unwrap_or_else(|| default.to_string())
+}
+
+/// The worker's filter, replaceable while it runs (`storm set_log_level`).
+static WORKER_FILTER: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
+
+/// Replaces the worker's log filter with `directives` (an `EnvFilter` string). An error names a bad
+/// directive; without a reloadable filter (not a worker) nothing happens.
+pub fn set_worker_filter(directives: &str) -> Result<(), String> {
+    let filter = EnvFilter::try_new(directives).map_err(|e| format!("{directives:?}: {e}"))?;
+    match WORKER_FILTER.get() {
+        Some(handle) => handle.reload(filter).map_err(|e| e.to_string()),
+        None => Ok(()),
+    }
 }
 
 /// Logging for short-lived commands: warnings and errors on stderr. Does nothing in a topology
@@ -35,9 +58,30 @@ pub fn init_daemon(log_file: &Path) -> std::io::Result<()> {
 }
 
 /// Logging for a worker process: appends to `log_file` only (the supervisor already sends the
-/// worker's stderr to `worker.log.err`, so mirroring would write every line twice).
+/// worker's stderr to `worker.log.err`, so mirroring would write every line twice), through a
+/// filter [`set_worker_filter`] can replace.
 pub fn init_worker(log_file: &Path) -> std::io::Result<()> {
-    init_file(log_file, false)
+    if let Some(dir) = log_file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_file)?;
+    let file = Arc::new(Mutex::new(file));
+    let (layer, handle) = reload::Layer::new(filter("info"));
+    let installed = tracing_subscriber::registry()
+        .with(layer)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(move || FileWriter(file.clone())),
+        )
+        .try_init();
+    if installed.is_ok() {
+        let _ = WORKER_FILTER.set(handle);
+    }
+    Ok(())
 }
 
 fn init_file(log_file: &Path, mirror_to_stderr: bool) -> std::io::Result<()> {

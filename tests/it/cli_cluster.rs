@@ -393,3 +393,109 @@ fn storm_jar_resolves_artifacts_and_the_worker_finds_them() {
     ok(&c, &["kill", "wcdep", "-w", "0"]);
     let _ = id;
 }
+
+/// Every worker log under the supervisors' log dirs, concatenated (one worker per test here).
+fn worker_logs_text(c: &TestCluster) -> String {
+    let mut out = String::new();
+    for s in &c.supervisors {
+        let root = s.log_dir().join("workers-artifacts");
+        for t in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            for port in std::fs::read_dir(t.path()).into_iter().flatten().flatten() {
+                out.push_str(
+                    &std::fs::read_to_string(port.path().join("worker.log")).unwrap_or_default(),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Lines of every worker log of topology `id` under the supervisors' log dirs that contain `needle`.
+fn worker_log_lines(c: &TestCluster, id: &str, needle: &str) -> usize {
+    let mut n = 0;
+    for s in &c.supervisors {
+        let root = s.log_dir().join("workers-artifacts");
+        let Ok(topologies) = std::fs::read_dir(&root) else {
+            continue;
+        };
+        for t in topologies.flatten() {
+            if !t
+                .file_name()
+                .to_string_lossy()
+                .contains(id.split('-').next().unwrap())
+            {
+                continue;
+            }
+            for port in std::fs::read_dir(t.path()).into_iter().flatten().flatten() {
+                if let Ok(text) = std::fs::read_to_string(port.path().join("worker.log")) {
+                    n += text.lines().filter(|l| l.contains(needle)).count();
+                }
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn set_log_level_changes_the_workers_levels_live_and_they_revert_after_the_timeout() {
+    let mut c = TestCluster::start("cli-loglevel", &[("worker.log.level.reset.poll.secs", "1")]);
+    c.add_supervisor(1);
+    c.wait_supervisors(1);
+    let wc = example("word_count");
+    ok(&c, &["jar", wc.to_str().unwrap(), "loglevels"]);
+    let id = c.topology_id("loglevels").expect("submitted");
+    wait_until(LONG, "the worker to run", || spout_emitted(&c, &id) > 0);
+    let beat = "wrote the executor heartbeat to ZooKeeper";
+    assert_eq!(worker_log_lines(&c, &id, beat), 0, "no DEBUG lines at INFO");
+
+    // Bad input: a clear one-line error each.
+    let e = fails(&c, &["set_log_level", "-l", "storm=LOUD", "loglevels"]);
+    assert!(e.contains("not a level"), "{e}");
+    let e = fails(&c, &["set_log_level", "-l", "storm=DEBUG", "nosuch"]);
+    assert!(e.contains("nosuch"), "{e}");
+    let e = fails(&c, &["set_log_level", "loglevels"]);
+    assert!(e.contains("nothing to do"), "{e}");
+
+    // DEBUG for the `storm` target for 6 s: the workers' own debug lines appear, then stop.
+    let out = ok(&c, &["set_log_level", "-l", "storm=DEBUG:6", "loglevels"]);
+    assert!(out.contains("storm=DEBUG for 6 s"), "{out}");
+    wait_until(LONG, "DEBUG lines in the worker log", || {
+        worker_log_lines(&c, &id, beat) >= 2
+    });
+    wait_until(LONG, "the level to revert after its timeout", || {
+        worker_log_lines(&c, &id, "log levels changed") >= 2
+    });
+    // The worker writes heartbeats and applies levels on one thread: once ZooKeeper has a heartbeat
+    // written two seconds after the revert, no DEBUG heartbeat line may follow the revert's line.
+    let reverted_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i32;
+    wait_until(LONG, "a heartbeat after the revert", || {
+        c.state()
+            .worker_heartbeats(&id)
+            .unwrap_or_default()
+            .values()
+            .all(|hb| hb.time_secs >= reverted_at + 2)
+    });
+    let logs = worker_logs_text(&c);
+    let revert = logs
+        .rfind("log levels changed")
+        .expect("the revert is logged");
+    assert!(
+        !logs[revert..].contains(beat),
+        "a DEBUG line after the revert:\n{}",
+        &logs[revert..]
+    );
+
+    // -r puts a logger back at once.
+    ok(&c, &["set_log_level", "-l", "ROOT=DEBUG", "loglevels"]);
+    wait_until(LONG, "ROOT=DEBUG to apply", || {
+        worker_log_lines(&c, &id, "log levels changed") >= 3
+    });
+    ok(&c, &["set_log_level", "-r", "ROOT", "loglevels"]);
+    wait_until(LONG, "ROOT to be reset", || {
+        worker_log_lines(&c, &id, "log levels changed") >= 4
+    });
+    ok(&c, &["kill", "loglevels", "-w", "0"]);
+}

@@ -142,6 +142,16 @@ pub enum Command {
         #[arg(long = "count", value_name = "N")]
         count: Option<u64>,
     },
+    /// Change a running topology's log levels live: -l LOGGER=LEVEL[:TIMEOUT_SECS] (ROOT is the root
+    /// logger; without a timeout the level stays), -r LOGGER puts a logger back.
+    #[command(name = "set_log_level")]
+    SetLogLevel {
+        #[arg(short = 'l', value_name = "LOGGER=LEVEL[:TIMEOUT]", action = clap::ArgAction::Append)]
+        set: Vec<String>,
+        #[arg(short = 'r', value_name = "LOGGER", action = clap::ArgAction::Append)]
+        remove: Vec<String>,
+        name: String,
+    },
     /// Manage blobs in nimbus's blob store (Storm's `storm blobstore`).
     Blobstore {
         #[command(subcommand)]
@@ -189,6 +199,7 @@ impl Command {
             Command::Monitor { .. } => "monitor",
             Command::GetErrors { .. } => "get-errors",
             Command::Blobstore { .. } => "blobstore",
+            Command::SetLogLevel { .. } => "set_log_level",
             Command::Nimbus => "nimbus",
             Command::Supervisor => "supervisor",
             Command::Drpc => "drpc",
@@ -322,6 +333,9 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
         ),
         Command::GetErrors { name } => topology::get_errors(&conf, name),
         Command::Blobstore { command } => blobstore::run(&conf, command),
+        Command::SetLogLevel { set, remove, name } => {
+            topology::set_log_level(&conf, name, set, remove)
+        }
         Command::Nimbus | Command::Supervisor | Command::Drpc => {
             let args = crate::daemon::DaemonArgs {
                 conf: cli.conf.clone(),

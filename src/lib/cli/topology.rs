@@ -372,3 +372,101 @@ mod tests {
         );
     }
 }
+
+/// Parses one `-l LOGGER=LEVEL[:TIMEOUT_SECS]`.
+pub fn parse_log_level(arg: &str) -> Result<(String, crate::thrift::LogLevel), CliError> {
+    let bad = |why: &str| {
+        CliError::Other(format!(
+            "-l {arg:?}: {why}; expected LOGGER=LEVEL[:TIMEOUT_SECS], e.g. -l ROOT=DEBUG:30"
+        ))
+    };
+    let (logger, rest) = arg.split_once('=').ok_or_else(|| bad("no '='"))?;
+    let (level, timeout) = match rest.split_once(':') {
+        Some((l, t)) => (
+            l,
+            Some(
+                t.trim()
+                    .parse::<i32>()
+                    .map_err(|_| bad("the timeout is not a number of seconds"))?,
+            ),
+        ),
+        None => (rest, None),
+    };
+    if logger.trim().is_empty() {
+        return Err(bad("no logger name"));
+    }
+    if crate::worker::log_levels::tracing_level(level).is_none() {
+        return Err(bad(&format!(
+            "{level:?} is not a level (ALL, TRACE, DEBUG, INFO, WARN, ERROR, FATAL, OFF)"
+        )));
+    }
+    Ok((
+        logger.trim().to_string(),
+        crate::thrift::LogLevel {
+            action: crate::thrift::LogLevelAction::UPDATE,
+            target_log_level: Some(level.trim().to_ascii_uppercase()),
+            reset_log_level_timeout_secs: timeout,
+            reset_log_level_timeout_epoch: None,
+            reset_log_level: None,
+        },
+    ))
+}
+
+/// `storm set_log_level [-l LOGGER=LEVEL[:TIMEOUT]]… [-r LOGGER]… NAME` (Storm's `SetLogLevel`):
+/// the topology's workers change those loggers' levels live, and put them back after the timeout
+/// or on `-r`.
+pub fn set_log_level(
+    conf: &Config,
+    name: &str,
+    set: &[String],
+    remove: &[String],
+) -> Result<(), CliError> {
+    use crate::thrift::{LogConfig, LogLevel, LogLevelAction};
+    if set.is_empty() && remove.is_empty() {
+        return Err(CliError::Other(
+            "nothing to do: give -l LOGGER=LEVEL[:TIMEOUT_SECS] or -r LOGGER".into(),
+        ));
+    }
+    let mut levels = std::collections::BTreeMap::new();
+    for arg in set {
+        let (logger, level) = parse_log_level(arg)?;
+        levels.insert(logger, level);
+    }
+    for logger in remove {
+        levels.insert(
+            logger.clone(),
+            LogLevel {
+                action: LogLevelAction::REMOVE,
+                target_log_level: None,
+                reset_log_level_timeout_secs: None,
+                reset_log_level_timeout_epoch: None,
+                reset_log_level: None,
+            },
+        );
+    }
+    let mut client = NimbusClient::connect_leader(conf)?;
+    let id = topology_id_by_name(&mut client, name)?;
+    let config = LogConfig {
+        named_logger_level: Some(levels),
+    };
+    call(&mut client, |c| {
+        c.set_log_config(id.clone(), config.clone())
+    })?;
+    let described: Vec<String> = config
+        .named_logger_level
+        .iter()
+        .flatten()
+        .map(|(logger, l)| match &l.target_log_level {
+            Some(level) => match l.reset_log_level_timeout_secs {
+                Some(t) => format!("{logger}={level} for {t} s"),
+                None => format!("{logger}={level}"),
+            },
+            None => format!("{logger} reset"),
+        })
+        .collect();
+    println!(
+        "Sent log config [{}] for topology {name} ({id})",
+        described.join(", ")
+    );
+    Ok(())
+}

@@ -340,6 +340,37 @@ fn bridge_init(env: &mut JNIEnv<'_>, jvm: &Jvm, init: &WorkerInit) -> Result<(),
     })
 }
 
+/// Sets (`Some`) or restores (`None`: back to what it was before the first change) the level of
+/// log4j logger `logger` (`ROOT` for the root logger) in the worker's JVM, if one runs. Storm's
+/// `LogConfigManager` does this for `storm set_log_level`.
+pub fn set_log_level(logger: &str, level: Option<&str>) -> Result<(), JvmError> {
+    let Some(jvm) = JVM.get() else {
+        return Ok(());
+    };
+    let what = format!("setting the log level of {logger}");
+    let mut env = env(jvm)?;
+    let env = &mut env;
+    let jni = |e: jni::errors::Error| JvmError::Jni {
+        what: what.clone(),
+        message: e.to_string(),
+    };
+    env.with_local_frame(4, |env| -> Result<(), JvmError> {
+        let name = env.new_string(logger).map_err(jni)?;
+        let level = match level {
+            Some(l) => JObject::from(env.new_string(l).map_err(jni)?),
+            None => JObject::null(),
+        };
+        let class: &JClass<'_> = jvm.api.bridge.as_obj().into();
+        let result = env.call_static_method(
+            class,
+            "setLogLevel",
+            "(Ljava/lang/String;Ljava/lang/String;)V",
+            &[JValue::Object(&name), JValue::Object(&level)],
+        );
+        check(env, &jvm.api, result.map(drop), &what)
+    })
+}
+
 pub(crate) fn int_array<'l>(
     env: &mut JNIEnv<'l>,
     values: &[i32],

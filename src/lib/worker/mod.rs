@@ -18,6 +18,7 @@
 //!   SIGTERM/SIGINT, after stopping its executors.
 
 pub mod java;
+pub mod log_levels;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -292,6 +293,8 @@ impl ErrorSink for ZkErrorSink {
 enum Event {
     AssignmentChanged,
     StormChanged,
+    /// `/logconfigs/<id>` changed (`storm set_log_level`).
+    LogConfigChanged,
     /// The ZooKeeper session was re-established: re-read everything, re-arm watches.
     Resync,
     Stop,
@@ -321,6 +324,8 @@ pub struct RunningWorker {
     events: Receiver<Event>,
     events_tx: Sender<Event>,
     active: bool,
+    log_levels: log_levels::LogLevels,
+    log_poll: Duration,
 }
 
 impl RunningWorker {
@@ -348,6 +353,16 @@ impl RunningWorker {
                 Arc::new(move |e| {
                     if e.id.as_deref().is_none_or(|i| i == id) {
                         let _ = tx.try_send(Event::AssignmentChanged);
+                    }
+                }),
+            );
+            let id = args.topology_id.clone();
+            let tx = events_tx.clone();
+            cluster.on_change(
+                Subtree::LogConfigs,
+                Arc::new(move |e| {
+                    if e.id.as_deref().is_none_or(|i| i == id) {
+                        let _ = tx.try_send(Event::LogConfigChanged);
                     }
                 }),
             );
@@ -438,7 +453,9 @@ impl RunningWorker {
         let secs = |key: &str| -> Result<Duration, ConfigError> {
             Ok(Duration::from_secs(conf.get_u64(key)?.max(1)))
         };
-        let running = RunningWorker {
+        let mut running = RunningWorker {
+            log_levels: log_levels::LogLevels::new(crate::logging::base_directives("info")),
+            log_poll: secs("worker.log.level.reset.poll.secs")?,
             hb_every: secs("worker.heartbeat.frequency.secs")?,
             zk_beat_every: secs("task.heartbeat.frequency.secs")?,
             refresh_every: secs("task.refresh.poll.secs")?,
@@ -456,6 +473,7 @@ impl RunningWorker {
         };
         running.local_heartbeat()?;
         running.zk_heartbeat();
+        running.refresh_log_levels();
         tracing::info!(
             topology = %running.args.topology_id,
             port = running.args.port,
@@ -532,6 +550,8 @@ impl RunningWorker {
             &hb,
         ) {
             tracing::warn!(topology = %self.args.topology_id, port = self.args.port, "cannot write the worker heartbeat to ZooKeeper: {e}");
+        } else {
+            tracing::debug!(topology = %self.args.topology_id, port = self.args.port, executors = hb.executor_stats.len(), "wrote the executor heartbeat to ZooKeeper");
         }
     }
 
@@ -566,6 +586,25 @@ impl RunningWorker {
         None
     }
 
+    /// Reads `/logconfigs/<id>` (re-arming its watch) and applies the levels in force now.
+    fn refresh_log_levels(&mut self) {
+        match self
+            .cluster
+            .topology_log_config(&self.args.topology_id, true)
+        {
+            Ok(config) => {
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                self.log_levels
+                    .apply(&self.args.topology_id, config.as_ref(), now_ms);
+            }
+            Err(e) => {
+                tracing::warn!(topology = %self.args.topology_id, "cannot read the log config: {e}")
+            }
+        }
+    }
+
     fn refresh_active(&mut self) {
         match storm_active(&self.cluster, &self.args.topology_id, true) {
             Ok(active) if active != self.active => {
@@ -592,8 +631,13 @@ impl RunningWorker {
         let mut next_zk = now + self.zk_beat_every;
         let mut next_refresh = now + self.refresh_every;
         let mut next_active = now + ACTIVE_POLL;
+        let mut next_log = now + self.log_poll;
         let reason = loop {
-            let deadline = next_hb.min(next_zk).min(next_refresh).min(next_active);
+            let deadline = next_hb
+                .min(next_zk)
+                .min(next_refresh)
+                .min(next_active)
+                .min(next_log);
             match self
                 .events
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
@@ -605,8 +649,10 @@ impl RunningWorker {
                     }
                 }
                 Ok(Event::StormChanged) => self.refresh_active(),
+                Ok(Event::LogConfigChanged) => self.refresh_log_levels(),
                 Ok(Event::Resync) => {
                     self.refresh_active();
+                    self.refresh_log_levels();
                     if let Some(r) = self.check_assignment() {
                         break r;
                     }
@@ -634,6 +680,11 @@ impl RunningWorker {
             if now >= next_active {
                 self.refresh_active();
                 next_active = now + ACTIVE_POLL;
+            }
+            if now >= next_log {
+                // Levels whose timeout passed go back.
+                self.refresh_log_levels();
+                next_log = now + self.log_poll;
             }
         };
         tracing::info!(topology = %self.args.topology_id, port = self.args.port, ?reason, "worker stopping");

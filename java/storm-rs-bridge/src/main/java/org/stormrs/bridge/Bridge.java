@@ -208,6 +208,11 @@ public final class Bridge {
     }
 
     /** A throwable with its stack trace, as Storm reports errors. */
+    /** Sets (or, with a null level, restores) a log4j logger's level: storm set_log_level. */
+    public static void setLogLevel(String logger, String level) {
+        LogBridge.setLevel(logger, level);
+    }
+
     public static String describe(Throwable t) {
         StringWriter w = new StringWriter();
         t.printStackTrace(new PrintWriter(w));

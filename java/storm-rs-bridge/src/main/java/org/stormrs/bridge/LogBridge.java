@@ -1,6 +1,7 @@
 package org.stormrs.bridge;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.Map;
 import org.apache.logging.log4j.Level;
 import org.apache.logging.log4j.LogManager;
@@ -8,6 +9,7 @@ import org.apache.logging.log4j.core.LogEvent;
 import org.apache.logging.log4j.core.LoggerContext;
 import org.apache.logging.log4j.core.appender.AbstractAppender;
 import org.apache.logging.log4j.core.config.Configuration;
+import org.apache.logging.log4j.core.config.Configurator;
 import org.apache.logging.log4j.core.config.LoggerConfig;
 import org.apache.logging.log4j.core.config.Property;
 
@@ -28,6 +30,33 @@ final class LogBridge extends AbstractAppender {
             message = message + "\n" + Bridge.describe(event.getThrown());
         }
         Native.log(event.getLevel().intLevel(), event.getLoggerName(), event.getThreadName(), message);
+    }
+
+    /** Each changed logger's level before its first change (null: it had no level of its own). */
+    private static final Map<String, Level> ORIGINAL = new HashMap<>();
+
+    /**
+     * Storm's LogConfigManager: sets {@code logger} ("ROOT" for the root logger) to {@code level},
+     * remembering the level it had; a null level restores that.
+     */
+    static synchronized void setLevel(String logger, String level) {
+        String name = "ROOT".equalsIgnoreCase(logger) ? LogManager.ROOT_LOGGER_NAME : logger;
+        Object context = LogManager.getContext(false);
+        if (!(context instanceof LoggerContext)) {
+            return;
+        }
+        Configuration config = ((LoggerContext) context).getConfiguration();
+        if (level == null) {
+            if (ORIGINAL.containsKey(name)) {
+                Configurator.setLevel(name, ORIGINAL.remove(name));
+            }
+            return;
+        }
+        if (!ORIGINAL.containsKey(name)) {
+            LoggerConfig own = config.getLoggerConfig(name);
+            ORIGINAL.put(name, own.getName().equals(name) ? own.getLevel() : null);
+        }
+        Configurator.setLevel(name, Level.toLevel(level, Level.INFO));
     }
 
     static void install(Map<String, Object> conf) {
