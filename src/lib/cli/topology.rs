@@ -317,62 +317,6 @@ pub fn monitor(conf: &Config, o: &MonitorOptions) -> Result<(), CliError> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn executor_options_need_component_equals_number() {
-        assert_eq!(
-            parse_executor_option("split=3").unwrap(),
-            ("split".into(), 3)
-        );
-        for bad in ["split", "=3", "split=x", "split=", ""] {
-            let e = parse_executor_option(bad).unwrap_err().to_string();
-            assert!(e.contains("expected COMPONENT=NUMBER_OF_EXECUTORS"), "{e}");
-        }
-    }
-
-    #[test]
-    fn list_matches_storms_table() {
-        assert_eq!(format_list(&[]), "No topologies running.\n");
-        let mut t = TopologySummary::new(
-            "wc-1-1700000000".into(),
-            "wc".into(),
-            9,
-            9,
-            2,
-            42,
-            "ACTIVE".into(),
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-        );
-        t.owner = Some("storm".into());
-        let out = format_list(&[t]);
-        let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(
-            lines[0],
-            "Topology_name        Status     Num_tasks  Num_workers  Uptime_secs  Topology_Id          Owner               "
-        );
-        assert_eq!(lines[1], "-".repeat(88));
-        assert_eq!(
-            lines[2],
-            "wc                   ACTIVE     9          2            42           wc-1-1700000000      storm               "
-        );
-    }
-}
-
 /// Parses one `-l LOGGER=LEVEL[:TIMEOUT_SECS]`.
 pub fn parse_log_level(arg: &str) -> Result<(String, crate::thrift::LogLevel), CliError> {
     let bad = |why: &str| {
@@ -469,4 +413,60 @@ pub fn set_log_level(
         described.join(", ")
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn executor_options_need_component_equals_number() {
+        assert_eq!(
+            parse_executor_option("split=3").unwrap(),
+            ("split".into(), 3)
+        );
+        for bad in ["split", "=3", "split=x", "split=", ""] {
+            let e = parse_executor_option(bad).unwrap_err().to_string();
+            assert!(e.contains("expected COMPONENT=NUMBER_OF_EXECUTORS"), "{e}");
+        }
+    }
+
+    #[test]
+    fn list_matches_storms_table() {
+        assert_eq!(format_list(&[]), "No topologies running.\n");
+        let mut t = TopologySummary::new(
+            "wc-1-1700000000".into(),
+            "wc".into(),
+            9,
+            9,
+            2,
+            42,
+            "ACTIVE".into(),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        );
+        t.owner = Some("storm".into());
+        let out = format_list(&[t]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Topology_name        Status     Num_tasks  Num_workers  Uptime_secs  Topology_Id          Owner               "
+        );
+        assert_eq!(lines[1], "-".repeat(88));
+        assert_eq!(
+            lines[2],
+            "wc                   ACTIVE     9          2            42           wc-1-1700000000      storm               "
+        );
+    }
 }
