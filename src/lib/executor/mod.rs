@@ -25,6 +25,7 @@ pub mod errors;
 pub(crate) mod pool;
 mod shared;
 mod spout;
+pub mod rolling;
 pub mod stats;
 pub mod transport;
 mod worker;
