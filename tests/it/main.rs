@@ -16,6 +16,7 @@ mod java_support;
 mod java_topologies;
 mod multilang_cluster;
 mod nimbus;
+mod stats_windows;
 mod storm_cluster;
 mod support;
 mod thrift_compat;
