@@ -205,7 +205,16 @@ fn windowed_stats_reach_nimbus_and_agree_with_the_topologys_own_count() {
         .exec_stats
         .unwrap()
         .iter()
-        .map(|e| e.stats.as_ref().unwrap().common_stats.as_ref().unwrap().acked.unwrap())
+        .map(|e| {
+            e.stats
+                .as_ref()
+                .unwrap()
+                .common_stats
+                .as_ref()
+                .unwrap()
+                .acked
+                .unwrap()
+        })
         .sum();
     assert_eq!(per_executor, counted);
 }
