@@ -18,6 +18,7 @@ mod java_topologies;
 mod multilang_cluster;
 mod nimbus;
 mod nimbus_ha;
+mod stats_windows;
 mod storm_cluster;
 mod support;
 mod thrift_compat;

@@ -812,8 +812,11 @@ mod tests {
                 acked: BTreeMap::new(),
                 failed: BTreeMap::new(),
                 complete_ms_avg: BTreeMap::new(),
+                failed_timeout: None,
+                failed_explicit: None,
             }),
             rate: OrderedFloat(1.0),
+            reported_errors: None,
         };
         ClusterWorkerHeartbeat {
             storm_id: storm_id.into(),

@@ -11,7 +11,7 @@ use crossbeam_channel::Sender;
 
 use super::errors::{epoch_secs, ErrorReport, ErrorSink, ErrorThrottle};
 use super::pool::TuplePool;
-use super::stats::{ExecutorGauges, ExecutorStatsData, StatsBuffer};
+use super::stats::{ExecutorGauges, ExecutorStatsState, StatsBuffer};
 use super::transport::{Delivery, FastMap, Router, SystemMessage};
 use crate::acker::EdgeIdGen;
 use crate::api::TupleIds;
@@ -231,6 +231,8 @@ impl TaskEmitter {
 #[derive(Clone)]
 pub(crate) struct ErrorReporter {
     pub sink: Arc<dyn ErrorSink>,
+    /// The executor's statistics, which count every reported error.
+    pub stats: Arc<Mutex<ExecutorStatsState>>,
     /// Shared by every incarnation of the executor.
     pub throttle: Arc<Mutex<ErrorThrottle>>,
     pub topology_id: String,
@@ -241,6 +243,10 @@ pub(crate) struct ErrorReporter {
 impl ErrorReporter {
     pub fn report(&mut self, task: i32, message: String) {
         tracing::error!(task, error = %message, "reported error");
+        self.stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record_error(super::now_ms());
         let allowed = self
             .throttle
             .lock()
@@ -294,7 +300,7 @@ pub(crate) struct ExecutorOutput {
     pool: TuplePool,
     /// This executor's control queue, to hear [`super::transport::Control::Room`] on.
     own_control: Option<Sender<super::transport::Control>>,
-    pub stats: Arc<Mutex<ExecutorStatsData>>,
+    pub stats: Arc<Mutex<ExecutorStatsState>>,
     /// Counters not yet published into `stats`.
     pub counts: StatsBuffer,
     pub gauges: Arc<ExecutorGauges>,
@@ -309,7 +315,7 @@ pub(crate) struct ExecutorOutput {
 impl ExecutorOutput {
     pub fn new(
         router: Arc<Router>,
-        stats: Arc<Mutex<ExecutorStatsData>>,
+        stats: Arc<Mutex<ExecutorStatsState>>,
         gauges: Arc<ExecutorGauges>,
         acking: bool,
         errors: ErrorReporter,
@@ -352,7 +358,7 @@ impl ExecutorOutput {
             return;
         }
         let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
-        self.counts.publish(&mut stats);
+        stats.publish(&mut self.counts, super::turn_ms());
     }
 
     /// Adds a system message to the batch for local task `dest`; a full batch is handed over at

@@ -23,6 +23,7 @@ mod bolt;
 mod emitter;
 pub mod errors;
 pub(crate) mod pool;
+pub mod rolling;
 mod shared;
 mod spout;
 pub mod stats;
@@ -34,7 +35,9 @@ use std::time::Instant;
 
 pub use acker_bolt::AckerBolt;
 pub use errors::{ErrorReport, ErrorSink, ErrorThrottle, MemoryErrorSink};
-pub use stats::{ExecutorKind, ExecutorStatsData, ExecutorStatsSnapshot, Latency};
+pub use stats::{
+    ExecutorKind, ExecutorStatsData, ExecutorStatsSnapshot, ExecutorStatsState, Latency,
+};
 pub use transport::{Delivery, RemoteTransport, Router};
 pub use worker::{ExecutorSummary, Worker, WorkerError, WorkerSpec};
 

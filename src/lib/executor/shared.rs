@@ -9,7 +9,7 @@ use crossbeam_channel::Receiver;
 
 use super::emitter::{ErrorReporter, ExecutorOutput, GrouperOptions};
 use super::errors::{ErrorSink, ErrorThrottle};
-use super::stats::{ExecutorGauges, ExecutorKind, ExecutorStatsData};
+use super::stats::{ExecutorGauges, ExecutorKind, ExecutorStatsState};
 use super::transport::{ExecutorQueues, Router};
 use crate::api::{conf_bool, ConfMap, WorkerTopologyContext};
 use crate::grouping::LoadMapping;
@@ -24,7 +24,7 @@ pub(crate) struct ExecutorDef {
     pub kind: ExecutorKind,
     /// Topology conf with the component's conf laid over it (what `open`/`prepare` receive).
     pub conf: ConfMap,
-    pub stats: Arc<Mutex<ExecutorStatsData>>,
+    pub stats: Arc<Mutex<ExecutorStatsState>>,
     pub gauges: Arc<ExecutorGauges>,
     pub throttle: Arc<Mutex<ErrorThrottle>>,
     pub queues: ExecutorQueues,
@@ -83,6 +83,7 @@ impl WorkerShared {
             self.acking,
             ErrorReporter {
                 sink: Arc::clone(&self.error_sink),
+                stats: Arc::clone(&def.stats),
                 throttle: Arc::clone(&def.throttle),
                 topology_id: self.topology_id.clone(),
                 component_id: def.component.clone(),

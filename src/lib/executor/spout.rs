@@ -42,6 +42,15 @@ pub(crate) struct PendingMsg {
     source: &'static TupleSource,
 }
 
+/// Why a spout tuple tree failed (counted apart, a storm-rs addition to Storm's `failed`).
+#[derive(Debug, Clone, Copy)]
+enum FailCause {
+    /// Not completed within `topology.message.timeout.secs`.
+    Timeout,
+    /// A bolt failed a tuple of the tree (the acker's `__ack_fail`).
+    Explicit,
+}
+
 /// A message id to ack at once (acking disabled), with its task and stream.
 type ImmediateAck = (i32, MessageId, &'static TupleSource);
 
@@ -242,7 +251,7 @@ impl<'i> SpoutExecutor<'i> {
         if stream == SYSTEM_TICK_STREAM_ID && tuple.is_tick() {
             for (_, p) in self.pending.tick() {
                 tracing::debug!(task = p.task_id, "spout tuple timed out");
-                self.failed(p, None)?;
+                self.failed(p, FailCause::Timeout)?;
             }
             self.out.gauges.set_pending(self.pending.len());
             return Ok(());
@@ -277,7 +286,7 @@ impl<'i> SpoutExecutor<'i> {
             }
             ACKER_FAIL_STREAM_ID => {
                 if let Some(p) = self.pending.take(root) {
-                    self.failed(p, delta)?;
+                    self.failed(p, FailCause::Explicit)?;
                 }
             }
             ACKER_RESET_TIMEOUT_STREAM_ID => {
@@ -291,9 +300,13 @@ impl<'i> SpoutExecutor<'i> {
     fn failed(
         &mut self,
         p: PendingTuple<PendingMsg>,
-        _delta: Option<i64>,
+        cause: FailCause,
     ) -> Result<(), ComponentError> {
-        self.out.counts.of(p.message_id.source).spout_failed += 1;
+        let c = self.out.counts.of(p.message_id.source);
+        match cause {
+            FailCause::Timeout => c.spout_failed_timeout += 1,
+            FailCause::Explicit => c.spout_failed_explicit += 1,
+        }
         if let Some(i) = self.task_index(p.task_id) {
             self.call(i, Call::Fail(p.message_id.id))?;
         }

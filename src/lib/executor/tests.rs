@@ -654,3 +654,120 @@ fn executor_never_reuses_a_tuple_a_bolt_kept_and_acks_all_through_system_message
         cluster.all_errors()
     );
 }
+
+/// Emits each of its words once, reliably, and never replays.
+#[derive(Serialize, Deserialize)]
+struct OnceSpout {
+    words: Vec<String>,
+}
+
+#[typetag::serde(name = "storm::executor::tests::OnceSpout")]
+impl Spout for OnceSpout {
+    fn next_tuple(
+        &mut self,
+        collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        if let Some(w) = self.words.pop() {
+            let id = Value::Long(self.words.len() as i64);
+            collector.emit(values![w], Some(id))?;
+        }
+        Ok(())
+    }
+
+    fn declare_output_fields(&self, declarer: &mut OutputFieldsDeclarer) {
+        declarer.declare(["v"]);
+    }
+}
+
+/// Acks "ack", fails and reports an error for "fail", and never answers "drop" (it times out).
+#[derive(Serialize, Deserialize)]
+struct VerdictBolt;
+
+#[typetag::serde(name = "storm::executor::tests::VerdictBolt")]
+impl Bolt for VerdictBolt {
+    fn execute(
+        &mut self,
+        input: Tuple,
+        collector: &mut OutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        match input.get(0).and_then(Value::as_str) {
+            Some("ack") => collector.ack(&input),
+            Some("fail") => {
+                collector.report_error("failing on purpose");
+                collector.fail(&input);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn declare_output_fields(&self, _declarer: &mut OutputFieldsDeclarer) {}
+}
+
+#[test]
+fn executor_stats_count_failures_by_cause_in_every_window() {
+    let mut builder = TopologyBuilder::new();
+    builder.set_spout(
+        "spout",
+        OnceSpout {
+            words: ["ack", "fail", "fail", "drop"].map(String::from).into(),
+        },
+        1,
+    );
+    builder
+        .set_bolt("verdict", VerdictBolt, 1)
+        .shuffle_grouping("spout");
+    let mut conf = TopologyConf::new();
+    conf.set_message_timeout_secs(1);
+    let cluster = LocalCluster::new();
+    cluster
+        .submit_topology("causes", &conf, &builder.create_topology().unwrap())
+        .unwrap();
+    let spout_stats = || {
+        cluster
+            .stats("causes")
+            .unwrap()
+            .into_iter()
+            .find(|s| s.component_id == "spout")
+            .unwrap()
+    };
+    // The dropped tree times out after one to two rotations of the 1 s pending map.
+    assert!(
+        wait_until(DEADLINE, || spout_stats()
+            .stats
+            .spout_failed
+            .values()
+            .sum::<u64>()
+            == 3),
+        "{:#?}",
+        cluster.stats("causes").unwrap()
+    );
+    let spout = spout_stats();
+    for w in ["600", "10800", "86400", ":all-time"] {
+        let d = spout.window(w).unwrap();
+        assert_eq!(d.spout_acked["default"], 1, "{w}");
+        assert_eq!(d.spout_failed["default"], 3, "{w}");
+        assert_eq!(d.spout_failed_timeout["default"], 1, "{w}");
+        assert_eq!(d.spout_failed_explicit["default"], 2, "{w}");
+    }
+    let bolt = cluster
+        .stats("causes")
+        .unwrap()
+        .into_iter()
+        .find(|s| s.component_id == "verdict")
+        .unwrap();
+    assert_eq!(bolt.stats.reported_errors, 2);
+    assert_eq!(bolt.window("600").unwrap().reported_errors, 2);
+    assert_eq!(bolt.stats.bolt_failed["spout"]["default"], 2);
+    assert_eq!(spout.stats.reported_errors, 0);
+    let thrift = spout.to_thrift(1.0);
+    let crate::thrift::ExecutorSpecificStats::Spout(s) = &thrift.specific else {
+        panic!("spout stats");
+    };
+    assert_eq!(s.failed_timeout.as_ref().unwrap()["600"]["default"], 1);
+    assert_eq!(
+        s.failed_explicit.as_ref().unwrap()[":all-time"]["default"],
+        2
+    );
+    cluster.kill_topology("causes").unwrap();
+}

@@ -17,7 +17,7 @@ use super::emitter::{GrouperOptions, TaskEmitter};
 use super::errors::{ErrorSink, ErrorThrottle};
 use super::shared::{ExecutorDef, WorkerShared};
 use super::spout::{SpoutExecutor, SpoutTask};
-use super::stats::{ExecutorKind, ExecutorStatsSnapshot};
+use super::stats::{stat_buckets, ExecutorKind, ExecutorStatsSnapshot, ExecutorStatsState};
 use super::transport::{executor_queues, queue_capacity, ExecutorInbox, RemoteTransport, Router};
 use crate::acker::EdgeIdGen;
 use crate::api::{
@@ -285,6 +285,7 @@ impl Worker {
         let timeouts = config.get_bool("topology.enable.message.timeouts")?;
         let throttle_secs = config.get_u64("topology.error.throttle.interval.secs")?;
         let max_errors = config.get_u64("topology.max.error.report.per.interval")?;
+        let stat_buckets = stat_buckets(config.get_i64("num.stat.buckets")?);
         let grouper_options = GrouperOptions {
             load_aware: !config.get_bool("topology.disable.loadaware.messaging")?,
             higher_bound: config.get_f64("topology.localityaware.higher.bound")?,
@@ -325,7 +326,10 @@ impl Worker {
                 tasks,
                 kind,
                 conf: component_conf,
-                stats: Arc::default(),
+                stats: Arc::new(Mutex::new(ExecutorStatsState::new(
+                    stat_buckets,
+                    super::now_ms(),
+                ))),
                 gauges: Arc::default(),
                 throttle: Arc::new(Mutex::new(ErrorThrottle::new(
                     Duration::from_secs(throttle_secs),
@@ -473,11 +477,17 @@ impl Worker {
             .iter()
             .map(|d| {
                 let g = &d.gauges;
+                let (stats, windows) = d
+                    .stats
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .read(super::now_ms());
                 ExecutorStatsSnapshot {
                     component_id: d.component.clone(),
                     executor: (d.start, d.end),
                     kind: d.kind,
-                    stats: d.stats.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+                    stats,
+                    windows,
                     queue_capacity: d.queues.capacity(),
                     data_queue_len: d.queues.data_len(),
                     control_queue_len: d.queues.control_len(),

@@ -550,8 +550,8 @@ impl Nimbus {
 
     // ---- topology info ----
 
-    /// `getTopologyInfo`: executors (host, port, uptime since their start time, stats from the
-    /// worker heartbeats) and every component's recent errors.
+    /// `getTopologyInfo`: executors (host, port, uptime since their start time, stats in every
+    /// window from the worker heartbeats) and every component's recent errors.
     pub fn topology_info(&self, id: &str) -> Result<TopologyInfo> {
         let base = self
             .cluster
@@ -586,11 +586,8 @@ impl Nimbus {
                         .unwrap_or_else(|| ni.node.clone()),
                     port: to_i32(ni.first_port().unwrap_or(0)),
                     uptime_secs: starts.get(k).map_or(0, |t| to_i32((now - t).max(0))),
-                    stats: beats.get(k).and_then(|b| {
-                        let mut stats = b.stats.clone()?;
-                        super::pages::complete_windows(&mut stats, i64::from(b.uptime_secs));
-                        Some(stats)
-                    }),
+                    // Every window as the worker reported it (Storm's getTopologyInfo).
+                    stats: beats.get(k).and_then(|b| b.stats.clone()),
                 });
             }
         }

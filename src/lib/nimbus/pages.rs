@@ -9,9 +9,11 @@
 //! `topology.tasks`, zeros); `num_tasks` counts every task of the system topology; latencies are in
 //! milliseconds, uptimes and times in seconds.
 //!
-//! Windows: storm-rs workers report only `:all-time`. A window (`600`, `10800`, `86400` seconds) an
-//! executor has been up for at most is its all-time value (the window covers its whole life), so
-//! [`complete_windows`] fills those in; a window shorter than the uptime stays absent (unknown).
+//! Windows: workers report every executor's stats in all of Storm's windows (`600`, `10800`,
+//! `86400` seconds, rolling, and `:all-time`); a page aggregates the `window` asked for, and the
+//! topology totals and a component's `window_to_stats` every window there is. storm-rs additions
+//! (Thrift fields Storm's clients skip): spout failures by cause (`failed_timeout`,
+//! `failed_explicit`) and errors reported by executors (`reported_errors`), summed like `failed`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -32,42 +34,8 @@ type Result<T> = std::result::Result<T, NimbusError>;
 
 /// Storm's all-time window key.
 pub const ALL_TIME: &str = ":all-time";
-/// Storm's rolling windows (seconds).
-pub const WINDOWS: [i64; 3] = [600, 10800, 86400];
 /// The window bolt capacity is computed over.
 const CAPACITY_WINDOW: &str = "600";
-
-fn fill<K: Clone + Ord, V: Clone>(m: &mut BTreeMap<String, BTreeMap<K, V>>, uptime: i64) {
-    let Some(all) = m.get(ALL_TIME).cloned() else {
-        return;
-    };
-    for w in WINDOWS {
-        if uptime <= w {
-            m.entry(w.to_string()).or_insert_with(|| all.clone());
-        }
-    }
-}
-
-/// Adds the rolling windows an executor up `uptime_secs` seconds is entirely inside (see the module
-/// doc) to its all-time-only stats.
-pub fn complete_windows(stats: &mut ExecutorStats, uptime_secs: i64) {
-    fill(&mut stats.emitted, uptime_secs);
-    fill(&mut stats.transferred, uptime_secs);
-    match &mut stats.specific {
-        ExecutorSpecificStats::Spout(s) => {
-            fill(&mut s.acked, uptime_secs);
-            fill(&mut s.failed, uptime_secs);
-            fill(&mut s.complete_ms_avg, uptime_secs);
-        }
-        ExecutorSpecificStats::Bolt(b) => {
-            fill(&mut b.acked, uptime_secs);
-            fill(&mut b.failed, uptime_secs);
-            fill(&mut b.executed, uptime_secs);
-            fill(&mut b.execute_ms_avg, uptime_secs);
-            fill(&mut b.process_ms_avg, uptime_secs);
-        }
-    }
-}
 
 fn f(v: f64) -> OrderedFloat<f64> {
     OrderedFloat(v)
@@ -87,6 +55,16 @@ fn sum_streams(m: &BTreeMap<String, BTreeMap<String, i64>>, w: &str, include_sys
 
 fn sum_all<K>(m: &BTreeMap<String, BTreeMap<K, i64>>, w: &str) -> i64 {
     m.get(w).map(|s| s.values().sum()).unwrap_or(0)
+}
+
+/// The errors an executor reported in window `w` (storm-rs addition).
+fn reported_errors(stats: &ExecutorStats, w: &str) -> i64 {
+    stats
+        .reported_errors
+        .as_ref()
+        .and_then(|m| m.get(w))
+        .copied()
+        .unwrap_or(0)
 }
 
 /// Storm's `weightAvgAndSum`: Σ avg(k) × count(k) over the keys of the averages.
@@ -178,7 +156,7 @@ impl Common {
             let Some(beat) = self.beats.get(&k) else {
                 continue;
             };
-            let Some(mut stats) = beat.stats.clone() else {
+            let Some(stats) = beat.stats.clone() else {
                 continue;
             };
             let Some(component) = self.tasks.get(&info.task_start) else {
@@ -187,7 +165,6 @@ impl Common {
             if only.is_some_and(|c| c != component) || (!include_sys && is_system_id(component)) {
                 continue;
             }
-            complete_windows(&mut stats, i64::from(beat.uptime_secs));
             out.push(Beat {
                 exec: (info.task_start, info.task_end),
                 component,
@@ -202,7 +179,7 @@ impl Common {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 struct Agg {
     executors: i64,
     tasks: i64,
@@ -211,6 +188,10 @@ struct Agg {
     acked: i64,
     failed: i64,
     executed: i64,
+    /// storm-rs additions: spout failures by cause, errors the executors reported.
+    failed_timeout: i64,
+    failed_explicit: i64,
+    reported_errors: i64,
     /// Spouts: Σ complete latency × acked; bolts: Σ execute latency × executed.
     lat_total: f64,
     proc_lat_total: f64,
@@ -227,6 +208,7 @@ impl Agg {
             acked: Some(self.acked),
             failed: Some(self.failed),
             resources_map: None,
+            reported_errors: Some(self.reported_errors),
         }
     }
 
@@ -242,6 +224,8 @@ impl Agg {
             common_stats: Some(self.common()),
             specific_stats: Some(SpecificAggregateStats::Spout(SpoutAggregateStats {
                 complete_latency_ms: Some(f(latency)),
+                failed_timeout: Some(self.failed_timeout),
+                failed_explicit: Some(self.failed_explicit),
             })),
             last_error: None,
         }
@@ -276,10 +260,13 @@ impl Agg {
         self.tasks += i64::from(b.exec.1 - b.exec.0 + 1);
         self.emitted += sum_streams(&b.stats.emitted, w, include_sys);
         self.transferred += sum_streams(&b.stats.transferred, w, include_sys);
+        self.reported_errors += reported_errors(&b.stats, w);
         match &b.stats.specific {
             ExecutorSpecificStats::Spout(s) => {
                 self.acked += sum_all(&s.acked, w);
                 self.failed += sum_all(&s.failed, w);
+                self.failed_timeout += s.failed_timeout.as_ref().map_or(0, |m| sum_all(m, w));
+                self.failed_explicit += s.failed_explicit.as_ref().map_or(0, |m| sum_all(m, w));
                 self.lat_total += weighted(&s.complete_ms_avg, &s.acked, w);
             }
             ExecutorSpecificStats::Bolt(s) => {
@@ -437,8 +424,14 @@ impl Nimbus {
         let mut w_acked: BTreeMap<String, i64> = BTreeMap::new();
         let mut w_failed: BTreeMap<String, i64> = BTreeMap::new();
         let mut w_lat: BTreeMap<String, f64> = BTreeMap::new();
+        let mut w_failed_timeout: BTreeMap<String, i64> = BTreeMap::new();
+        let mut w_failed_explicit: BTreeMap<String, i64> = BTreeMap::new();
+        let mut w_errors: BTreeMap<String, i64> = BTreeMap::new();
         for b in &beats {
             workers.insert((b.node.clone(), b.port));
+            for (w, n) in b.stats.reported_errors.iter().flatten() {
+                *w_errors.entry(w.clone()).or_default() += n;
+            }
             for w in windows_of(&[&b.stats.emitted]) {
                 *w_emitted.entry(w.clone()).or_default() +=
                     sum_streams(&b.stats.emitted, &w, include_sys);
@@ -456,6 +449,14 @@ impl Nimbus {
                     }
                     for w in windows_of(&[&s.failed]) {
                         *w_failed.entry(w.clone()).or_default() += sum_all(&s.failed, &w);
+                    }
+                    for (m, into) in [
+                        (&s.failed_timeout, &mut w_failed_timeout),
+                        (&s.failed_explicit, &mut w_failed_explicit),
+                    ] {
+                        for (w, streams) in m.iter().flatten() {
+                            *into.entry(w.clone()).or_default() += streams.values().sum::<i64>();
+                        }
                     }
                     &mut spouts
                 }
@@ -543,6 +544,9 @@ impl Nimbus {
                 window_to_complete_latencies_ms: Some(complete),
                 window_to_acked: Some(w_acked),
                 window_to_failed: Some(w_failed),
+                window_to_failed_timeout: Some(w_failed_timeout),
+                window_to_failed_explicit: Some(w_failed_explicit),
+                window_to_reported_errors: Some(w_errors),
             },
             c.base.owner.clone(),
             c.base
@@ -610,10 +614,10 @@ impl Nimbus {
                 }
             };
             for w in ws {
-                let a = per_window.entry(w.clone()).or_default();
-                let (e, t) = (a.executors, a.tasks);
-                a.add(b, &w, include_sys);
-                (a.executors, a.tasks) = (e, t);
+                per_window
+                    .entry(w.clone())
+                    .or_default()
+                    .add(b, &w, include_sys);
             }
             // Per output stream, window `window`.
             let mut out_streams: BTreeSet<String> = BTreeSet::new();
@@ -653,6 +657,8 @@ impl Nimbus {
                     let acked = get(&s.acked);
                     o.acked += acked;
                     o.failed += get(&s.failed);
+                    o.failed_timeout += s.failed_timeout.as_ref().map_or(0, get);
+                    o.failed_explicit += s.failed_explicit.as_ref().map_or(0, get);
                     o.lat_total += s
                         .complete_ms_avg
                         .get(window)
@@ -702,17 +708,20 @@ impl Nimbus {
             });
         }
         let to_stats = |a: &Agg| if is_spout { a.spout() } else { a.bolt() };
-        let mut window_to_stats: BTreeMap<String, ComponentAggregateStats> = per_window
+        // Storm's window maps (`thriftifyCompPageData`) hold the counts and latencies only: no
+        // executor or task counts (the page has them) and no capacity (the executors have it).
+        let window_to_stats: BTreeMap<String, ComponentAggregateStats> = per_window
             .iter()
-            .map(|(w, a)| (w.clone(), to_stats(a)))
+            .map(|(w, a)| {
+                let a = Agg {
+                    executors: 0,
+                    tasks: 0,
+                    capacity: 0.0,
+                    ..*a
+                };
+                (w.clone(), to_stats(&a))
+            })
             .collect();
-        // Storm's window maps carry no executor/task counts except through the common stats.
-        for s in window_to_stats.values_mut() {
-            if let Some(common) = s.common_stats.as_mut() {
-                common.num_executors = Some(to_i32(all.executors));
-                common.num_tasks = Some(to_i32(all.tasks));
-            }
-        }
         let errors = self.cluster.errors(id, &component)?;
         let mut page = ComponentPageInfo::new(
             component.clone(),
@@ -815,74 +824,167 @@ mod tests {
     use super::*;
     use crate::thrift::{BoltStats, SpoutStats};
 
-    fn win<K: Ord + Clone, V: Clone>(m: &[(K, V)]) -> BTreeMap<String, BTreeMap<K, V>> {
-        BTreeMap::from([(ALL_TIME.to_string(), m.iter().cloned().collect())])
+    /// A stat in two windows: the last ten minutes and all time (the others as all time).
+    fn two<K: Ord + Clone, V: Clone>(
+        recent: &[(K, V)],
+        all: &[(K, V)],
+    ) -> BTreeMap<String, BTreeMap<K, V>> {
+        let all: BTreeMap<K, V> = all.iter().cloned().collect();
+        BTreeMap::from([
+            ("600".to_string(), recent.iter().cloned().collect()),
+            ("10800".to_string(), all.clone()),
+            ("86400".to_string(), all.clone()),
+            (ALL_TIME.to_string(), all),
+        ])
     }
 
-    #[test]
-    fn windows_are_filled_only_when_the_executor_is_younger() {
-        let mut s = ExecutorStats {
-            emitted: win(&[("default".to_string(), 5)]),
-            transferred: win(&[("default".to_string(), 5)]),
-            specific: ExecutorSpecificStats::Spout(SpoutStats {
-                acked: win(&[("default".to_string(), 4)]),
-                failed: BTreeMap::new(),
-                complete_ms_avg: win(&[("default".to_string(), f(2.5))]),
-            }),
-            rate: f(1.0),
-        };
-        complete_windows(&mut s, 700);
-        let keys: Vec<&String> = s.emitted.keys().collect();
-        assert_eq!(keys, ["10800", "86400", ":all-time"]);
-        complete_windows(&mut s, 30);
-        assert_eq!(s.emitted["600"]["default"], 5);
+    fn gsid(c: &str, s: &str) -> GlobalStreamId {
+        GlobalStreamId {
+            component_id: c.into(),
+            stream_id: s.into(),
+        }
     }
 
-    #[test]
-    fn bolt_capacity_and_weighted_latencies_follow_storm() {
-        let g = GlobalStreamId {
-            component_id: "spout".into(),
-            stream_id: "default".into(),
-        };
-        let mut stats = ExecutorStats {
-            emitted: win(&[("default".to_string(), 10), ("__ack_ack".to_string(), 7)]),
-            transferred: win(&[("default".to_string(), 10)]),
-            specific: ExecutorSpecificStats::Bolt(BoltStats {
-                acked: win(&[(g.clone(), 100)]),
-                failed: BTreeMap::new(),
-                process_ms_avg: win(&[(g.clone(), f(3.0))]),
-                executed: win(&[(g.clone(), 100)]),
-                execute_ms_avg: win(&[(g.clone(), f(2.0))]),
-            }),
-            rate: f(1.0),
-        };
-        complete_windows(&mut stats, 100);
-        // 100 executed × 2 ms over 100 s.
-        assert!((capacity(&stats, 100) - 0.002).abs() < 1e-12);
-        let b = Beat {
+    fn beat(stats: ExecutorStats, uptime: i64) -> Beat<'static> {
+        Beat {
             exec: (3, 4),
             component: "split",
             node: "n".into(),
             host: "h".into(),
             port: 1,
-            uptime: 100,
+            uptime,
             stats,
+        }
+    }
+
+    /// A bolt up two hours: 72 000 inputs all time at 10 ms, 6 000 in the last ten minutes at 50 ms.
+    fn busy_bolt() -> ExecutorStats {
+        let g = gsid("spout", "default");
+        ExecutorStats {
+            emitted: two(
+                &[("default".to_string(), 10), ("__ack_ack".to_string(), 7)],
+                &[("default".to_string(), 100), ("__ack_ack".to_string(), 70)],
+            ),
+            transferred: two(
+                &[("default".to_string(), 10)],
+                &[("default".to_string(), 100)],
+            ),
+            specific: ExecutorSpecificStats::Bolt(BoltStats {
+                acked: two(&[(g.clone(), 6_000)], &[(g.clone(), 72_000)]),
+                failed: two(&[(g.clone(), 0)], &[(g.clone(), 2)]),
+                process_ms_avg: two(&[(g.clone(), f(60.0))], &[(g.clone(), f(12.0))]),
+                executed: two(&[(g.clone(), 6_000)], &[(g.clone(), 72_000)]),
+                execute_ms_avg: two(&[(g.clone(), f(50.0))], &[(g.clone(), f(10.0))]),
+            }),
+            rate: f(1.0),
+            reported_errors: Some(
+                [("600", 1), ("10800", 4), ("86400", 4), (ALL_TIME, 4)]
+                    .map(|(w, n)| (w.to_string(), n))
+                    .into(),
+            ),
+        }
+    }
+
+    #[test]
+    fn bolt_capacity_comes_from_the_ten_minute_window() {
+        let stats = busy_bolt();
+        // 6 000 executed × 50 ms over 600 s (all time would say 72 000 × 10 ms over 600 s = 1.2).
+        assert!((capacity(&stats, 7_200) - 0.5).abs() < 1e-12);
+        // A younger executor divides by its uptime.
+        assert!((capacity(&stats, 300) - 1.0).abs() < 1e-12);
+        assert_eq!(capacity(&stats, 0), 0.0);
+        // Capacity is the 10-minute window's whatever window a page shows.
+        for w in ["600", ALL_TIME] {
+            let mut a = Agg::default();
+            a.add(&beat(busy_bolt(), 7_200), w, false);
+            assert!((a.capacity - 0.5).abs() < 1e-12, "{w}");
+        }
+    }
+
+    #[test]
+    fn a_window_sums_its_own_counts_and_weights_its_own_latencies() {
+        let b = beat(busy_bolt(), 7_200);
+        let mut recent = Agg::default();
+        recent.add(&b, "600", false);
+        assert_eq!(
+            (
+                recent.executors,
+                recent.tasks,
+                recent.emitted,
+                recent.acked,
+                recent.failed
+            ),
+            (1, 2, 10, 6_000, 0)
+        );
+        assert_eq!(recent.reported_errors, 1);
+        let mut all = Agg::default();
+        all.add(&b, ALL_TIME, true);
+        assert_eq!((all.emitted, all.acked, all.failed), (170, 72_000, 2));
+        assert_eq!(all.reported_errors, 4);
+        for (a, exec, proc) in [(recent, 50.0, 60.0), (all, 10.0, 12.0)] {
+            let ComponentAggregateStats {
+                specific_stats: Some(SpecificAggregateStats::Bolt(bs)),
+                ..
+            } = a.bolt()
+            else {
+                panic!("bolt stats");
+            };
+            assert_eq!(bs.execute_latency_ms, Some(f(exec)));
+            assert_eq!(bs.process_latency_ms, Some(f(proc)));
+        }
+    }
+
+    #[test]
+    fn spout_failures_are_split_by_cause_beside_storms_failed() {
+        let stats = ExecutorStats {
+            emitted: two(
+                &[("default".to_string(), 5)],
+                &[("default".to_string(), 50)],
+            ),
+            transferred: BTreeMap::new(),
+            specific: ExecutorSpecificStats::Spout(SpoutStats {
+                acked: two(
+                    &[("default".to_string(), 4)],
+                    &[("default".to_string(), 40)],
+                ),
+                failed: two(
+                    &[("default".to_string(), 3)],
+                    &[("default".to_string(), 10)],
+                ),
+                complete_ms_avg: two(
+                    &[("default".to_string(), f(2.5))],
+                    &[("default".to_string(), f(5.0))],
+                ),
+                failed_timeout: Some(two(
+                    &[("default".to_string(), 1)],
+                    &[("default".to_string(), 7)],
+                )),
+                failed_explicit: Some(two(
+                    &[("default".to_string(), 2)],
+                    &[("default".to_string(), 3)],
+                )),
+            }),
+            rate: f(1.0),
+            reported_errors: None,
         };
-        let mut a = Agg::default();
-        a.add(&b, ALL_TIME, false);
-        assert_eq!((a.executors, a.tasks, a.emitted, a.acked), (1, 2, 10, 100));
-        let mut with_sys = Agg::default();
-        with_sys.add(&b, ALL_TIME, true);
-        assert_eq!(with_sys.emitted, 17);
-        let ComponentAggregateStats {
-            specific_stats: Some(SpecificAggregateStats::Bolt(bs)),
-            ..
-        } = a.bolt()
-        else {
-            panic!("bolt stats");
-        };
-        assert_eq!(bs.execute_latency_ms, Some(f(2.0)));
-        assert_eq!(bs.process_latency_ms, Some(f(3.0)));
-        assert_eq!(bs.executed, Some(100));
+        let b = beat(stats, 7_200);
+        for (w, acked, failed, timeout, explicit, latency) in
+            [("600", 4, 3, 1, 2, 2.5), (ALL_TIME, 40, 10, 7, 3, 5.0)]
+        {
+            let mut a = Agg::default();
+            a.add(&b, w, false);
+            let s = a.spout();
+            let common = s.common_stats.unwrap();
+            assert_eq!((common.acked, common.failed), (Some(acked), Some(failed)));
+            assert_eq!(common.reported_errors, Some(0));
+            let Some(SpecificAggregateStats::Spout(sp)) = s.specific_stats else {
+                panic!("spout stats");
+            };
+            assert_eq!(sp.complete_latency_ms, Some(f(latency)), "{w}");
+            assert_eq!(
+                (sp.failed_timeout, sp.failed_explicit),
+                (Some(timeout), Some(explicit))
+            );
+        }
     }
 }

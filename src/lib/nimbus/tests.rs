@@ -560,8 +560,11 @@ fn heartbeat(n: &Nimbus, id: &str, a: &Assignment, node: &str, port: u16, time: 
                         acked: BTreeMap::new(),
                         failed: BTreeMap::new(),
                         complete_ms_avg: BTreeMap::new(),
+                        failed_timeout: None,
+                        failed_explicit: None,
                     }),
                     rate: 1.0.into(),
+                    reported_errors: None,
                 },
             )
         })
@@ -1182,5 +1185,234 @@ fn page_infos_aggregate_heartbeats_and_fall_back_to_placeholders() {
         n.topology_page_info("nope", ":all-time", false),
         Err(NimbusError::NotAlive(_))
     ));
+    n.shutdown();
+}
+
+/// One stat in every window: `recent` in the last ten minutes, `all` in the longer windows and all
+/// time (what an executor up for two hours reports when it was busier before).
+fn windows<K: Ord + Clone, V: Clone>(
+    key: K,
+    recent: V,
+    all: V,
+) -> BTreeMap<String, BTreeMap<K, V>> {
+    ["600", "10800", "86400", ":all-time"]
+        .into_iter()
+        .map(|w| {
+            let v = if w == "600" {
+                recent.clone()
+            } else {
+                all.clone()
+            };
+            (w.to_string(), BTreeMap::from([(key.clone(), v)]))
+        })
+        .collect()
+}
+
+/// Heartbeats of the word count's executors, up `uptime` seconds: the spout acked 90 trees (8 in
+/// the last ten minutes), failed 5 (3 by timeout, 2 explicitly; 1 recent timeout); each `split`
+/// executor executed at 10 ms all time but recently 6 000 at 50 ms (capacity 0.5) — the second one
+/// 3 000 (capacity 0.25).
+fn windowed_heartbeat(n: &Nimbus, id: &str, uptime: i32) {
+    use crate::thrift::{BoltStats, ClusterWorkerHeartbeat, ExecutorInfo, ExecutorSpecificStats};
+    use crate::thrift::{ExecutorStats, SpoutStats};
+    use thrift::OrderedFloat;
+    let info = n.topology_info(id).unwrap();
+    let mut split_seen = 0;
+    let mut executor_stats = BTreeMap::new();
+    for e in &info.executors {
+        let d = "default".to_string();
+        let stats = match e.component_id.as_str() {
+            "sentences" => ExecutorStats {
+                emitted: windows(d.clone(), 10, 100),
+                transferred: windows(d.clone(), 10, 100),
+                specific: ExecutorSpecificStats::Spout(SpoutStats {
+                    acked: windows(d.clone(), 8, 90),
+                    failed: windows(d.clone(), 1, 5),
+                    complete_ms_avg: windows(d.clone(), OrderedFloat(2.0), OrderedFloat(4.0)),
+                    failed_timeout: Some(windows(d.clone(), 1, 3)),
+                    failed_explicit: Some(windows(d.clone(), 0, 2)),
+                }),
+                rate: OrderedFloat(1.0),
+                reported_errors: Some(
+                    [("600", 1), ("10800", 3), ("86400", 3), (":all-time", 3)]
+                        .map(|(w, n)| (w.to_string(), n))
+                        .into(),
+                ),
+            },
+            "split" => {
+                split_seen += 1;
+                let recent = if split_seen == 1 { 6_000 } else { 3_000 };
+                let g = GlobalStreamId {
+                    component_id: "sentences".into(),
+                    stream_id: d.clone(),
+                };
+                ExecutorStats {
+                    emitted: windows(d.clone(), 20, 200),
+                    transferred: windows(d.clone(), 20, 200),
+                    specific: ExecutorSpecificStats::Bolt(BoltStats {
+                        acked: windows(g.clone(), recent, 72_000),
+                        failed: windows(g.clone(), 0, 0),
+                        process_ms_avg: windows(g.clone(), OrderedFloat(51.0), OrderedFloat(11.0)),
+                        executed: windows(g.clone(), recent, 72_000),
+                        execute_ms_avg: windows(g.clone(), OrderedFloat(50.0), OrderedFloat(10.0)),
+                    }),
+                    rate: OrderedFloat(1.0),
+                    reported_errors: None,
+                }
+            }
+            _ => continue,
+        };
+        executor_stats.insert(
+            ExecutorInfo {
+                task_start: e.executor_info.task_start,
+                task_end: e.executor_info.task_end,
+            },
+            stats,
+        );
+    }
+    assert_eq!(split_seen, 2);
+    n.cluster()
+        .worker_heartbeat(
+            id,
+            "sup-a",
+            6700,
+            &ClusterWorkerHeartbeat {
+                storm_id: id.into(),
+                executor_stats,
+                time_secs: 1,
+                uptime_secs: uptime,
+            },
+        )
+        .unwrap();
+}
+
+#[test]
+fn pages_aggregate_the_window_asked_for_from_heartbeats_of_old_executors() {
+    use crate::thrift::{ExecutorSpecificStats, SpecificAggregateStats};
+    let f = fixture();
+    let n = &f.nimbus;
+    let _a = supervisor(&f.store, "sup-a", "host-a", &[6700]);
+    let id = submit_wc(n, "windows", 1);
+    windowed_heartbeat(n, &id, 7_200);
+
+    // getTopologyInfo: every window of every executor as the worker reported it.
+    let info = n.topology_info(&id).unwrap();
+    let spout = info
+        .executors
+        .iter()
+        .find(|e| e.component_id == "sentences")
+        .and_then(|e| e.stats.clone())
+        .unwrap();
+    assert_eq!(
+        spout.emitted.keys().collect::<Vec<_>>(),
+        ["10800", "600", "86400", ":all-time"]
+    );
+    let ExecutorSpecificStats::Spout(s) = &spout.specific else {
+        panic!("spout stats");
+    };
+    assert_eq!(
+        (s.acked["600"]["default"], s.acked[":all-time"]["default"]),
+        (8, 90)
+    );
+
+    let spout_of = |page: &crate::thrift::TopologyPageInfo| {
+        page.id_to_spout_agg_stats.as_ref().unwrap()["sentences"].clone()
+    };
+    let split_of = |page: &crate::thrift::TopologyPageInfo| {
+        let s = page.id_to_bolt_agg_stats.as_ref().unwrap()["split"].clone();
+        let Some(SpecificAggregateStats::Bolt(b)) = s.specific_stats else {
+            panic!("bolt stats");
+        };
+        (s.common_stats.unwrap(), b)
+    };
+    let recent = n.topology_page_info(&id, "600", false).unwrap();
+    let all = n.topology_page_info(&id, ":all-time", false).unwrap();
+    // The spout: the window's own counts, split by cause beside Storm's `failed`.
+    for (page, acked, failed, timeout, explicit, latency, errors) in
+        [(&recent, 8, 1, 1, 0, 2.0, 1), (&all, 90, 5, 3, 2, 4.0, 3)]
+    {
+        let s = spout_of(page);
+        let common = s.common_stats.unwrap();
+        assert_eq!((common.acked, common.failed), (Some(acked), Some(failed)));
+        assert_eq!(common.reported_errors, Some(errors));
+        let Some(SpecificAggregateStats::Spout(sp)) = s.specific_stats else {
+            panic!("spout stats");
+        };
+        assert_eq!(sp.complete_latency_ms, Some(latency.into()));
+        assert_eq!(
+            (sp.failed_timeout, sp.failed_explicit),
+            (Some(timeout), Some(explicit))
+        );
+    }
+    // The bolt: sums over its two executors; capacity is the busiest executor's, from the 10-minute
+    // window (6 000 × 50 ms / 600 s) whatever the window shown.
+    let (common, bolt) = split_of(&recent);
+    assert_eq!(bolt.executed, Some(9_000));
+    assert_eq!(common.acked, Some(9_000));
+    assert_eq!(bolt.execute_latency_ms, Some(50.0.into()));
+    assert_eq!(bolt.process_latency_ms, Some(51.0.into()));
+    let (common, bolt_all) = split_of(&all);
+    assert_eq!(bolt_all.executed, Some(144_000));
+    assert_eq!(common.emitted, Some(400));
+    assert_eq!(bolt_all.execute_latency_ms, Some(10.0.into()));
+    for b in [&bolt, &bolt_all] {
+        assert!((b.capacity.unwrap().0 - 0.5).abs() < 1e-9, "{b:?}");
+    }
+    // Topology totals: every window, from the spouts.
+    let totals = recent.topology_stats.clone().unwrap();
+    let acked = totals.window_to_acked.unwrap();
+    assert_eq!(
+        (acked["600"], acked["10800"], acked[":all-time"]),
+        (8, 90, 90)
+    );
+    assert_eq!(totals.window_to_failed.unwrap()["600"], 1);
+    assert_eq!(totals.window_to_failed_timeout.unwrap()[":all-time"], 3);
+    assert_eq!(totals.window_to_failed_explicit.unwrap()[":all-time"], 2);
+    assert_eq!(totals.window_to_reported_errors.unwrap()["600"], 1);
+    assert_eq!(
+        totals.window_to_complete_latencies_ms.unwrap()["600"].0,
+        2.0
+    );
+    // Emitted sums spouts and bolts.
+    assert_eq!(totals.window_to_emitted.unwrap()["600"], 10 + 2 * 20);
+
+    // A component page: the asked window per executor and per input, every window in the totals.
+    let page = n.component_page_info(&id, "split", "600", false).unwrap();
+    let win = &page.window_to_stats.as_ref().unwrap();
+    assert_eq!(
+        win.keys().collect::<Vec<_>>(),
+        ["10800", "600", "86400", ":all-time"]
+    );
+    let executed = |w: &str| match &win[w].specific_stats {
+        Some(SpecificAggregateStats::Bolt(b)) => b.executed,
+        _ => None,
+    };
+    assert_eq!(
+        (executed("600"), executed(":all-time")),
+        (Some(9_000), Some(144_000))
+    );
+    let mut capacities: Vec<f64> = page
+        .exec_stats
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|e| match &e.stats.as_ref().unwrap().specific_stats {
+            Some(SpecificAggregateStats::Bolt(b)) => b.capacity.unwrap().0,
+            _ => f64::NAN,
+        })
+        .collect();
+    capacities.sort_by(f64::total_cmp);
+    assert!((capacities[0] - 0.25).abs() < 1e-9 && (capacities[1] - 0.5).abs() < 1e-9);
+    let inputs = page.gsid_to_input_stats.as_ref().unwrap();
+    let from_spout = &inputs[&GlobalStreamId {
+        component_id: "sentences".into(),
+        stream_id: "default".into(),
+    }];
+    assert_eq!(from_spout.common_stats.as_ref().unwrap().acked, Some(9_000));
+
+    // A young worker: the capacity divides by its uptime instead of 600 s.
+    windowed_heartbeat(n, &id, 300);
+    let (_, young) = split_of(&n.topology_page_info(&id, "600", false).unwrap());
+    assert!((young.capacity.unwrap().0 - 1.0).abs() < 1e-9, "{young:?}");
     n.shutdown();
 }

@@ -3515,14 +3515,18 @@ pub struct SpoutStats {
   pub acked: BTreeMap<String, BTreeMap<String, i64>>,
   pub failed: BTreeMap<String, BTreeMap<String, i64>>,
   pub complete_ms_avg: BTreeMap<String, BTreeMap<String, OrderedFloat<f64>>>,
+  pub failed_timeout: Option<BTreeMap<String, BTreeMap<String, i64>>>,
+  pub failed_explicit: Option<BTreeMap<String, BTreeMap<String, i64>>>,
 }
 
 impl SpoutStats {
-  pub fn new(acked: BTreeMap<String, BTreeMap<String, i64>>, failed: BTreeMap<String, BTreeMap<String, i64>>, complete_ms_avg: BTreeMap<String, BTreeMap<String, OrderedFloat<f64>>>) -> SpoutStats {
+  pub fn new<F9001, F9002>(acked: BTreeMap<String, BTreeMap<String, i64>>, failed: BTreeMap<String, BTreeMap<String, i64>>, complete_ms_avg: BTreeMap<String, BTreeMap<String, OrderedFloat<f64>>>, failed_timeout: F9001, failed_explicit: F9002) -> SpoutStats where F9001: Into<Option<BTreeMap<String, BTreeMap<String, i64>>>>, F9002: Into<Option<BTreeMap<String, BTreeMap<String, i64>>>> {
     SpoutStats {
       acked,
       failed,
       complete_ms_avg,
+      failed_timeout: failed_timeout.into(),
+      failed_explicit: failed_explicit.into(),
     }
   }
 }
@@ -3533,6 +3537,8 @@ impl TSerializable for SpoutStats {
     let mut f_1: Option<BTreeMap<String, BTreeMap<String, i64>>> = None;
     let mut f_2: Option<BTreeMap<String, BTreeMap<String, i64>>> = None;
     let mut f_3: Option<BTreeMap<String, BTreeMap<String, OrderedFloat<f64>>>> = None;
+    let mut f_9001: Option<BTreeMap<String, BTreeMap<String, i64>>> = None;
+    let mut f_9002: Option<BTreeMap<String, BTreeMap<String, i64>>> = None;
     loop {
       let field_ident = i_prot.read_field_begin()?;
       if field_ident.field_type == TType::Stop {
@@ -3594,6 +3600,42 @@ impl TSerializable for SpoutStats {
           i_prot.read_map_end()?;
           f_3 = Some(val);
         },
+        9001 => {
+          let map_ident = i_prot.read_map_begin()?;
+          let mut val: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+          for _ in 0..map_ident.size {
+            let map_key_64 = i_prot.read_string()?;
+            let map_ident = i_prot.read_map_begin()?;
+            let mut map_val_65: BTreeMap<String, i64> = BTreeMap::new();
+            for _ in 0..map_ident.size {
+              let map_key_66 = i_prot.read_string()?;
+              let map_val_67 = i_prot.read_i64()?;
+              map_val_65.insert(map_key_66, map_val_67);
+            }
+            i_prot.read_map_end()?;
+            val.insert(map_key_64, map_val_65);
+          }
+          i_prot.read_map_end()?;
+          f_9001 = Some(val);
+        },
+        9002 => {
+          let map_ident = i_prot.read_map_begin()?;
+          let mut val: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+          for _ in 0..map_ident.size {
+            let map_key_68 = i_prot.read_string()?;
+            let map_ident = i_prot.read_map_begin()?;
+            let mut map_val_69: BTreeMap<String, i64> = BTreeMap::new();
+            for _ in 0..map_ident.size {
+              let map_key_70 = i_prot.read_string()?;
+              let map_val_71 = i_prot.read_i64()?;
+              map_val_69.insert(map_key_70, map_val_71);
+            }
+            i_prot.read_map_end()?;
+            val.insert(map_key_68, map_val_69);
+          }
+          i_prot.read_map_end()?;
+          f_9002 = Some(val);
+        },
         _ => {
           i_prot.skip(field_ident.field_type)?;
         },
@@ -3608,6 +3650,8 @@ impl TSerializable for SpoutStats {
       acked: f_1.expect("auto-generated code should have checked for presence of required fields"),
       failed: f_2.expect("auto-generated code should have checked for presence of required fields"),
       complete_ms_avg: f_3.expect("auto-generated code should have checked for presence of required fields"),
+      failed_timeout: f_9001,
+      failed_explicit: f_9002,
     };
     Ok(ret)
   }
@@ -3653,6 +3697,36 @@ impl TSerializable for SpoutStats {
     }
     o_prot.write_map_end()?;
     o_prot.write_field_end()?;
+    if let Some(ref fld_var) = self.failed_timeout {
+      o_prot.write_field_begin(&TFieldIdentifier::new("failed_timeout", TType::Map, 9001))?;
+      o_prot.write_map_begin(&TMapIdentifier::new(TType::String, TType::Map, fld_var.len() as i32))?;
+      for (k, v) in fld_var {
+        o_prot.write_string(k)?;
+        o_prot.write_map_begin(&TMapIdentifier::new(TType::String, TType::I64, v.len() as i32))?;
+        for (k, v) in v {
+          o_prot.write_string(k)?;
+          o_prot.write_i64(*v)?;
+        }
+        o_prot.write_map_end()?;
+      }
+      o_prot.write_map_end()?;
+      o_prot.write_field_end()?
+    }
+    if let Some(ref fld_var) = self.failed_explicit {
+      o_prot.write_field_begin(&TFieldIdentifier::new("failed_explicit", TType::Map, 9002))?;
+      o_prot.write_map_begin(&TMapIdentifier::new(TType::String, TType::Map, fld_var.len() as i32))?;
+      for (k, v) in fld_var {
+        o_prot.write_string(k)?;
+        o_prot.write_map_begin(&TMapIdentifier::new(TType::String, TType::I64, v.len() as i32))?;
+        for (k, v) in v {
+          o_prot.write_string(k)?;
+          o_prot.write_i64(*v)?;
+        }
+        o_prot.write_map_end()?;
+      }
+      o_prot.write_map_end()?;
+      o_prot.write_field_end()?
+    }
     o_prot.write_field_stop()?;
     o_prot.write_struct_end()
   }
@@ -3754,15 +3828,17 @@ pub struct ExecutorStats {
   pub transferred: BTreeMap<String, BTreeMap<String, i64>>,
   pub specific: ExecutorSpecificStats,
   pub rate: OrderedFloat<f64>,
+  pub reported_errors: Option<BTreeMap<String, i64>>,
 }
 
 impl ExecutorStats {
-  pub fn new(emitted: BTreeMap<String, BTreeMap<String, i64>>, transferred: BTreeMap<String, BTreeMap<String, i64>>, specific: ExecutorSpecificStats, rate: OrderedFloat<f64>) -> ExecutorStats {
+  pub fn new<F9001>(emitted: BTreeMap<String, BTreeMap<String, i64>>, transferred: BTreeMap<String, BTreeMap<String, i64>>, specific: ExecutorSpecificStats, rate: OrderedFloat<f64>, reported_errors: F9001) -> ExecutorStats where F9001: Into<Option<BTreeMap<String, i64>>> {
     ExecutorStats {
       emitted,
       transferred,
       specific,
       rate,
+      reported_errors: reported_errors.into(),
     }
   }
 }
@@ -3774,6 +3850,7 @@ impl TSerializable for ExecutorStats {
     let mut f_2: Option<BTreeMap<String, BTreeMap<String, i64>>> = None;
     let mut f_3: Option<ExecutorSpecificStats> = None;
     let mut f_4: Option<OrderedFloat<f64>> = None;
+    let mut f_9001: Option<BTreeMap<String, i64>> = None;
     loop {
       let field_ident = i_prot.read_field_begin()?;
       if field_ident.field_type == TType::Stop {
@@ -3785,16 +3862,16 @@ impl TSerializable for ExecutorStats {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_64 = i_prot.read_string()?;
+            let map_key_72 = i_prot.read_string()?;
             let map_ident = i_prot.read_map_begin()?;
-            let mut map_val_65: BTreeMap<String, i64> = BTreeMap::new();
+            let mut map_val_73: BTreeMap<String, i64> = BTreeMap::new();
             for _ in 0..map_ident.size {
-              let map_key_66 = i_prot.read_string()?;
-              let map_val_67 = i_prot.read_i64()?;
-              map_val_65.insert(map_key_66, map_val_67);
+              let map_key_74 = i_prot.read_string()?;
+              let map_val_75 = i_prot.read_i64()?;
+              map_val_73.insert(map_key_74, map_val_75);
             }
             i_prot.read_map_end()?;
-            val.insert(map_key_64, map_val_65);
+            val.insert(map_key_72, map_val_73);
           }
           i_prot.read_map_end()?;
           f_1 = Some(val);
@@ -3803,16 +3880,16 @@ impl TSerializable for ExecutorStats {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_68 = i_prot.read_string()?;
+            let map_key_76 = i_prot.read_string()?;
             let map_ident = i_prot.read_map_begin()?;
-            let mut map_val_69: BTreeMap<String, i64> = BTreeMap::new();
+            let mut map_val_77: BTreeMap<String, i64> = BTreeMap::new();
             for _ in 0..map_ident.size {
-              let map_key_70 = i_prot.read_string()?;
-              let map_val_71 = i_prot.read_i64()?;
-              map_val_69.insert(map_key_70, map_val_71);
+              let map_key_78 = i_prot.read_string()?;
+              let map_val_79 = i_prot.read_i64()?;
+              map_val_77.insert(map_key_78, map_val_79);
             }
             i_prot.read_map_end()?;
-            val.insert(map_key_68, map_val_69);
+            val.insert(map_key_76, map_val_77);
           }
           i_prot.read_map_end()?;
           f_2 = Some(val);
@@ -3824,6 +3901,17 @@ impl TSerializable for ExecutorStats {
         4 => {
           let val = OrderedFloat::from(i_prot.read_double()?);
           f_4 = Some(val);
+        },
+        9001 => {
+          let map_ident = i_prot.read_map_begin()?;
+          let mut val: BTreeMap<String, i64> = BTreeMap::new();
+          for _ in 0..map_ident.size {
+            let map_key_80 = i_prot.read_string()?;
+            let map_val_81 = i_prot.read_i64()?;
+            val.insert(map_key_80, map_val_81);
+          }
+          i_prot.read_map_end()?;
+          f_9001 = Some(val);
         },
         _ => {
           i_prot.skip(field_ident.field_type)?;
@@ -3841,6 +3929,7 @@ impl TSerializable for ExecutorStats {
       transferred: f_2.expect("auto-generated code should have checked for presence of required fields"),
       specific: f_3.expect("auto-generated code should have checked for presence of required fields"),
       rate: f_4.expect("auto-generated code should have checked for presence of required fields"),
+      reported_errors: f_9001,
     };
     Ok(ret)
   }
@@ -3879,6 +3968,16 @@ impl TSerializable for ExecutorStats {
     o_prot.write_field_begin(&TFieldIdentifier::new("rate", TType::Double, 4))?;
     o_prot.write_double(self.rate.into())?;
     o_prot.write_field_end()?;
+    if let Some(ref fld_var) = self.reported_errors {
+      o_prot.write_field_begin(&TFieldIdentifier::new("reported_errors", TType::Map, 9001))?;
+      o_prot.write_map_begin(&TMapIdentifier::new(TType::String, TType::I64, fld_var.len() as i32))?;
+      for (k, v) in fld_var {
+        o_prot.write_string(k)?;
+        o_prot.write_i64(*v)?;
+      }
+      o_prot.write_map_end()?;
+      o_prot.write_field_end()?
+    }
     o_prot.write_field_stop()?;
     o_prot.write_struct_end()
   }
@@ -4240,8 +4339,8 @@ impl TSerializable for TopologyInfo {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<ExecutorSummary> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_72 = ExecutorSummary::read_from_in_protocol(i_prot)?;
-            val.push(list_elem_72);
+            let list_elem_82 = ExecutorSummary::read_from_in_protocol(i_prot)?;
+            val.push(list_elem_82);
           }
           i_prot.read_list_end()?;
           f_4 = Some(val);
@@ -4254,15 +4353,15 @@ impl TSerializable for TopologyInfo {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, Vec<ErrorInfo>> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_73 = i_prot.read_string()?;
+            let map_key_83 = i_prot.read_string()?;
             let list_ident = i_prot.read_list_begin()?;
-            let mut map_val_74: Vec<ErrorInfo> = Vec::new();
+            let mut map_val_84: Vec<ErrorInfo> = Vec::new();
             for _ in 0..list_ident.size {
-              let list_elem_75 = ErrorInfo::read_from_in_protocol(i_prot)?;
-              map_val_74.push(list_elem_75);
+              let list_elem_85 = ErrorInfo::read_from_in_protocol(i_prot)?;
+              map_val_84.push(list_elem_85);
             }
             i_prot.read_list_end()?;
-            val.insert(map_key_73, map_val_74);
+            val.insert(map_key_83, map_val_84);
           }
           i_prot.read_map_end()?;
           f_6 = Some(val);
@@ -4271,9 +4370,9 @@ impl TSerializable for TopologyInfo {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, DebugOptions> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_76 = i_prot.read_string()?;
-            let map_val_77 = DebugOptions::read_from_in_protocol(i_prot)?;
-            val.insert(map_key_76, map_val_77);
+            let map_key_86 = i_prot.read_string()?;
+            let map_val_87 = DebugOptions::read_from_in_protocol(i_prot)?;
+            val.insert(map_key_86, map_val_87);
           }
           i_prot.read_map_end()?;
           f_7 = Some(val);
@@ -4464,10 +4563,11 @@ pub struct CommonAggregateStats {
   pub acked: Option<i64>,
   pub failed: Option<i64>,
   pub resources_map: Option<BTreeMap<String, OrderedFloat<f64>>>,
+  pub reported_errors: Option<i64>,
 }
 
 impl CommonAggregateStats {
-  pub fn new<F1, F2, F3, F4, F5, F6, F7>(num_executors: F1, num_tasks: F2, emitted: F3, transferred: F4, acked: F5, failed: F6, resources_map: F7) -> CommonAggregateStats where F1: Into<Option<i32>>, F2: Into<Option<i32>>, F3: Into<Option<i64>>, F4: Into<Option<i64>>, F5: Into<Option<i64>>, F6: Into<Option<i64>>, F7: Into<Option<BTreeMap<String, OrderedFloat<f64>>>> {
+  pub fn new<F1, F2, F3, F4, F5, F6, F7, F9001>(num_executors: F1, num_tasks: F2, emitted: F3, transferred: F4, acked: F5, failed: F6, resources_map: F7, reported_errors: F9001) -> CommonAggregateStats where F1: Into<Option<i32>>, F2: Into<Option<i32>>, F3: Into<Option<i64>>, F4: Into<Option<i64>>, F5: Into<Option<i64>>, F6: Into<Option<i64>>, F7: Into<Option<BTreeMap<String, OrderedFloat<f64>>>>, F9001: Into<Option<i64>> {
     CommonAggregateStats {
       num_executors: num_executors.into(),
       num_tasks: num_tasks.into(),
@@ -4476,6 +4576,7 @@ impl CommonAggregateStats {
       acked: acked.into(),
       failed: failed.into(),
       resources_map: resources_map.into(),
+      reported_errors: reported_errors.into(),
     }
   }
 }
@@ -4490,6 +4591,7 @@ impl TSerializable for CommonAggregateStats {
     let mut f_5: Option<i64> = None;
     let mut f_6: Option<i64> = None;
     let mut f_7: Option<BTreeMap<String, OrderedFloat<f64>>> = None;
+    let mut f_9001: Option<i64> = None;
     loop {
       let field_ident = i_prot.read_field_begin()?;
       if field_ident.field_type == TType::Stop {
@@ -4525,12 +4627,16 @@ impl TSerializable for CommonAggregateStats {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, OrderedFloat<f64>> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_78 = i_prot.read_string()?;
-            let map_val_79 = OrderedFloat::from(i_prot.read_double()?);
-            val.insert(map_key_78, map_val_79);
+            let map_key_88 = i_prot.read_string()?;
+            let map_val_89 = OrderedFloat::from(i_prot.read_double()?);
+            val.insert(map_key_88, map_val_89);
           }
           i_prot.read_map_end()?;
           f_7 = Some(val);
+        },
+        9001 => {
+          let val = i_prot.read_i64()?;
+          f_9001 = Some(val);
         },
         _ => {
           i_prot.skip(field_ident.field_type)?;
@@ -4547,6 +4653,7 @@ impl TSerializable for CommonAggregateStats {
       acked: f_5,
       failed: f_6,
       resources_map: f_7,
+      reported_errors: f_9001,
     };
     Ok(ret)
   }
@@ -4593,6 +4700,11 @@ impl TSerializable for CommonAggregateStats {
       o_prot.write_map_end()?;
       o_prot.write_field_end()?
     }
+    if let Some(fld_var) = self.reported_errors {
+      o_prot.write_field_begin(&TFieldIdentifier::new("reported_errors", TType::I64, 9001))?;
+      o_prot.write_i64(fld_var)?;
+      o_prot.write_field_end()?
+    }
     o_prot.write_field_stop()?;
     o_prot.write_struct_end()
   }
@@ -4608,6 +4720,7 @@ impl Default for CommonAggregateStats {
       acked: Some(0),
       failed: Some(0),
       resources_map: Some(BTreeMap::new()),
+      reported_errors: Some(0),
     }
   }
 }
@@ -4619,12 +4732,16 @@ impl Default for CommonAggregateStats {
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub struct SpoutAggregateStats {
   pub complete_latency_ms: Option<OrderedFloat<f64>>,
+  pub failed_timeout: Option<i64>,
+  pub failed_explicit: Option<i64>,
 }
 
 impl SpoutAggregateStats {
-  pub fn new<F1>(complete_latency_ms: F1) -> SpoutAggregateStats where F1: Into<Option<OrderedFloat<f64>>> {
+  pub fn new<F1, F9001, F9002>(complete_latency_ms: F1, failed_timeout: F9001, failed_explicit: F9002) -> SpoutAggregateStats where F1: Into<Option<OrderedFloat<f64>>>, F9001: Into<Option<i64>>, F9002: Into<Option<i64>> {
     SpoutAggregateStats {
       complete_latency_ms: complete_latency_ms.into(),
+      failed_timeout: failed_timeout.into(),
+      failed_explicit: failed_explicit.into(),
     }
   }
 }
@@ -4633,6 +4750,8 @@ impl TSerializable for SpoutAggregateStats {
   fn read_from_in_protocol(i_prot: &mut dyn TInputProtocol) -> thrift::Result<SpoutAggregateStats> {
     i_prot.read_struct_begin()?;
     let mut f_1: Option<OrderedFloat<f64>> = None;
+    let mut f_9001: Option<i64> = None;
+    let mut f_9002: Option<i64> = None;
     loop {
       let field_ident = i_prot.read_field_begin()?;
       if field_ident.field_type == TType::Stop {
@@ -4644,6 +4763,14 @@ impl TSerializable for SpoutAggregateStats {
           let val = OrderedFloat::from(i_prot.read_double()?);
           f_1 = Some(val);
         },
+        9001 => {
+          let val = i_prot.read_i64()?;
+          f_9001 = Some(val);
+        },
+        9002 => {
+          let val = i_prot.read_i64()?;
+          f_9002 = Some(val);
+        },
         _ => {
           i_prot.skip(field_ident.field_type)?;
         },
@@ -4653,6 +4780,8 @@ impl TSerializable for SpoutAggregateStats {
     i_prot.read_struct_end()?;
     let ret = SpoutAggregateStats {
       complete_latency_ms: f_1,
+      failed_timeout: f_9001,
+      failed_explicit: f_9002,
     };
     Ok(ret)
   }
@@ -4664,6 +4793,16 @@ impl TSerializable for SpoutAggregateStats {
       o_prot.write_double(fld_var.into())?;
       o_prot.write_field_end()?
     }
+    if let Some(fld_var) = self.failed_timeout {
+      o_prot.write_field_begin(&TFieldIdentifier::new("failed_timeout", TType::I64, 9001))?;
+      o_prot.write_i64(fld_var)?;
+      o_prot.write_field_end()?
+    }
+    if let Some(fld_var) = self.failed_explicit {
+      o_prot.write_field_begin(&TFieldIdentifier::new("failed_explicit", TType::I64, 9002))?;
+      o_prot.write_i64(fld_var)?;
+      o_prot.write_field_end()?
+    }
     o_prot.write_field_stop()?;
     o_prot.write_struct_end()
   }
@@ -4673,6 +4812,8 @@ impl Default for SpoutAggregateStats {
   fn default() -> Self {
     SpoutAggregateStats{
       complete_latency_ms: Some(OrderedFloat::from(0.0)),
+      failed_timeout: Some(0),
+      failed_explicit: Some(0),
     }
   }
 }
@@ -4988,16 +5129,22 @@ pub struct TopologyStats {
   pub window_to_complete_latencies_ms: Option<BTreeMap<String, OrderedFloat<f64>>>,
   pub window_to_acked: Option<BTreeMap<String, i64>>,
   pub window_to_failed: Option<BTreeMap<String, i64>>,
+  pub window_to_failed_timeout: Option<BTreeMap<String, i64>>,
+  pub window_to_failed_explicit: Option<BTreeMap<String, i64>>,
+  pub window_to_reported_errors: Option<BTreeMap<String, i64>>,
 }
 
 impl TopologyStats {
-  pub fn new<F1, F2, F3, F4, F5>(window_to_emitted: F1, window_to_transferred: F2, window_to_complete_latencies_ms: F3, window_to_acked: F4, window_to_failed: F5) -> TopologyStats where F1: Into<Option<BTreeMap<String, i64>>>, F2: Into<Option<BTreeMap<String, i64>>>, F3: Into<Option<BTreeMap<String, OrderedFloat<f64>>>>, F4: Into<Option<BTreeMap<String, i64>>>, F5: Into<Option<BTreeMap<String, i64>>> {
+  pub fn new<F1, F2, F3, F4, F5, F9001, F9002, F9003>(window_to_emitted: F1, window_to_transferred: F2, window_to_complete_latencies_ms: F3, window_to_acked: F4, window_to_failed: F5, window_to_failed_timeout: F9001, window_to_failed_explicit: F9002, window_to_reported_errors: F9003) -> TopologyStats where F1: Into<Option<BTreeMap<String, i64>>>, F2: Into<Option<BTreeMap<String, i64>>>, F3: Into<Option<BTreeMap<String, OrderedFloat<f64>>>>, F4: Into<Option<BTreeMap<String, i64>>>, F5: Into<Option<BTreeMap<String, i64>>>, F9001: Into<Option<BTreeMap<String, i64>>>, F9002: Into<Option<BTreeMap<String, i64>>>, F9003: Into<Option<BTreeMap<String, i64>>> {
     TopologyStats {
       window_to_emitted: window_to_emitted.into(),
       window_to_transferred: window_to_transferred.into(),
       window_to_complete_latencies_ms: window_to_complete_latencies_ms.into(),
       window_to_acked: window_to_acked.into(),
       window_to_failed: window_to_failed.into(),
+      window_to_failed_timeout: window_to_failed_timeout.into(),
+      window_to_failed_explicit: window_to_failed_explicit.into(),
+      window_to_reported_errors: window_to_reported_errors.into(),
     }
   }
 }
@@ -5010,6 +5157,9 @@ impl TSerializable for TopologyStats {
     let mut f_3: Option<BTreeMap<String, OrderedFloat<f64>>> = None;
     let mut f_4: Option<BTreeMap<String, i64>> = None;
     let mut f_5: Option<BTreeMap<String, i64>> = None;
+    let mut f_9001: Option<BTreeMap<String, i64>> = None;
+    let mut f_9002: Option<BTreeMap<String, i64>> = None;
+    let mut f_9003: Option<BTreeMap<String, i64>> = None;
     loop {
       let field_ident = i_prot.read_field_begin()?;
       if field_ident.field_type == TType::Stop {
@@ -5021,9 +5171,9 @@ impl TSerializable for TopologyStats {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, i64> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_80 = i_prot.read_string()?;
-            let map_val_81 = i_prot.read_i64()?;
-            val.insert(map_key_80, map_val_81);
+            let map_key_90 = i_prot.read_string()?;
+            let map_val_91 = i_prot.read_i64()?;
+            val.insert(map_key_90, map_val_91);
           }
           i_prot.read_map_end()?;
           f_1 = Some(val);
@@ -5032,9 +5182,9 @@ impl TSerializable for TopologyStats {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, i64> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_82 = i_prot.read_string()?;
-            let map_val_83 = i_prot.read_i64()?;
-            val.insert(map_key_82, map_val_83);
+            let map_key_92 = i_prot.read_string()?;
+            let map_val_93 = i_prot.read_i64()?;
+            val.insert(map_key_92, map_val_93);
           }
           i_prot.read_map_end()?;
           f_2 = Some(val);
@@ -5043,9 +5193,9 @@ impl TSerializable for TopologyStats {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, OrderedFloat<f64>> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_84 = i_prot.read_string()?;
-            let map_val_85 = OrderedFloat::from(i_prot.read_double()?);
-            val.insert(map_key_84, map_val_85);
+            let map_key_94 = i_prot.read_string()?;
+            let map_val_95 = OrderedFloat::from(i_prot.read_double()?);
+            val.insert(map_key_94, map_val_95);
           }
           i_prot.read_map_end()?;
           f_3 = Some(val);
@@ -5054,9 +5204,9 @@ impl TSerializable for TopologyStats {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, i64> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_86 = i_prot.read_string()?;
-            let map_val_87 = i_prot.read_i64()?;
-            val.insert(map_key_86, map_val_87);
+            let map_key_96 = i_prot.read_string()?;
+            let map_val_97 = i_prot.read_i64()?;
+            val.insert(map_key_96, map_val_97);
           }
           i_prot.read_map_end()?;
           f_4 = Some(val);
@@ -5065,12 +5215,45 @@ impl TSerializable for TopologyStats {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, i64> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_88 = i_prot.read_string()?;
-            let map_val_89 = i_prot.read_i64()?;
-            val.insert(map_key_88, map_val_89);
+            let map_key_98 = i_prot.read_string()?;
+            let map_val_99 = i_prot.read_i64()?;
+            val.insert(map_key_98, map_val_99);
           }
           i_prot.read_map_end()?;
           f_5 = Some(val);
+        },
+        9001 => {
+          let map_ident = i_prot.read_map_begin()?;
+          let mut val: BTreeMap<String, i64> = BTreeMap::new();
+          for _ in 0..map_ident.size {
+            let map_key_100 = i_prot.read_string()?;
+            let map_val_101 = i_prot.read_i64()?;
+            val.insert(map_key_100, map_val_101);
+          }
+          i_prot.read_map_end()?;
+          f_9001 = Some(val);
+        },
+        9002 => {
+          let map_ident = i_prot.read_map_begin()?;
+          let mut val: BTreeMap<String, i64> = BTreeMap::new();
+          for _ in 0..map_ident.size {
+            let map_key_102 = i_prot.read_string()?;
+            let map_val_103 = i_prot.read_i64()?;
+            val.insert(map_key_102, map_val_103);
+          }
+          i_prot.read_map_end()?;
+          f_9002 = Some(val);
+        },
+        9003 => {
+          let map_ident = i_prot.read_map_begin()?;
+          let mut val: BTreeMap<String, i64> = BTreeMap::new();
+          for _ in 0..map_ident.size {
+            let map_key_104 = i_prot.read_string()?;
+            let map_val_105 = i_prot.read_i64()?;
+            val.insert(map_key_104, map_val_105);
+          }
+          i_prot.read_map_end()?;
+          f_9003 = Some(val);
         },
         _ => {
           i_prot.skip(field_ident.field_type)?;
@@ -5085,6 +5268,9 @@ impl TSerializable for TopologyStats {
       window_to_complete_latencies_ms: f_3,
       window_to_acked: f_4,
       window_to_failed: f_5,
+      window_to_failed_timeout: f_9001,
+      window_to_failed_explicit: f_9002,
+      window_to_reported_errors: f_9003,
     };
     Ok(ret)
   }
@@ -5141,6 +5327,36 @@ impl TSerializable for TopologyStats {
       o_prot.write_map_end()?;
       o_prot.write_field_end()?
     }
+    if let Some(ref fld_var) = self.window_to_failed_timeout {
+      o_prot.write_field_begin(&TFieldIdentifier::new("window_to_failed_timeout", TType::Map, 9001))?;
+      o_prot.write_map_begin(&TMapIdentifier::new(TType::String, TType::I64, fld_var.len() as i32))?;
+      for (k, v) in fld_var {
+        o_prot.write_string(k)?;
+        o_prot.write_i64(*v)?;
+      }
+      o_prot.write_map_end()?;
+      o_prot.write_field_end()?
+    }
+    if let Some(ref fld_var) = self.window_to_failed_explicit {
+      o_prot.write_field_begin(&TFieldIdentifier::new("window_to_failed_explicit", TType::Map, 9002))?;
+      o_prot.write_map_begin(&TMapIdentifier::new(TType::String, TType::I64, fld_var.len() as i32))?;
+      for (k, v) in fld_var {
+        o_prot.write_string(k)?;
+        o_prot.write_i64(*v)?;
+      }
+      o_prot.write_map_end()?;
+      o_prot.write_field_end()?
+    }
+    if let Some(ref fld_var) = self.window_to_reported_errors {
+      o_prot.write_field_begin(&TFieldIdentifier::new("window_to_reported_errors", TType::Map, 9003))?;
+      o_prot.write_map_begin(&TMapIdentifier::new(TType::String, TType::I64, fld_var.len() as i32))?;
+      for (k, v) in fld_var {
+        o_prot.write_string(k)?;
+        o_prot.write_i64(*v)?;
+      }
+      o_prot.write_map_end()?;
+      o_prot.write_field_end()?
+    }
     o_prot.write_field_stop()?;
     o_prot.write_struct_end()
   }
@@ -5154,6 +5370,9 @@ impl Default for TopologyStats {
       window_to_complete_latencies_ms: Some(BTreeMap::new()),
       window_to_acked: Some(BTreeMap::new()),
       window_to_failed: Some(BTreeMap::new()),
+      window_to_failed_timeout: Some(BTreeMap::new()),
+      window_to_failed_explicit: Some(BTreeMap::new()),
+      window_to_reported_errors: Some(BTreeMap::new()),
     }
   }
 }
@@ -5259,9 +5478,9 @@ impl TSerializable for WorkerSummary {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, i64> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_90 = i_prot.read_string()?;
-            let map_val_91 = i_prot.read_i64()?;
-            val.insert(map_key_90, map_val_91);
+            let map_key_106 = i_prot.read_string()?;
+            let map_val_107 = i_prot.read_i64()?;
+            val.insert(map_key_106, map_val_107);
           }
           i_prot.read_map_end()?;
           f_7 = Some(val);
@@ -5480,8 +5699,8 @@ impl TSerializable for SupervisorPageInfo {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<SupervisorSummary> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_92 = SupervisorSummary::read_from_in_protocol(i_prot)?;
-            val.push(list_elem_92);
+            let list_elem_108 = SupervisorSummary::read_from_in_protocol(i_prot)?;
+            val.push(list_elem_108);
           }
           i_prot.read_list_end()?;
           f_1 = Some(val);
@@ -5490,8 +5709,8 @@ impl TSerializable for SupervisorPageInfo {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<WorkerSummary> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_93 = WorkerSummary::read_from_in_protocol(i_prot)?;
-            val.push(list_elem_93);
+            let list_elem_109 = WorkerSummary::read_from_in_protocol(i_prot)?;
+            val.push(list_elem_109);
           }
           i_prot.read_list_end()?;
           f_2 = Some(val);
@@ -5707,9 +5926,9 @@ impl TSerializable for TopologyPageInfo {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, ComponentAggregateStats> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_94 = i_prot.read_string()?;
-            let map_val_95 = ComponentAggregateStats::read_from_in_protocol(i_prot)?;
-            val.insert(map_key_94, map_val_95);
+            let map_key_110 = i_prot.read_string()?;
+            let map_val_111 = ComponentAggregateStats::read_from_in_protocol(i_prot)?;
+            val.insert(map_key_110, map_val_111);
           }
           i_prot.read_map_end()?;
           f_9 = Some(val);
@@ -5718,9 +5937,9 @@ impl TSerializable for TopologyPageInfo {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, ComponentAggregateStats> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_96 = i_prot.read_string()?;
-            let map_val_97 = ComponentAggregateStats::read_from_in_protocol(i_prot)?;
-            val.insert(map_key_96, map_val_97);
+            let map_key_112 = i_prot.read_string()?;
+            let map_val_113 = ComponentAggregateStats::read_from_in_protocol(i_prot)?;
+            val.insert(map_key_112, map_val_113);
           }
           i_prot.read_map_end()?;
           f_10 = Some(val);
@@ -5749,8 +5968,8 @@ impl TSerializable for TopologyPageInfo {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<WorkerSummary> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_98 = WorkerSummary::read_from_in_protocol(i_prot)?;
-            val.push(list_elem_98);
+            let list_elem_114 = WorkerSummary::read_from_in_protocol(i_prot)?;
+            val.push(list_elem_114);
           }
           i_prot.read_list_end()?;
           f_16 = Some(val);
@@ -5823,9 +6042,9 @@ impl TSerializable for TopologyPageInfo {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, OrderedFloat<f64>> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_99 = i_prot.read_string()?;
-            let map_val_100 = OrderedFloat::from(i_prot.read_double()?);
-            val.insert(map_key_99, map_val_100);
+            let map_key_115 = i_prot.read_string()?;
+            let map_val_116 = OrderedFloat::from(i_prot.read_double()?);
+            val.insert(map_key_115, map_val_116);
           }
           i_prot.read_map_end()?;
           f_535 = Some(val);
@@ -5834,9 +6053,9 @@ impl TSerializable for TopologyPageInfo {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, OrderedFloat<f64>> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_101 = i_prot.read_string()?;
-            let map_val_102 = OrderedFloat::from(i_prot.read_double()?);
-            val.insert(map_key_101, map_val_102);
+            let map_key_117 = i_prot.read_string()?;
+            let map_val_118 = OrderedFloat::from(i_prot.read_double()?);
+            val.insert(map_key_117, map_val_118);
           }
           i_prot.read_map_end()?;
           f_536 = Some(val);
@@ -6267,9 +6486,9 @@ impl TSerializable for ComponentPageInfo {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, ComponentAggregateStats> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_103 = i_prot.read_string()?;
-            let map_val_104 = ComponentAggregateStats::read_from_in_protocol(i_prot)?;
-            val.insert(map_key_103, map_val_104);
+            let map_key_119 = i_prot.read_string()?;
+            let map_val_120 = ComponentAggregateStats::read_from_in_protocol(i_prot)?;
+            val.insert(map_key_119, map_val_120);
           }
           i_prot.read_map_end()?;
           f_7 = Some(val);
@@ -6278,9 +6497,9 @@ impl TSerializable for ComponentPageInfo {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<GlobalStreamId, ComponentAggregateStats> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_105 = GlobalStreamId::read_from_in_protocol(i_prot)?;
-            let map_val_106 = ComponentAggregateStats::read_from_in_protocol(i_prot)?;
-            val.insert(map_key_105, map_val_106);
+            let map_key_121 = GlobalStreamId::read_from_in_protocol(i_prot)?;
+            let map_val_122 = ComponentAggregateStats::read_from_in_protocol(i_prot)?;
+            val.insert(map_key_121, map_val_122);
           }
           i_prot.read_map_end()?;
           f_8 = Some(val);
@@ -6289,9 +6508,9 @@ impl TSerializable for ComponentPageInfo {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, ComponentAggregateStats> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_107 = i_prot.read_string()?;
-            let map_val_108 = ComponentAggregateStats::read_from_in_protocol(i_prot)?;
-            val.insert(map_key_107, map_val_108);
+            let map_key_123 = i_prot.read_string()?;
+            let map_val_124 = ComponentAggregateStats::read_from_in_protocol(i_prot)?;
+            val.insert(map_key_123, map_val_124);
           }
           i_prot.read_map_end()?;
           f_9 = Some(val);
@@ -6300,8 +6519,8 @@ impl TSerializable for ComponentPageInfo {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<ExecutorAggregateStats> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_109 = ExecutorAggregateStats::read_from_in_protocol(i_prot)?;
-            val.push(list_elem_109);
+            let list_elem_125 = ExecutorAggregateStats::read_from_in_protocol(i_prot)?;
+            val.push(list_elem_125);
           }
           i_prot.read_list_end()?;
           f_10 = Some(val);
@@ -6310,8 +6529,8 @@ impl TSerializable for ComponentPageInfo {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<ErrorInfo> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_110 = ErrorInfo::read_from_in_protocol(i_prot)?;
-            val.push(list_elem_110);
+            let list_elem_126 = ErrorInfo::read_from_in_protocol(i_prot)?;
+            val.push(list_elem_126);
           }
           i_prot.read_list_end()?;
           f_11 = Some(val);
@@ -6336,9 +6555,9 @@ impl TSerializable for ComponentPageInfo {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, OrderedFloat<f64>> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_111 = i_prot.read_string()?;
-            let map_val_112 = OrderedFloat::from(i_prot.read_double()?);
-            val.insert(map_key_111, map_val_112);
+            let map_key_127 = i_prot.read_string()?;
+            let map_val_128 = OrderedFloat::from(i_prot.read_double()?);
+            val.insert(map_key_127, map_val_128);
           }
           i_prot.read_map_end()?;
           f_16 = Some(val);
@@ -6604,9 +6823,9 @@ impl TSerializable for RebalanceOptions {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, i32> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_113 = i_prot.read_string()?;
-            let map_val_114 = i_prot.read_i32()?;
-            val.insert(map_key_113, map_val_114);
+            let map_key_129 = i_prot.read_string()?;
+            let map_val_130 = i_prot.read_i32()?;
+            val.insert(map_key_129, map_val_130);
           }
           i_prot.read_map_end()?;
           f_3 = Some(val);
@@ -6615,16 +6834,16 @@ impl TSerializable for RebalanceOptions {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, BTreeMap<String, OrderedFloat<f64>>> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_115 = i_prot.read_string()?;
+            let map_key_131 = i_prot.read_string()?;
             let map_ident = i_prot.read_map_begin()?;
-            let mut map_val_116: BTreeMap<String, OrderedFloat<f64>> = BTreeMap::new();
+            let mut map_val_132: BTreeMap<String, OrderedFloat<f64>> = BTreeMap::new();
             for _ in 0..map_ident.size {
-              let map_key_117 = i_prot.read_string()?;
-              let map_val_118 = OrderedFloat::from(i_prot.read_double()?);
-              map_val_116.insert(map_key_117, map_val_118);
+              let map_key_133 = i_prot.read_string()?;
+              let map_val_134 = OrderedFloat::from(i_prot.read_double()?);
+              map_val_132.insert(map_key_133, map_val_134);
             }
             i_prot.read_map_end()?;
-            val.insert(map_key_115, map_val_116);
+            val.insert(map_key_131, map_val_132);
           }
           i_prot.read_map_end()?;
           f_4 = Some(val);
@@ -6755,9 +6974,9 @@ impl TSerializable for Credentials {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, String> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_119 = i_prot.read_string()?;
-            let map_val_120 = i_prot.read_string()?;
-            val.insert(map_key_119, map_val_120);
+            let map_key_135 = i_prot.read_string()?;
+            let map_val_136 = i_prot.read_string()?;
+            val.insert(map_key_135, map_val_136);
           }
           i_prot.read_map_end()?;
           f_1 = Some(val);
@@ -6986,8 +7205,8 @@ impl TSerializable for SettableBlobMeta {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<AccessControl> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_121 = AccessControl::read_from_in_protocol(i_prot)?;
-            val.push(list_elem_121);
+            let list_elem_137 = AccessControl::read_from_in_protocol(i_prot)?;
+            val.push(list_elem_137);
           }
           i_prot.read_list_end()?;
           f_1 = Some(val);
@@ -7133,8 +7352,8 @@ impl TSerializable for ListBlobsResult {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<String> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_122 = i_prot.read_string()?;
-            val.push(list_elem_122);
+            let list_elem_138 = i_prot.read_string()?;
+            val.push(list_elem_138);
           }
           i_prot.read_list_end()?;
           f_1 = Some(val);
@@ -7328,8 +7547,8 @@ impl TSerializable for SupervisorInfo {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<i64> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_123 = i_prot.read_i64()?;
-            val.push(list_elem_123);
+            let list_elem_139 = i_prot.read_i64()?;
+            val.push(list_elem_139);
           }
           i_prot.read_list_end()?;
           f_4 = Some(val);
@@ -7338,8 +7557,8 @@ impl TSerializable for SupervisorInfo {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<i64> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_124 = i_prot.read_i64()?;
-            val.push(list_elem_124);
+            let list_elem_140 = i_prot.read_i64()?;
+            val.push(list_elem_140);
           }
           i_prot.read_list_end()?;
           f_5 = Some(val);
@@ -7348,9 +7567,9 @@ impl TSerializable for SupervisorInfo {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, String> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_125 = i_prot.read_string()?;
-            let map_val_126 = i_prot.read_string()?;
-            val.insert(map_key_125, map_val_126);
+            let map_key_141 = i_prot.read_string()?;
+            let map_val_142 = i_prot.read_string()?;
+            val.insert(map_key_141, map_val_142);
           }
           i_prot.read_map_end()?;
           f_6 = Some(val);
@@ -7367,9 +7586,9 @@ impl TSerializable for SupervisorInfo {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, OrderedFloat<f64>> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_127 = i_prot.read_string()?;
-            let map_val_128 = OrderedFloat::from(i_prot.read_double()?);
-            val.insert(map_key_127, map_val_128);
+            let map_key_143 = i_prot.read_string()?;
+            let map_val_144 = OrderedFloat::from(i_prot.read_double()?);
+            val.insert(map_key_143, map_val_144);
           }
           i_prot.read_map_end()?;
           f_9 = Some(val);
@@ -7512,8 +7731,8 @@ impl TSerializable for NodeInfo {
           let set_ident = i_prot.read_set_begin()?;
           let mut val: BTreeSet<i64> = BTreeSet::new();
           for _ in 0..set_ident.size {
-            let set_elem_129 = i_prot.read_i64()?;
-            val.insert(set_elem_129);
+            let set_elem_145 = i_prot.read_i64()?;
+            val.insert(set_elem_145);
           }
           i_prot.read_set_end()?;
           f_2 = Some(val);
@@ -7621,9 +7840,9 @@ impl TSerializable for WorkerResources {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, OrderedFloat<f64>> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_130 = i_prot.read_string()?;
-            let map_val_131 = OrderedFloat::from(i_prot.read_double()?);
-            val.insert(map_key_130, map_val_131);
+            let map_key_146 = i_prot.read_string()?;
+            let map_val_147 = OrderedFloat::from(i_prot.read_double()?);
+            val.insert(map_key_146, map_val_147);
           }
           i_prot.read_map_end()?;
           f_6 = Some(val);
@@ -7632,9 +7851,9 @@ impl TSerializable for WorkerResources {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, OrderedFloat<f64>> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_132 = i_prot.read_string()?;
-            let map_val_133 = OrderedFloat::from(i_prot.read_double()?);
-            val.insert(map_key_132, map_val_133);
+            let map_key_148 = i_prot.read_string()?;
+            let map_val_149 = OrderedFloat::from(i_prot.read_double()?);
+            val.insert(map_key_148, map_val_149);
           }
           i_prot.read_map_end()?;
           f_7 = Some(val);
@@ -7778,9 +7997,9 @@ impl TSerializable for Assignment {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, String> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_134 = i_prot.read_string()?;
-            let map_val_135 = i_prot.read_string()?;
-            val.insert(map_key_134, map_val_135);
+            let map_key_150 = i_prot.read_string()?;
+            let map_val_151 = i_prot.read_string()?;
+            val.insert(map_key_150, map_val_151);
           }
           i_prot.read_map_end()?;
           f_2 = Some(val);
@@ -7790,14 +8009,14 @@ impl TSerializable for Assignment {
           let mut val: BTreeMap<Vec<i64>, NodeInfo> = BTreeMap::new();
           for _ in 0..map_ident.size {
             let list_ident = i_prot.read_list_begin()?;
-            let mut map_key_136: Vec<i64> = Vec::new();
+            let mut map_key_152: Vec<i64> = Vec::new();
             for _ in 0..list_ident.size {
-              let list_elem_137 = i_prot.read_i64()?;
-              map_key_136.push(list_elem_137);
+              let list_elem_153 = i_prot.read_i64()?;
+              map_key_152.push(list_elem_153);
             }
             i_prot.read_list_end()?;
-            let map_val_138 = NodeInfo::read_from_in_protocol(i_prot)?;
-            val.insert(map_key_136, map_val_138);
+            let map_val_154 = NodeInfo::read_from_in_protocol(i_prot)?;
+            val.insert(map_key_152, map_val_154);
           }
           i_prot.read_map_end()?;
           f_3 = Some(val);
@@ -7807,14 +8026,14 @@ impl TSerializable for Assignment {
           let mut val: BTreeMap<Vec<i64>, i64> = BTreeMap::new();
           for _ in 0..map_ident.size {
             let list_ident = i_prot.read_list_begin()?;
-            let mut map_key_139: Vec<i64> = Vec::new();
+            let mut map_key_155: Vec<i64> = Vec::new();
             for _ in 0..list_ident.size {
-              let list_elem_140 = i_prot.read_i64()?;
-              map_key_139.push(list_elem_140);
+              let list_elem_156 = i_prot.read_i64()?;
+              map_key_155.push(list_elem_156);
             }
             i_prot.read_list_end()?;
-            let map_val_141 = i_prot.read_i64()?;
-            val.insert(map_key_139, map_val_141);
+            let map_val_157 = i_prot.read_i64()?;
+            val.insert(map_key_155, map_val_157);
           }
           i_prot.read_map_end()?;
           f_4 = Some(val);
@@ -7823,9 +8042,9 @@ impl TSerializable for Assignment {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<NodeInfo, WorkerResources> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_142 = NodeInfo::read_from_in_protocol(i_prot)?;
-            let map_val_143 = WorkerResources::read_from_in_protocol(i_prot)?;
-            val.insert(map_key_142, map_val_143);
+            let map_key_158 = NodeInfo::read_from_in_protocol(i_prot)?;
+            let map_val_159 = WorkerResources::read_from_in_protocol(i_prot)?;
+            val.insert(map_key_158, map_val_159);
           }
           i_prot.read_map_end()?;
           f_5 = Some(val);
@@ -7834,9 +8053,9 @@ impl TSerializable for Assignment {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, OrderedFloat<f64>> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_144 = i_prot.read_string()?;
-            let map_val_145 = OrderedFloat::from(i_prot.read_double()?);
-            val.insert(map_key_144, map_val_145);
+            let map_key_160 = i_prot.read_string()?;
+            let map_val_161 = OrderedFloat::from(i_prot.read_double()?);
+            val.insert(map_key_160, map_val_161);
           }
           i_prot.read_map_end()?;
           f_6 = Some(val);
@@ -8098,9 +8317,9 @@ impl TSerializable for StormBase {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, i32> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_146 = i_prot.read_string()?;
-            let map_val_147 = i_prot.read_i32()?;
-            val.insert(map_key_146, map_val_147);
+            let map_key_162 = i_prot.read_string()?;
+            let map_val_163 = i_prot.read_i32()?;
+            val.insert(map_key_162, map_val_163);
           }
           i_prot.read_map_end()?;
           f_4 = Some(val);
@@ -8125,9 +8344,9 @@ impl TSerializable for StormBase {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, DebugOptions> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_148 = i_prot.read_string()?;
-            let map_val_149 = DebugOptions::read_from_in_protocol(i_prot)?;
-            val.insert(map_key_148, map_val_149);
+            let map_key_164 = i_prot.read_string()?;
+            let map_val_165 = DebugOptions::read_from_in_protocol(i_prot)?;
+            val.insert(map_key_164, map_val_165);
           }
           i_prot.read_map_end()?;
           f_9 = Some(val);
@@ -8277,9 +8496,9 @@ impl TSerializable for ClusterWorkerHeartbeat {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<ExecutorInfo, ExecutorStats> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_150 = ExecutorInfo::read_from_in_protocol(i_prot)?;
-            let map_val_151 = ExecutorStats::read_from_in_protocol(i_prot)?;
-            val.insert(map_key_150, map_val_151);
+            let map_key_166 = ExecutorInfo::read_from_in_protocol(i_prot)?;
+            let map_val_167 = ExecutorStats::read_from_in_protocol(i_prot)?;
+            val.insert(map_key_166, map_val_167);
           }
           i_prot.read_map_end()?;
           f_2 = Some(val);
@@ -8436,9 +8655,9 @@ impl TSerializable for LocalStateData {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, ThriftSerializedObject> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_152 = i_prot.read_string()?;
-            let map_val_153 = ThriftSerializedObject::read_from_in_protocol(i_prot)?;
-            val.insert(map_key_152, map_val_153);
+            let map_key_168 = i_prot.read_string()?;
+            let map_val_169 = ThriftSerializedObject::read_from_in_protocol(i_prot)?;
+            val.insert(map_key_168, map_val_169);
           }
           i_prot.read_map_end()?;
           f_1 = Some(val);
@@ -8520,8 +8739,8 @@ impl TSerializable for LocalAssignment {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<ExecutorInfo> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_154 = ExecutorInfo::read_from_in_protocol(i_prot)?;
-            val.push(list_elem_154);
+            let list_elem_170 = ExecutorInfo::read_from_in_protocol(i_prot)?;
+            val.push(list_elem_170);
           }
           i_prot.read_list_end()?;
           f_2 = Some(val);
@@ -8677,9 +8896,9 @@ impl TSerializable for LSApprovedWorkers {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, i32> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_155 = i_prot.read_string()?;
-            let map_val_156 = i_prot.read_i32()?;
-            val.insert(map_key_155, map_val_156);
+            let map_key_171 = i_prot.read_string()?;
+            let map_val_172 = i_prot.read_i32()?;
+            val.insert(map_key_171, map_val_172);
           }
           i_prot.read_map_end()?;
           f_1 = Some(val);
@@ -8745,9 +8964,9 @@ impl TSerializable for LSSupervisorAssignments {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<i32, LocalAssignment> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_157 = i_prot.read_i32()?;
-            let map_val_158 = LocalAssignment::read_from_in_protocol(i_prot)?;
-            val.insert(map_key_157, map_val_158);
+            let map_key_173 = i_prot.read_i32()?;
+            let map_val_174 = LocalAssignment::read_from_in_protocol(i_prot)?;
+            val.insert(map_key_173, map_val_174);
           }
           i_prot.read_map_end()?;
           f_1 = Some(val);
@@ -8830,8 +9049,8 @@ impl TSerializable for LSWorkerHeartbeat {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<ExecutorInfo> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_159 = ExecutorInfo::read_from_in_protocol(i_prot)?;
-            val.push(list_elem_159);
+            let list_elem_175 = ExecutorInfo::read_from_in_protocol(i_prot)?;
+            val.push(list_elem_175);
           }
           i_prot.read_list_end()?;
           f_3 = Some(val);
@@ -8932,8 +9151,8 @@ impl TSerializable for LSTopoHistory {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<String> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_160 = i_prot.read_string()?;
-            val.push(list_elem_160);
+            let list_elem_176 = i_prot.read_string()?;
+            val.push(list_elem_176);
           }
           i_prot.read_list_end()?;
           f_3 = Some(val);
@@ -8942,8 +9161,8 @@ impl TSerializable for LSTopoHistory {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<String> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_161 = i_prot.read_string()?;
-            val.push(list_elem_161);
+            let list_elem_177 = i_prot.read_string()?;
+            val.push(list_elem_177);
           }
           i_prot.read_list_end()?;
           f_4 = Some(val);
@@ -9027,8 +9246,8 @@ impl TSerializable for LSTopoHistoryList {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<LSTopoHistory> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_162 = LSTopoHistory::read_from_in_protocol(i_prot)?;
-            val.push(list_elem_162);
+            let list_elem_178 = LSTopoHistory::read_from_in_protocol(i_prot)?;
+            val.push(list_elem_178);
           }
           i_prot.read_list_end()?;
           f_1 = Some(val);
@@ -9347,9 +9566,9 @@ impl TSerializable for LogConfig {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, LogLevel> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_163 = i_prot.read_string()?;
-            let map_val_164 = LogLevel::read_from_in_protocol(i_prot)?;
-            val.insert(map_key_163, map_val_164);
+            let map_key_179 = i_prot.read_string()?;
+            let map_val_180 = LogLevel::read_from_in_protocol(i_prot)?;
+            val.insert(map_key_179, map_val_180);
           }
           i_prot.read_map_end()?;
           f_2 = Some(val);
@@ -9424,8 +9643,8 @@ impl TSerializable for TopologyHistoryInfo {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<String> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_165 = i_prot.read_string()?;
-            val.push(list_elem_165);
+            let list_elem_181 = i_prot.read_string()?;
+            val.push(list_elem_181);
           }
           i_prot.read_list_end()?;
           f_1 = Some(val);
@@ -9786,8 +10005,8 @@ impl TSerializable for SupervisorWorkerHeartbeat {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<ExecutorInfo> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_166 = ExecutorInfo::read_from_in_protocol(i_prot)?;
-            val.push(list_elem_166);
+            let list_elem_182 = ExecutorInfo::read_from_in_protocol(i_prot)?;
+            val.push(list_elem_182);
           }
           i_prot.read_list_end()?;
           f_2 = Some(val);
@@ -9873,8 +10092,8 @@ impl TSerializable for SupervisorWorkerHeartbeats {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<SupervisorWorkerHeartbeat> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_167 = SupervisorWorkerHeartbeat::read_from_in_protocol(i_prot)?;
-            val.push(list_elem_167);
+            let list_elem_183 = SupervisorWorkerHeartbeat::read_from_in_protocol(i_prot)?;
+            val.push(list_elem_183);
           }
           i_prot.read_list_end()?;
           f_2 = Some(val);
@@ -9944,9 +10163,9 @@ impl TSerializable for SupervisorAssignments {
           let map_ident = i_prot.read_map_begin()?;
           let mut val: BTreeMap<String, Assignment> = BTreeMap::new();
           for _ in 0..map_ident.size {
-            let map_key_168 = i_prot.read_string()?;
-            let map_val_169 = Assignment::read_from_in_protocol(i_prot)?;
-            val.insert(map_key_168, map_val_169);
+            let map_key_184 = i_prot.read_string()?;
+            let map_val_185 = Assignment::read_from_in_protocol(i_prot)?;
+            val.insert(map_key_184, map_val_185);
           }
           i_prot.read_map_end()?;
           f_1 = Some(val);
@@ -10137,8 +10356,8 @@ impl TSerializable for WorkerMetricList {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<WorkerMetricPoint> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_170 = WorkerMetricPoint::read_from_in_protocol(i_prot)?;
-            val.push(list_elem_170);
+            let list_elem_186 = WorkerMetricPoint::read_from_in_protocol(i_prot)?;
+            val.push(list_elem_186);
           }
           i_prot.read_list_end()?;
           f_1 = Some(val);
@@ -17471,8 +17690,8 @@ impl NimbusGetComponentPendingProfileActionsResult {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<ProfileRequest> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_171 = ProfileRequest::read_from_in_protocol(i_prot)?;
-            val.push(list_elem_171);
+            let list_elem_187 = ProfileRequest::read_from_in_protocol(i_prot)?;
+            val.push(list_elem_187);
           }
           i_prot.read_list_end()?;
           f_0 = Some(val);
@@ -20298,8 +20517,8 @@ impl NimbusGetTopologySummariesResult {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<TopologySummary> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_172 = TopologySummary::read_from_in_protocol(i_prot)?;
-            val.push(list_elem_172);
+            let list_elem_188 = TopologySummary::read_from_in_protocol(i_prot)?;
+            val.push(list_elem_188);
           }
           i_prot.read_list_end()?;
           f_0 = Some(val);
@@ -22563,8 +22782,8 @@ impl NimbusGetOwnerResourceSummariesResult {
           let list_ident = i_prot.read_list_begin()?;
           let mut val: Vec<OwnerResourceSummary> = Vec::new();
           for _ in 0..list_ident.size {
-            let list_elem_173 = OwnerResourceSummary::read_from_in_protocol(i_prot)?;
-            val.push(list_elem_173);
+            let list_elem_189 = OwnerResourceSummary::read_from_in_protocol(i_prot)?;
+            val.push(list_elem_189);
           }
           i_prot.read_list_end()?;
           f_0 = Some(val);

@@ -25,6 +25,14 @@
 //     i32 as in every released Storm. (Storm's unreleased 3.0 branch widened it to i64, which changes
 //     the wire type; revisit this together with zstd payloads if storm-rs ever follows 3.x.)
 //
+// storm-rs additions: optional fields with ids from 9001 up, which Storm never used. Every Thrift
+// reader (Storm's Java and Python clients included) skips fields it does not know, so they change
+// nothing for Storm's clients; no Storm field is moved, retyped or left empty because of them. They
+// carry what Storm cannot tell apart: spout failures by cause (timed out / failed explicitly) and the
+// errors executors reported (counted before the error throttle, like Storm's
+// `__reported-error-count` metric, not only the ten kept in /errors), in SpoutStats, ExecutorStats,
+// CommonAggregateStats, SpoutAggregateStats and TopologyStats.
+//
 // Enum members are given explicit numbers here even where Storm relies on implicit numbering from 0;
 // the numbers are the same.
 
@@ -258,6 +266,9 @@ struct SpoutStats {
   1: required map<string, map<string, i64>> acked;
   2: required map<string, map<string, i64>> failed;
   3: required map<string, map<string, double>> complete_ms_avg;
+  // storm-rs: `failed` split by cause (they sum to it): trees that timed out, trees a bolt failed.
+  9001: optional map<string, map<string, i64>> failed_timeout;
+  9002: optional map<string, map<string, i64>> failed_explicit;
 }
 
 union ExecutorSpecificStats {
@@ -270,6 +281,8 @@ struct ExecutorStats {
   2: required map<string, map<string, i64>> transferred;
   3: required ExecutorSpecificStats specific;
   4: required double rate;                    // sampling rate of the counters
+  // storm-rs: errors the executor reported, window -> count.
+  9001: optional map<string, i64> reported_errors;
 }
 
 // An executor: the inclusive task-id range it runs.
@@ -326,10 +339,15 @@ struct CommonAggregateStats {
   5: optional i64 acked;
   6: optional i64 failed;
   7: optional map<string, double> resources_map;
+  // storm-rs: errors the executors reported in the window.
+  9001: optional i64 reported_errors;
 }
 
 struct SpoutAggregateStats {
   1: optional double complete_latency_ms;
+  // storm-rs: `failed` by cause in the window (see SpoutStats).
+  9001: optional i64 failed_timeout;
+  9002: optional i64 failed_explicit;
 }
 
 struct BoltAggregateStats {
@@ -362,6 +380,10 @@ struct TopologyStats {
   3: optional map<string, double> window_to_complete_latencies_ms;
   4: optional map<string, i64> window_to_acked;
   5: optional map<string, i64> window_to_failed;
+  // storm-rs: spout failures by cause and reported errors, window -> count.
+  9001: optional map<string, i64> window_to_failed_timeout;
+  9002: optional map<string, i64> window_to_failed_explicit;
+  9003: optional map<string, i64> window_to_reported_errors;
 }
 
 struct WorkerSummary {

@@ -323,26 +323,40 @@ fn executor_stats() -> impl Strategy<Value = ExecutorStats> {
         window_map(any::<i64>()),
         window_map(any::<i64>()),
         window_map(dbl()),
+        proptest::option::of(window_map(any::<i64>())),
+        proptest::option::of(window_map(any::<i64>())),
     )
-        .prop_map(|(acked, failed, complete_ms_avg)| {
-            ExecutorSpecificStats::Spout(SpoutStats {
-                acked,
-                failed,
-                complete_ms_avg,
-            })
-        });
+        .prop_map(
+            |(acked, failed, complete_ms_avg, failed_timeout, failed_explicit)| {
+                ExecutorSpecificStats::Spout(SpoutStats {
+                    acked,
+                    failed,
+                    complete_ms_avg,
+                    failed_timeout,
+                    failed_explicit,
+                })
+            },
+        );
     (
         window_map(any::<i64>()),
         window_map(any::<i64>()),
         prop_oneof![bolt, spout],
         dbl(),
+        proptest::option::of(proptest::collection::btree_map(
+            "[0-9:a-z-]{1,10}",
+            any::<i64>(),
+            0..4,
+        )),
     )
-        .prop_map(|(emitted, transferred, specific, rate)| ExecutorStats {
-            emitted,
-            transferred,
-            specific,
-            rate,
-        })
+        .prop_map(
+            |(emitted, transferred, specific, rate, reported_errors)| ExecutorStats {
+                emitted,
+                transferred,
+                specific,
+                rate,
+                reported_errors,
+            },
+        )
 }
 
 fn cluster_worker_heartbeat() -> impl Strategy<Value = ClusterWorkerHeartbeat> {
