@@ -14,6 +14,7 @@ mod drpc_topology;
 mod java_clients;
 mod java_support;
 mod java_topologies;
+mod logviewer;
 mod multilang_cluster;
 mod nimbus;
 mod storm_cluster;
