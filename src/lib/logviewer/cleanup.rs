@@ -262,17 +262,12 @@ fn delete_oldest_while_too_large(
     quota: u64,
     keep: &dyn Fn(&Path) -> Keep,
 ) -> (usize, u64) {
-    let files_of = |dir: &Path| -> Vec<(PathBuf, fs::Metadata)> {
-        fs::read_dir(dir)
-            .map(|rd| {
-                rd.flatten()
-                    .filter_map(|e| {
-                        let m = e.path().symlink_metadata().ok()?;
-                        m.is_file().then(|| (e.path(), m))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+    // Directory entries are streamed, never collected: a directory may hold very many files.
+    let files_of = |dir: &Path| {
+        fs::read_dir(dir).into_iter().flatten().flatten().filter_map(|e| {
+            let m = e.path().symlink_metadata().ok()?;
+            m.is_file().then(|| (e.path(), m))
+        })
     };
     let total: u64 = dirs
         .iter()

@@ -41,8 +41,8 @@ use super::search::{
 };
 use super::LogviewerError;
 
-/// Threads serving requests.
-pub const THREADS: usize = 4;
+/// Threads serving requests (a slow client holds one for the length of its download).
+pub const THREADS: usize = 16;
 /// Worker logs shown on the landing page.
 pub const LANDING_PAGE_MAX: usize = 5000;
 
