@@ -264,10 +264,14 @@ fn delete_oldest_while_too_large(
 ) -> (usize, u64) {
     // Directory entries are streamed, never collected: a directory may hold very many files.
     let files_of = |dir: &Path| {
-        fs::read_dir(dir).into_iter().flatten().flatten().filter_map(|e| {
-            let m = e.path().symlink_metadata().ok()?;
-            m.is_file().then(|| (e.path(), m))
-        })
+        fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let m = e.path().symlink_metadata().ok()?;
+                m.is_file().then(|| (e.path(), m))
+            })
     };
     let total: u64 = dirs
         .iter()

@@ -12,8 +12,9 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use super::page::url_decode;
 use super::LogviewerError;
-use crate::paths::StormPaths;
+use crate::paths::{encode_id, StormPaths};
 
 /// Storm's cap on the entries read from one directory for listings (`DirectoryCleaner`).
 pub const MAX_FILES_PER_DIR: usize = 1024;
@@ -111,6 +112,28 @@ pub fn is_plain_segment(name: &str) -> bool {
     segments(name, 1).is_some()
 }
 
+/// The directory names a topology id may have under the worker-artifacts root: storm-rs's supervisor
+/// URL-encodes the id ([`encode_id`]: a space becomes `+`), Storm uses it as it is.
+fn topology_dir_names(id: &str) -> Vec<String> {
+    let encoded = encode_id(id);
+    if encoded == id {
+        vec![encoded]
+    } else {
+        vec![encoded, id.to_string()]
+    }
+}
+
+/// The topology id a worker-artifacts directory stands for: the name decoded when the supervisor
+/// encoded it, else the name itself.
+pub fn topology_id_of(dir_name: &str) -> String {
+    let decoded = url_decode(dir_name, true);
+    if decoded != dir_name && is_plain_segment(&decoded) && encode_id(&decoded) == dir_name {
+        decoded
+    } else {
+        dir_name.to_string()
+    }
+}
+
 /// The two roots the logviewer serves from.
 #[derive(Debug, Clone)]
 pub struct LogRoots {
@@ -140,7 +163,10 @@ impl LogRoots {
     /// Resolves a worker file `<topology-id>/<port>/<file>`.
     pub fn worker_file(&self, name: &str) -> Result<LogFile, LogviewerError> {
         let parts = segments(name, 3).ok_or(LogviewerError::NotFound)?;
-        let path = resolve_file(&self.workers, &parts)?;
+        let path = topology_dir_names(parts[0])
+            .iter()
+            .find_map(|t| resolve_file(&self.workers, &[t, parts[1], parts[2]]).ok())
+            .ok_or(LogviewerError::NotFound)?;
         Ok(LogFile {
             name: name.to_string(),
             path,
@@ -168,7 +194,9 @@ impl LogRoots {
         if !is_plain_segment(topology) || !is_plain_segment(port) {
             return None;
         }
-        resolve_dir(&self.workers, &[topology, port])
+        topology_dir_names(topology)
+            .iter()
+            .find_map(|t| resolve_dir(&self.workers, &[t, port]))
     }
 
     /// `<workers-artifacts>/<topology>` if it is a plain name of an existing directory inside the root.
@@ -176,23 +204,12 @@ impl LogRoots {
         if !is_plain_segment(topology) {
             return None;
         }
-        resolve_dir(&self.workers, &[topology])
+        topology_dir_names(topology)
+            .iter()
+            .find_map(|t| resolve_dir(&self.workers, &[t]))
     }
 
-    /// Every worker log directory: `(topology dir name, port dir name, path)`, sorted; symlinked
-    /// directories are skipped.
-    pub fn worker_dirs(&self) -> Vec<(String, String, PathBuf)> {
-        let mut out = Vec::new();
-        for (topo, topo_path) in sub_dirs(&self.workers, usize::MAX) {
-            for (port, port_path) in sub_dirs(&topo_path, usize::MAX) {
-                out.push((topo.clone(), port, port_path));
-            }
-        }
-        out.sort();
-        out
-    }
-
-    /// The worker logs, as `topo/port/file` names (sorted), of every worker directory, or only those of
+    /// The worker logs, as `<topology-id>/<port>/<file>` names (sorted), of every worker directory, or only those of
     /// `topology` and/or `port`. At most [`MAX_FILES_PER_DIR`] entries are read from each directory.
     pub fn list_worker_logs(&self, topology: Option<&str>, port: Option<&str>) -> Vec<String> {
         let mut out = Vec::new();
@@ -201,7 +218,10 @@ impl LogRoots {
                 .topology_dir(t)
                 .map(|p| vec![(t.to_string(), p)])
                 .unwrap_or_default(),
-            None => sub_dirs(&self.workers, MAX_FILES_PER_DIR),
+            None => sub_dirs(&self.workers, MAX_FILES_PER_DIR)
+                .into_iter()
+                .map(|(dir, p)| (topology_id_of(&dir), p))
+                .collect(),
         };
         for (topo, topo_path) in topologies {
             for (p, port_path) in sub_dirs(&topo_path, MAX_FILES_PER_DIR) {
@@ -437,7 +457,40 @@ mod tests {
             t.roots.list_daemon_logs(),
             vec!["nimbus.log", "outside.txt"]
         );
-        assert_eq!(t.roots.worker_dirs().len(), 2);
+    }
+
+    #[test]
+    fn topology_ids_map_to_encoded_directories() {
+        let t = tree();
+        // storm-rs's supervisor writes the logs of "my topo-1-1" under "my+topo-1-1".
+        let dir = t
+            .logs
+            .join("workers-artifacts")
+            .join(encode_id("my topo-1-1"))
+            .join("6700");
+        assert!(dir.ends_with("my+topo-1-1/6700"));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("worker.log"), b"spaced").unwrap();
+        let f = t.roots.worker_file("my topo-1-1/6700/worker.log").unwrap();
+        assert_eq!(fs::read(f.path).unwrap(), b"spaced");
+        assert!(t.roots.topology_dir("my topo-1-1").is_some());
+        assert!(t.roots.port_dir("my topo-1-1", "6700").is_some());
+        assert!(t
+            .roots
+            .list_worker_logs(None, None)
+            .contains(&"my topo-1-1/6700/worker.log".to_string()));
+        assert_eq!(
+            t.roots.list_worker_logs(Some("my topo-1-1"), None),
+            vec!["my topo-1-1/6700/worker.log"]
+        );
+        // A name that is not an encoding stays as it is.
+        assert_eq!(topology_id_of("wc-1-2"), "wc-1-2");
+        assert_eq!(topology_id_of("a+b%zz"), "a+b%zz");
+        assert_eq!(topology_id_of("%2E%2E"), "%2E%2E");
+        assert_eq!(
+            t.roots.worker_file("../6700/worker.log"),
+            Err(LogviewerError::NotFound)
+        );
     }
 
     #[test]

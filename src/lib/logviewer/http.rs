@@ -34,7 +34,7 @@ use serde_json::{json, Value};
 use tiny_http::{Header, Method, Request, Response, Server, StatusCode};
 
 use super::files::{dir_files, is_plain_segment, LogFile, LogKind, LogRoots, MAX_FILES_PER_DIR};
-use super::page::{self, Page};
+use super::page::{self, url_decode, Page};
 use super::search::{
     self, parse_int, DeepSearch, LinkBase, SearchRequest, DEFAULT_DEEP_NUM_MATCHES,
     DEFAULT_NUM_MATCHES,
@@ -258,31 +258,6 @@ fn json_error(status: u16, error: &str, message: &str, callback: Option<&str>) -
     )
 }
 
-/// Decodes `%XX` escapes (and `+` as a space when `plus` is set, as in a query); bad escapes stay as
-/// they are, invalid UTF-8 becomes U+FFFD.
-pub fn percent_decode(s: &str, plus: bool) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: Option<&u8>| c.and_then(|c| (*c as char).to_digit(16));
-        match b[i] {
-            b'%' => match (hex(b.get(i + 1)), hex(b.get(i + 2))) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' if plus => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// A parsed query string; the first value of a repeated name wins, as `getParameter` does.
 #[derive(Debug, Default)]
 pub struct Query(Vec<(String, String)>);
@@ -295,7 +270,7 @@ impl Query {
                 .filter(|p| !p.is_empty())
                 .map(|p| {
                     let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                    (percent_decode(k, true), percent_decode(v, true))
+                    (url_decode(k, true), url_decode(v, true))
                 })
                 .collect(),
         )
@@ -310,7 +285,7 @@ impl Query {
 
     /// The `file` parameter, decoded a second time as Storm does.
     pub fn file(&self) -> Option<String> {
-        self.get("file").map(|f| percent_decode(f, true))
+        self.get("file").map(|f| url_decode(f, true))
     }
 }
 
@@ -336,7 +311,7 @@ pub fn handle(ctx: &Context, method: &Method, url: &str, origin: Option<&str>) -
         .strip_prefix('/')
         .unwrap_or("")
         .split('/')
-        .map(|s| percent_decode(s, false))
+        .map(|s| url_decode(s, false))
         .collect();
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     match segs.as_slice() {

@@ -98,6 +98,31 @@ pub fn url_encode(s: &str) -> String {
     out
 }
 
+/// Decodes `%XX` escapes (and `+` as a space when `plus` is set, as in a query); bad escapes stay as
+/// they are, invalid UTF-8 becomes U+FFFD.
+pub fn url_decode(s: &str, plus: bool) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: Option<&u8>| c.and_then(|c| (*c as char).to_digit(16));
+        match b[i] {
+            b'%' => match (hex(b.get(i + 1)), hex(b.get(i + 2))) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' if plus => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Escapes text for HTML content and attribute values.
 pub fn escape_into(s: &str, out: &mut String) {
     for c in s.chars() {
