@@ -19,6 +19,7 @@ pub mod jvm;
 pub mod local;
 pub mod local_state;
 pub mod logging;
+pub mod logviewer;
 pub mod multilang;
 pub mod nimbus;
 pub mod paths;

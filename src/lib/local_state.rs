@@ -223,6 +223,18 @@ impl LocalState {
         })
     }
 
+    /// Opens an existing LocalState for reading without creating anything (`None` when `dir` is not a
+    /// directory), for readers of another process's state (the logviewer reading worker heartbeats).
+    pub fn open_existing(dir: impl Into<PathBuf>) -> Option<LocalState> {
+        let root = dir.into();
+        if !root.is_dir() {
+            return None;
+        }
+        Some(LocalState {
+            store: VersionedStore { root },
+        })
+    }
+
     pub fn dir(&self) -> &Path {
         self.store.root()
     }

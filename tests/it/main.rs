@@ -15,6 +15,7 @@ mod drpc_topology;
 mod java_clients;
 mod java_support;
 mod java_topologies;
+mod logviewer;
 mod multilang_cluster;
 mod nimbus;
 mod nimbus_ha;

@@ -166,6 +166,8 @@ pub enum Command {
     Supervisor,
     /// Run the DRPC server in the foreground.
     Drpc,
+    /// Run the logviewer (this machine's daemon and worker logs over HTTP) in the foreground.
+    Logviewer,
     /// Kill every worker this machine's supervisor started (the supervisor itself keeps running).
     #[command(name = "kill_workers")]
     KillWorkers,
@@ -203,6 +205,7 @@ impl Command {
             Command::Nimbus => "nimbus",
             Command::Supervisor => "supervisor",
             Command::Drpc => "drpc",
+            Command::Logviewer => "logviewer",
             Command::KillWorkers => "kill_workers",
             Command::DrpcClient { .. } => "drpc-client",
         }
@@ -248,7 +251,7 @@ where
     };
     if !matches!(
         cli.command,
-        Command::Nimbus | Command::Supervisor | Command::Drpc
+        Command::Nimbus | Command::Supervisor | Command::Drpc | Command::Logviewer
     ) {
         // Daemons log to their own files.
         crate::logging::init_cli();
@@ -336,7 +339,7 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
         Command::SetLogLevel { set, remove, name } => {
             topology::set_log_level(&conf, name, set, remove)
         }
-        Command::Nimbus | Command::Supervisor | Command::Drpc => {
+        Command::Nimbus | Command::Supervisor | Command::Drpc | Command::Logviewer => {
             let args = crate::daemon::DaemonArgs {
                 conf: cli.conf.clone(),
                 config: cli.config.clone(),
@@ -345,6 +348,7 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
             let result = match &cli.command {
                 Command::Nimbus => crate::nimbus::main(&args),
                 Command::Supervisor => crate::supervisor::main(&args),
+                Command::Logviewer => crate::logviewer::main(&args),
                 _ => crate::drpc::main(&args),
             };
             result.map_err(|e| CliError::Other(format!("{e:#}")))
