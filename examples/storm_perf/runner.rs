@@ -441,6 +441,10 @@ fn local_count(stats: &[ExecutorStatsSnapshot], counter: Counter) -> u64 {
     n
 }
 
+/// Storm's all-time stats window. Nimbus also reports the rolling windows (`600`, `10800`, `86400`)
+/// an executor has been up for at most, with the same counts: only this one is summed.
+const ALL_TIME: &str = ":all-time";
+
 /// Per-executor counts from nimbus's `getTopologyInfo` (all-time window).
 fn cluster_counts(executors: &[ExecutorSummary], counter: Counter) -> BTreeMap<(i32, i32), u64> {
     let mut out = BTreeMap::new();
@@ -450,19 +454,28 @@ fn cluster_counts(executors: &[ExecutorSummary], counter: Counter) -> BTreeMap<(
         let n: i64 = match counter {
             Counter::Emitted(c) if e.component_id == c => stats
                 .emitted
-                .values()
+                .get(ALL_TIME)
+                .into_iter()
                 .flat_map(|m| m.iter())
                 .filter(|(s, _)| !s.starts_with("__"))
                 .map(|(_, v)| *v)
                 .sum(),
             Counter::Executed(c) if e.component_id == c => match &stats.specific {
-                ExecutorSpecificStats::Bolt(b) => {
-                    b.executed.values().flat_map(|m| m.values()).sum()
-                }
+                ExecutorSpecificStats::Bolt(b) => b
+                    .executed
+                    .get(ALL_TIME)
+                    .into_iter()
+                    .flat_map(|m| m.values())
+                    .sum(),
                 _ => 0,
             },
             Counter::Acked(c) if e.component_id == c => match &stats.specific {
-                ExecutorSpecificStats::Spout(s) => s.acked.values().flat_map(|m| m.values()).sum(),
+                ExecutorSpecificStats::Spout(s) => s
+                    .acked
+                    .get(ALL_TIME)
+                    .into_iter()
+                    .flat_map(|m| m.values())
+                    .sum(),
                 _ => 0,
             },
             _ => continue,
