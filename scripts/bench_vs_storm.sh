@@ -26,7 +26,7 @@ cd "$(dirname "$0")/.."
 
 case "${1:-}" in
   -h|--help)
-    sed -n '2,24p' "$0"
+    sed -n '2,23p' "$0"
     [ -x target/release/examples/storm_perf ] && target/release/examples/storm_perf vs-storm --help || true
     exit 0 ;;
 esac

@@ -1607,7 +1607,12 @@ pub fn run(o: &VsOptions, out: &mut dyn FnMut(String)) -> Result<(), String> {
     }
     let result = session(o, &scratch, out);
     sweep(&scratch);
-    if o.keep_scratch || result.is_err() {
+    // Logs are worth keeping when asked for, or when a run failed (a set-up error has none).
+    let has_runs = std::fs::read_dir(&scratch).is_ok_and(|d| {
+        d.flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("run-"))
+    });
+    if o.keep_scratch || (result.is_err() && has_runs) {
         eprintln!("storm_perf vs-storm: logs kept in {}", scratch.display());
     } else {
         let _ = std::fs::remove_dir_all(&scratch);
