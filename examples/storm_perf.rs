@@ -1,10 +1,12 @@
 //! Storm's standard performance topologies (storm-perf), measured in local mode or on a real cluster
-//! (ZooKeeper + nimbus + supervisor + worker processes, started and stopped by this runner).
+//! (ZooKeeper + nimbus + supervisor + worker processes, started and stopped by this runner), and
+//! `vs-storm`: the same workloads on Apache Storm 2.8.3 beside storm-rs, in one run (`peer.rs`).
 //!
 //! ```text
 //! cargo run --release --example storm_perf -- WORKLOAD [--mode local|cluster] [--workers N]
 //!     [--acking on|off] [--warmup SECS] [--duration SECS] [--rate N] [--max-pending N] [--runs N]
-//!     [--ceiling-secs SECS] [--clients N]
+//!     [--ceiling-secs SECS] [--clients N] [--conf KEY=VALUE]... [--json]
+//! cargo run --release --example storm_perf -- vs-storm [--cases …] [--variants …] [--rounds N] …
 //! ```
 //!
 //! Workloads: `ceilings`, `const-spout-only`, `const-spout-null-bolt`, `const-spout-id-bolt-null-bolt`,
@@ -12,7 +14,10 @@
 //! the DRPC HTTP endpoint, `--clients N` concurrent keep-alive HTTP clients, default 8; in local mode
 //! the DRPC server runs in-process, on loopback ports).
 //! Every run prints one result line; see BENCHMARKS.md for what each figure means.
+//! `scripts/bench_vs_storm.sh` builds what `vs-storm` needs and runs it.
 
+#[path = "storm_perf/peer.rs"]
+mod peer;
 #[path = "storm_perf/runner.rs"]
 mod runner;
 
@@ -21,6 +26,23 @@ static GLOBAL: storm::Allocator = storm::Allocator;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "vs-storm") || args.iter().any(|a| a == "--vs-storm") {
+        let options = match peer::VsOptions::parse(&args) {
+            Ok(o) => o,
+            Err(e) => {
+                if !e.is_empty() {
+                    eprintln!("storm_perf vs-storm: {e}\n");
+                }
+                eprintln!("{}", peer::USAGE);
+                std::process::exit(2);
+            }
+        };
+        if let Err(e) = peer::run(&options, &mut |line| println!("{line}")) {
+            eprintln!("storm_perf vs-storm: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let options = match runner::Options::parse(&args) {
         Ok(o) => o,
         Err(e) => {

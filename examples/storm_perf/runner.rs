@@ -20,10 +20,12 @@ use storm::thrift::{ExecutorSpecificStats, ExecutorSummary, TNimbusSyncClient};
 
 pub const USAGE: &str = "usage: storm_perf WORKLOAD [--mode local|cluster] [--workers N] [--acking on|off] \
 [--warmup SECS] [--duration SECS] [--rate N] [--max-pending N] [--runs N] [--ceiling-secs SECS] \
-[--clients N]
+[--clients N] [--conf KEY=VALUE]... [--json]
 workloads: ceilings const-spout-only const-spout-null-bolt const-spout-id-bolt-null-bolt word-count \
 low-throughput-latency startup recovery drpc
-drpc: exclamation over the DRPC HTTP endpoint, --clients N concurrent HTTP clients (default 8)";
+drpc: exclamation over the DRPC HTTP endpoint, --clients N concurrent HTTP clients (default 8)
+--conf: a topology setting (VALUE as JSON when it parses, else a string); --json: one JSON object per run
+storm_perf vs-storm …: storm-rs beside Apache Storm 2.8.3 (storm_perf vs-storm --help)";
 
 /// The constant string of storm-perf's `ConstSpout`-based topologies.
 pub const CONST_VALUE: &str = "some data";
@@ -87,6 +89,22 @@ pub struct Options {
     pub ceiling: Duration,
     /// Concurrent HTTP clients of the drpc workload.
     pub clients: u32,
+    /// Topology settings on top of the workload's own (`--conf KEY=VALUE`).
+    pub conf: Vec<(String, serde_json::Value)>,
+    /// Print one JSON object per run instead of the result line (`--json`; for `vs-storm`).
+    pub json: bool,
+}
+
+/// `KEY=VALUE` of `--conf`: VALUE as JSON when it parses (numbers, booleans, lists), else a string.
+pub fn conf_pair(s: &str) -> Result<(String, serde_json::Value), String> {
+    let (key, value) = s
+        .split_once('=')
+        .filter(|(k, _)| !k.trim().is_empty())
+        .ok_or_else(|| format!("--conf: KEY=VALUE, not '{s}'"))?;
+    let value = value.trim();
+    let json =
+        serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
+    Ok((key.trim().to_owned(), json))
 }
 
 fn secs(s: &str) -> Result<Duration, String> {
@@ -111,6 +129,8 @@ impl Options {
             runs: 1,
             ceiling: Duration::from_secs(2),
             clients: 8,
+            conf: Vec::new(),
+            json: false,
         }
     }
 
@@ -119,6 +139,10 @@ impl Options {
         let workload = Workload::parse(it.next().ok_or("missing WORKLOAD")?)?;
         let mut o = Options::new(workload);
         while let Some(flag) = it.next() {
+            if flag == "--json" {
+                o.json = true;
+                continue;
+            }
             let value = it
                 .next()
                 .ok_or_else(|| format!("{flag} needs a value"))?
@@ -151,6 +175,7 @@ impl Options {
                 "--runs" => o.runs = num()?.max(1) as u32,
                 "--ceiling-secs" => o.ceiling = secs(value)?,
                 "--clients" => o.clients = num()?.clamp(1, 1024) as u32,
+                "--conf" => o.conf.push(conf_pair(value)?),
                 _ => return Err(format!("unknown option {flag}")),
             }
         }
@@ -210,7 +235,7 @@ fn epoch_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn median(v: &[f64]) -> f64 {
+pub fn median(v: &[f64]) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
@@ -419,6 +444,9 @@ fn build(o: &Options, report_dir: &Path) -> Result<Built, String> {
     if acking && o.max_pending > 0 {
         conf.set_max_spout_pending(o.max_pending);
     }
+    for (k, v) in &o.conf {
+        conf.set(k.clone(), v.clone());
+    }
     Ok(Built {
         topology,
         conf,
@@ -441,6 +469,10 @@ fn local_count(stats: &[ExecutorStatsSnapshot], counter: Counter) -> u64 {
     n
 }
 
+/// Storm's all-time stats window. Nimbus also reports the rolling windows (`600`, `10800`, `86400`)
+/// an executor has been up for at most, with the same counts: only this one is summed.
+const ALL_TIME: &str = ":all-time";
+
 /// Per-executor counts from nimbus's `getTopologyInfo` (all-time window).
 fn cluster_counts(executors: &[ExecutorSummary], counter: Counter) -> BTreeMap<(i32, i32), u64> {
     let mut out = BTreeMap::new();
@@ -450,19 +482,28 @@ fn cluster_counts(executors: &[ExecutorSummary], counter: Counter) -> BTreeMap<(
         let n: i64 = match counter {
             Counter::Emitted(c) if e.component_id == c => stats
                 .emitted
-                .values()
+                .get(ALL_TIME)
+                .into_iter()
                 .flat_map(|m| m.iter())
                 .filter(|(s, _)| !s.starts_with("__"))
                 .map(|(_, v)| *v)
                 .sum(),
             Counter::Executed(c) if e.component_id == c => match &stats.specific {
-                ExecutorSpecificStats::Bolt(b) => {
-                    b.executed.values().flat_map(|m| m.values()).sum()
-                }
+                ExecutorSpecificStats::Bolt(b) => b
+                    .executed
+                    .get(ALL_TIME)
+                    .into_iter()
+                    .flat_map(|m| m.values())
+                    .sum(),
                 _ => 0,
             },
             Counter::Acked(c) if e.component_id == c => match &stats.specific {
-                ExecutorSpecificStats::Spout(s) => s.acked.values().flat_map(|m| m.values()).sum(),
+                ExecutorSpecificStats::Spout(s) => s
+                    .acked
+                    .get(ALL_TIME)
+                    .into_iter()
+                    .flat_map(|m| m.values())
+                    .sum(),
                 _ => 0,
             },
             _ => continue,
@@ -497,7 +538,7 @@ pub struct RunResult {
     pub errors: u64,
 }
 
-fn fmt_rate(r: f64) -> String {
+pub fn fmt_rate(r: f64) -> String {
     if r >= 1e6 {
         format!("{:.2}M", r / 1e6)
     } else if r >= 1e3 {
@@ -512,6 +553,31 @@ fn fmt_ms(ns: u64) -> String {
 }
 
 impl RunResult {
+    /// The run as one JSON object (`--json`): what `storm_perf vs-storm` reads from its native runs.
+    pub fn json(&self) -> String {
+        let q = |q: f64| {
+            self.latency
+                .as_ref()
+                .filter(|h| h.count > 0)
+                .map(|h| h.quantile_ns(q))
+        };
+        serde_json::json!({
+            "workload": self.workload,
+            "mode": self.mode,
+            "workers": self.workers,
+            "acking": self.acking,
+            "unit": self.unit,
+            "tuples_per_sec": self.tuples_per_sec,
+            "intervals": self.intervals,
+            "p50_ns": q(0.5),
+            "p99_ns": q(0.99),
+            "rss_mb": self.rss_mb,
+            "cpu_per_million": self.cpu_per_million,
+            "extra": self.extra.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+        })
+        .to_string()
+    }
+
     pub fn line(&self) -> String {
         if self.workload == Workload::Drpc.name() {
             return self.drpc_line();
@@ -607,10 +673,10 @@ pub fn run(o: &Options, out: &mut dyn FnMut(String)) -> Result<Vec<RunResult>, S
                 ("queue-handoff".to_string(), ceilings.queue_items_per_sec)
             });
         }
-        out(r.line());
+        out(if o.json { r.json() } else { r.line() });
         results.push(r);
     }
-    if results.len() > 1 && results.iter().any(|r| r.intervals > 0) {
+    if !o.json && results.len() > 1 && results.iter().any(|r| r.intervals > 0) {
         let rates: Vec<f64> = results.iter().map(|r| r.tuples_per_sec).collect();
         let p99: Vec<f64> = results
             .iter()
@@ -745,7 +811,7 @@ fn run_local(o: &Options) -> Result<RunResult, String> {
 // Cluster mode.
 
 /// The release binaries (`nimbus`, `supervisor`, `worker`) next to this program.
-fn bin_dir() -> PathBuf {
+pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
     let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
     if matches!(
@@ -757,7 +823,7 @@ fn bin_dir() -> PathBuf {
     dir
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -830,14 +896,29 @@ impl PerfCluster {
 "task.heartbeat.frequency.secs" = 1
 "task.refresh.poll.secs" = 2
 "topology.message.timeout.secs" = 30
-{extra_toml}
 "#,
             ports = ports.join(",")
         );
+        // `extra_toml` may override a key of the base configuration (TOML allows no duplicates).
+        let key = |line: &str| line.split_once('=').map(|(k, _)| k.trim().to_owned());
+        let overridden: Vec<String> = extra_toml.lines().filter_map(key).collect();
+        let mut toml: String = toml
+            .lines()
+            .filter(|l| key(l).is_none_or(|k| !overridden.contains(&k)))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        toml.push_str(extra_toml);
+        toml.push('\n');
         std::fs::write(&c.config, toml).map_err(|e| e.to_string())?;
         c.nimbus = Some(c.spawn("nimbus")?);
         let end = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", nimbus_port)).is_err() {
+            if let Some(Ok(Some(status))) = c.nimbus.as_mut().map(Child::try_wait) {
+                return Err(format!(
+                    "nimbus exited ({status}): {}",
+                    std::fs::read_to_string(c.dir.join("nimbus/stderr.txt")).unwrap_or_default()
+                ));
+            }
             if Instant::now() > end {
                 return Err("nimbus did not listen within 30 s".into());
             }
@@ -931,6 +1012,16 @@ impl PerfCluster {
         storm::client::NimbusClient::connect_leader(&self.conf()?).map_err(|e| e.to_string())
     }
 
+    /// The nimbus and supervisor (and drpc) processes.
+    pub fn daemon_pids(&self) -> Vec<u32> {
+        self.nimbus
+            .iter()
+            .chain(self.supervisor.iter())
+            .chain(self.others.iter())
+            .map(Child::id)
+            .collect()
+    }
+
     pub fn worker_pids(&self) -> Vec<u32> {
         let mut out = Vec::new();
         if let Ok(workers) = std::fs::read_dir(self.supervisor_local.join("workers")) {
@@ -952,7 +1043,7 @@ impl PerfCluster {
     }
 }
 
-fn alive(pid: u32) -> bool {
+pub fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => !stat
             .rsplit_once(')')
@@ -961,7 +1052,7 @@ fn alive(pid: u32) -> bool {
     }
 }
 
-fn kill9(pid: u32) {
+pub fn kill9(pid: u32) {
     let _ = nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),
         nix::sys::signal::Signal::SIGKILL,
@@ -1237,6 +1328,9 @@ fn drpc_topology(o: &Options) -> Result<(StormTopology, TopologyConf), String> {
     conf.set_num_ackers(if o.acking() { 1 } else { 0 });
     if o.acking() && o.max_pending > 0 {
         conf.set_max_spout_pending(o.max_pending);
+    }
+    for (k, v) in &o.conf {
+        conf.set(k.clone(), v.clone());
     }
     Ok((topology, conf))
 }
