@@ -351,10 +351,10 @@ impl Nimbus {
     // ---- cleanup ----
 
     /// Storm's `doCleanup` (caller holds the submit lock; leader only): topology ids with a
-    /// `/workerbeats` or `/errors` directory or a `nimbus/stormdist` directory but no storm base lose
-    /// them. Storm waits `nimbus.topology.blobstore.deletion.delay.ms` first; storm-rs deletes at once
-    /// (REMOVE already deleted them; this only catches leftovers of crashes), which is safe because
-    /// submission writes the stormdist directory under the same lock before `/storms`.
+    /// `/workerbeats` or `/errors` directory or code blobs (`<id>-stormjar.jar`, …) but no storm base
+    /// lose them. Storm waits `nimbus.topology.blobstore.deletion.delay.ms` first; storm-rs deletes at
+    /// once (REMOVE already deleted them; this only catches leftovers of crashes), which is safe
+    /// because submission writes the code blobs under the same lock before `/storms`.
     pub(super) fn cleanup_locked(&self) -> Result<Vec<String>> {
         if !self.elector.is_leader() {
             return Ok(Vec::new());

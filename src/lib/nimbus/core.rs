@@ -1070,7 +1070,7 @@ impl Nimbus {
     }
 
     /// The REMOVE transition: only on the leader, only for a still-KILLED topology whose latest kill
-    /// scheduled this removal. Also drops the heartbeat and error trees and the stormdist directory.
+    /// scheduled this removal. Also drops the heartbeat and error trees and the code blobs.
     fn remove_if_killed(&self, id: &str, generation: u64) -> Result<()> {
         if !self.elector.is_leader() {
             tracing::info!(topology = %id, "not the leader any more; the leader finishes the kill");
@@ -1221,7 +1221,7 @@ impl Nimbus {
         self.facts(id).map(|f| f.num_tasks).unwrap_or(0)
     }
 
-    /// What nimbus remembers about a topology, read from its stormdist files the first time.
+    /// What nimbus remembers about a topology, read from its code blobs the first time.
     pub(super) fn facts(&self, id: &str) -> Result<TopoFacts> {
         if let Some(f) = lock(&self.facts).get(id) {
             return Ok(f.clone());

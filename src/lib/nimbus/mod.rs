@@ -9,11 +9,12 @@
 //!   `nimbus.cleanup.inbox.freq.secs` (every nimbus, as Storm's `cleanInbox`);
 //! * submission (`submitTopology[WithOpts]`, `isTopologyNameAllowed`): Storm's name rule and error texts,
 //!   conf normalization, `normalize_topology` + system-topology validation, id
-//!   `<name>-<counter>-<epoch secs>`, the legacy `nimbus/stormdist/<id>/{stormjar.jar, stormcode.ser,
-//!   stormconf.ser}` written through temporary names, then `/credentials/<id>` (if any),
+//!   `<name>-<counter>-<epoch secs>`, the code stored as Storm's blobs `<id>-stormjar.jar`,
+//!   `<id>-stormcode.ser`, `<id>-stormconf.ser` (see [`replication`]; submission waits for
+//!   `topology.min.replication.count` nimbuses to hold them), then `/credentials/<id>` (if any),
 //!   `/workerbeats/<id>`, `/errors/<id>` and `/storms/<id>` in ZooKeeper, then an immediate
-//!   `mkAssignments` (Storm waits for the next monitor round). Java components (Java-serialized
-//!   objects, `JavaObject`) are refused with `InvalidTopologyException`;
+//!   `mkAssignments` (Storm waits for the next monitor round). Java components (`serialized_java`)
+//!   are accepted and run in the worker's embedded JVM; `topology.blobstore.map` keys must exist;
 //! * scheduling ([`assign`], [`scheduler`]): Storm's `mkAssignments` with `DefaultScheduler` over
 //!   `EvenScheduler`, on the leader, at submit, after DO_REBALANCE and every `nimbus.monitor.freq.secs`
 //!   (first round one period after start). Slots are the `meta` ports of the live `/supervisors`
@@ -37,13 +38,10 @@
 //!   and `num_workers`, rescheduled from scratch with the topology's slots free, back to the previous
 //!   status), all on timer threads; a nimbus that gains leadership re-schedules the REMOVE of every
 //!   KILLED topology and the DO_REBALANCE of every REBALANCING one;
-//! * cleanup (leader, every monitor round): topology ids with `/workerbeats`, `/errors` or
-//!   `nimbus/stormdist` entries but no `/storms` node lose them at once (Storm waits
+//! * cleanup (leader, every monitor round): topology ids with `/workerbeats` or `/errors`
+//!   entries but no `/storms` node lose them at once (Storm waits
 //!   `nimbus.topology.blobstore.deletion.delay.ms`; here REMOVE already deletes them, so this only
 //!   catches leftovers, and it runs under the submit lock so it never races a submission);
-//! * the HTTP file server ([`http`]) on `nimbus.http.port` (0 = any free port, see
-//!   [`NimbusDaemon::http_addr`]): `GET /stormdist/<url-encoded id>/<stormjar.jar|stormcode.ser|
-//!   stormconf.ser>`, 200 / 404 / 503 (not the leader) / 400 (path traversal), four threads;
 //! * reads: `getClusterInfo` (supervisors with used slots from the assignments; topologies with
 //!   workers and executors from their assignment), `getTopologyInfo[ByName][WithOpts]` (executors with
 //!   host, port, uptime since their start time and stats from `/workerbeats`; every component's errors
@@ -55,21 +53,20 @@
 //! * dynamic log levels: `setLogConfig` / `getLogConfig` on `/logconfigs/<id>` with Storm's merge;
 //! * the blob store ([`blobstore`]): Storm's LocalFsBlobStore layout under `<storm.local.dir>/blobs`
 //!   and the fourteen blob methods; `dependency_jars`/`dependency_artifacts` entries that are blob
-//!   keys (Storm's `StormSubmitter`) are copied to `nimbus/stormdist/<id>/dependencies/<key>` at
-//!   submit, beside storm-rs's `<file name>=<upload location>` form;
+//!   keys (Storm's `StormSubmitter` and `storm jar --jars/--artifacts`) must exist at submit;
+//!   supervisors download them by key like the topology's code;
 //! * HA: every nimbus registers `/nimbuses/<host:port>` (ephemeral) and joins the election on
 //!   `/leader-lock` as `host:port` (`storm.local.hostname`, else the machine's host name); writes on a
 //!   non-leader fail with Storm's `not a leader, current leader is <host:port>`.
 //!
-//! **Out of scope here:** blob replication between nimbuses (`/blobstore` znodes), pushing
+//! **Out of scope here:** pushing
 //! assignments to supervisors over Thrift (they watch ZooKeeper), RPC heartbeats, the blacklist scheduler, resource-aware scheduling, rebalance's
 //! resource and conf overrides, the topology history, authorization, and every other `Nimbus`
 //! method — those answer `<method> is not supported by storm-rs yet` (a `TApplicationException`).
 //! Without an assignment, `getClusterInfo` reports a topology's planned executors
 //! (`component_executors`) and `num_workers` from its storm base; `num_tasks` always comes from the
-//! task numbering of its system topology. Differences from Storm: the code lives in
-//! `nimbus/stormdist/` (pre-blobstore layout); REMOVE also drops `/workerbeats/<id>`, `/errors/<id>`
-//! and the stormdist directory at once; no wait for heartbeat recovery after gaining leadership (an
+//! task numbering of its system topology. Differences from Storm: REMOVE also drops `/workerbeats/<id>`, `/errors/<id>`
+//! and the topology's code blobs at once; no wait for heartbeat recovery after gaining leadership (an
 //! executor first seen counts from that moment, which gives it a full timeout).
 
 pub mod assign;
