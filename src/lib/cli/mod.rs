@@ -150,6 +150,8 @@ pub enum Command {
     Supervisor,
     /// Run the DRPC server in the foreground.
     Drpc,
+    /// Run the Storm UI (REST API and web pages on ui.port) in the foreground.
+    Ui,
     /// Kill every worker this machine's supervisor started (the supervisor itself keeps running).
     #[command(name = "kill_workers")]
     KillWorkers,
@@ -185,6 +187,7 @@ impl Command {
             Command::Nimbus => "nimbus",
             Command::Supervisor => "supervisor",
             Command::Drpc => "drpc",
+            Command::Ui => "ui",
             Command::KillWorkers => "kill_workers",
             Command::DrpcClient { .. } => "drpc-client",
         }
@@ -230,7 +233,7 @@ where
     };
     if !matches!(
         cli.command,
-        Command::Nimbus | Command::Supervisor | Command::Drpc
+        Command::Nimbus | Command::Supervisor | Command::Drpc | Command::Ui
     ) {
         // Daemons log to their own files.
         crate::logging::init_cli();
@@ -314,7 +317,7 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
             },
         ),
         Command::GetErrors { name } => topology::get_errors(&conf, name),
-        Command::Nimbus | Command::Supervisor | Command::Drpc => {
+        Command::Nimbus | Command::Supervisor | Command::Drpc | Command::Ui => {
             let args = crate::daemon::DaemonArgs {
                 conf: cli.conf.clone(),
                 config: cli.config.clone(),
@@ -323,6 +326,7 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
             let result = match &cli.command {
                 Command::Nimbus => crate::nimbus::main(&args),
                 Command::Supervisor => crate::supervisor::main(&args),
+                Command::Ui => crate::ui::main(&args),
                 _ => crate::drpc::main(&args),
             };
             result.map_err(|e| CliError::Other(format!("{e:#}")))
