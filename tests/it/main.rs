@@ -19,3 +19,4 @@ mod nimbus;
 mod storm_cluster;
 mod support;
 mod thrift_compat;
+mod ui;
