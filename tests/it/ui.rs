@@ -993,3 +993,122 @@ fn ui_without_nimbus_answers_storms_errors_and_survives_bad_requests() {
     assert!(log.contains("ui started"), "{log}");
     assert!(log.contains("ui stopped"), "{log}");
 }
+
+/// The figure for BENCHMARKS.md (not a test; `#[ignore]`d): the topology page of a 500-component
+/// topology (1 spout and 499 bolts in 10 layers, 2 workers) through the REST API and rendered in
+/// headless Chromium, and the UI daemon's memory. Run it with release binaries:
+///
+/// ```sh
+/// cargo test --release --test it -- --ignored --nocapture ui_bench_500_components
+/// ```
+#[test]
+#[ignore]
+fn ui_bench_500_components() {
+    use storm::local::perf::{ConstSpout, IdBolt};
+    let mut c = TestCluster::start("ui-bench", &[]);
+    c.add_supervisor(2);
+    c.wait_supervisors(1);
+    let port = c.add_ui(&[]);
+    let ui = Ui::new(port);
+    let mut b = TopologyBuilder::new();
+    b.set_spout("spout", ConstSpout::new("x", true).with_rate(10), 1);
+    let mut previous = vec!["spout".to_string()];
+    let mut made = 1;
+    for layer in 0..10 {
+        let width = if layer == 9 { 49 } else { 50 };
+        let mut this = Vec::new();
+        for i in 0..width {
+            let name = format!("l{layer}b{i:02}");
+            b.set_bolt(&name, IdBolt, 1)
+                .shuffle_grouping(&previous[i % previous.len()]);
+            this.push(name);
+            made += 1;
+        }
+        previous = this;
+    }
+    assert_eq!(made, 500);
+    let topology = b.create_topology().unwrap();
+    let mut conf = TopologyConf::new();
+    conf.set_num_workers(2).set_max_spout_pending(100);
+    storm::submitter::submit_to_cluster(&c.conf(), "big", &conf, &topology, &empty_jar(&c.dir))
+        .unwrap_or_else(|e| panic!("submit: {e}\n{}", c.logs()));
+    let id = c.topology_id("big").unwrap();
+    wait_until(
+        Duration::from_secs(300),
+        "every bolt to have executed tuples",
+        || {
+            let p = ui.json(&format!("/api/v1/topology/{id}"));
+            p["bolts"].as_array().is_some_and(|b| {
+                b.len() == 499 && b.iter().all(|x| x["executed"].as_i64().unwrap_or(0) > 0)
+            })
+        },
+    );
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let time = |f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        f();
+        t.elapsed().as_secs_f64() * 1000.0
+    };
+    let mut bytes = 0;
+    let rest: Vec<f64> = (0..20)
+        .map(|_| {
+            time(&mut || {
+                let r = ui.get(&format!("/api/v1/topology/{id}"));
+                assert_eq!(r.status, 200, "{}", r.body);
+                bytes = r.body.len();
+            })
+        })
+        .collect();
+    let mut client = c.nimbus_client();
+    let thrift: Vec<f64> = (0..20)
+        .map(|_| {
+            time(&mut || {
+                client
+                    .raw()
+                    .get_topology_page_info(id.clone(), ":all-time".into(), false)
+                    .unwrap();
+            })
+        })
+        .collect();
+    let viz: Vec<f64> = (0..10)
+        .map(|_| {
+            time(&mut || {
+                assert_eq!(
+                    ui.get(&format!("/api/v1/topology/{id}/visualization"))
+                        .status,
+                    200
+                );
+            })
+        })
+        .collect();
+    let (ok, out, err) = run_python(
+        "ui_page_timing.py",
+        &[&ui.base, &id, "5"],
+        Duration::from_secs(600),
+    );
+    assert!(ok, "ui_page_timing.py: {out}{err}");
+    let pid = c.others[0].pid();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string())
+            .unwrap_or_default()
+    };
+    println!(
+        "ui bench, 500 components: GET /api/v1/topology/<id> median {:.1} ms ({} bytes; \
+         nimbus getTopologyPageInfo alone {:.1} ms), GET /visualization median {:.1} ms; \
+         browser: {}; ui RSS {} kB (peak {} kB)",
+        median(rest),
+        bytes,
+        median(thrift),
+        median(viz),
+        out.trim(),
+        field("VmRSS:"),
+        field("VmHWM:")
+    );
+}

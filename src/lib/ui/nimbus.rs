@@ -19,6 +19,9 @@ pub type Client = NimbusSyncClient<InProto, OutProto>;
 pub const MAX_IDLE: usize = 8;
 /// How long a connection is reused.
 pub const MAX_AGE: Duration = Duration::from_secs(60);
+/// The largest nimbus reply the UI reads (at least; `nimbus.thrift.max_buffer_size` when larger):
+/// the per-executor stats of a topology of 500 components are several megabytes.
+pub const MIN_REPLY_BYTES: usize = 64 * 1024 * 1024;
 /// The longest the UI waits for one nimbus reply (a hung nimbus must not hold the UI's threads for
 /// `storm.thrift.socket.timeout.ms`, ten minutes by default).
 pub const MAX_REPLY_WAIT_MS: u64 = 60_000;
@@ -26,6 +29,7 @@ pub const MAX_REPLY_WAIT_MS: u64 = 60_000;
 /// A pool of connections to the leader nimbus.
 pub struct NimbusPool {
     conf: Config,
+    max_reply_bytes: usize,
     idle: Mutex<Vec<(NimbusClient, Instant)>>,
 }
 
@@ -48,8 +52,15 @@ impl NimbusPool {
             .unwrap_or(MAX_REPLY_WAIT_MS)
             .clamp(1, MAX_REPLY_WAIT_MS);
         conf.set("storm.thrift.socket.timeout.ms", timeout);
+        let max_reply_bytes = conf
+            .get_u64("nimbus.thrift.max_buffer_size")
+            .ok()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0)
+            .max(MIN_REPLY_BYTES);
         NimbusPool {
             conf,
+            max_reply_bytes,
             idle: Mutex::new(Vec::new()),
         }
     }
@@ -106,7 +117,7 @@ impl NimbusPool {
                 }
             }
         }
-        let c = NimbusClient::connect_leader(&self.conf)?;
+        let c = NimbusClient::connect_leader_limited(&self.conf, self.max_reply_bytes)?;
         self.run(c, Instant::now(), &mut f)
     }
 
@@ -115,7 +126,7 @@ impl NimbusPool {
         &self,
         mut f: impl FnMut(&mut Client) -> thrift::Result<T>,
     ) -> Result<T, NimbusClientError> {
-        let c = NimbusClient::connect_leader(&self.conf)?;
+        let c = NimbusClient::connect_leader_limited(&self.conf, self.max_reply_bytes)?;
         self.run(c, Instant::now(), &mut f)
     }
 }
