@@ -7,8 +7,9 @@
 #
 # Installs: Debian's zookeeper (the server the integration tests start), a JDK and Maven (Java topologies:
 # storm-rs's Java bridge and the test jars, built against Storm's jars from Maven Central), python3 venv
-# support, curl (the HTTP client the DRPC tests use), and a test
-# virtualenv at target/test-venv with the outside clients the tests drive (thriftpy2, streamparse, pystorm).
+# support, curl (the HTTP client the DRPC and UI tests use), Chromium and its WebDriver (the UI's pages
+# are tested in a headless browser), and a test virtualenv at target/test-venv with the outside clients
+# the tests drive (thriftpy2, streamparse, pystorm; requests and selenium for the UI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,8 @@ command -v mvn >/dev/null || need_apt+=(maven)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v cc >/dev/null || need_apt+=(gcc) # mimalloc (the binaries' allocator) is C
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)               # the UI's pages, headless
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)     # driven through WebDriver
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -35,6 +38,10 @@ if ! "$venv/bin/python" -c 'import thriftpy2, streamparse, pystorm' 2>/dev/null;
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check thriftpy2 streamparse pystorm
+fi
+if ! "$venv/bin/python" -c 'import requests, selenium' 2>/dev/null; then
+  echo "test.sh: adding requests and selenium to $venv (the UI tests' HTTP and WebDriver clients)"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check requests selenium
 fi
 export STORM_TEST_PYTHON="$PWD/$venv/bin/python"
 

@@ -63,6 +63,16 @@ pub const MAX_REPLY_BYTES: usize = 1_048_576;
 
 /// Opens a framed binary Thrift connection to `addr` (`host:port`), with `read_timeout` on replies.
 pub fn connect(addr: &str, read_timeout: Duration) -> Result<(InProto, OutProto), std::io::Error> {
+    connect_limited(addr, read_timeout, MAX_REPLY_BYTES)
+}
+
+/// [`connect`] accepting replies of up to `max_reply_bytes` (the UI reads the stats of every
+/// executor of big topologies, which are over [`MAX_REPLY_BYTES`]).
+pub fn connect_limited(
+    addr: &str,
+    read_timeout: Duration,
+    max_reply_bytes: usize,
+) -> Result<(InProto, OutProto), std::io::Error> {
     let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
     for sock in addr.to_socket_addrs()? {
         match TcpStream::connect_timeout(&sock, CONNECT_TIMEOUT) {
@@ -76,7 +86,7 @@ pub fn connect(addr: &str, read_timeout: Duration) -> Result<(InProto, OutProto)
                     BoundedBinaryInputProtocol::for_messages(
                         TFramedReadTransport::new(r),
                         false,
-                        MAX_REPLY_BYTES,
+                        max_reply_bytes,
                     ),
                     TBinaryOutputProtocol::new(TFramedWriteTransport::new(w), true),
                 ));
@@ -96,9 +106,20 @@ pub struct NimbusClient {
 impl NimbusClient {
     /// Connects to nimbus at `addr` (no leader check).
     pub fn connect(addr: &str, read_timeout: Duration) -> Result<NimbusClient, NimbusClientError> {
-        let (i, o) = connect(addr, read_timeout).map_err(|source| NimbusClientError::Connect {
-            addr: addr.to_string(),
-            source,
+        NimbusClient::connect_limited(addr, read_timeout, MAX_REPLY_BYTES)
+    }
+
+    /// Connects to nimbus at `addr`, accepting replies of up to `max_reply_bytes`.
+    pub fn connect_limited(
+        addr: &str,
+        read_timeout: Duration,
+        max_reply_bytes: usize,
+    ) -> Result<NimbusClient, NimbusClientError> {
+        let (i, o) = connect_limited(addr, read_timeout, max_reply_bytes).map_err(|source| {
+            NimbusClientError::Connect {
+                addr: addr.to_string(),
+                source,
+            }
         })?;
         Ok(NimbusClient {
             addr: addr.to_string(),
@@ -108,6 +129,14 @@ impl NimbusClient {
 
     /// Finds the leader through `nimbus.seeds` + `getLeader` and connects to it.
     pub fn connect_leader(conf: &Config) -> Result<NimbusClient, NimbusClientError> {
+        NimbusClient::connect_leader_limited(conf, MAX_REPLY_BYTES)
+    }
+
+    /// [`NimbusClient::connect_leader`] accepting replies of up to `max_reply_bytes`.
+    pub fn connect_leader_limited(
+        conf: &Config,
+        max_reply_bytes: usize,
+    ) -> Result<NimbusClient, NimbusClientError> {
         let seeds = conf.get_string_list("nimbus.seeds")?;
         let port = conf.get_port("nimbus.thrift.port")?;
         let timeout = Duration::from_millis(conf.get_u64("storm.thrift.socket.timeout.ms")?);
@@ -118,10 +147,11 @@ impl NimbusClient {
             } else {
                 format!("{seed}:{port}")
             };
-            let leader = NimbusClient::connect(&addr, timeout).and_then(|mut c| {
-                let leader = c.leader()?;
-                Ok((c, leader))
-            });
+            let leader =
+                NimbusClient::connect_limited(&addr, timeout, max_reply_bytes).and_then(|mut c| {
+                    let leader = c.leader()?;
+                    Ok((c, leader))
+                });
             match leader {
                 Ok((c, leader)) => {
                     let leader_addr = format!("{}:{}", leader.host, leader.port);
@@ -130,7 +160,7 @@ impl NimbusClient {
                     {
                         return Ok(c);
                     }
-                    match NimbusClient::connect(&leader_addr, timeout) {
+                    match NimbusClient::connect_limited(&leader_addr, timeout, max_reply_bytes) {
                         Ok(c) => return Ok(c),
                         Err(e) => tried.push(format!(
                             "{addr} named leader {leader_addr}, which failed: {e}"

@@ -309,6 +309,24 @@ impl TestCluster {
         });
     }
 
+    /// Starts a `ui` daemon on a free port with `-c` overrides `extra` (e.g. `ui.actions.enabled=false`)
+    /// and returns its port once it listens.
+    pub fn add_ui(&mut self, extra: &[&str]) -> u16 {
+        let port = free_port();
+        let mut args = vec![
+            format!("ui.port={port}"),
+            "ui.host=\"127.0.0.1\"".to_string(),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let name = format!("ui{}", self.others.len());
+        let d = self.daemon(&name, env!("CARGO_BIN_EXE_ui"), args);
+        self.others.push(d);
+        wait_until(Duration::from_secs(30), "the ui to listen", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        port
+    }
+
     /// The cluster configuration as a client sees it.
     pub fn conf(&self) -> Config {
         Config::load(&ConfigOptions {

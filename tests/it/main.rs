@@ -23,3 +23,4 @@ mod stats_windows;
 mod storm_cluster;
 mod support;
 mod thrift_compat;
+mod ui;

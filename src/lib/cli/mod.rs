@@ -168,6 +168,8 @@ pub enum Command {
     Drpc,
     /// Run the logviewer (this machine's daemon and worker logs over HTTP) in the foreground.
     Logviewer,
+    /// Run the Storm UI (REST API and web pages on ui.port) in the foreground.
+    Ui,
     /// Kill every worker this machine's supervisor started (the supervisor itself keeps running).
     #[command(name = "kill_workers")]
     KillWorkers,
@@ -206,6 +208,7 @@ impl Command {
             Command::Supervisor => "supervisor",
             Command::Drpc => "drpc",
             Command::Logviewer => "logviewer",
+            Command::Ui => "ui",
             Command::KillWorkers => "kill_workers",
             Command::DrpcClient { .. } => "drpc-client",
         }
@@ -251,7 +254,7 @@ where
     };
     if !matches!(
         cli.command,
-        Command::Nimbus | Command::Supervisor | Command::Drpc | Command::Logviewer
+        Command::Nimbus | Command::Supervisor | Command::Drpc | Command::Logviewer | Command::Ui
     ) {
         // Daemons log to their own files.
         crate::logging::init_cli();
@@ -339,7 +342,7 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
         Command::SetLogLevel { set, remove, name } => {
             topology::set_log_level(&conf, name, set, remove)
         }
-        Command::Nimbus | Command::Supervisor | Command::Drpc | Command::Logviewer => {
+        Command::Nimbus | Command::Supervisor | Command::Drpc | Command::Logviewer | Command::Ui => {
             let args = crate::daemon::DaemonArgs {
                 conf: cli.conf.clone(),
                 config: cli.config.clone(),
@@ -349,6 +352,7 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
                 Command::Nimbus => crate::nimbus::main(&args),
                 Command::Supervisor => crate::supervisor::main(&args),
                 Command::Logviewer => crate::logviewer::main(&args),
+                Command::Ui => crate::ui::main(&args),
                 _ => crate::drpc::main(&args),
             };
             result.map_err(|e| CliError::Other(format!("{e:#}")))

@@ -985,6 +985,7 @@ impl Nimbus {
             },
         )?;
         tracing::info!(topology = %id, wait_secs = delay, "topology killed; removal scheduled");
+        self.add_to_history(&id);
         self.schedule_removal(&id, Duration::from_secs(delay as u64));
         Ok(())
     }

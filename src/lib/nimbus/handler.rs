@@ -129,12 +129,14 @@ impl NimbusSyncHandler for NimbusHandler {
 
     fn handle_debug(
         &self,
-        _name: String,
-        _component: String,
-        _enable: bool,
-        _sampling_percentage: OrderedFloat<f64>,
+        name: String,
+        component: String,
+        enable: bool,
+        sampling_percentage: OrderedFloat<f64>,
     ) -> thrift::Result<()> {
-        Err(to_thrift(unsupported("debug")))
+        self.0
+            .debug(&name, &component, enable, sampling_percentage.0)
+            .map_err(to_thrift)
     }
 
     fn handle_set_worker_profiler(
@@ -347,15 +349,20 @@ impl NimbusSyncHandler for NimbusHandler {
         self.0.read_user_topology(&id).map_err(to_thrift)
     }
 
-    fn handle_get_topology_history(&self, _user: String) -> thrift::Result<TopologyHistoryInfo> {
-        Err(to_thrift(unsupported("getTopologyHistory")))
+    fn handle_get_topology_history(&self, user: String) -> thrift::Result<TopologyHistoryInfo> {
+        self.0
+            .topology_history(&user)
+            .map(|ids| TopologyHistoryInfo {
+                topo_ids: Some(ids),
+            })
+            .map_err(to_thrift)
     }
 
     fn handle_get_owner_resource_summaries(
         &self,
-        _owner: String,
+        owner: String,
     ) -> thrift::Result<Vec<OwnerResourceSummary>> {
-        Err(to_thrift(unsupported("getOwnerResourceSummaries")))
+        self.0.owner_resource_summaries(&owner).map_err(to_thrift)
     }
 
     fn handle_get_supervisor_assignments(

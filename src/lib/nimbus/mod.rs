@@ -61,7 +61,7 @@
 //!
 //! **Out of scope here:** pushing
 //! assignments to supervisors over Thrift (they watch ZooKeeper), RPC heartbeats, the blacklist scheduler, resource-aware scheduling, rebalance's
-//! resource and conf overrides, the topology history, authorization, and every other `Nimbus`
+//! resource and conf overrides, profiling, authorization, and every other `Nimbus`
 //! method — those answer `<method> is not supported by storm-rs yet` (a `TApplicationException`).
 //! Without an assignment, `getClusterInfo` reports a topology's planned executors
 //! (`component_executors`) and `num_workers` from its storm base; `num_tasks` always comes from the
@@ -79,6 +79,7 @@ pub mod replication;
 pub mod scheduler;
 #[cfg(test)]
 mod tests;
+pub mod ui_calls;
 
 use std::sync::Arc;
 
@@ -92,9 +93,11 @@ pub use handler::NimbusHandler;
 
 /// `Nimbus` string arguments Storm's Java clients send as `null` (left out of the call): the UI asks
 /// `getSupervisorPageInfo(id, null, …)` or `(null, host, …)`, `getTopologyHistory(null)`,
-/// `getOwnerResourceSummaries(null)`. They arrive as `""`.
+/// `getOwnerResourceSummaries(null)`, `debug(name, null, …)` for the whole topology. They arrive as
+/// `""`.
 pub const NULLABLE_STRING_ARGS: &[(&str, &[i16])] = &[
     ("getSupervisorPageInfo", &[1, 2]),
+    ("debug", &[2]),
     ("getTopologyHistory", &[1]),
     ("getOwnerResourceSummaries", &[1]),
 ];

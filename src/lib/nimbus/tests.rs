@@ -420,6 +420,64 @@ fn submit_status_changes_and_kill_in_memory() {
 }
 
 #[test]
+fn history_owner_resources_and_debug_for_the_ui() {
+    let f = fixture();
+    let n = &f.nimbus;
+    let jar = upload(n, b"jar bytes");
+    let id = n
+        .submit(
+            "wc",
+            &jar,
+            r#"{"topology.workers": 2}"#,
+            &word_count("word"),
+            TopologyInitialStatus::ACTIVE,
+            None,
+        )
+        .unwrap();
+    // No assignment yet: no topology has run, none was killed.
+    assert!(n.topology_history("").unwrap().is_empty());
+    let owners = n.owner_resource_summaries("").unwrap();
+    assert_eq!(owners.len(), 1);
+    assert_eq!(owners[0].total_topologies, Some(1));
+    assert_eq!(owners[0].total_workers, Some(0));
+    assert_eq!(owners[0].memory_guarantee, None);
+    let nobody = n.owner_resource_summaries("nobody").unwrap();
+    assert_eq!(nobody.len(), 1);
+    assert_eq!(nobody[0].total_topologies, Some(0));
+
+    n.debug("wc", "", true, 150.0).unwrap();
+    n.debug("wc", "count", true, 5.0).unwrap();
+    let debug = n
+        .cluster()
+        .storm_base(&id, false)
+        .unwrap()
+        .unwrap()
+        .component_debug
+        .unwrap();
+    assert_eq!(debug[&id].enable, Some(true));
+    assert_eq!(debug[&id].samplingpct.map(|p| p.0), Some(100.0));
+    assert_eq!(debug["count"].samplingpct.map(|p| p.0), Some(5.0));
+    n.debug("wc", "", false, 0.0).unwrap();
+    let base = n.cluster().storm_base(&id, false).unwrap().unwrap();
+    assert_eq!(base.component_debug.unwrap()[&id].enable, Some(false));
+    assert_eq!(
+        n.debug("ghost", "", true, 1.0),
+        Err(NimbusError::NotAlive("ghost is not alive".into()))
+    );
+
+    // A killed topology stays in the history (a restarted nimbus reads it from nimbus/history).
+    n.kill("wc", Some(0)).unwrap();
+    wait_for("the killed topology to be removed", || {
+        n.cluster().active_storms().unwrap().is_empty()
+    });
+    assert_eq!(n.topology_history("someone").unwrap(), vec![id.clone()]);
+    let handler = NimbusHandler(n.clone());
+    let h = handler.handle_get_topology_history(String::new()).unwrap();
+    assert_eq!(h.topo_ids, Some(vec![id]));
+    n.shutdown();
+}
+
+#[test]
 fn inactive_submit_and_non_leader_refusal() {
     let f = fixture();
     let id = f
@@ -476,12 +534,14 @@ fn inactive_submit_and_non_leader_refusal() {
 fn unsupported_methods_answer_an_error() {
     let f = fixture();
     let handler = NimbusHandler(f.nimbus.clone());
-    let err = handler.handle_get_topology_history("x".into()).unwrap_err();
+    let err = handler
+        .handle_get_supervisor_assignments("x".into())
+        .unwrap_err();
     match err {
         thrift::Error::Application(e) => {
             assert_eq!(
                 e.message,
-                "getTopologyHistory is not supported by storm-rs yet"
+                "getSupervisorAssignments is not supported by storm-rs yet"
             )
         }
         other => panic!("{other:?}"),
