@@ -878,15 +878,14 @@ fn storm_java_clients_against_our_daemons() {
     // A method storm-rs does not serve: a TApplicationException with a clear message, and the same
     // connection answers the next call.
     let a = java.checks(&[], &["unsupported"]);
-    let (class, msg) = error(&a, "getOwnerResourceSummaries");
+    let (class, msg) = error(&a, "uploadNewCredentials");
     assert_eq!(class, "org.apache.storm.thrift.TApplicationException");
-    assert_eq!(
-        msg,
-        "getOwnerResourceSummaries is not supported by storm-rs yet"
-    );
-    assert!(error(&a, "getTopologyHistory")
-        .1
-        .contains("not supported by storm-rs"));
+    assert_eq!(msg, "uploadNewCredentials is not supported by storm-rs yet");
+    // The UI's calls: the running topology is in the history and its owner's summary.
+    let history = result(&a, "getTopologyHistory").to_string();
+    assert!(history.contains(&id), "{history}");
+    let owners = result(&a, "getOwnerResourceSummaries").to_string();
+    assert!(owners.contains("total_topologies"), "{owners}");
     assert_eq!(result(&a, "getLeader")["isLeader"], true);
 
     // KillTopology -w: KILLED now, gone after the wait.

@@ -342,7 +342,11 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
         Command::SetLogLevel { set, remove, name } => {
             topology::set_log_level(&conf, name, set, remove)
         }
-        Command::Nimbus | Command::Supervisor | Command::Drpc | Command::Logviewer | Command::Ui => {
+        Command::Nimbus
+        | Command::Supervisor
+        | Command::Drpc
+        | Command::Logviewer
+        | Command::Ui => {
             let args = crate::daemon::DaemonArgs {
                 conf: cli.conf.clone(),
                 config: cli.config.clone(),

@@ -25,6 +25,7 @@ import org.apache.storm.blobstore.NimbusBlobStore;
 import org.apache.storm.dependency.DependencyUploader;
 import org.apache.storm.generated.AccessControl;
 import org.apache.storm.generated.AccessControlType;
+import org.apache.storm.generated.Credentials;
 import org.apache.storm.generated.GetInfoOptions;
 import org.apache.storm.generated.KeyNotFoundException;
 import org.apache.storm.generated.Nimbus;
@@ -170,6 +171,10 @@ public final class ClientChecks {
             case "unsupported":
                 try (NimbusClient client = NimbusClient.getConfiguredClient(conf)) {
                     Nimbus.Iface n = client.getClient();
+                    call("uploadNewCredentials", () -> {
+                        n.uploadNewCredentials("nobody", new Credentials(new HashMap<>()));
+                        return null;
+                    });
                     call("getOwnerResourceSummaries", () -> n.getOwnerResourceSummaries(null));
                     call("getTopologyHistory", () -> n.getTopologyHistory("nobody"));
                     call("getLeader", n::getLeader);
