@@ -535,13 +535,16 @@ fn unsupported_methods_answer_an_error() {
     let f = fixture();
     let handler = NimbusHandler(f.nimbus.clone());
     let err = handler
-        .handle_get_supervisor_assignments("x".into())
+        .handle_upload_new_credentials(
+            "x".into(),
+            crate::thrift::Credentials::new(BTreeMap::new(), None),
+        )
         .unwrap_err();
     match err {
         thrift::Error::Application(e) => {
             assert_eq!(
                 e.message,
-                "getSupervisorAssignments is not supported by storm-rs yet"
+                "uploadNewCredentials is not supported by storm-rs yet"
             )
         }
         other => panic!("{other:?}"),
