@@ -258,35 +258,11 @@ fn json_error(status: u16, error: &str, message: &str, callback: Option<&str>) -
     )
 }
 
-/// A parsed query string; the first value of a repeated name wins, as `getParameter` does.
-#[derive(Debug, Default)]
-pub struct Query(Vec<(String, String)>);
+pub use crate::http::Query;
 
-impl Query {
-    pub fn parse(query: &str) -> Query {
-        Query(
-            query
-                .split('&')
-                .filter(|p| !p.is_empty())
-                .map(|p| {
-                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                    (url_decode(k, true), url_decode(v, true))
-                })
-                .collect(),
-        )
-    }
-
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The `file` parameter, decoded a second time as Storm does.
-    pub fn file(&self) -> Option<String> {
-        self.get("file").map(|f| url_decode(f, true))
-    }
+/// The `file` parameter, decoded a second time as Storm does.
+fn file_param(q: &Query) -> Option<String> {
+    q.get("file").map(|f| url_decode(f, true))
 }
 
 fn method_not_allowed() -> Reply {
@@ -343,7 +319,7 @@ fn server_error(e: &LogviewerError) -> Reply {
 }
 
 fn log_page(ctx: &Context, q: &Query, daemon: bool) -> Reply {
-    let Some(name) = q.file() else {
+    let Some(name) = file_param(q) else {
         return page_not_found();
     };
     let file = match resolve(ctx, &name, daemon) {
@@ -423,7 +399,7 @@ fn send_file(file: &LogFile, download_name: &str) -> Reply {
 }
 
 fn download(ctx: &Context, q: &Query, daemon: bool) -> Reply {
-    let Some(name) = q.file() else {
+    let Some(name) = file_param(q) else {
         return page_not_found();
     };
     let Ok(file) = resolve(ctx, &name, daemon) else {
@@ -455,7 +431,7 @@ fn bad_request_json(message: &str, callback: Option<&str>) -> Reply {
 fn search(ctx: &Context, q: &Query, origin: Option<&str>) -> Reply {
     let callback = q.get("callback");
     let daemon = q.get("is-daemon") == Some("yes");
-    let Some(name) = q.file() else {
+    let Some(name) = file_param(q) else {
         return not_found_json(callback);
     };
     let Ok(file) = resolve(ctx, &name, daemon) else {
@@ -575,7 +551,7 @@ fn landing(ctx: &Context) -> Reply {
 
 fn search_page(ctx: &Context, q: &Query) -> Reply {
     let daemon = q.get("is-daemon") == Some("yes");
-    let Some(name) = q.file() else {
+    let Some(name) = file_param(q) else {
         return page_not_found();
     };
     let Ok(file) = resolve(ctx, &name, daemon) else {
@@ -841,7 +817,7 @@ mod tests {
         let q = Query::parse("a=1&b=x+y%2Fz&a=2&file=a%252Fb&bad=%zz%4");
         assert_eq!(q.get("a"), Some("1"));
         assert_eq!(q.get("b"), Some("x y/z"));
-        assert_eq!(q.file().as_deref(), Some("a/b"));
+        assert_eq!(file_param(&q).as_deref(), Some("a/b"));
         assert_eq!(q.get("bad"), Some("%zz%4"));
         assert_eq!(
             sanitize_callback(Some("jQuery.cb_1$")),

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use super::files::{LogFile, LogKind};
 use super::LogviewerError;
+pub use crate::http::{url_decode_lossy as url_decode, url_encode};
 
 /// Bytes on a page when the request names no length (Storm's `DEFAULT_BYTES_PER_PAGE`).
 pub const DEFAULT_BYTES_PER_PAGE: u64 = 51200;
@@ -78,49 +79,6 @@ impl Page {
             .min(self.start.saturating_add(self.length));
         (next > self.start).then_some(next)
     }
-}
-
-/// Java's `URLEncoder.encode(s, UTF-8)`: letters, digits and `.-*_` stay, a space is `+`, the rest is
-/// `%XX`.
-pub fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'*' | b'_' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => {
-                let _ = write!(out, "%{b:02X}");
-            }
-        }
-    }
-    out
-}
-
-/// Decodes `%XX` escapes (and `+` as a space when `plus` is set, as in a query); bad escapes stay as
-/// they are, invalid UTF-8 becomes U+FFFD.
-pub fn url_decode(s: &str, plus: bool) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: Option<&u8>| c.and_then(|c| (*c as char).to_digit(16));
-        match b[i] {
-            b'%' => match (hex(b.get(i + 1)), hex(b.get(i + 2))) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' if plus => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Escapes text for HTML content and attribute values.

@@ -17,11 +17,12 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 use thrift::OrderedFloat;
 
-use super::format::{percent_decode, window_hint, ALL_TIME};
+use super::format::{window_hint, ALL_TIME};
 use super::json;
 use super::nimbus::{Client, NimbusPool};
 use crate::client::NimbusClientError;
 use crate::config::Config;
+
 use crate::thrift::{
     AlreadyAliveException, AuthorizationException, GetInfoOptions, IllegalStateException,
     InvalidTopologyException, KeyNotFoundException, KillOptions, LogConfig, LogLevel,
@@ -40,48 +41,13 @@ pub enum Method {
     Other,
 }
 
-/// A request's query parameters, decoded (`+` is a space).
-#[derive(Debug, Default, Clone)]
-pub struct Query(Vec<(String, String)>);
+pub use crate::http::Query;
 
-impl Query {
-    pub fn parse(query: &str) -> Query {
-        Query(
-            query
-                .split('&')
-                .filter(|p| !p.is_empty())
-                .map(|p| {
-                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                    (percent_decode(k, true), percent_decode(v, true))
-                })
-                .collect(),
-        )
-    }
-
-    /// The first value of `name`.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// A boolean parameter (`sys=true`, also `1`, `yes`, `on`); absent is false.
-    pub fn flag(&self, name: &str) -> bool {
-        self.get(name).is_some_and(|v| {
-            matches!(
-                v.trim().to_ascii_lowercase().as_str(),
-                "true" | "1" | "yes" | "on"
-            )
-        })
-    }
-
-    /// `window`, `:all-time` when absent or empty.
-    pub fn window(&self) -> String {
-        match self.get("window") {
-            Some(w) if !w.trim().is_empty() => w.trim().to_string(),
-            _ => ALL_TIME.to_string(),
-        }
+/// `window`, `:all-time` when absent or empty.
+pub fn window(query: &Query) -> String {
+    match query.get("window") {
+        Some(w) if !w.trim().is_empty() => w.trim().to_string(),
+        _ => ALL_TIME.to_string(),
     }
 }
 
@@ -288,7 +254,7 @@ impl Api {
         let segments: Vec<String> = path
             .trim_matches('/')
             .split('/')
-            .map(|s| percent_decode(s, false))
+            .map(|s| crate::http::url_decode_lossy(s, false))
             .collect();
         let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
         let get = method == Method::Get;
@@ -342,7 +308,7 @@ impl Api {
                 json(json::topology_summary(&list, &self.conf))
             }
             ["topology", id] if get => {
-                let window = query.window();
+                let window = window(query);
                 check_window(&window)?;
                 let p =
                     self.read(|n| n.get_topology_page_info(id.to_string(), window.clone(), sys))?;
@@ -356,7 +322,7 @@ impl Api {
                 json(json::topology_workers(&info, &self.conf))
             }
             ["topology", id, "metrics"] if get => {
-                let window = query.window();
+                let window = window(query);
                 check_window(&window)?;
                 let (info, topology) = self.read(|n| {
                     Ok((
@@ -373,7 +339,7 @@ impl Api {
                 json(json!({}))
             }
             ["topology", id, which @ ("visualization" | "visualization-init")] if get => {
-                let window = query.window();
+                let window = window(query);
                 let (info, topology) = self.read(|n| {
                     Ok((
                         n.get_topology_info_with_opts(
@@ -391,7 +357,7 @@ impl Api {
                 }
             }
             ["topology", id, "component", component] if get => {
-                let window = query.window();
+                let window = window(query);
                 check_window(&window)?;
                 let p = self.read(|n| {
                     n.get_component_page_info(
@@ -617,11 +583,11 @@ mod tests {
         assert!(q.flag("sys"));
         assert_eq!(q.get("x"), Some("a b c"));
         assert_eq!(q.get("empty"), Some(""));
-        assert_eq!(q.window(), "600");
+        assert_eq!(window(&q), "600");
         assert!(Query::parse("sys=1").flag("sys"));
         assert!(!Query::parse("sys=false").flag("sys"));
         assert!(!Query::parse("").flag("sys"));
-        assert_eq!(Query::parse("window=").window(), ":all-time");
+        assert_eq!(window(&Query::parse("window=")), ":all-time");
     }
 
     #[test]

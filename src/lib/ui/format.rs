@@ -5,6 +5,7 @@
 //! `https` with `logviewer.https.port` when that is set and not negative).
 
 use crate::config::Config;
+pub use crate::http::url_encode;
 
 /// Storm's all-time window.
 pub const ALL_TIME: &str = ":all-time";
@@ -74,47 +75,6 @@ pub fn window_hint(window: &str) -> Option<String> {
         return Some("All time".to_string());
     }
     window.trim().parse::<i64>().ok().map(pretty_uptime_secs)
-}
-
-/// `Utils.urlEncodeUtf8` (Java's `URLEncoder.encode(s, "UTF-8")`): letters, digits and `.-*_` stay,
-/// a space is `+`, every other byte is `%XX` (upper-case hex).
-pub fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'*' | b'_' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// Decodes `%XX` escapes, and `+` as a space when `plus_is_space` (query strings); invalid UTF-8 is
-/// replaced.
-pub fn percent_decode(s: &str, plus_is_space: bool) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => {
-                let hex = |c: u8| (c as char).to_digit(16);
-                if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-                out.push(b'%');
-            }
-            b'+' if plus_is_space => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `sanitizeStreamName`: every character but `A-Za-z_-.` becomes `_`; a name that does not start
@@ -206,9 +166,12 @@ mod tests {
             "wc-1-1402960825%2F6707%2Fworker.log"
         );
         assert_eq!(url_encode("a b~é*"), "a+b%7E%C3%A9*");
-        assert_eq!(percent_decode("a+b%2Fc%zz%", true), "a b/c%zz%");
-        assert_eq!(percent_decode("a+b%41", false), "a+bA");
-        assert_eq!(percent_decode("%4", false), "%4");
+        assert_eq!(
+            crate::http::url_decode_lossy("a+b%2Fc%zz%", true),
+            "a b/c%zz%"
+        );
+        assert_eq!(crate::http::url_decode_lossy("a+b%41", false), "a+bA");
+        assert_eq!(crate::http::url_decode_lossy("%4", false), "%4");
     }
 
     #[test]
