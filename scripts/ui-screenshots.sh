@@ -77,7 +77,17 @@ PY
 echo "topology $ID; worker log $WORKER_LOG"
 
 # The UI's pages, checked and saved by the browser test's driver.
-PYTHONPATH=tests/python "$PYTHON" tests/python/ui_browser.py "$BASE" "$ID" wc spout split "$OUT"
+# A second try when the first fails (once, a fresh Chromium's first page stayed at "Loading…").
+ok=0
+for try in 1 2; do
+  if PYTHONPATH=tests/python "$PYTHON" tests/python/ui_browser.py "$BASE" "$ID" wc spout split "$OUT"; then
+    ok=1
+    break
+  fi
+  echo "ui_browser.py failed (try $try; see $OUT/failure.png)" >&2
+done
+[ "$ok" = 1 ] || die "the UI pages did not show the word count; see $OUT/failure.png and failure.html"
+rm -f "$OUT/failure.png" "$OUT/failure.html"
 
 # The logviewer's page of the worker log, as the topology page links it (the window's height only).
 PYTHONPATH=tests/python "$PYTHON" - "$WORKER_LOG" "$OUT/ui-logviewer.png" <<'PY'
