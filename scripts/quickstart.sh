@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # storm-rs quickstart: from a fresh Debian machine (root, Rust installed) to a running word count.
 #
-#   scripts/quickstart.sh [start]   build (release), start ZooKeeper, nimbus, a supervisor and drpc under
-#                                   local/, submit the word count as `wc`, show `storm list` and live counts
-#   scripts/quickstart.sh status    which daemons run, and `storm list`
+#   scripts/quickstart.sh [start]   build (release), start ZooKeeper, nimbus, a supervisor, drpc, the Storm
+#                                   UI (ui.port, 8080) and the logviewer (logviewer.port, 8000) under local/,
+#                                   submit the word count as `wc`, show `storm list` and live counts, and
+#                                   print the UI's and the logviewer's URLs
+#   scripts/quickstart.sh status    which daemons run, their URLs, and `storm list`
 #   scripts/quickstart.sh stop      kill `wc`, the workers, the daemons and ZooKeeper
 #
 # Everything uses conf/storm.toml (storm.local.dir = "local", logs in local/logs). Each daemon runs in the
@@ -20,7 +22,7 @@ CONF=$ROOT/conf/storm.toml
 LOGS=$ROOT/local/logs
 TOPOLOGY=${TOPOLOGY:-wc}
 WAIT_SECS=${WAIT_SECS:-90}
-DAEMONS=(nimbus supervisor drpc)
+DAEMONS=(nimbus supervisor drpc ui logviewer)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { echo "quickstart.sh: $*" >&2; exit 1; }
@@ -79,6 +81,15 @@ wait_for() {
 
 port_open() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
+conf_value() { # conf_value KEY: the value of a Storm key as the daemons see it (conf/storm.toml + defaults)
+  storm localconfvalue "$1" 2>/dev/null | sed -n "s/^$1: //p"
+}
+
+urls() { # the Storm UI's and this machine's logviewer's URLs
+  echo "  Storm UI:  http://localhost:$(conf_value ui.port)/"
+  echo "  logviewer: http://localhost:$(conf_value logviewer.port)/"
+}
+
 topology_has_workers() { # the row of $TOPOLOGY in `storm list` shows ≥ 1 worker
   storm list 2>/dev/null | awk -v t="$TOPOLOGY" '$1 == t && $4 > 0 { found = 1 } END { exit !found }'
 }
@@ -107,12 +118,19 @@ cmd_start() {
     scripts/zookeeper.sh start --dir local/zookeeper
   fi
 
-  say "nimbus, supervisor, drpc"
+  say "nimbus, supervisor, drpc, ui, logviewer"
   start_daemon nimbus
   wait_for "nimbus to answer (storm list)" storm list
   start_daemon supervisor
   start_daemon drpc
+  start_daemon ui
+  start_daemon logviewer
+  local ui_port lv_port
+  ui_port=$(conf_value ui.port)
+  lv_port=$(conf_value logviewer.port)
   wait_for "drpc on port 3772" port_open 3772
+  wait_for "the Storm UI on port $ui_port" port_open "$ui_port"
+  wait_for "the logviewer on port $lv_port" port_open "$lv_port"
 
   if storm list 2>/dev/null | awk -v t="$TOPOLOGY" '$1 == t { f = 1 } END { exit !f }'; then
     say "topology $TOPOLOGY is already running"
@@ -135,13 +153,14 @@ cmd_start() {
   cat <<EOF
 
 storm-rs is running (configuration: conf/storm.toml, files and logs: local/).
+$(urls)
   target/release/storm list                          the running topologies
   target/release/storm monitor $TOPOLOGY -m count          live throughput of a component (Ctrl-C ends it)
   target/release/storm rebalance $TOPOLOGY -w 0 -n 2 -e split=3
   target/release/storm deactivate $TOPOLOGY / activate $TOPOLOGY
   target/release/storm kill $TOPOLOGY -w 1                  the worker prints the top words when it stops:
       cat local/logs/workers-artifacts/*/*/worker.log.out
-  tail -f local/logs/nimbus.log local/logs/supervisor.log
+  tail -f local/logs/nimbus.log local/logs/supervisor.log local/logs/ui.log
 Stop everything with: scripts/quickstart.sh stop
 EOF
 }
@@ -152,6 +171,7 @@ cmd_status() {
     pid=$(pid_of "$d")
     if [ -n "$pid" ]; then echo "$d: running (pid $pid)"; else echo "$d: stopped"; fi
   done
+  if [ -x "$BIN/storm" ] && { [ -n "$(pid_of ui)" ] || [ -n "$(pid_of logviewer)" ]; }; then urls; fi
   scripts/zookeeper.sh status --dir local/zookeeper || true
   if [ -n "$(pid_of nimbus)" ] && [ -x "$BIN/storm" ]; then storm list || true; fi
 }
@@ -168,7 +188,7 @@ cmd_stop() {
     storm kill_workers || true
   fi
   say "stopping the daemons"
-  for d in drpc supervisor nimbus; do stop_daemon "$d"; done
+  for d in ui logviewer drpc supervisor nimbus; do stop_daemon "$d"; done
   say "stopping ZooKeeper"
   scripts/zookeeper.sh stop --dir local/zookeeper || true
 }

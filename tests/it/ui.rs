@@ -1010,6 +1010,22 @@ fn ui_bench_500_components() {
     c.wait_supervisors(1);
     let port = c.add_ui(&[]);
     let ui = Ui::new(port);
+    let ui_pid = c.others.last().expect("the ui daemon").pid();
+    // (VmRSS, VmHWM) of the ui daemon, in kB.
+    let memory = || {
+        let status = std::fs::read_to_string(format!("/proc/{ui_pid}/status")).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .unwrap_or("?")
+                .to_string()
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    };
+    // Idle: listening, no request served yet.
+    let (idle_rss, _) = memory();
     let mut b = TopologyBuilder::new();
     b.set_spout("spout", ConstSpout::new("x", true).with_rate(10), 1);
     let mut previous = vec!["spout".to_string()];
@@ -1090,25 +1106,15 @@ fn ui_bench_500_components() {
         Duration::from_secs(600),
     );
     assert!(ok, "ui_page_timing.py: {out}{err}");
-    let pid = c.others[0].pid();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string())
-            .unwrap_or_default()
-    };
+    let (rss, peak) = memory();
     println!(
         "ui bench, 500 components: GET /api/v1/topology/<id> median {:.1} ms ({} bytes; \
          nimbus getTopologyPageInfo alone {:.1} ms), GET /visualization median {:.1} ms; \
-         browser: {}; ui RSS {} kB (peak {} kB)",
+         browser: {}; ui RSS idle {idle_rss} kB, after serving {rss} kB (peak {peak} kB)",
         median(rest),
         bytes,
         median(thrift),
         median(viz),
         out.trim(),
-        field("VmRSS:"),
-        field("VmHWM:")
     );
 }

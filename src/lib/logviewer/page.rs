@@ -221,16 +221,28 @@ impl<R: Read> Read for EscapedText<R> {
     }
 }
 
-const STYLE: &str = "body{font-family:sans-serif;margin:1em 2em}pre{background:#f6f6f6;padding:.5em;\
-white-space:pre-wrap;word-break:break-all}.btn{display:inline-block;padding:.2em .8em;margin-right:.3em;\
-border:1px solid #999;border-radius:3px;text-decoration:none;color:#000}.btn.disabled{color:#aaa;\
-border-color:#ddd}.match{background:#ff0;font-weight:bold}td{vertical-align:top;padding:.2em .5em}\
-form{margin:.5em 0}";
+/// The pages' stylesheet: the Storm UI's colours and fonts (src/lib/ui/assets/ui.css), inline.
+const STYLE: &str = "body{margin:0;padding:0 24px 40px;background:#f4f6f9;color:#1d2733;\
+font:14px system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif}\
+header.top{margin:0 -24px 14px;padding:10px 24px;background:#16202c;font-weight:700;font-size:16px}\
+header.top a{color:#fff}a{color:#1f6feb;text-decoration:none}a:hover{text-decoration:underline}\
+h2,h3{font-size:16px;margin:14px 0 10px;overflow-wrap:anywhere}\
+pre{background:#fff;border:1px solid #dde3ea;border-radius:8px;padding:10px 12px;margin:8px 0;\
+font:12.5px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre-wrap;\
+word-break:break-all}td pre{margin:2px 0;padding:4px 8px}\
+.btn{display:inline-block;padding:3px 12px;margin-right:6px;border:1px solid #c5ced8;border-radius:6px;\
+background:#fff;color:#1d2733}.btn.disabled{color:#aab3bd;border-color:#e3e8ee;background:transparent}\
+.match{background:#ffe066;font-weight:bold}td{vertical-align:top;padding:.2em .5em}\
+form{display:inline-block;margin:.3em 1.5em .3em 0}.pager{margin:8px 0}\
+input,select{font:inherit;padding:3px 6px;border:1px solid #c5ced8;border-radius:6px;background:#fff}\
+input[type=submit]{cursor:pointer}\
+ul{background:#fff;border:1px solid #dde3ea;border-radius:8px;padding:10px 10px 10px 30px;line-height:1.7}";
 
 fn head(title: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{} - Storm Log Viewer</title>\
-         <style>{STYLE}</style></head>\n<body>\n",
+         <style>{STYLE}</style></head>\n<body>\n\
+         <header class=\"top\"><a href=\"/\">Storm Log Viewer</a></header>\n",
         escape(title)
     )
 }
@@ -352,7 +364,7 @@ pub fn log_page(
 /// The landing page: this node's daemon logs and worker logs, each linked to its page.
 pub fn landing_page(daemon_logs: &[String], worker_logs: &[String]) -> String {
     let mut html = head("Logs");
-    html.push_str("<h2>Storm Log Viewer</h2>\n<h3>Daemon logs</h3>\n<ul>\n");
+    html.push_str("<h3>Daemon logs</h3>\n<ul>\n");
     for name in daemon_logs {
         let _ = writeln!(
             html,
