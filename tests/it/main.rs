@@ -24,3 +24,5 @@ mod storm_cluster;
 mod support;
 mod thrift_compat;
 mod ui;
+mod hosts_support;
+mod multihost;
