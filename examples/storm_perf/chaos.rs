@@ -247,8 +247,9 @@ impl Meter {
             self.samples.pop_front();
         }
         let (t0, b0) = *self.samples.front()?;
+        let (_, b1) = *self.samples.back()?;
         let dt = now.duration_since(t0).as_secs_f64();
-        (dt >= 1.5).then(|| (self.samples.back()?.1.saturating_sub(b0)) as f64 / dt)
+        (dt >= 1.5).then(|| b1.saturating_sub(b0) as f64 / dt)
     }
 }
 
@@ -428,9 +429,9 @@ pub fn run(o: &ChaosOptions, out: &mut dyn FnMut(String)) -> Result<(), String> 
     b.set_spout(
         "ledger",
         LedgerSpout::new(&data, 900_000_000, 1).with_ids(),
-        workers,
+        workers as u32,
     );
-    b.set_basic_bolt("sink", IdLogSink::new(&data), workers)
+    b.set_basic_bolt("sink", IdLogSink::new(&data), workers as u32)
         .shuffle_grouping("ledger");
     let topology = b.create_topology().map_err(|e| e.to_string())?;
     let mut conf = TopologyConf::new();

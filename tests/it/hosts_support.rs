@@ -4,7 +4,8 @@
 //! name. The test process is the root namespace (the CLI's place). Timeouts are shortened so faults are
 //! detected in seconds. Everything is torn down on drop (`hosts.sh down` kills every process left in
 //! the namespaces and deletes them), and `--watch-pid` deletes the namespaces even if the test process
-//! is killed.
+//! is killed. One multi-host cluster runs at a time (each is a ZooKeeper, two nimbus and
+//! supervisors); the tests using them take turns.
 
 #![allow(dead_code)]
 
@@ -43,7 +44,12 @@ pub fn namespaces_available() -> Result<(), String> {
     if unsafe { nix::libc::geteuid() } != 0 {
         return Err("not running as root".into());
     }
-    let probe = format!("stormprobe{}", std::process::id());
+    static PROBE: AtomicUsize = AtomicUsize::new(0);
+    let probe = format!(
+        "stormprobe{}-{}",
+        std::process::id(),
+        PROBE.fetch_add(1, Ordering::SeqCst)
+    );
     let add = Command::new("ip")
         .args(["netns", "add", &probe])
         .output()
@@ -66,6 +72,7 @@ pub struct HostCluster {
     pub hosts: usize,
     pub subnet: String,
     pub config: PathBuf,
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
 
 impl HostCluster {
@@ -73,6 +80,9 @@ impl HostCluster {
     /// printing why the test is skipped) where network namespaces cannot be made.
     pub fn up(test: &str, hosts: usize, extra: &[(&str, &str)]) -> Option<HostCluster> {
         init_logging();
+        static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        // A test that failed while holding its turn poisons the lock; the next one still runs.
+        let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(why) = namespaces_available() {
             eprintln!("SKIPPED {test}: network namespaces cannot be made here ({why})");
             return None;
@@ -95,6 +105,7 @@ impl HostCluster {
             dir,
             hosts,
             subnet,
+            _turn: turn,
         };
         let pid = std::process::id().to_string();
         let hosts_arg = hosts.to_string();

@@ -86,7 +86,7 @@ fn assignment(c: &HostCluster, id: &str) -> Option<Assignment> {
 }
 
 /// The ledger topology: `spouts` ledger spout tasks (ids in field `id`) shuffled to `sinks` sinks.
-fn ledger_topology(data: &Path, spouts: usize, sinks: usize) -> storm::thrift::StormTopology {
+fn ledger_topology(data: &Path, spouts: u32, sinks: u32) -> storm::thrift::StormTopology {
     let mut b = TopologyBuilder::new();
     b.set_spout(
         "ledger",
