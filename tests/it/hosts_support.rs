@@ -123,7 +123,12 @@ impl HostCluster {
             "--watch-pid",
             &pid,
         ]);
-        assert!(out.0, "scripts/hosts.sh up failed:\n{}\n{}", out.1, c.logs());
+        assert!(
+            out.0,
+            "scripts/hosts.sh up failed:\n{}\n{}",
+            out.1,
+            c.logs()
+        );
         Some(c)
     }
 

@@ -40,7 +40,9 @@ fn submit(
     workers: u32,
 ) -> String {
     let sups = c.supervisor_hosts().len();
-    wait_until(LONG, "every supervisor to register", || supervisors(c) == sups);
+    wait_until(LONG, "every supervisor to register", || {
+        supervisors(c) == sups
+    });
     let mut conf = TopologyConf::new();
     conf.set_num_workers(workers).set_max_spout_pending(200);
     storm::submitter::submit_to_cluster(&c.conf(), name, &conf, topology, &empty_jar(&c.dir))
@@ -131,7 +133,12 @@ fn seen_total(data: &Path) -> usize {
 fn wait_progress(c: &HostCluster, data: &Path, more: usize, what: &str) {
     let from = seen_total(data);
     let ok = wait_until_ok(LONG, || seen_total(data) >= from + more);
-    assert!(ok, "no progress {what} (sink stuck at {})\n{}", seen_total(data), c.logs());
+    assert!(
+        ok,
+        "no progress {what} (sink stuck at {})\n{}",
+        seen_total(data),
+        c.logs()
+    );
 }
 
 #[test]
@@ -155,7 +162,11 @@ fn multihost_word_count_across_three_supervisor_hosts_is_exact() {
         counts = read_counts(&data);
         counts == expected
     });
-    assert!(exact, "counts {counts:?}\nexpected {expected:?}\n{}", c.logs());
+    assert!(
+        exact,
+        "counts {counts:?}\nexpected {expected:?}\n{}",
+        c.logs()
+    );
     let (emitted, acked) = ledger(&data);
     assert_eq!(emitted.len() as i64, 2 * limit);
     assert!(emitted.is_subset(&acked), "every id acked");
@@ -201,7 +212,9 @@ fn multihost_leader_nimbus_kill9_the_standby_takes_over() {
     wait_progress(&c, &data, 100, "before the kill");
 
     let leader = c.client().unwrap().leader().unwrap();
-    let old = c.index_of(&leader.host).expect("the leader is one of the hosts");
+    let old = c
+        .index_of(&leader.host)
+        .expect("the leader is one of the hosts");
     assert!(old == 2 || old == 3, "{}", leader.host);
     let killed = Instant::now();
     c.kill(old);
@@ -267,7 +280,11 @@ fn multihost_partitioned_supervisor_host_loses_its_executors_and_heals() {
         let suffix = format!("-{p}.ids");
         for (file, n) in &seen_after_stop {
             if file.ends_with(&suffix) {
-                assert_eq!(after.get(file), Some(n), "{file} grew after its worker stopped");
+                assert_eq!(
+                    after.get(file),
+                    Some(n),
+                    "{file} grew after its worker stopped"
+                );
             }
         }
     }
@@ -303,7 +320,12 @@ fn multihost_zookeeper_outage_past_the_session_timeout() {
         supervisors(&c) == 2
     });
     for (k, pid) in daemons.iter().enumerate() {
-        assert!(alive(*pid), "the daemon of {} died: {}", c.host(k + 2), c.logs());
+        assert!(
+            alive(*pid),
+            "the daemon of {} died: {}",
+            c.host(k + 2),
+            c.logs()
+        );
     }
     wait_progress(&c, &data, 200, "after ZooKeeper came back");
     let report = drain_and_check(&c, &data);

@@ -383,7 +383,10 @@ pub fn ledger_report(dir: &Path) -> LedgerReport {
             let name = e.file_name().to_string_lossy().into_owned();
             let lines = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
             if name.starts_with("seen-") && name.ends_with(".ids") {
-                for id in lines(&e.path()).lines().filter_map(|l| l.trim().parse().ok()) {
+                for id in lines(&e.path())
+                    .lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                {
                     *seen.entry(id).or_insert(0) += 1;
                 }
             } else if name.ends_with(".replayed") {
