@@ -21,7 +21,8 @@
 # Defaults: PFX stormh, subnet 10.77.0. `up` writes $HOSTS_DIR (default local/hosts; --dir DIR): storm.toml
 # (the cluster's configuration: ZooKeeper on host 1, nimbus.seeds = hosts 2 and 3, then the lines of
 # --conf FILE, e.g. shorter timeouts) and one directory per host (storm.local.dir, logs, daemon.pid);
-# --zk-tick MS sets ZooKeeper's tickTime (default 2000; session timeouts must be 2..20 ticks). Use the cluster from the root namespace with
+# --zk-tick MS sets ZooKeeper's tickTime (default 2000; session timeouts must be 2..20 ticks).
+# Use the cluster from the root namespace with
 #   target/release/storm --config local/hosts/storm.toml list
 # Binaries: $BIN (default target/release).
 set -euo pipefail
@@ -35,7 +36,7 @@ die() { echo "hosts.sh: $*" >&2; exit 1; }
 
 cmd=${1:-}
 [ -n "$cmd" ] && shift || true
-case "$cmd" in -h|--help) sed -n '2,30p' "$0"; exit 0 ;; esac
+case "$cmd" in -h|--help) sed -n '2,27p' "$0"; exit 0 ;; esac
 n=
 name=stormh
 subnet=10.77.0
@@ -50,7 +51,7 @@ while [ $# -gt 0 ]; do
     --dir) HOSTS_DIR=$2; shift 2 ;;
     --conf) conf_extra=$2; shift 2 ;;
     --zk-tick) zk_tick=$2; shift 2 ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     [0-9]*) n=$1; shift ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac

@@ -161,7 +161,10 @@ impl LedgerSpout {
 
     fn append(file: &mut Option<std::fs::File>, id: i64) -> Result<(), ComponentError> {
         if let Some(f) = file {
-            writeln!(f, "{id}").map_err(|e| ComponentError::from(format!("ledger write: {e}")))?;
+            // One write per line: a task briefly running in two workers (a partition) appends to
+            // the same file, and O_APPEND keeps only whole writes from interleaving.
+            f.write_all(format!("{id}\n").as_bytes())
+                .map_err(|e| ComponentError::from(format!("ledger write: {e}")))?;
         }
         Ok(())
     }
@@ -312,7 +315,8 @@ impl BasicBolt for IdLogSink {
         }
         let id = input.get_i64_by_field("id")?;
         if let Some(f) = &mut self.log {
-            writeln!(f, "{id}").map_err(|e| ComponentError::from(format!("id log write: {e}")))?;
+            f.write_all(format!("{id}\n").as_bytes())
+                .map_err(|e| ComponentError::from(format!("id log write: {e}")))?;
         }
         Ok(())
     }
