@@ -18,7 +18,7 @@
 # Host names resolve everywhere: `ip netns exec` mounts /etc/netns/PFX-hI/hosts over /etc/hosts inside a
 # host, and the root namespace's /etc/hosts gets a block between "# storm-rs hosts.sh PFX begin/end"
 # (removed by net-down). With --watch-pid PID the hosts are deleted as soon as process PID exits.
-# Defaults: PFX stormh, subnet 10.77.0. `up` writes $HOSTS_DIR (default local/hosts; --dir DIR): storm.toml
+# Defaults: PFX storm (hosts stormh1…), subnet 10.77.0. `up` writes $HOSTS_DIR (default local/hosts; --dir DIR): storm.toml
 # (the cluster's configuration: ZooKeeper on host 1, nimbus.seeds = hosts 2 and 3, then the lines of
 # --conf FILE, e.g. shorter timeouts) and one directory per host (storm.local.dir, logs, daemon.pid);
 # --zk-tick MS sets ZooKeeper's tickTime (default 2000; session timeouts must be 2..20 ticks).
@@ -38,7 +38,7 @@ cmd=${1:-}
 [ -n "$cmd" ] && shift || true
 case "$cmd" in -h|--help) sed -n '2,27p' "$0"; exit 0 ;; esac
 n=
-name=stormh
+name=storm
 subnet=10.77.0
 watch_pid=
 conf_extra=
