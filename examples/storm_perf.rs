@@ -15,7 +15,11 @@
 //! the DRPC server runs in-process, on loopback ports).
 //! Every run prints one result line; see BENCHMARKS.md for what each figure means.
 //! `scripts/bench_vs_storm.sh` builds what `vs-storm` needs and runs it.
+//! `storm_perf chaos …` (`chaos.rs`): the chaos runner on a multi-host cluster (`scripts/hosts.sh`),
+//! faults injected while the durable ledger topology runs, ids lost/duplicated and recovery times.
 
+#[path = "storm_perf/chaos.rs"]
+mod chaos;
 #[path = "storm_perf/peer.rs"]
 mod peer;
 #[path = "storm_perf/runner.rs"]
@@ -39,6 +43,23 @@ fn main() {
         };
         if let Err(e) = peer::run(&options, &mut |line| println!("{line}")) {
             eprintln!("storm_perf vs-storm: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    if args.first().is_some_and(|a| a == "chaos") {
+        let options = match chaos::ChaosOptions::parse(&args) {
+            Ok(o) => o,
+            Err(e) => {
+                if !e.is_empty() {
+                    eprintln!("storm_perf chaos: {e}\n");
+                }
+                eprintln!("{}", chaos::USAGE);
+                std::process::exit(2);
+            }
+        };
+        if let Err(e) = chaos::run(&options, &mut |line| println!("{line}")) {
+            eprintln!("storm_perf chaos: {e}");
             std::process::exit(1);
         }
         return;

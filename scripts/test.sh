@@ -25,6 +25,7 @@ command -v curl >/dev/null || need_apt+=(curl)
 command -v cc >/dev/null || need_apt+=(gcc) # mimalloc (the binaries' allocator) is C
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)               # the UI's pages, headless
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)     # driven through WebDriver
+command -v ip >/dev/null || need_apt+=(iproute2) # the multi-host tests' network namespaces (scripts/hosts.sh)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

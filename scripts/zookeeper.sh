@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Start, stop or check a standalone Apache ZooKeeper server for development and tests, without systemd.
 #
-#   scripts/zookeeper.sh start  [--port PORT] [--dir DIR] [--tick MS] [--foreground] [--watch-pid PID]
+#   scripts/zookeeper.sh start  [--port PORT] [--host ADDR] [--dir DIR] [--tick MS] [--foreground] [--watch-pid PID]
 #   scripts/zookeeper.sh stop   [--dir DIR]
-#   scripts/zookeeper.sh status [--port PORT] [--dir DIR]
+#   scripts/zookeeper.sh status [--port PORT] [--host ADDR] [--dir DIR]
 #
-# Defaults: port 2181, dir ./local/zookeeper, tick 2000 ms. DIR holds zoo.cfg, data/, logs/zk.out and zk.pid.
+# Defaults: host 127.0.0.1 (the address it listens on and is probed at), port 2181, dir ./local/zookeeper, tick 2000 ms. DIR holds zoo.cfg, data/, logs/zk.out and zk.pid.
 # Installs Debian's `zookeeper` package when /usr/share/java/zookeeper.jar is missing (needs root and apt).
 # `start` returns once the server answers `ruok` with `imok` (or fails after 60 s, printing the server log).
 # With --watch-pid PID the server is also stopped as soon as process PID exits (test harnesses use this so
@@ -15,6 +15,7 @@ set -euo pipefail
 cmd=${1:-}
 [ -n "$cmd" ] && shift || true
 port=2181
+host=127.0.0.1
 dir=local/zookeeper
 tick=2000
 foreground=0
@@ -22,6 +23,7 @@ watch_pid=
 while [ $# -gt 0 ]; do
   case "$1" in
     --port) port=$2; shift 2 ;;
+    --host) host=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
     --tick) tick=$2; shift 2 ;;
     --foreground) foreground=1; shift ;;
@@ -52,11 +54,11 @@ install_zookeeper() {
 # Prints the reply to a four-letter word, or nothing; every probe has a timeout (a probe sent while the
 # server starts can otherwise hang forever).
 probe() {
-  timeout 2 python3 - "$port" "$1" <<'PY' 2>/dev/null || true
+  timeout 2 python3 - "$host" "$port" "$1" <<'PY' 2>/dev/null || true
 import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.5)
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), 0.5)
 s.settimeout(1.0)
-s.sendall(sys.argv[2].encode())
+s.sendall(sys.argv[3].encode())
 print(s.recv(64).decode(errors="replace").strip())
 PY
 }
@@ -74,7 +76,7 @@ write_cfg() {
 tickTime=$tick
 dataDir=$dir/data
 clientPort=$port
-clientPortAddress=127.0.0.1
+clientPortAddress=$host
 maxClientCnxns=0
 admin.enableServer=false
 4lw.commands.whitelist=ruok,srvr,stat,mntr,cons,dump
@@ -107,7 +109,7 @@ case "$cmd" in
     fi
     for _ in $(seq 1 600); do
       if [ "$(probe ruok)" = imok ]; then
-        echo "zookeeper.sh: serving on 127.0.0.1:$port (pid $(cat "$pidfile"), dir $dir)"
+        echo "zookeeper.sh: serving on $host:$port (pid $(cat "$pidfile"), dir $dir)"
         exit 0
       fi
       if ! running_pid >/dev/null; then
@@ -138,14 +140,14 @@ case "$cmd" in
     ;;
   status)
     if pid=$(running_pid) && [ "$(probe ruok)" = imok ]; then
-      echo "zookeeper.sh: serving on 127.0.0.1:$port (pid $pid)"
+      echo "zookeeper.sh: serving on $host:$port (pid $pid)"
       exit 0
     fi
-    echo "zookeeper.sh: not serving on 127.0.0.1:$port (dir $dir)"
+    echo "zookeeper.sh: not serving on $host:$port (dir $dir)"
     exit 3
     ;;
   *)
-    echo "usage: scripts/zookeeper.sh start|stop|status [--port PORT] [--dir DIR] [--tick MS] [--foreground] [--watch-pid PID]" >&2
+    echo "usage: scripts/zookeeper.sh start|stop|status [--port PORT] [--host ADDR] [--dir DIR] [--tick MS] [--foreground] [--watch-pid PID]" >&2
     exit 2
     ;;
 esac

@@ -140,6 +140,12 @@ impl Inner {
                 continue;
             };
             if index == 0 {
+                // Watch our own node too: if it vanishes (its session expired after the storage had
+                // reconnected), nobody else would tell us, and we would lead beside the next one.
+                let own = node.as_deref().unwrap_or_default();
+                if !self.storage.exists(own, true)? {
+                    continue;
+                }
                 self.set_leader(true);
                 return Ok(());
             }

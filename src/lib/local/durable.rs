@@ -6,7 +6,11 @@
 //!   `SENTENCES[n % 5]`. Every emit and ack is appended to `<dir>/spout-<task>.emitted` /
 //!   `.acked`; a restarted task (a killed worker) re-reads both logs and replays the ids emitted but
 //!   never acked before emitting new ones, the way a Kafka spout resumes from committed offsets. It
-//!   emits at most `limit` new ids per task.
+//!   emits at most `limit` new ids per task, and none once a file `<dir>/STOP` exists (replays go
+//!   on). [`LedgerSpout::with_ids`] adds the id as a second field `id`, and every replayed emit is
+//!   appended to `.replayed`.
+//! * [`IdLogSink`]: records every `id` it receives in `<dir>/seen-<task>-<pid>.ids` before acking,
+//!   so [`ledger_report`] can tell lost ids (emitted, never seen) from duplicates.
 //! * [`CrashOnceBolt`]: fails with an error on the very first tuple it ever sees, then passes
 //!   sentences through.
 //! * [`CountFileSink`]: counts field `word` and rewrites `<dir>/counts-<task>.json` (temp + rename) at
@@ -105,6 +109,9 @@ pub struct LedgerSpout {
     pub limit: i64,
     /// Pause between emits (0 = as fast as allowed).
     pub interval_ms: u64,
+    /// Emit the id as a second field `id` (for [`IdLogSink`]).
+    #[serde(default)]
+    pub emit_id: bool,
     #[serde(skip)]
     base: i64,
     #[serde(skip)]
@@ -115,6 +122,12 @@ pub struct LedgerSpout {
     emitted_log: Option<std::fs::File>,
     #[serde(skip)]
     acked_log: Option<std::fs::File>,
+    #[serde(skip)]
+    replayed_log: Option<std::fs::File>,
+    #[serde(skip)]
+    stop_checked: Option<Instant>,
+    #[serde(skip)]
+    stopped: bool,
 }
 
 impl LedgerSpout {
@@ -127,9 +140,31 @@ impl LedgerSpout {
         }
     }
 
+    /// Emits `(sentence, id)` so an [`IdLogSink`] downstream can record every id.
+    pub fn with_ids(mut self) -> LedgerSpout {
+        self.emit_id = true;
+        self
+    }
+
+    /// Whether `<dir>/STOP` exists (checked at most every 200 ms).
+    fn stop_requested(&mut self) -> bool {
+        if !self.stopped
+            && self
+                .stop_checked
+                .is_none_or(|t| t.elapsed() >= Duration::from_millis(200))
+        {
+            self.stop_checked = Some(Instant::now());
+            self.stopped = self.dir.join("STOP").exists();
+        }
+        self.stopped
+    }
+
     fn append(file: &mut Option<std::fs::File>, id: i64) -> Result<(), ComponentError> {
         if let Some(f) = file {
-            writeln!(f, "{id}").map_err(|e| ComponentError::from(format!("ledger write: {e}")))?;
+            // One write per line: a task briefly running in two workers (a partition) appends to
+            // the same file, and O_APPEND keeps only whole writes from interleaving.
+            f.write_all(format!("{id}\n").as_bytes())
+                .map_err(|e| ComponentError::from(format!("ledger write: {e}")))?;
         }
         Ok(())
     }
@@ -161,6 +196,9 @@ impl Spout for LedgerSpout {
         };
         self.emitted_log = Some(open(&emitted_path)?);
         self.acked_log = Some(open(&acked_path)?);
+        if self.emit_id {
+            self.replayed_log = Some(open(&self.dir.join(format!("spout-{task}.replayed")))?);
+        }
         Ok(())
     }
 
@@ -169,8 +207,11 @@ impl Spout for LedgerSpout {
         collector: &mut SpoutOutputCollector<'_>,
     ) -> Result<(), ComponentError> {
         let id = match self.replay.pop_front() {
-            Some(id) => id,
-            None if self.next < self.limit => {
+            Some(id) => {
+                Self::append(&mut self.replayed_log, id)?;
+                id
+            }
+            None if self.next < self.limit && !self.stop_requested() => {
                 let id = self.base + self.next;
                 self.next += 1;
                 Self::append(&mut self.emitted_log, id)?;
@@ -184,10 +225,13 @@ impl Spout for LedgerSpout {
         if self.interval_ms > 0 {
             std::thread::sleep(Duration::from_millis(self.interval_ms));
         }
-        collector.emit(
-            values![ledger_sentence(id - self.base)],
-            Some(Value::Long(id)),
-        )?;
+        let sentence = ledger_sentence(id - self.base);
+        let values = if self.emit_id {
+            values![sentence, Value::Long(id)]
+        } else {
+            values![sentence]
+        };
+        collector.emit(values, Some(Value::Long(id)))?;
         Ok(())
     }
 
@@ -214,7 +258,163 @@ impl Spout for LedgerSpout {
     }
 
     fn declare_output_fields(&self, declarer: &mut OutputFieldsDeclarer) {
-        declarer.declare(["sentence"]);
+        if self.emit_id {
+            declarer.declare(["sentence", "id"]);
+        } else {
+            declarer.declare(["sentence"]);
+        }
+    }
+}
+
+/// Records every id it receives; see the module doc.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct IdLogSink {
+    pub dir: PathBuf,
+    #[serde(skip)]
+    log: Option<std::fs::File>,
+}
+
+impl IdLogSink {
+    pub fn new(dir: impl Into<PathBuf>) -> IdLogSink {
+        IdLogSink {
+            dir: dir.into(),
+            log: None,
+        }
+    }
+}
+
+#[typetag::serde(name = "storm::testing::IdLogSink")]
+impl BasicBolt for IdLogSink {
+    fn prepare(
+        &mut self,
+        _conf: &ConfMap,
+        context: &TopologyContext,
+    ) -> Result<(), ComponentError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| io_err("create", &self.dir, e))?;
+        let path = self.dir.join(format!(
+            "seen-{}-{}.ids",
+            context.this_task_id(),
+            std::process::id()
+        ));
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| io_err("open", &path, e))?;
+        self.log = Some(file);
+        Ok(())
+    }
+
+    fn execute(
+        &mut self,
+        input: &Tuple,
+        _collector: &mut BasicOutputCollector<'_, '_>,
+    ) -> Result<(), ComponentError> {
+        if input.is_tick() {
+            return Ok(());
+        }
+        let id = input.get_i64_by_field("id")?;
+        if let Some(f) = &mut self.log {
+            f.write_all(format!("{id}\n").as_bytes())
+                .map_err(|e| ComponentError::from(format!("id log write: {e}")))?;
+        }
+        Ok(())
+    }
+
+    fn declare_output_fields(&self, _declarer: &mut OutputFieldsDeclarer) {}
+}
+
+/// What the ledger and the [`IdLogSink`] files under `dir` say about a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerReport {
+    /// Distinct ids the spouts emitted.
+    pub emitted: usize,
+    /// Distinct ids acked.
+    pub acked: usize,
+    /// Replayed emits (an id replayed twice counts twice).
+    pub replayed: usize,
+    /// Distinct ids the sink saw.
+    pub seen: usize,
+    /// Sink records beyond the first of each id.
+    pub duplicates: usize,
+    /// Emitted ids the sink never saw (at most 20 listed here; `lost_count` has them all).
+    pub lost: Vec<i64>,
+    pub lost_count: usize,
+    /// Acked ids the sink never saw (at-least-once broken; must be 0).
+    pub acked_unseen: usize,
+}
+
+impl LedgerReport {
+    /// One line: `emitted=… acked=… replayed=… seen=… lost=… duplicates=…`.
+    pub fn line(&self) -> String {
+        format!(
+            "emitted={} acked={} replayed={} seen={} lost={} duplicates={} acked_unseen={}",
+            self.emitted,
+            self.acked,
+            self.replayed,
+            self.seen,
+            self.lost_count,
+            self.duplicates,
+            self.acked_unseen
+        )
+    }
+}
+
+/// Per [`IdLogSink`] file under `dir` (`seen-<task>-<pid>.ids`): how many records it holds.
+pub fn seen_files(dir: &Path) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("seen-") && name.ends_with(".ids") {
+                let n = std::fs::read_to_string(e.path())
+                    .map(|s| s.lines().filter(|l| !l.trim().is_empty()).count())
+                    .unwrap_or(0);
+                out.insert(name, n);
+            }
+        }
+    }
+    out
+}
+
+/// Reads the ledger (`.emitted`, `.acked`, `.replayed`) and the sink files under `dir`.
+pub fn ledger_report(dir: &Path) -> LedgerReport {
+    let (emitted, acked) = ledger(dir);
+    let mut seen: BTreeMap<i64, usize> = BTreeMap::new();
+    let mut replayed = 0;
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let lines = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+            if name.starts_with("seen-") && name.ends_with(".ids") {
+                for id in lines(&e.path())
+                    .lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                {
+                    *seen.entry(id).or_insert(0) += 1;
+                }
+            } else if name.ends_with(".replayed") {
+                replayed += lines(&e.path())
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .count();
+            }
+        }
+    }
+    let lost: Vec<i64> = emitted
+        .iter()
+        .filter(|id| !seen.contains_key(id))
+        .copied()
+        .collect();
+    LedgerReport {
+        emitted: emitted.len(),
+        acked: acked.len(),
+        replayed,
+        seen: seen.len(),
+        duplicates: seen.values().map(|n| n - 1).sum(),
+        lost_count: lost.len(),
+        lost: lost.into_iter().take(20).collect(),
+        acked_unseen: acked.iter().filter(|id| !seen.contains_key(id)).count(),
     }
 }
 
@@ -341,6 +541,27 @@ impl BasicBolt for CrashOnceBolt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ledger_report_counts_lost_and_duplicate_ids() {
+        let dir = std::env::temp_dir().join(format!("ledger-report-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("spout-1.emitted"), "1\n2\n3\n4\n").unwrap();
+        std::fs::write(dir.join("spout-1.acked"), "1\n2\n4\n").unwrap();
+        std::fs::write(dir.join("spout-1.replayed"), "2\n3\n").unwrap();
+        std::fs::write(dir.join("seen-5-100.ids"), "1\n2\n").unwrap();
+        std::fs::write(dir.join("seen-5-200.ids"), "2\n").unwrap();
+        let r = ledger_report(&dir);
+        assert_eq!(
+            (r.emitted, r.acked, r.replayed, r.seen, r.duplicates),
+            (4, 3, 2, 2, 1)
+        );
+        assert_eq!(r.lost, vec![3, 4]);
+        assert_eq!(r.acked_unseen, 1, "4 was acked but never seen");
+        assert_eq!(seen_files(&dir).values().sum::<usize>(), 3);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn expected_counts_follow_the_sentence_cycle() {
