@@ -19,6 +19,8 @@ mod logviewer;
 mod multilang_cluster;
 mod nimbus;
 mod nimbus_ha;
+mod redis_support;
+mod stateful;
 mod stats_windows;
 mod storm_cluster;
 mod support;

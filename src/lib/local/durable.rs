@@ -6,7 +6,7 @@
 //!   `SENTENCES[n % 5]`. Every emit and ack is appended to `<dir>/spout-<task>.emitted` /
 //!   `.acked`; a restarted task (a killed worker) re-reads both logs and replays the ids emitted but
 //!   never acked before emitting new ones, the way a Kafka spout resumes from committed offsets. It
-//!   emits at most `limit` new ids per task.
+//!   emits at most `limit` new ids per task; with `with_id` the id travels as field `id`.
 //! * [`CrashOnceBolt`]: fails with an error on the very first tuple it ever sees, then passes
 //!   sentences through.
 //! * [`CountFileSink`]: counts field `word` and rewrites `<dir>/counts-<task>.json` (temp + rename) at
@@ -105,6 +105,9 @@ pub struct LedgerSpout {
     pub limit: i64,
     /// Pause between emits (0 = as fast as allowed).
     pub interval_ms: u64,
+    /// Also emit the message id as field `id` (after `sentence`).
+    #[serde(default)]
+    pub with_id: bool,
     #[serde(skip)]
     base: i64,
     #[serde(skip)]
@@ -184,10 +187,13 @@ impl Spout for LedgerSpout {
         if self.interval_ms > 0 {
             std::thread::sleep(Duration::from_millis(self.interval_ms));
         }
-        collector.emit(
-            values![ledger_sentence(id - self.base)],
-            Some(Value::Long(id)),
-        )?;
+        let sentence = ledger_sentence(id - self.base);
+        let values = if self.with_id {
+            values![sentence, id]
+        } else {
+            values![sentence]
+        };
+        collector.emit(values, Some(Value::Long(id)))?;
         Ok(())
     }
 
@@ -214,7 +220,11 @@ impl Spout for LedgerSpout {
     }
 
     fn declare_output_fields(&self, declarer: &mut OutputFieldsDeclarer) {
-        declarer.declare(["sentence"]);
+        if self.with_id {
+            declarer.declare(["sentence", "id"]);
+        } else {
+            declarer.declare(["sentence"]);
+        }
     }
 }
 
