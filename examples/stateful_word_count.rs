@@ -256,7 +256,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         acked(&stats, checkpoint)
     );
     for e in &errors {
-        eprintln!("error in {} task {}: {}", e.component_id, e.task_id, e.error);
+        eprintln!(
+            "error in {} task {}: {}",
+            e.component_id, e.task_id, e.error
+        );
     }
     Ok(())
 }

@@ -9,7 +9,8 @@
 # storm-rs's Java bridge and the test jars, built against Storm's jars from Maven Central), python3 venv
 # support, curl (the HTTP client the DRPC and UI tests use), Chromium and its WebDriver (the UI's pages
 # are tested in a headless browser), redis-server (the stateful-bolt tests start their own), and a test
-# virtualenv at target/test-venv with the outside clients the tests drive (thriftpy2, streamparse, pystorm; requests and selenium for the UI).
+# virtualenv at target/test-venv with the outside clients the tests drive (thriftpy2, streamparse,
+# pystorm; requests and selenium for the UI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -50,7 +50,14 @@ impl RedisServer {
             .args(["--bind", "127.0.0.1", "--protected-mode", "no"])
             .arg("--dir")
             .arg(&self.dir)
-            .args(["--save", "", "--appendonly", "yes", "--appendfsync", "always"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
             .args(["--daemonize", "no"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -78,7 +85,12 @@ impl RedisServer {
                 })
                 .is_ok_and(|r| r == Reply::Status("PONG".into()))
         });
-        assert!(up, "redis-server did not answer on {}: {}", self.addr(), self.log());
+        assert!(
+            up,
+            "redis-server did not answer on {}: {}",
+            self.addr(),
+            self.log()
+        );
     }
 
     /// Stops the server (SIGTERM, then waits for it).

@@ -51,7 +51,9 @@ fn committed(conn: &mut RespConnection, ns: &str) -> BTreeMap<String, Value> {
         .into_iter()
         .map(|(k, v)| {
             let key = decode_key(ns, &k).unwrap();
-            let value = decode_state_value(ns, &v).unwrap().expect("no tombstone committed");
+            let value = decode_state_value(ns, &v)
+                .unwrap()
+                .expect("no tombstone committed");
             (format!("{key:?}"), value)
         })
         .collect()
@@ -64,7 +66,11 @@ fn redis_state_prepares_commits_rolls_back_and_reloads_a_prepared_txn() {
     let s = state(&redis, "count-7");
     s.put("apple", 1i64).unwrap();
     s.put("pear", 2i64).unwrap();
-    assert_eq!(hgetall(&mut conn, "count-7").len(), 0, "writes wait for a checkpoint");
+    assert_eq!(
+        hgetall(&mut conn, "count-7").len(),
+        0,
+        "writes wait for a checkpoint"
+    );
     s.prepare_commit(1).unwrap();
     assert_eq!(hgetall(&mut conn, "count-7$prepare").len(), 2);
     assert_eq!(hgetall(&mut conn, "count-7").len(), 0);
@@ -72,7 +78,10 @@ fn redis_state_prepares_commits_rolls_back_and_reloads_a_prepared_txn() {
     assert_eq!(committed(&mut conn, "count-7").len(), 2);
     assert!(hgetall(&mut conn, "count-7$prepare").is_empty());
     let txids = hgetall(&mut conn, "count-7$txid");
-    assert_eq!(txids.get(b"commit".as_slice()).map(|v| v.as_slice()), Some(b"1".as_slice()));
+    assert_eq!(
+        txids.get(b"commit".as_slice()).map(|v| v.as_slice()),
+        Some(b"1".as_slice())
+    );
 
     // A rolled-back transaction leaves the committed state alone.
     s.put("apple", 10i64).unwrap();
@@ -82,7 +91,10 @@ fn redis_state_prepares_commits_rolls_back_and_reloads_a_prepared_txn() {
     s.rollback().unwrap();
     assert_eq!(s.get("apple").unwrap(), Some(Value::Long(1)));
     assert_eq!(s.get("pear").unwrap(), Some(Value::Long(2)));
-    assert!(s.commit_txid(1).is_ok(), "re-committing the committed txid is harmless");
+    assert!(
+        s.commit_txid(1).is_ok(),
+        "re-committing the committed txid is harmless"
+    );
     assert!(s.prepare_commit(1).is_err(), "txid 1 is already committed");
 
     // A task that dies after prepare: its successor loads the prepared txn and the recovery COMMIT
@@ -92,7 +104,11 @@ fn redis_state_prepares_commits_rolls_back_and_reloads_a_prepared_txn() {
     s.prepare_commit(3).unwrap();
     drop(s);
     let again = state(&redis, "count-7");
-    assert_eq!(again.get("apple").unwrap(), Some(Value::Long(3)), "sees the prepared value");
+    assert_eq!(
+        again.get("apple").unwrap(),
+        Some(Value::Long(3)),
+        "sees the prepared value"
+    );
     again.commit_txid(3).unwrap();
     let c = committed(&mut conn, "count-7");
     assert_eq!(c.len(), 1, "{c:?}");
@@ -105,7 +121,11 @@ fn redis_state_prepares_commits_rolls_back_and_reloads_a_prepared_txn() {
     assert!(e.contains(&redis.addr()), "{e}");
     redis.restart();
     let mut conn = redis.connect();
-    assert_eq!(committed(&mut conn, "count-7").len(), 1, "committed state survived the restart");
+    assert_eq!(
+        committed(&mut conn, "count-7").len(),
+        1,
+        "committed state survived the restart"
+    );
     again.prepare_commit(4).unwrap();
     again.commit_txid(4).unwrap();
     assert_eq!(committed(&mut conn, "count-7").len(), 2);
@@ -114,7 +134,11 @@ fn redis_state_prepares_commits_rolls_back_and_reloads_a_prepared_txn() {
 
 fn example(name: &str) -> PathBuf {
     let p = storm_bin().parent().unwrap().join("examples").join(name);
-    assert!(p.is_file(), "{} is missing: build the examples (scripts/test.sh does)", p.display());
+    assert!(
+        p.is_file(),
+        "{} is missing: build the examples (scripts/test.sh does)",
+        p.display()
+    );
     p
 }
 
@@ -127,14 +151,18 @@ fn redis_counts(redis: &RedisServer) -> (BTreeMap<String, i64>, BTreeMap<i64, i6
         return (words, ids);
     };
     for key in keys {
-        let Reply::Bulk(Some(key)) = key else { continue };
+        let Reply::Bulk(Some(key)) = key else {
+            continue;
+        };
         let ns = String::from_utf8(key).unwrap();
         if ns.contains('$') {
             continue;
         }
         for (k, v) in hgetall(&mut conn, &ns) {
             let key = decode_key(&ns, &k).unwrap();
-            let count = decode_state_value(&ns, &v).unwrap().and_then(|v| v.as_i64());
+            let count = decode_state_value(&ns, &v)
+                .unwrap()
+                .and_then(|v| v.as_i64());
             match (key, count) {
                 (Value::Long(n), Some(c)) => *ids.entry(n).or_insert(0) += c,
                 (Value::String(w), Some(c)) => *words.entry(w).or_insert(0) += c,
@@ -175,8 +203,19 @@ fn stateful_word_count_with_redis_survives_a_worker_kill_and_a_redis_restart() {
     let out = std::process::Command::new(storm_bin())
         .arg("--config")
         .arg(&c.config)
-        .args(["jar", example("stateful_word_count").to_str().unwrap(), "swc"])
-        .args(["--redis", &redis.addr(), "--workers", "2", "--interval-ms", "500"])
+        .args([
+            "jar",
+            example("stateful_word_count").to_str().unwrap(),
+            "swc",
+        ])
+        .args([
+            "--redis",
+            &redis.addr(),
+            "--workers",
+            "2",
+            "--interval-ms",
+            "500",
+        ])
         .args(["--max-pending", "50", "--message-timeout", "10"])
         .args(["--limit", &limit.to_string(), "--ledger"])
         .arg(&data)
@@ -186,16 +225,30 @@ fn stateful_word_count_with_redis_survives_a_worker_kill_and_a_redis_restart() {
         .env_remove("STORM_WORKER")
         .output()
         .unwrap();
-    assert!(out.status.success(), "storm jar: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "storm jar: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let id = c.topology_id("swc").expect("swc submitted");
     wait_until(LONG, "the assignment to use both supervisors", || {
-        c.slots(&id).into_iter().map(|s| s.0).collect::<BTreeSet<_>>().len() == 2
+        c.slots(&id)
+            .into_iter()
+            .map(|s| s.0)
+            .collect::<BTreeSet<_>>()
+            .len()
+            == 2
     });
-    wait_until(LONG, "acks to start (after the first commits)", || ledger(&data).1.len() > 60);
+    wait_until(LONG, "acks to start (after the first commits)", || {
+        ledger(&data).1.len() > 60
+    });
 
     // kill -9 one worker mid-run.
     let before_kill = ledger(&data).1;
-    let victim = *c.supervisors[0].worker_pids().first().expect("a worker on supervisor0");
+    let victim = *c.supervisors[0]
+        .worker_pids()
+        .first()
+        .expect("a worker on supervisor0");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(victim),
         nix::sys::signal::Signal::SIGKILL,
@@ -206,7 +259,10 @@ fn stateful_word_count_with_redis_survives_a_worker_kill_and_a_redis_restart() {
         "the kill must come mid-run: every sentence was already emitted"
     );
     wait_until(LONG, "a new worker on supervisor0", || {
-        c.supervisors[0].worker_pids().iter().any(|&p| p != victim && alive(p))
+        c.supervisors[0]
+            .worker_pids()
+            .iter()
+            .any(|&p| p != victim && alive(p))
     });
     let after_kill = ledger(&data).1.len();
     wait_until(LONG, "acks to resume after the recovery", || {
@@ -239,13 +295,19 @@ fn stateful_word_count_with_redis_survives_a_worker_kill_and_a_redis_restart() {
         .iter()
         .filter(|id| applied.get(id).copied().unwrap_or(0) < words_of(**id))
         .collect();
-    assert!(missing.is_empty(), "ids missing from the committed state: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "ids missing from the committed state: {missing:?}"
+    );
     // A committed batch is never applied twice: ids acked before the kill count exactly once.
     let doubled: Vec<_> = before_kill
         .iter()
         .filter(|id| applied.get(id).copied().unwrap_or(0) != words_of(**id))
         .collect();
-    assert!(doubled.is_empty(), "ids acked before the kill counted again: {doubled:?}");
+    assert!(
+        doubled.is_empty(),
+        "ids acked before the kill counted again: {doubled:?}"
+    );
     // The word counts are exactly the words of the applied messages (checkpoints are atomic).
     let total_words: i64 = words.values().sum();
     let total_applied: i64 = applied.values().sum();
@@ -263,7 +325,10 @@ fn stateful_word_count_with_redis_survives_a_worker_kill_and_a_redis_restart() {
         }
     }
     for (w, n) in &expected {
-        assert!(words.get(w).copied().unwrap_or(0) >= *n, "{w}: {words:?} < {expected:?}");
+        assert!(
+            words.get(w).copied().unwrap_or(0) >= *n,
+            "{w}: {words:?} < {expected:?}"
+        );
     }
     let _ = c.nimbus_client().raw().kill_topology("swc".to_string());
 }

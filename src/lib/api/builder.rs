@@ -199,10 +199,8 @@ impl TopologyBuilder {
                 if self.stateful.contains(id) {
                     bolt.as_ref()
                 } else {
-                    forwarder = crate::state::CheckpointTupleForwarder::new(clone_bolt(
-                        id,
-                        bolt.as_ref(),
-                    )?);
+                    forwarder =
+                        crate::state::CheckpointTupleForwarder::new(clone_bolt(id, bolt.as_ref())?);
                     &forwarder
                 }
             } else {

@@ -25,7 +25,9 @@ use std::collections::{HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::{Action, CHECKPOINT_FIELD_ACTION, CHECKPOINT_FIELD_TXID, CHECKPOINT_STREAM_ID};
+use super::checkpoint::{
+    Action, CHECKPOINT_FIELD_ACTION, CHECKPOINT_FIELD_TXID, CHECKPOINT_STREAM_ID,
+};
 use super::{new_state, task_namespace, KeyValueState, StateError};
 use crate::api::{
     conf_i64, Bolt, BoltOutput, ComponentError, ConfMap, EmitError, OutputCollector,
@@ -433,7 +435,11 @@ impl Bolt for StatefulBoltExecutor {
         }
         match self.handle_checkpoint(&input, action, txid, collector) {
             Ok(()) => {
-                self.run.as_mut().expect("prepared").gate.handled(action, txid);
+                self.run
+                    .as_mut()
+                    .expect("prepared")
+                    .gate
+                    .handled(action, txid);
                 Ok(())
             }
             Err(e) if e.downcast_ref::<StateError>().is_some() => {

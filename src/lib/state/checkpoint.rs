@@ -104,7 +104,9 @@ impl CheckPointState {
     /// Storm's `nextState(recovering)`.
     pub fn next_state(self, recovering: bool) -> CheckPointState {
         match self.state {
-            TxState::Preparing if recovering => CheckPointState::new(self.txid - 1, TxState::Committed),
+            TxState::Preparing if recovering => {
+                CheckPointState::new(self.txid - 1, TxState::Committed)
+            }
             TxState::Preparing => CheckPointState::new(self.txid, TxState::Committing),
             TxState::Committing => CheckPointState::new(self.txid, TxState::Committed),
             TxState::Committed if recovering => self,
@@ -256,7 +258,11 @@ impl CheckpointCore {
             return Ok(());
         };
         if current.txid != txid {
-            tracing::warn!(txid, current = current.txid, "checkpoint ack for another txid");
+            tracing::warn!(
+                txid,
+                current = current.txid,
+                "checkpoint ack for another txid"
+            );
             return Ok(());
         }
         let next = current.next_state(self.recovering);
@@ -300,7 +306,9 @@ impl CheckpointSpout {
 
 /// The checkpoint interval of a topology: `topology.state.checkpoint.interval.ms`, at least 100 ms.
 pub fn checkpoint_interval(conf: &ConfMap) -> Duration {
-    let ms = conf_i64(conf, CHECKPOINT_INTERVAL_MS).unwrap_or(1000).max(100);
+    let ms = conf_i64(conf, CHECKPOINT_INTERVAL_MS)
+        .unwrap_or(1000)
+        .max(100);
     Duration::from_millis(ms as u64)
 }
 
@@ -314,7 +322,10 @@ impl Spout for CheckpointSpout {
     ) -> Result<(), ComponentError> {
         let state = new_state(&super::task_namespace(context), conf)?;
         let interval = checkpoint_interval(conf);
-        tracing::info!(interval_ms = interval.as_millis() as u64, "checkpoint interval");
+        tracing::info!(
+            interval_ms = interval.as_millis() as u64,
+            "checkpoint interval"
+        );
         self.core = Some(CheckpointCore::new(state, interval));
         Ok(())
     }
@@ -400,7 +411,12 @@ mod tests {
         for st in [s(-1, Committed), s(9, Committing), s(4, Preparing)] {
             assert_eq!(CheckPointState::from_value(&st.to_value()), Some(st));
         }
-        for a in [Action::Prepare, Action::Commit, Action::Rollback, Action::InitState] {
+        for a in [
+            Action::Prepare,
+            Action::Commit,
+            Action::Rollback,
+            Action::InitState,
+        ] {
             assert_eq!(Action::parse(a.name()), Some(a));
         }
     }
@@ -435,7 +451,11 @@ mod tests {
         // A failed prepare: recovery rolls back txid 1, then re-initialises at 0.
         core.fail(t1);
         assert!(core.recovering());
-        assert_eq!(core.next_tuple(t1).unwrap(), None, "backs off after a failure");
+        assert_eq!(
+            core.next_tuple(t1).unwrap(),
+            None,
+            "backs off after a failure"
+        );
         let t2 = t1 + interval;
         assert_eq!(core.next_tuple(t2).unwrap(), Some((1, Action::Rollback)));
         core.ack(1, t2).unwrap();
@@ -523,7 +543,10 @@ mod tests {
     fn a_restart_resumes_from_the_stored_state() {
         let state = KeyValueState::in_memory("$checkpointspout-1");
         state
-            .put(TX_STATE_KEY, CheckPointState::new(7, TxState::Committing).to_value())
+            .put(
+                TX_STATE_KEY,
+                CheckPointState::new(7, TxState::Committing).to_value(),
+            )
             .unwrap();
         state.commit().unwrap();
         let mut core = CheckpointCore::new(state.clone(), Duration::from_secs(1));

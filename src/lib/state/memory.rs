@@ -107,7 +107,6 @@ impl StateBackend for InMemoryKeyValueState {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::state::KeyValueState;
     use crate::tuple::Value;
 
@@ -128,7 +127,10 @@ mod tests {
         assert!(s.commit_txid(3).is_err());
         s.put("a", 7i64).unwrap();
         s.prepare_commit(3).unwrap();
-        assert!(s.prepare_commit(4).is_err(), "a pending txn blocks a newer prepare");
+        assert!(
+            s.prepare_commit(4).is_err(),
+            "a pending txn blocks a newer prepare"
+        );
         s.commit_txid(3).unwrap();
         s.delete("a").unwrap();
         assert_eq!(s.get("a").unwrap(), None);

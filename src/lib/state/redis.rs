@@ -82,8 +82,9 @@ impl RedisStateConfig {
         };
         let config: RedisStateConfig = match conf.get(STATE_PROVIDER_CONFIG) {
             None | Some(serde_json::Value::Null) => RedisStateConfig::default(),
-            Some(serde_json::Value::String(s)) => serde_json::from_str(s)
-                .map_err(|e| bad(format!("{e} in {s:?}")))?,
+            Some(serde_json::Value::String(s)) => {
+                serde_json::from_str(s).map_err(|e| bad(format!("{e} in {s:?}")))?
+            }
             Some(v @ serde_json::Value::Object(_)) => {
                 serde_json::from_value(v.clone()).map_err(|e| bad(e.to_string()))?
             }
@@ -101,7 +102,8 @@ impl RedisStateConfig {
         }
         if config.jedis_cluster_config.is_some() {
             return Err(bad(
-                "jedisClusterConfig (Redis Cluster) is not supported; use jedisPoolConfig".to_owned(),
+                "jedisClusterConfig (Redis Cluster) is not supported; use jedisPoolConfig"
+                    .to_owned(),
             ));
         }
         Ok(config)
@@ -219,18 +221,20 @@ impl RespConnection {
 
     fn read_line(&mut self) -> std::io::Result<String> {
         let mut line = Vec::new();
-        (&mut self.reader).take(64 * 1024).read_until(b'\n', &mut line)?;
+        (&mut self.reader)
+            .take(64 * 1024)
+            .read_until(b'\n', &mut line)?;
         if !line.ends_with(b"\r\n") {
-            return Err(bad_data("reply line not terminated (or longer than 64 KiB)"));
+            return Err(bad_data(
+                "reply line not terminated (or longer than 64 KiB)",
+            ));
         }
         line.truncate(line.len() - 2);
         String::from_utf8(line).map_err(|_| bad_data("reply line not UTF-8"))
     }
 
     fn read_len(&mut self, line: &str, max: usize) -> std::io::Result<Option<usize>> {
-        let n: i64 = line
-            .parse()
-            .map_err(|_| bad_data("bad length in reply"))?;
+        let n: i64 = line.parse().map_err(|_| bad_data("bad length in reply"))?;
         if n < 0 {
             return Ok(None);
         }
@@ -366,7 +370,8 @@ impl RedisKeyValueState {
         let replies = self.run(&all)?;
         match replies.last() {
             Some(Reply::Array(Some(results))) => {
-                if let Some(Reply::Error(e)) = results.iter().find(|r| matches!(r, Reply::Error(_))) {
+                if let Some(Reply::Error(e)) = results.iter().find(|r| matches!(r, Reply::Error(_)))
+                {
                     self.conn = None;
                     return Err(io_err(&self.addr, "transaction failed", e));
                 }
@@ -388,7 +393,8 @@ impl RedisKeyValueState {
         let mut out = BTreeMap::new();
         if let Reply::Array(Some(items)) = reply {
             let mut it = items.into_iter();
-            while let (Some(Reply::Bulk(Some(k))), Some(Reply::Bulk(Some(v)))) = (it.next(), it.next())
+            while let (Some(Reply::Bulk(Some(k))), Some(Reply::Bulk(Some(v)))) =
+                (it.next(), it.next())
             {
                 out.insert(k, v);
             }
@@ -464,13 +470,18 @@ impl StateBackend for RedisKeyValueState {
         let ns = self.namespace.clone();
         match self.run(&[cmd(&[b"HGET", ns.as_bytes(), key])])?.remove(0) {
             Reply::Bulk(v) => Ok(v),
-            other => Err(io_err(&self.addr, "unexpected HGET reply", format!("{other:?}"))),
+            other => Err(io_err(
+                &self.addr,
+                "unexpected HGET reply",
+                format!("{other:?}"),
+            )),
         }
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         let current = self.get(key)?;
-        self.pending_prepare.insert(key.to_vec(), TOMBSTONE.to_vec());
+        self.pending_prepare
+            .insert(key.to_vec(), TOMBSTONE.to_vec());
         Ok(current)
     }
 
@@ -534,8 +545,10 @@ impl StateBackend for RedisKeyValueState {
             .pending_commit
             .iter()
             .partition(|(_, v)| v.as_slice() == TOMBSTONE);
-        let adds: BTreeMap<Vec<u8>, Vec<u8>> =
-            adds.into_iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let adds: BTreeMap<Vec<u8>, Vec<u8>> = adds
+            .into_iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let mut cmds = hset_cmds(&ns, &adds);
         for chunk in deletes.chunks(HSET_CHUNK) {
             let mut c = vec![b"HDEL".to_vec(), ns.clone()];
@@ -565,8 +578,10 @@ impl StateBackend for RedisKeyValueState {
             .pending_prepare
             .iter()
             .partition(|(_, v)| v.as_slice() == TOMBSTONE);
-        let adds: BTreeMap<Vec<u8>, Vec<u8>> =
-            adds.into_iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let adds: BTreeMap<Vec<u8>, Vec<u8>> = adds
+            .into_iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let mut cmds = hset_cmds(&ns, &adds);
         for (k, _) in deletes {
             cmds.push(vec![b"HDEL".to_vec(), ns.clone(), k.clone()]);
@@ -638,7 +653,10 @@ mod tests {
     #[test]
     fn provider_config_errors_name_the_problem() {
         for (json, needle) in [
-            (r#"{"keySerializerClass":"a.B"}"#, "keySerializerClass a.B is a Java class"),
+            (
+                r#"{"keySerializerClass":"a.B"}"#,
+                "keySerializerClass a.B is a Java class",
+            ),
             (r#"{"jedisClusterConfig":{}}"#, "jedisClusterConfig"),
             (r#"{"jedisPoolConfig":{"port":"x"}}"#, "invalid type"),
             ("not json", "expected"),

@@ -79,10 +79,16 @@ fn the_builder_wires_checkpoints_as_storm_does() {
     );
     // A bolt fed by a spout takes checkpoints from $checkpointspout; one fed by a bolt from that bolt.
     let all = Grouping::All(NullStruct {});
-    assert_eq!(t.bolts["split"].common.inputs[&cp(CHECKPOINT_COMPONENT_ID)], all);
+    assert_eq!(
+        t.bolts["split"].common.inputs[&cp(CHECKPOINT_COMPONENT_ID)],
+        all
+    );
     assert_eq!(t.bolts["count"].common.inputs[&cp("split")], all);
     for b in ["split", "count"] {
-        assert!(t.bolts[b].common.streams.contains_key(CHECKPOINT_STREAM_ID), "{b}");
+        assert!(
+            t.bolts[b].common.streams.contains_key(CHECKPOINT_STREAM_ID),
+            "{b}"
+        );
     }
     let ComponentObject::SerializedJava(split) = &t.bolts["split"].bolt_object else {
         panic!("split is a Rust component");
@@ -97,7 +103,10 @@ fn the_builder_wires_checkpoints_as_storm_does() {
 
     let plain = topology(false);
     assert!(!plain.spouts.contains_key(CHECKPOINT_COMPONENT_ID));
-    assert!(!plain.bolts["split"].common.streams.contains_key(CHECKPOINT_STREAM_ID));
+    assert!(!plain.bolts["split"]
+        .common
+        .streams
+        .contains_key(CHECKPOINT_STREAM_ID));
 }
 
 #[test]
@@ -204,7 +213,11 @@ fn inputs_are_acked_after_commit_and_failed_on_rollback() {
             (CHECKPOINT_STREAM_ID.to_owned(), values![-1i64, "INITSTATE"]),
         ]
     );
-    assert_eq!(rec.acked, vec![values![-1i64, "INITSTATE"]], "the input's ack is held");
+    assert_eq!(
+        rec.acked,
+        vec![values![-1i64, "INITSTATE"]],
+        "the input's ack is held"
+    );
     rec.acked.clear();
 
     // PREPARE 0 then COMMIT 0: the input is acked only at commit.
@@ -230,7 +243,11 @@ fn inputs_are_acked_after_commit_and_failed_on_rollback() {
     assert_eq!(state.get("a").unwrap(), Some(Value::Long(3)));
     run(checkpoint(1, Action::Rollback), &mut rec);
     assert_eq!(rec.failed, vec![values!["a"], values!["b"]]);
-    assert_eq!(state.get("a").unwrap(), Some(Value::Long(2)), "the committed count");
+    assert_eq!(
+        state.get("a").unwrap(),
+        Some(Value::Long(2)),
+        "the committed count"
+    );
     assert_eq!(state.get("b").unwrap(), None);
 
     // An old transaction is acked and ignored (not forwarded).
