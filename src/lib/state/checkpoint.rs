@@ -484,7 +484,7 @@ mod tests {
         fn delete(&mut self, k: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
             self.inner.delete(k)
         }
-        fn entries(&mut self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+        fn entries(&mut self) -> Result<crate::state::Entries, StateError> {
             self.inner.entries()
         }
         fn prepare_commit(&mut self, txid: i64) -> Result<(), StateError> {

@@ -53,7 +53,7 @@ impl StateBackend for InMemoryKeyValueState {
         Ok(self.state.remove(key))
     }
 
-    fn entries(&mut self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+    fn entries(&mut self) -> Result<super::Entries, StateError> {
         Ok(self
             .state
             .iter()

@@ -68,6 +68,9 @@ pub enum StateError {
     Transaction { namespace: String, message: String },
 }
 
+/// Encoded key-value pairs.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// What a state store does: Storm's `State` + `KeyValueState` on encoded keys and values.
 pub trait StateBackend: Send {
     /// The namespace (`<component>-<task>`).
@@ -77,7 +80,7 @@ pub trait StateBackend: Send {
     /// Removes `key`; returns its current (encoded) value.
     fn delete(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
     /// Every visible entry (encoded), for [`KeyValueState::entries`].
-    fn entries(&mut self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError>;
+    fn entries(&mut self) -> Result<Entries, StateError>;
     /// Phase one: saves the current changes as the prepared transaction `txid`.
     fn prepare_commit(&mut self, txid: i64) -> Result<(), StateError>;
     /// Phase two: makes prepared transaction `txid` the committed state.

@@ -485,7 +485,7 @@ impl StateBackend for RedisKeyValueState {
         Ok(current)
     }
 
-    fn entries(&mut self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+    fn entries(&mut self) -> Result<super::Entries, StateError> {
         self.ensure_loaded()?;
         let ns = self.namespace.clone();
         let mut all = self.hgetall(&ns)?;
