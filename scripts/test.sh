@@ -8,8 +8,9 @@
 # Installs: Debian's zookeeper (the server the integration tests start), a JDK and Maven (Java topologies:
 # storm-rs's Java bridge and the test jars, built against Storm's jars from Maven Central), python3 venv
 # support, curl (the HTTP client the DRPC and UI tests use), Chromium and its WebDriver (the UI's pages
-# are tested in a headless browser), and a test virtualenv at target/test-venv with the outside clients
-# the tests drive (thriftpy2, streamparse, pystorm; requests and selenium for the UI).
+# are tested in a headless browser), redis-server (the stateful-bolt tests start their own), and a test
+# virtualenv at target/test-venv with the outside clients the tests drive (thriftpy2, streamparse,
+# pystorm; requests and selenium for the UI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,7 @@ command -v cc >/dev/null || need_apt+=(gcc) # mimalloc (the binaries' allocator)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)               # the UI's pages, headless
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)     # driven through WebDriver
 command -v ip >/dev/null || need_apt+=(iproute2) # the multi-host tests' network namespaces (scripts/hosts.sh)
+command -v redis-server >/dev/null || need_apt+=(redis-server)  # the Redis state backend's tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -9,6 +9,7 @@ pub use crate::api::{
     SpoutOutputCollector, TopologyBuilder, TopologyConf, TopologyContext, Tuple,
 };
 pub use crate::local::{LocalCluster, RebalanceOptions};
+pub use crate::state::{KeyValueState, StatefulBolt};
 pub use crate::thrift::StormTopology;
 pub use crate::tuple::{Fields, Value, Values};
 pub use crate::values;

@@ -21,6 +21,8 @@ mod multihost;
 mod multilang_cluster;
 mod nimbus;
 mod nimbus_ha;
+mod redis_support;
+mod stateful;
 mod stats_windows;
 mod storm_cluster;
 mod support;

@@ -29,7 +29,7 @@ pub enum TopologyError {
     Component(#[from] ComponentCodecError),
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Decl {
     parallelism: i32,
     conf: ConfMap,
@@ -54,6 +54,8 @@ pub struct TopologyBuilder {
     /// Duplicate ids: (kind, id).
     duplicates: Vec<(&'static str, String)>,
     discarded: Decl,
+    /// Ids of the bolts added with `set_stateful_bolt`.
+    stateful: std::collections::BTreeSet<String>,
 }
 
 impl TopologyBuilder {
@@ -119,6 +121,25 @@ impl TopologyBuilder {
         )
     }
 
+    /// Adds a stateful bolt (Storm's `setBolt(id, IStatefulBolt, …)`): it runs in a
+    /// [`StatefulBoltExecutor`](crate::state::StatefulBoltExecutor), and the topology gets Storm's
+    /// `$checkpointspout` and `$checkpoint` streams (see [`crate::state`]).
+    pub fn set_stateful_bolt(
+        &mut self,
+        id: &str,
+        bolt: impl crate::state::StatefulBolt + 'static,
+        parallelism: u32,
+    ) -> BoltDeclarer<'_> {
+        if !self.id_taken(id) {
+            self.stateful.insert(id.to_owned());
+        }
+        self.set_bolt_boxed(
+            id,
+            Box::new(crate::state::StatefulBoltExecutor::new(Box::new(bolt))),
+            parallelism,
+        )
+    }
+
     pub fn set_bolt_boxed(
         &mut self,
         id: &str,
@@ -161,15 +182,37 @@ impl TopologyBuilder {
                 },
             );
         }
+        let stateful = !self.stateful.is_empty();
+        if stateful {
+            self.add_checkpoint_spout(&mut spouts)?;
+        }
         let mut bolts = BTreeMap::new();
         for (id, (bolt, decl)) in &self.bolts {
+            // Storm's createTopology for stateful topologies: every other bolt is wrapped in a
+            // CheckpointTupleForwarder, and every bolt subscribes to `$checkpoint`.
+            let forwarder;
+            let mut decl = decl;
+            let checkpointed;
+            let bolt: &dyn Bolt = if stateful {
+                checkpointed = self.with_checkpoint_inputs(decl);
+                decl = &checkpointed;
+                if self.stateful.contains(id) {
+                    bolt.as_ref()
+                } else {
+                    forwarder =
+                        crate::state::CheckpointTupleForwarder::new(clone_bolt(id, bolt.as_ref())?);
+                    &forwarder
+                }
+            } else {
+                bolt.as_ref()
+            };
             let mut declarer = OutputFieldsDeclarer::new();
             bolt.declare_output_fields(&mut declarer);
             let common = common(id, declarer, bolt.component_configuration(), decl)?;
             bolts.insert(
                 id.clone(),
                 ThriftBolt {
-                    bolt_object: bolt_object(id, bolt.as_ref())?,
+                    bolt_object: bolt_object(id, bolt)?,
                     common,
                 },
             );
@@ -187,6 +230,65 @@ impl TopologyBuilder {
             shared_memory: None,
         })
     }
+}
+
+impl TopologyBuilder {
+    fn add_checkpoint_spout(
+        &self,
+        spouts: &mut BTreeMap<String, SpoutSpec>,
+    ) -> Result<(), TopologyError> {
+        use crate::state::checkpoint::CHECKPOINT_COMPONENT_ID;
+        if self.id_taken(CHECKPOINT_COMPONENT_ID) {
+            return Err(TopologyError::DuplicateId {
+                kind: "Spout",
+                id: CHECKPOINT_COMPONENT_ID.to_owned(),
+            });
+        }
+        let spout = crate::state::CheckpointSpout::new();
+        let mut declarer = OutputFieldsDeclarer::new();
+        spout.declare_output_fields(&mut declarer);
+        let common = common(CHECKPOINT_COMPONENT_ID, declarer, None, &Decl::new(1))?;
+        spouts.insert(
+            CHECKPOINT_COMPONENT_ID.to_owned(),
+            SpoutSpec {
+                spout_object: spout_object(CHECKPOINT_COMPONENT_ID, &spout)?,
+                common,
+            },
+        );
+        Ok(())
+    }
+
+    /// Storm's `addCheckPointInputs`: `$checkpoint` of each input component (of `$checkpointspout`
+    /// for spouts), all-grouped.
+    fn with_checkpoint_inputs(&self, decl: &Decl) -> Decl {
+        use crate::state::checkpoint::{CHECKPOINT_COMPONENT_ID, CHECKPOINT_STREAM_ID};
+        let mut out = decl.clone();
+        for input in decl.inputs.keys() {
+            let source = if self.spouts.contains_key(&input.component_id) {
+                CHECKPOINT_COMPONENT_ID
+            } else {
+                input.component_id.as_str()
+            };
+            out.inputs.insert(
+                GlobalStreamId {
+                    component_id: source.to_owned(),
+                    stream_id: CHECKPOINT_STREAM_ID.to_owned(),
+                },
+                Grouping::All(NullStruct {}),
+            );
+        }
+        out
+    }
+}
+
+/// An owned copy of a bolt through its serde form (the builder keeps the user's bolt).
+fn clone_bolt(id: &str, bolt: &dyn Bolt) -> Result<Box<dyn Bolt>, TopologyError> {
+    let declare = |e: serde_json::Error| TopologyError::Declare {
+        component: id.to_owned(),
+        message: format!("cannot wrap it for checkpoints: {e}"),
+    };
+    let json = serde_json::to_value(bolt).map_err(declare)?;
+    serde_json::from_value(json).map_err(declare)
 }
 
 fn common(

@@ -31,6 +31,9 @@ pub enum EmitError {
     },
     #[error(transparent)]
     Grouping(#[from] GroupingError),
+    /// Storm's `AnchoringOutputCollector`: every bolt of a topology with stateful bolts anchors.
+    #[error("Bolts in a stateful topology must emit anchored tuples (component {component}, stream {stream})")]
+    Unanchored { component: String, stream: String },
 }
 
 /// What a spout's collector does; implemented by the spout executor.
