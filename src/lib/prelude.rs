@@ -12,3 +12,7 @@ pub use crate::local::{LocalCluster, RebalanceOptions};
 pub use crate::thrift::StormTopology;
 pub use crate::tuple::{Fields, Value, Values};
 pub use crate::values;
+pub use crate::window::{
+    BaseWindowedBolt, Count, Duration as WindowDuration, TupleWindow, WindowedBolt,
+    WindowedBoltExecutor,
+};

@@ -24,3 +24,4 @@ mod storm_cluster;
 mod support;
 mod thrift_compat;
 mod ui;
+mod windows_cluster;

@@ -27,6 +27,8 @@ pub enum TopologyError {
     Declare { component: String, message: String },
     #[error(transparent)]
     Component(#[from] ComponentCodecError),
+    #[error("component \"{component}\" is configured wrongly: {message}")]
+    Configuration { component: String, message: String },
 }
 
 #[derive(Default)]
@@ -163,6 +165,12 @@ impl TopologyBuilder {
         }
         let mut bolts = BTreeMap::new();
         for (id, (bolt, decl)) in &self.bolts {
+            if let Some(message) = bolt.configuration_error() {
+                return Err(TopologyError::Configuration {
+                    component: id.clone(),
+                    message,
+                });
+            }
             let mut declarer = OutputFieldsDeclarer::new();
             bolt.declare_output_fields(&mut declarer);
             let common = common(id, declarer, bolt.component_configuration(), decl)?;
