@@ -52,7 +52,7 @@ fn tumbling_windows_on_a_cluster_see_every_tuple_once_and_ack_them_all() {
     let (data, windows) = (c.dir.join("data"), c.dir.join("windows"));
     let limit = 300;
     let mut conf = TopologyConf::new();
-    conf.set_num_workers(2);
+    conf.set_num_workers(2).set_message_timeout_secs(30);
 
     // A window longer than the message timeout is refused by nimbus at submit.
     let e = storm::submitter::submit_to_cluster(
