@@ -32,6 +32,7 @@ pub mod topology;
 pub mod transport;
 pub mod tuple;
 pub mod ui;
+pub mod window;
 pub mod worker;
 
 /// The memory allocator storm-rs binaries use (mimalloc): tuples are allocated on one executor thread

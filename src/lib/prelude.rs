@@ -13,3 +13,7 @@ pub use crate::state::{KeyValueState, StatefulBolt};
 pub use crate::thrift::StormTopology;
 pub use crate::tuple::{Fields, Value, Values};
 pub use crate::values;
+pub use crate::window::{
+    BaseWindowedBolt, Count, Duration as WindowDuration, TupleWindow, WindowedBolt,
+    WindowedBoltExecutor,
+};

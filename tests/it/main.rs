@@ -28,3 +28,4 @@ mod storm_cluster;
 mod support;
 mod thrift_compat;
 mod ui;
+mod windows_cluster;

@@ -27,6 +27,8 @@ pub enum TopologyError {
     Declare { component: String, message: String },
     #[error(transparent)]
     Component(#[from] ComponentCodecError),
+    #[error("component \"{component}\" is configured wrongly: {message}")]
+    Configuration { component: String, message: String },
 }
 
 #[derive(Default, Clone)]
@@ -188,6 +190,12 @@ impl TopologyBuilder {
         }
         let mut bolts = BTreeMap::new();
         for (id, (bolt, decl)) in &self.bolts {
+            if let Some(message) = bolt.configuration_error() {
+                return Err(TopologyError::Configuration {
+                    component: id.clone(),
+                    message,
+                });
+            }
             // Storm's createTopology for stateful topologies: every other bolt is wrapped in a
             // CheckpointTupleForwarder, and every bolt subscribes to `$checkpoint`.
             let forwarder;

@@ -160,6 +160,13 @@ pub trait Bolt: Send {
     fn shell_command(&self) -> Option<&[String]> {
         None
     }
+
+    /// A configuration mistake the bolt knows of before it runs (a windowed bolt's window);
+    /// `create_topology` refuses the topology with it.
+    #[doc(hidden)]
+    fn configuration_error(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A bolt whose emits are all anchored to the input and whose input is acked after `execute` returns

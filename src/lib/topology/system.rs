@@ -237,6 +237,7 @@ pub fn system_topology(
     topo_conf: &Map<String, Value>,
 ) -> Result<StormTopology, InvalidTopology> {
     validate_basic(t)?;
+    crate::window::validate_topology(t, topo_conf).map_err(|e| InvalidTopology(e.to_string()))?;
     let mut ret = t.clone();
     let timeout = as_int(topo_conf.get("topology.message.timeout.secs")).unwrap_or(30);
 
