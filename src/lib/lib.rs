@@ -24,6 +24,7 @@ pub mod multilang;
 pub mod nimbus;
 pub mod paths;
 pub mod prelude;
+pub mod security;
 pub mod state;
 pub mod submitter;
 pub mod supervisor;

@@ -104,7 +104,9 @@ impl ThriftServer {
                 active.fetch_add(1, Ordering::SeqCst);
                 let (processor, active, opts, name) = (processor.clone(), active.clone(), opts.clone(), name2.clone());
                 let spawned = std::thread::Builder::new().name(format!("{name}-thrift-conn")).spawn(move || {
+                    crate::security::ReqContext { principal: None, remote: stream.peer_addr().ok() }.install();
                     let result = serve_connection(&stream, processor.as_ref(), &opts);
+                    crate::security::ReqContext::clear();
                     // The registry holds a clone of this socket: shut it down so the client sees the close.
                     let _ = stream.shutdown(Shutdown::Both);
                     if let Err(reason) = result {
