@@ -17,6 +17,8 @@
 //! `scripts/bench_vs_storm.sh` builds what `vs-storm` needs and runs it.
 //! `storm_perf chaos …` (`chaos.rs`): the chaos runner on a multi-host cluster (`scripts/hosts.sh`),
 //! faults injected while the durable ledger topology runs, ids lost/duplicated and recovery times.
+//! `storm_perf zk-writes [--workers N]` (`zk_writes.rs`): ZooKeeper writes per second with N idle
+//! workers (RELIABILITY.md, "ZooKeeper write rate").
 
 #[path = "storm_perf/chaos.rs"]
 mod chaos;
@@ -24,6 +26,8 @@ mod chaos;
 mod peer;
 #[path = "storm_perf/runner.rs"]
 mod runner;
+#[path = "storm_perf/zk_writes.rs"]
+mod zk_writes;
 
 #[global_allocator]
 static GLOBAL: storm::Allocator = storm::Allocator;
@@ -60,6 +64,20 @@ fn main() {
         };
         if let Err(e) = chaos::run(&options, &mut |line| println!("{line}")) {
             eprintln!("storm_perf chaos: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    if args.first().is_some_and(|a| a == "zk-writes") {
+        let options = match zk_writes::ZkWritesOptions::parse(&args) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("storm_perf zk-writes: {e}\n\n{}", zk_writes::USAGE);
+                std::process::exit(2);
+            }
+        };
+        if let Err(e) = zk_writes::run(&options, &mut |line| println!("{line}")) {
+            eprintln!("storm_perf zk-writes: {e}");
             std::process::exit(1);
         }
         return;
