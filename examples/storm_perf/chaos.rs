@@ -404,6 +404,7 @@ pub fn run(o: &ChaosOptions, out: &mut dyn FnMut(String)) -> Result<(), String> 
          \"supervisor.worker.timeout.secs\" = 6\n\
          \"supervisor.worker.shutdown.sleep.secs\" = 1\n\
          \"task.heartbeat.frequency.secs\" = 1\n\
+         \"executor.metrics.frequency.secs\" = 1\n\
          \"task.refresh.poll.secs\" = 2\n\
          \"topology.message.timeout.secs\" = 10\n",
     )

@@ -894,10 +894,13 @@ impl PerfCluster {
 "supervisor.worker.shutdown.sleep.secs" = 1
 "supervisor.slots.ports" = [{ports}]
 "task.heartbeat.frequency.secs" = 1
+"executor.metrics.frequency.secs" = 1
+"supervisor.thrift.port" = {sup_thrift_port}
 "task.refresh.poll.secs" = 2
 "topology.message.timeout.secs" = 30
 "#,
-            ports = ports.join(",")
+            ports = ports.join(","),
+            sup_thrift_port = free_port()
         );
         // `extra_toml` may override a key of the base configuration (TOML allows no duplicates).
         let key = |line: &str| line.split_once('=').map(|(k, _)| k.trim().to_owned());

@@ -130,10 +130,21 @@ pub fn run(o: &ZkWritesOptions, out: &mut dyn FnMut(String)) -> Result<(), Strin
     storm::submitter::submit_to_cluster(&conf, name, &tconf, &topology, &artifact)
         .map_err(|e| e.to_string())?;
     let begin = Instant::now();
-    let want = o.workers as usize;
+    // Workers the scheduler placed (free ports picked at random may repeat: then one slot less).
+    let mut want = o.workers as usize;
     // Every worker runs and nimbus reports every executor with a heartbeat (uptime).
     let mut reported = 0;
     loop {
+        if let Some(n) = cluster.client().ok().and_then(|mut c| {
+            c.raw()
+                .get_topology_summary_by_name(name.into())
+                .ok()
+                .map(|t| t.num_workers)
+        }) {
+            if n > 0 {
+                want = n as usize;
+            }
+        }
         let running = cluster.worker_pids().len();
         if running >= want {
             reported = cluster
@@ -183,7 +194,7 @@ pub fn run(o: &ZkWritesOptions, out: &mut dyn FnMut(String)) -> Result<(), Strin
     let workers_after = cluster.worker_pids().len();
     let max = per_sec.iter().copied().max().unwrap_or(0);
     out(format!(
-        "zk-writes workers={} running={workers_after} up_in={:.0}s window={secs:.0}s \
+        "zk-writes workers={} assigned={want} running={workers_after} up_in={:.0}s window={secs:.0}s \
          zk_writes={} writes_per_sec={:.1} max_in_1s={max}",
         o.workers,
         up.as_secs_f64(),

@@ -211,6 +211,7 @@ impl TestCluster {
             ("supervisor.worker.timeout.secs", "6".into()),
             ("supervisor.worker.shutdown.sleep.secs", "1".into()),
             ("task.heartbeat.frequency.secs", "1".into()),
+            ("executor.metrics.frequency.secs", "1".into()),
             ("task.refresh.poll.secs", "2".into()),
             ("topology.message.timeout.secs", "10".into()),
         ] {
@@ -292,7 +293,11 @@ impl TestCluster {
         let d = self.daemon(
             &name,
             env!("CARGO_BIN_EXE_supervisor"),
-            vec![format!("supervisor.slots.ports=[{}]", ports.join(","))],
+            vec![
+                format!("supervisor.slots.ports=[{}]", ports.join(",")),
+                // Each supervisor of a one-host test cluster serves its own Thrift port.
+                format!("supervisor.thrift.port={}", free_port()),
+            ],
         );
         self.supervisors.push(d);
         self.supervisors.len() - 1

@@ -34,6 +34,7 @@ const TEST_CONF: &[(&str, &str)] = &[
     ("supervisor.worker.timeout.secs", "6"),
     ("supervisor.worker.shutdown.sleep.secs", "1"),
     ("task.heartbeat.frequency.secs", "1"),
+    ("executor.metrics.frequency.secs", "1"),
     ("task.refresh.poll.secs", "2"),
     ("topology.message.timeout.secs", "10"),
 ];

@@ -165,6 +165,21 @@ impl Nimbus {
             }
         }
 
+        // Storm's `isHeartbeatsRecovered`: a new leader waits for every assigned node's report.
+        let nodes: BTreeSet<String> = existing
+            .values()
+            .flat_map(|a| a.node_host.iter().flatten().map(|(n, _)| n.clone()))
+            .filter(|n| supervisors.contains_key(n))
+            .collect();
+        let max_wait = self
+            .conf
+            .get_u64("supervisor.worker.heartbeats.max.timeout.secs")
+            .unwrap_or(600) as i64;
+        if !lock(&self.hb_recovery).is_ready(&nodes, now, max_wait) {
+            tracing::warn!("waiting for worker heartbeats recovery, skipping assignments");
+            return Ok(());
+        }
+
         // Liveness: the heartbeat cache, alive executors and dead ports.
         let mut cluster = scheduler::Cluster::default();
         let mut dead_ports: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
@@ -175,20 +190,9 @@ impl Nimbus {
                 let execs = &executors[id];
                 let slots = assignment_slots(a);
                 let killed = bases[id].status == TopologyStatus::KILLED;
-                let beats = a
-                    .executor_node_port
-                    .as_ref()
-                    .map(|enp| self.cluster.executor_beats(id, enp))
-                    .transpose()?
-                    .unwrap_or_default();
-                let reported: BTreeMap<Executor, i64> = beats
-                    .iter()
-                    .filter_map(|(k, b)| {
-                        ExecutorInfo::from_key(k)
-                            .map(|i| ((i.task_start, i.task_end), i64::from(b.time_secs)))
-                    })
-                    .collect();
-                cache.update(id, execs, &reported, now);
+                // Storm 2: liveness comes by RPC (`sendSupervisorWorkerHeartbeats`), not from
+                // `/workerbeats`, which now carries only the executor stats.
+                cache.retain_executors(id, execs);
                 let starts: BTreeMap<Executor, i64> = a
                     .executor_start_time_secs
                     .iter()

@@ -15,15 +15,16 @@ use serde_json::{Map, Value};
 use thrift::OrderedFloat;
 
 use super::blobstore::{BlobError, BlobStore};
-use super::heartbeats::HeartbeatCache;
+use super::heartbeats::{HeartbeatCache, Recovery};
 use super::replication::{stormcode_key, stormconf_key, stormjar_key, topology_keys};
 use crate::cluster::{ClusterState, LeaderElector, StateStorage, StorageError, StormBaseUpdate};
 use crate::config::Config;
 use crate::paths::StormPaths;
 use crate::thrift::{
     Assignment, ClusterSummary, ComponentObject, Credentials, KillOptions, NimbusSummary,
-    StormBase, StormTopology, SupervisorSummary, TopologyActionOptions, TopologyInitialStatus,
-    TopologyStatus, TopologySummary,
+    StormBase, StormTopology, SupervisorSummary, SupervisorWorkerHeartbeat,
+    SupervisorWorkerHeartbeats, TopologyActionOptions, TopologyInitialStatus, TopologyStatus,
+    TopologySummary,
 };
 use crate::topology::system::{
     all_components, normalize_topology, parallelism_hint, system_topology, task_to_component,
@@ -481,8 +482,10 @@ pub struct Nimbus {
     pub(super) removal_seq: AtomicU64,
     pub(super) stopper: Arc<Stopper>,
     pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
-    /// Executor liveness from `/workerbeats`.
+    /// Executor liveness from the RPC heartbeats of supervisors and workers.
     pub(super) heartbeats: Mutex<HeartbeatCache>,
+    /// The heartbeat recovery wait of a new leader.
+    pub(super) hb_recovery: Mutex<Recovery>,
     /// Topology id → the generation of its pending DO_REBALANCE.
     pub(super) pending_rebalances: Mutex<HashMap<String, u64>>,
     /// The blob store (`<storm.local.dir>/blobs`): every topology's code and dependencies, and
@@ -556,6 +559,7 @@ impl Nimbus {
             stopper: Arc::new(Stopper::default()),
             threads: Mutex::new(Vec::new()),
             heartbeats: Mutex::new(HeartbeatCache::default()),
+            hb_recovery: Mutex::new(Recovery::default()),
             pending_rebalances: Mutex::new(HashMap::new()),
             blobs,
             blob_sync: Mutex::new(()),
@@ -1125,6 +1129,7 @@ impl Nimbus {
     /// every REBALANCING one (Storm's GAIN_LEADERSHIP event), so kills and rebalances survive a nimbus
     /// restart or failover.
     fn on_gain_leadership(self: &Arc<Self>) -> Result<()> {
+        lock(&self.hb_recovery).reset();
         tracing::info!(nimbus = %self.id(), "gained leadership");
         self.claim_blobs()?;
         for id in self.cluster.active_storms()? {
@@ -1239,6 +1244,55 @@ impl Nimbus {
         };
         lock(&self.facts).insert(id.to_string(), facts.clone());
         Ok(facts)
+    }
+
+    /// `sendSupervisorWorkerHeartbeats` (the leader only; others ignore it, as Storm's do).
+    pub fn supervisor_worker_heartbeats(&self, beats: &SupervisorWorkerHeartbeats) {
+        self.supervisor_worker_heartbeats_at(beats, now_secs());
+    }
+
+    /// [`Self::supervisor_worker_heartbeats`] received at nimbus time `now`.
+    pub fn supervisor_worker_heartbeats_at(&self, beats: &SupervisorWorkerHeartbeats, now: i64) {
+        if !self.elector.is_leader() {
+            return;
+        }
+        let mut cache = lock(&self.heartbeats);
+        for hb in &beats.worker_heartbeats {
+            let execs: Vec<(i32, i32)> = hb
+                .executors
+                .iter()
+                .map(|e| (e.task_start, e.task_end))
+                .collect();
+            cache.update_worker(&hb.storm_id, &execs, i64::from(hb.time_secs), now);
+        }
+        drop(cache);
+        if !beats.supervisor_id.is_empty() {
+            lock(&self.hb_recovery).report_node(&beats.supervisor_id);
+        }
+    }
+
+    /// `sendSupervisorWorkerHeartbeat`: one worker whose supervisor cannot be reached.
+    pub fn worker_heartbeat(&self, hb: &SupervisorWorkerHeartbeat) -> Result<()> {
+        if self.cluster.storm_base(&hb.storm_id, false)?.is_none() {
+            return Err(NimbusError::NotAlive(format!(
+                "{} does not appear to be alive",
+                hb.storm_id
+            )));
+        }
+        if self.elector.is_leader() {
+            let execs: Vec<(i32, i32)> = hb
+                .executors
+                .iter()
+                .map(|e| (e.task_start, e.task_end))
+                .collect();
+            lock(&self.heartbeats).update_worker(
+                &hb.storm_id,
+                &execs,
+                i64::from(hb.time_secs),
+                now_secs(),
+            );
+        }
+        Ok(())
     }
 
     /// Storm's `getTopologyHeartbeatTimeoutSecs`: `nimbus.task.timeout.secs`, or

@@ -374,16 +374,17 @@ impl NimbusSyncHandler for NimbusHandler {
 
     fn handle_send_supervisor_worker_heartbeats(
         &self,
-        _heartbeats: SupervisorWorkerHeartbeats,
+        heartbeats: SupervisorWorkerHeartbeats,
     ) -> thrift::Result<()> {
-        Err(to_thrift(unsupported("sendSupervisorWorkerHeartbeats")))
+        self.0.supervisor_worker_heartbeats(&heartbeats);
+        Ok(())
     }
 
     fn handle_send_supervisor_worker_heartbeat(
         &self,
-        _heatbeat: SupervisorWorkerHeartbeat,
+        heatbeat: SupervisorWorkerHeartbeat,
     ) -> thrift::Result<()> {
-        Err(to_thrift(unsupported("sendSupervisorWorkerHeartbeat")))
+        self.0.worker_heartbeat(&heatbeat).map_err(to_thrift)
     }
 
     fn handle_process_worker_metrics(&self, _metrics: WorkerMetrics) -> thrift::Result<()> {

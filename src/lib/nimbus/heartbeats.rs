@@ -1,5 +1,9 @@
-//! Executor liveness from the `/workerbeats` ZooKeeper heartbeats (Storm's `HeartbeatCache` with
-//! `updateFromZkHeartbeat` and `getAliveExecutors`, reference §3.6). Pure: the caller passes the time.
+//! Executor liveness (Storm's `HeartbeatCache`, reference §3.6), fed as Storm 2 feeds it: by RPC
+//! (`sendSupervisorWorkerHeartbeats` from supervisors, `sendSupervisorWorkerHeartbeat` from a worker
+//! whose supervisor is down: [`HeartbeatCache::update_worker`]); [`HeartbeatCache::update`] is the
+//! `/workerbeats` (ZooKeeper) form. Also Storm's `TimeOutWorkerHeartbeatsRecoveryStrategy`
+//! ([`Recovery`]): a leader schedules only once every assigned node reported or the wait is over.
+//! Pure: the caller passes the time.
 //!
 //! Per topology and executor, the cache keeps the time the executor last *reported* and the nimbus
 //! time at which that report last changed. An executor first seen counts from that moment (so a nimbus
@@ -50,6 +54,35 @@ impl HeartbeatCache {
         }
     }
 
+    /// One worker's RPC heartbeat (Storm's `updateHeartbeat`): each of its executors counts from `now`
+    /// when first seen or when its reported time changed.
+    pub fn update_worker(
+        &mut self,
+        topology_id: &str,
+        executors: &[Executor],
+        time_secs: i64,
+        now: i64,
+    ) {
+        let cache = self.topologies.entry(topology_id.to_string()).or_default();
+        for e in executors {
+            let entry = cache.entry(*e).or_insert(ExecutorCache {
+                reported_secs: time_secs,
+                nimbus_secs: now,
+            });
+            if entry.reported_secs != time_secs {
+                entry.nimbus_secs = now;
+                entry.reported_secs = time_secs;
+            }
+        }
+    }
+
+    /// Drops cached executors a topology no longer has.
+    pub fn retain_executors(&mut self, topology_id: &str, executors: &BTreeSet<Executor>) {
+        if let Some(c) = self.topologies.get_mut(topology_id) {
+            c.retain(|e, _| executors.contains(e));
+        }
+    }
+
     /// The alive executors of a topology (see the module doc); `start_times` from the assignment.
     pub fn alive(
         &self,
@@ -88,8 +121,96 @@ impl HeartbeatCache {
     }
 }
 
+/// Storm's `TimeOutWorkerHeartbeatsRecoveryStrategy`: after gaining leadership, nimbus waits until
+/// every node with assigned workers has reported its workers' heartbeats, or until
+/// `supervisor.worker.heartbeats.max.timeout.secs` passed, before it judges liveness.
+#[derive(Debug, Default)]
+pub struct Recovery {
+    started: Option<i64>,
+    reported: BTreeSet<String>,
+    ready: bool,
+}
+
+impl Recovery {
+    /// Starts over (on gaining leadership).
+    pub fn reset(&mut self) {
+        *self = Recovery::default();
+    }
+
+    /// A supervisor reported its workers' heartbeats.
+    pub fn report_node(&mut self, node: &str) {
+        if !self.ready {
+            self.reported.insert(node.to_string());
+        }
+    }
+
+    /// Whether the heartbeats are recovered for `nodes` (the nodes of the current assignments).
+    pub fn is_ready(&mut self, nodes: &BTreeSet<String>, now: i64, max_wait_secs: i64) -> bool {
+        if self.ready {
+            return true;
+        }
+        let started = *self.started.get_or_insert(now);
+        let missing: Vec<&String> = nodes.difference(&self.reported).collect();
+        if missing.is_empty() {
+            self.ready = true;
+        } else if now - started > max_wait_secs {
+            tracing::warn!(nodes = ?missing, timeout = max_wait_secs, "failed to recover heartbeats for nodes");
+            self.ready = true;
+        }
+        self.ready
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rpc_heartbeats_keep_executors_alive_and_time_out() {
+        let mut c = HeartbeatCache::default();
+        let execs: BTreeSet<Executor> = [(1, 1), (2, 2)].into();
+        let starts: BTreeMap<Executor, i64> = [((1, 1), 1000), ((2, 2), 1000)].into();
+        // Never reported: alive only within the launch grace.
+        assert_eq!(c.alive("t", &execs, &starts, 1100, 120, 30), execs);
+        assert!(c.alive("t", &execs, &starts, 1120, 120, 30).is_empty());
+        // One worker reports (1,1) with advancing times: alive; (2,2) is not.
+        c.update_worker("t", &[(1, 1)], 1119, 1120);
+        c.update_worker("t", &[(1, 1)], 1140, 1140);
+        assert_eq!(
+            c.alive("t", &execs, &starts, 1160, 120, 30),
+            [(1, 1)].into()
+        );
+        // The same time reported again (a stopped worker whose supervisor re-sends its last local
+        // heartbeat) does not refresh it: dead `timeout` after the last change.
+        c.update_worker("t", &[(1, 1)], 1140, 1165);
+        assert!(c.alive("t", &execs, &starts, 1170, 120, 30).is_empty());
+        // Executors the topology no longer has are dropped.
+        c.retain_executors("t", &[(2, 2)].into());
+        c.update_worker("t", &[(2, 2)], 1, 1170);
+        assert_eq!(
+            c.alive("t", &execs, &starts, 1171, 120, 30),
+            [(2, 2)].into()
+        );
+    }
+
+    #[test]
+    fn recovery_waits_for_every_node_or_the_timeout() {
+        let nodes: BTreeSet<String> = ["a".to_string(), "b".to_string()].into();
+        let mut r = Recovery::default();
+        assert!(!r.is_ready(&nodes, 100, 600));
+        r.report_node("a");
+        assert!(!r.is_ready(&nodes, 101, 600));
+        r.report_node("b");
+        assert!(r.is_ready(&nodes, 102, 600));
+        // Stays ready; a reset starts over and the timeout ends the wait.
+        assert!(r.is_ready(&["c".to_string()].into(), 103, 600));
+        r.reset();
+        assert!(!r.is_ready(&nodes, 200, 600));
+        assert!(!r.is_ready(&nodes, 800, 600));
+        assert!(r.is_ready(&nodes, 801, 600));
+        // No assigned nodes: ready at once.
+        let mut empty = Recovery::default();
+        assert!(empty.is_ready(&BTreeSet::new(), 5, 600));
+    }
+
     use super::*;
 
     #[test]

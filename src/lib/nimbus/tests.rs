@@ -604,6 +604,11 @@ fn slots_used(a: &Assignment) -> std::collections::BTreeSet<Slot> {
 }
 
 fn heartbeat(n: &Nimbus, id: &str, a: &Assignment, node: &str, port: u16, time: i32) {
+    heartbeat_at(n, id, a, node, port, time, now_secs());
+}
+
+/// A worker's heartbeat reported by its supervisor, received by nimbus at `at`.
+fn heartbeat_at(n: &Nimbus, id: &str, a: &Assignment, node: &str, port: u16, time: i32, at: i64) {
     let executor_stats = assignment_slots(a)
         .into_iter()
         .filter(|(_, s)| s.node == node && s.port == i64::from(port))
@@ -631,7 +636,19 @@ fn heartbeat(n: &Nimbus, id: &str, a: &Assignment, node: &str, port: u16, time: 
                 },
             )
         })
-        .collect();
+        .collect::<BTreeMap<ExecutorInfo, ExecutorStats>>();
+    // Liveness by RPC (the supervisor's report), stats through `/workerbeats`, as in Storm 2.
+    n.supervisor_worker_heartbeats_at(
+        &crate::thrift::SupervisorWorkerHeartbeats {
+            supervisor_id: node.into(),
+            worker_heartbeats: vec![crate::thrift::SupervisorWorkerHeartbeat {
+                storm_id: id.into(),
+                executors: executor_stats.keys().cloned().collect(),
+                time_secs: time,
+            }],
+        },
+        at,
+    );
     n.cluster()
         .worker_heartbeat(
             id,
@@ -793,10 +810,10 @@ fn silent_executors_move_to_another_supervisor() {
     let first = assignment(n, &id);
     assert_eq!(slots_used(&first), [Slot::new("sup-a", 6700)].into());
 
-    heartbeat(n, &id, &first, "sup-a", 6700, 1);
+    heartbeat_at(n, &id, &first, "sup-a", 6700, 1, t0 + 1);
     n.mk_assignments_at(t0 + 1).unwrap();
     // Past the launch grace (120 s) but reporting: stays.
-    heartbeat(n, &id, &first, "sup-a", 6700, 2);
+    heartbeat_at(n, &id, &first, "sup-a", 6700, 2, t0 + 130);
     n.mk_assignments_at(t0 + 130).unwrap();
     n.mk_assignments_at(t0 + 150).unwrap();
     assert_eq!(assignment(n, &id), first);

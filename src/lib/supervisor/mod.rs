@@ -29,6 +29,7 @@ pub mod blobs;
 pub mod container;
 pub mod localizer;
 pub mod slot;
+pub mod worker_beats;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -45,7 +46,10 @@ use crate::config::Config;
 use crate::daemon::DaemonArgs;
 use crate::local_state::{LocalState, LS_ID};
 use crate::paths::StormPaths;
-use crate::thrift::{Assignment, LSSupervisorId, LocalAssignment, SupervisorInfo};
+use crate::thrift::server::{ServerOptions, ThriftServer};
+use crate::thrift::{
+    Assignment, LSSupervisorId, LocalAssignment, SupervisorInfo, SupervisorSyncProcessor,
+};
 
 use container::{LaunchSettings, SupervisorLocalState, WorkerProcess};
 use localizer::{BlobSource, Localizer, SourceFactory};
@@ -302,6 +306,7 @@ struct Inner {
     sync_waker: Waker,
     hb_waker: Waker,
     blob_waker: Waker,
+    report_waker: Waker,
 }
 
 impl Inner {
@@ -385,6 +390,28 @@ impl Inner {
             .iter()
             .filter_map(|s| Some((s.port, s.shared.lock().status.clone()?)))
             .collect()
+    }
+
+    /// Storm's `ReportWorkerHeartbeats`: this supervisor's workers' local heartbeats, in one call
+    /// to the leader nimbus (skipped, logged, when no nimbus answers).
+    fn report_worker_heartbeats(&self) {
+        let beats = worker_beats::local_worker_heartbeats(&self.paths, &self.id);
+        let n = beats.worker_heartbeats.len();
+        let sent = crate::client::NimbusClient::connect_leader(&self.conf)
+            .map_err(|e| e.to_string())
+            .and_then(|mut c| {
+                use crate::thrift::TNimbusSyncClient;
+                c.raw()
+                    .send_supervisor_worker_heartbeats(beats)
+                    .map_err(|e| e.to_string())
+            });
+        match sent {
+            Ok(()) => tracing::debug!(workers = n, "reported worker heartbeats to nimbus"),
+            Err(e) => tracing::warn!(
+                workers = n,
+                "cannot report worker heartbeats to nimbus: {e}"
+            ),
+        }
     }
 
     fn heartbeat(&self) {
@@ -476,6 +503,7 @@ pub struct Supervisor {
     threads: Vec<JoinHandle<()>>,
     slot_threads: Vec<JoinHandle<()>>,
     callback: Option<crate::cluster::CallbackId>,
+    server: Option<ThriftServer>,
 }
 
 impl Supervisor {
@@ -624,12 +652,42 @@ impl Supervisor {
             sync_waker: Waker::default(),
             hb_waker: Waker::default(),
             blob_waker: Waker::default(),
+            report_waker: Waker::default(),
         });
+        // Storm's `Supervisor` Thrift service, which local workers heartbeat to. A port in use (two
+        // supervisors on one host with the same `supervisor.thrift.port`) is logged, not fatal: the
+        // workers then heartbeat to nimbus directly, as Storm's do when their supervisor is down.
+        let thrift_port = conf.get_port("supervisor.thrift.port")?;
+        let server = match ThriftServer::start(
+            "supervisor",
+            &format!("0.0.0.0:{thrift_port}"),
+            SupervisorSyncProcessor::new(worker_beats::SupervisorHandler {
+                paths: inner.paths.clone(),
+            }),
+            ServerOptions {
+                max_frame_bytes: usize::try_from(
+                    conf.get_u64("supervisor.thrift.max_buffer_size")?,
+                )
+                .unwrap_or(usize::MAX)
+                .max(1),
+                max_connections: usize::try_from(conf.get_u64("supervisor.thrift.threads")?)
+                    .unwrap_or(usize::MAX)
+                    .max(1),
+                ..ServerOptions::default()
+            },
+        ) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(port = thrift_port, "cannot serve supervisor.thrift.port = {thrift_port}: {e}; workers will heartbeat to nimbus directly (set a free port with -c supervisor.thrift.port=PORT)");
+                None
+            }
+        };
         let mut sup = Supervisor {
             inner: inner.clone(),
             threads: Vec::new(),
             slot_threads,
             callback: None,
+            server,
         };
         inner.heartbeat();
 
@@ -652,6 +710,18 @@ impl Supervisor {
                     }
                 })
                 .context("cannot start the heartbeat thread")?,
+        );
+        let report_every = secs("worker.heartbeat.frequency.secs")?.max(Duration::from_secs(1));
+        let i = inner.clone();
+        sup.threads.push(
+            std::thread::Builder::new()
+                .name("supervisor-report-worker-beats".into())
+                .spawn(move || {
+                    while i.report_waker.wait(report_every) {
+                        i.report_worker_heartbeats();
+                    }
+                })
+                .context("cannot start the worker heartbeat report thread")?,
         );
         let blob_every =
             secs("supervisor.localizer.update.blob.interval.secs")?.max(Duration::from_secs(1));
@@ -722,6 +792,10 @@ impl Supervisor {
         self.inner.sync_waker.stop();
         self.inner.hb_waker.stop();
         self.inner.blob_waker.stop();
+        self.inner.report_waker.stop();
+        if let Some(mut server) = self.server.take() {
+            server.shutdown();
+        }
         for t in self.threads.drain(..) {
             let _ = t.join();
         }

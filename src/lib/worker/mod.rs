@@ -19,6 +19,7 @@
 
 pub mod java;
 pub mod log_levels;
+pub mod rpc_beat;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -37,7 +38,7 @@ use crate::local_state::{LocalState, LocalStateError, LS_WORKER_HEARTBEAT};
 use crate::paths::{dist_file, StormPaths};
 use crate::thrift::{
     Assignment, ClusterWorkerHeartbeat, ExecutorInfo, LSWorkerHeartbeat, StormTopology,
-    TopologyStatus,
+    SupervisorWorkerHeartbeat, TopologyStatus,
 };
 use crate::topology::system::system_topology;
 use crate::transport::{ContextResolver, TcpTransport, TransportError, TransportOptions};
@@ -326,6 +327,7 @@ pub struct RunningWorker {
     active: bool,
     log_levels: log_levels::LogLevels,
     log_poll: Duration,
+    rpc_beat: Option<rpc_beat::RpcBeat>,
 }
 
 impl RunningWorker {
@@ -457,7 +459,10 @@ impl RunningWorker {
             log_levels: log_levels::LogLevels::new(crate::logging::base_directives("info")),
             log_poll: secs("worker.log.level.reset.poll.secs")?,
             hb_every: secs("worker.heartbeat.frequency.secs")?,
-            zk_beat_every: secs("task.heartbeat.frequency.secs")?,
+            // Storm 2: executor stats go to ZooKeeper every `executor.metrics.frequency.secs`;
+            // liveness travels by RPC (`rpc_beat`).
+            zk_beat_every: secs("executor.metrics.frequency.secs")?,
+            rpc_beat: rpc_beat::RpcBeat::start(conf).ok(),
             refresh_every: secs("task.refresh.poll.secs")?,
             stats_rate: conf.get_f64("topology.stats.sample.rate").unwrap_or(0.05),
             args,
@@ -519,6 +524,13 @@ impl RunningWorker {
         };
         self.heartbeats
             .put_keeping(LS_WORKER_HEARTBEAT, &hb, HEARTBEAT_VERSIONS)?;
+        if let Some(rpc) = &self.rpc_beat {
+            rpc.send(SupervisorWorkerHeartbeat {
+                storm_id: hb.topology_id,
+                executors: hb.executors,
+                time_secs: hb.time_secs,
+            });
+        }
         Ok(())
     }
 

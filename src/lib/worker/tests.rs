@@ -106,6 +106,7 @@ fn fixture(port: u16) -> Fixture {
         "storm.local.dir": dir.path().join("local").to_str().unwrap(),
         "storm.log.dir": dir.path().join("logs").to_str().unwrap(),
         "task.heartbeat.frequency.secs": 1,
+        "executor.metrics.frequency.secs": 1,
         "task.refresh.poll.secs": 1,
     });
     conf.overlay(
