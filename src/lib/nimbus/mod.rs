@@ -24,7 +24,8 @@
 //!   `/assignments/<id>` is written only when it changed, with Storm's start-time rule (executors of a
 //!   changed or new slot get `now`) and `master_code_dir` = `storm.local.dir`. KILLED topologies keep
 //!   their assignment and are not rescheduled;
-//! * liveness ([`heartbeats`]): each round reads `/workerbeats/<id>` for the assigned slots and keeps,
+//! * liveness ([`heartbeats`]): fed by RPC (`sendSupervisorWorkerHeartbeats` from supervisors,
+//!   `sendSupervisorWorkerHeartbeat` from workers whose supervisor is down; the leader only), it keeps,
 //!   per executor, the nimbus time its reported `time_secs` last changed; an executor is alive while
 //!   that is younger than `max(nimbus.task.timeout.secs, topology.worker.timeout.secs)` or its start
 //!   time is younger than `max(nimbus.task.launch.secs, that timeout)`. Dead executors' slots are dead
@@ -60,14 +61,16 @@
 //!   non-leader fail with Storm's `not a leader, current leader is <host:port>`.
 //!
 //! **Out of scope here:** pushing
-//! assignments to supervisors over Thrift (they watch ZooKeeper), RPC heartbeats, the blacklist scheduler, resource-aware scheduling, rebalance's
+//! assignments to supervisors over Thrift (they watch ZooKeeper), the blacklist scheduler, resource-aware scheduling, rebalance's
 //! resource and conf overrides, profiling, authorization, and every other `Nimbus`
 //! method — those answer `<method> is not supported by storm-rs yet` (a `TApplicationException`).
 //! Without an assignment, `getClusterInfo` reports a topology's planned executors
 //! (`component_executors`) and `num_workers` from its storm base; `num_tasks` always comes from the
 //! task numbering of its system topology. Differences from Storm: REMOVE also drops `/workerbeats/<id>`, `/errors/<id>`
-//! and the topology's code blobs at once; no wait for heartbeat recovery after gaining leadership (an
-//! executor first seen counts from that moment, which gives it a full timeout).
+//! and the topology's code blobs at once; the heartbeat recovery wait after gaining leadership counts only
+//! nodes still registered in `/supervisors` (Storm also waits for dead ones, up to
+//! `supervisor.worker.heartbeats.max.timeout.secs`); liveness never comes from `/workerbeats`
+//! (Storm reads it for topologies built by Storm 1.x).
 
 pub mod assign;
 pub mod blobstore;

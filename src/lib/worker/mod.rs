@@ -10,8 +10,9 @@
 //! * reading `/assignments/<id>`: the executors whose `NodeInfo` is (supervisor id, port) run here, the
 //!   others are reached over [`TcpTransport`] on their workers' slot ports;
 //! * heartbeats: the LocalState `workers/<wid>/heartbeats` every `worker.heartbeat.frequency.secs`
-//!   (for the supervisor) and `/workerbeats/<id>/<supervisor-id>-<port>` with executor stats every
-//!   `task.heartbeat.frequency.secs` (for nimbus's liveness check);
+//!   (for the supervisor) followed by the RPC heartbeat ([`rpc_beat`]: to the supervisor, else to
+//!   nimbus; nimbus's liveness check), and `/workerbeats/<id>/<supervisor-id>-<port>` with executor
+//!   stats every `executor.metrics.frequency.secs` (for `getTopologyInfo` and the UI);
 //! * following `/storms/<id>` (active iff status is `ACTIVE`) through a watch plus a 10 s re-read;
 //! * errors reported by executors go to `/errors/<id>`;
 //! * exiting when the assignment no longer gives it exactly its executors (or is gone), and on
