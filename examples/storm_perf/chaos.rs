@@ -175,6 +175,7 @@ struct Hosts {
     dir: PathBuf,
     hosts: usize,
     name: String,
+    subnet: String,
 }
 
 impl Hosts {
@@ -333,12 +334,15 @@ enum Check {
     /// The ids replayed since the fault (`replayed`: the replay count when it was injected).
     Replays {
         replayed: usize,
+        at: Instant,
     },
     /// The slow host's worker memory: the RSS (kB) before the fault and the largest seen during it.
+    /// `end`: when the limit was lifted.
     Rss {
         pid: u32,
         before: u64,
         max: u64,
+        end: u64,
     },
 }
 
@@ -535,6 +539,22 @@ fn inject(
             (h.host(sup), "link down 15 s".into())
         }
         Fault::Reset => {
+            // A supervisor host whose worker has peer connections (after partitions a host may run
+            // none), starting from the drawn one.
+            let k0 = sups.iter().position(|&i| i == sup).unwrap_or(0);
+            let sup = (0..sups.len())
+                .map(|k| sups[(k0 + k) % sups.len()])
+                .find(|&i| {
+                    let others: Vec<String> = sups
+                        .iter()
+                        .filter(|&&j| j != i)
+                        .map(|&j| format!("{}.{}:", h.subnet, j + 1))
+                        .collect();
+                    h.connections(i)
+                        .iter()
+                        .any(|(_, r)| others.iter().any(|o| r.starts_with(o.as_str())))
+                })
+                .unwrap_or(sup);
             let replayed = replayed_count(&st.data);
             let k = rng.below(1000).to_string();
             let out = match h.script(&["reset", &sup.to_string(), &k]) {
@@ -574,10 +594,16 @@ fn inject(
                     Some(d) => format!("reconnected after {:.2} s", d.as_secs_f64()),
                     None => "no new connection within 30 s".into(),
                 },
-                Check::Replays { replayed },
+                Check::Replays { replayed, at },
             ));
         }
         Fault::Slow => {
+            // A host running a worker, starting from the drawn one.
+            let k0 = sups.iter().position(|&i| i == sup).unwrap_or(0);
+            let sup = (0..sups.len())
+                .map(|k| sups[(k0 + k) % sups.len()])
+                .find(|&i| !h.worker_pids(i).is_empty())
+                .unwrap_or(sup);
             let pid = h.worker_pids(sup).first().copied().unwrap_or(0);
             let before = rss_kb(pid);
             let from = meter.bytes();
@@ -590,13 +616,19 @@ fn inject(
             }
             let during = (meter.bytes().saturating_sub(from)) as f64 / t0.elapsed().as_secs_f64();
             h.script(&["unslow", &sup.to_string()])?;
+            let end = rss_kb(pid);
             return Ok((
                 h.host(sup),
                 format!(
                     "200 kbit/s both ways for 15 s; acked rate {:.0} % of the baseline meanwhile",
                     100.0 * during / st.baseline.max(1.0)
                 ),
-                Check::Rss { pid, before, max },
+                Check::Rss {
+                    pid,
+                    before,
+                    max,
+                    end,
+                },
             ));
         }
     };
@@ -622,19 +654,32 @@ fn check(h: &Hosts, check: Check, data: &Path) -> String {
                 )
             }
         }
-        Check::Replays { replayed } => {
+        Check::Replays { replayed, at } => {
+            // Tuples lost with the connection are failed by the spout's timeout (10 s, checked on
+            // a rotation of up to another 10 s): count the replays 25 s after the reset.
+            std::thread::sleep(Duration::from_secs(25).saturating_sub(at.elapsed()));
             format!(
-                "{} ids replayed since (message timeout 10 s)",
+                "{} ids replayed in the 25 s after the reset (message timeout 10 s)",
                 replayed_count(data).saturating_sub(replayed)
             )
         }
-        Check::Rss { pid, before, max } => {
+        Check::Rss {
+            pid,
+            before,
+            max,
+            end,
+        } => {
             let after = rss_kb(pid);
             format!(
-                "worker pid {pid} RSS {:.1} / {:.1} / {:.1} MB before / max during / after",
+                "worker pid {pid} RSS {:.1} / {:.1} / {:.1} MB before / max during / at the end; {}",
                 before as f64 / 1024.0,
                 max as f64 / 1024.0,
-                after as f64 / 1024.0
+                end as f64 / 1024.0,
+                if after > 0 {
+                    format!("{:.1} MB after the recovery", after as f64 / 1024.0)
+                } else {
+                    "the worker was replaced afterwards (its heartbeats starved)".into()
+                }
             )
         }
     }
@@ -677,6 +722,7 @@ pub fn run(o: &ChaosOptions, out: &mut dyn FnMut(String)) -> Result<(), String> 
         dir: dir.join("hosts"),
         hosts,
         name: "chaos".into(),
+        subnet: "10.77.250".into(),
     };
     let _ = h.script(&["down"]);
     let pid = std::process::id().to_string();
@@ -686,7 +732,7 @@ pub fn run(o: &ChaosOptions, out: &mut dyn FnMut(String)) -> Result<(), String> 
         "--name",
         &h.name,
         "--subnet",
-        "10.77.250",
+        &h.subnet,
         "--zk-tick",
         "500",
         "--zk",
