@@ -268,6 +268,8 @@ up() {
   } > "$HOSTS_DIR/storm.toml"
   echo "$name $n $subnet $zk_n" > "$HOSTS_DIR/hosts"
   echo "$zk_tick" > "$HOSTS_DIR/zk-tick"
+  # A new cluster: no ZooKeeper data or daemon state left from an earlier one in the same directory.
+  for i in $(seq 1 "$n"); do rm -rf "$HOSTS_DIR/h$i/zookeeper/data" "$HOSTS_DIR/h$i/local"; done
   zk_start
   for i in $(seq 2 "$n"); do start_daemon "$i"; done
   local deadline=$((SECONDS + WAIT_SECS))
