@@ -2,13 +2,22 @@
 # A multi-host storm-rs cluster on one machine: N Linux network namespaces ("hosts") joined by a bridge,
 # each with its own address and host name. Needs root and iproute2 (`ip netns`, veth, bridge).
 #
-#   scripts/hosts.sh up N [--name PFX] [--subnet A.B.C]   N >= 4 hosts: host 1 runs ZooKeeper, hosts 2 and 3
-#                                                         run nimbus (HA), hosts 4..N run a supervisor
+#   scripts/hosts.sh up N [--name PFX] [--subnet A.B.C] [--zk 1|3]
+#                                                         N >= 4 hosts: hosts 1..3 run a 3-node ZooKeeper
+#                                                         ensemble (--zk 1: host 1 only), hosts 2 and 3 run
+#                                                         nimbus (HA), hosts 4..N run a supervisor
 #   scripts/hosts.sh status                               the hosts, their daemons and `storm list`
 #   scripts/hosts.sh down                                 kill every daemon and worker, delete the hosts
 #   scripts/hosts.sh kill I | start I                     kill -9 / (re)start the daemon of host I (2..N)
 #   scripts/hosts.sh cut I | heal I                       take host I's link down (a partition) / up again
-#   scripts/hosts.sh zk-stop | zk-start                   stop / start ZooKeeper on host 1 (data kept)
+#   scripts/hosts.sh zk-stop | zk-start                   stop / start every ZooKeeper node (data kept)
+#   scripts/hosts.sh zk-kill I | zk-start I               kill -9 / restart the ZooKeeper node of host I; zk-start I
+#                                                         returns once it serves again (rejoined the quorum)
+#   scripts/hosts.sh zk-mode I                            leader, follower or standalone
+#   scripts/hosts.sh reset I [K]                          reset (`ss -K`) the K-th (mod count) established
+#                                                         worker-to-worker TCP connection of host I
+#   scripts/hosts.sh slow I [RATE] | unslow I             a slow host: tbf rate limit (default 200kbit) both
+#                                                         ways on host I's link / removed
 #   scripts/hosts.sh net-up N --name PFX --subnet A.B.C [--watch-pid PID]
 #   scripts/hosts.sh net-down --name PFX                  only the namespaces (the integration tests'
 #                                                         harness, tests/it/hosts_support.rs, uses these)
@@ -19,7 +28,7 @@
 # host, and the root namespace's /etc/hosts gets a block between "# storm-rs hosts.sh PFX begin/end"
 # (removed by net-down). With --watch-pid PID the hosts are deleted as soon as process PID exits.
 # Defaults: PFX storm (hosts stormh1…), subnet 10.77.0. `up` writes $HOSTS_DIR (default local/hosts; --dir DIR): storm.toml
-# (the cluster's configuration: ZooKeeper on host 1, nimbus.seeds = hosts 2 and 3, then the lines of
+# (the cluster's configuration: storm.zookeeper.servers = the ZooKeeper hosts, nimbus.seeds = hosts 2 and 3, then the lines of
 # --conf FILE, e.g. shorter timeouts) and one directory per host (storm.local.dir, logs, daemon.pid);
 # --zk-tick MS sets ZooKeeper's tickTime (default 2000; session timeouts must be 2..20 ticks).
 # Use the cluster from the root namespace with
@@ -36,13 +45,16 @@ die() { echo "hosts.sh: $*" >&2; exit 1; }
 
 cmd=${1:-}
 [ -n "$cmd" ] && shift || true
-case "$cmd" in -h|--help) sed -n '2,27p' "$0"; exit 0 ;; esac
+case "$cmd" in -h|--help) sed -n '2,37p' "$0"; exit 0 ;; esac
 n=
 name=storm
 subnet=10.77.0
 watch_pid=
 conf_extra=
 zk_tick=2000
+zk_n=3
+extra_arg=
+rate_arg=
 while [ $# -gt 0 ]; do
   case "$1" in
     --name) name=$2; shift 2 ;;
@@ -51,13 +63,16 @@ while [ $# -gt 0 ]; do
     --dir) HOSTS_DIR=$2; shift 2 ;;
     --conf) conf_extra=$2; shift 2 ;;
     --zk-tick) zk_tick=$2; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
-    [0-9]*) n=$1; shift ;;
+    --zk) zk_n=$2; shift 2 ;;
+    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
+    [0-9]*[a-z]*bit) rate_arg=$1; shift ;;
+    [0-9]*) if [ -z "$n" ]; then n=$1; else extra_arg=$1; fi; shift ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
 case "$name" in ''|*[!a-z0-9]*) die "--name must be lower-case letters and digits, got '$name'" ;; esac
 [ ${#name} -le 10 ] || die "--name '$name' is longer than 10 characters (interface names are limited to 15)"
+case "$zk_n" in 1|3) ;; *) die "--zk must be 1 or 3 (ZooKeeper nodes), got '$zk_n'" ;; esac
 [[ "$subnet" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "--subnet must be the first three octets, e.g. 10.77.0; got '$subnet'"
 
 bridge=${name}-br
@@ -140,6 +155,12 @@ net_up() {
 }
 
 program() { case $1 in 1) echo zookeeper ;; 2|3) echo nimbus ;; *) echo supervisor ;; esac; }
+programs() { # what host I runs, for status
+  local p
+  p=$(program "$1")
+  if [ "$1" -ge 2 ] && [ "$1" -le "$zk_n" ]; then p="$p+zookeeper"; fi
+  echo "$p"
+}
 
 start_daemon() { # start_daemon I: nimbus (hosts 2, 3) or supervisor (4..N) in host I's namespace
   local i=$1 prog dir=$HOSTS_DIR/h$1
@@ -153,9 +174,81 @@ start_daemon() { # start_daemon I: nimbus (hosts 2, 3) or supervisor (4..N) in h
   echo "$prog on $(host "$i") ($(addr "$i")): pid $!"
 }
 
-zk_start() {
-  ip netns exec "$(ns 1)" "$ROOT/scripts/zookeeper.sh" start --host "$(addr 1)" \
-    --tick "$(cat "$HOSTS_DIR/zk-tick")" --dir "$HOSTS_DIR/h1/zookeeper"
+zk_hosts() { seq 1 "$zk_n"; }
+
+zk_node() { # zk_node start|stop|kill|mode I: one ZooKeeper node in host I's namespace
+  local op=$1 i=$2 args
+  args=(--host "$(addr "$i")" --dir "$HOSTS_DIR/h$i/zookeeper")
+  if [ "$op" = start ]; then
+    args+=(--tick "$(cat "$HOSTS_DIR/zk-tick")")
+    if [ "$zk_n" -gt 1 ]; then
+      args+=(--id "$i" --ensemble "$(for k in $(zk_hosts); do printf '%s,' "$(host "$k")"; done | sed 's/,$//')")
+    fi
+  fi
+  ip netns exec "$(ns "$i")" "$ROOT/scripts/zookeeper.sh" "$op" "${args[@]}"
+}
+
+zk_wait() { # zk_wait I...: until each node serves (leader, follower or standalone)
+  local deadline=$((SECONDS + WAIT_SECS)) i mode
+  for i in "$@"; do
+    until mode=$(zk_node mode "$i" 2>/dev/null) && [ -n "$mode" ]; do
+      [ $SECONDS -lt $deadline ] || die "ZooKeeper on $(host "$i") does not serve after ${WAIT_SECS}s; see $HOSTS_DIR/h$i/zookeeper/logs/zk.out"
+      sleep 0.2
+    done
+    echo "zookeeper on $(host "$i"): $mode"
+  done
+}
+
+zk_start() { # zk_start [I]: every node (then waits for the quorum) or node I (then waits until it serves)
+  local i
+  if [ -n "${1:-}" ]; then
+    zk_node start "$1"
+    zk_wait "$1"
+    return
+  fi
+  for i in $(zk_hosts); do zk_node start "$i"; done
+  zk_wait $(zk_hosts)
+}
+
+zk_host_arg() {
+  [[ "$n_arg" =~ ^[0-9]+$ ]] && [ "$n_arg" -ge 1 ] && [ "$n_arg" -le "$zk_n" ] || die "$cmd needs a ZooKeeper host number 1..$zk_n"
+}
+
+# The established TCP connections of host I between its address and another supervisor host's (workers'
+# connections to their peers; supervisors and workers talk to ZooKeeper and nimbus on hosts 1..3 only),
+# as "LOCAL REMOTE" lines in a stable order.
+peer_connections() {
+  local i=$1 k peers=()
+  for k in $(seq 4 "$n"); do [ "$k" = "$i" ] || peers+=("$(addr "$k")"); done
+  ip netns exec "$(ns "$i")" ss -tnH state established | awk '{print $(NF-1), $NF}' | while read -r l r; do
+    for p in "${peers[@]}"; do
+      if [ "${r%:*}" = "$p" ]; then echo "$l $r"; fi
+    done
+  done | sort
+}
+
+reset_connection() { # reset_connection I [K]
+  local i=$1 k=${2:-0} conns count l r
+  conns=$(peer_connections "$i")
+  count=$(echo -n "$conns" | grep -c . || true)
+  [ "$count" -gt 0 ] || die "no worker-to-worker connection on $(host "$i")"
+  read -r l r <<< "$(echo "$conns" | sed -n "$((k % count + 1))p")"
+  ip netns exec "$(ns "$i")" ss -tnKH state established src "$l" dst "$r" >/dev/null
+  echo "reset $l -> $r (1 of $count connections on $(host "$i"))"
+}
+
+slow() { # slow I RATE: tbf on host I's eth0 (egress) and on its bridge port (ingress to it)
+  local i=$1 rate=$2
+  ip netns exec "$(ns "$i")" tc qdisc replace dev eth0 root tbf rate "$rate" burst 16kb latency 500ms
+  tc qdisc replace dev "${name}-v$i" root tbf rate "$rate" burst 16kb latency 500ms
+  echo "$(host "$i") slowed to $rate both ways"
+}
+
+unslow() {
+  local i=$1
+  ip netns exec "$(ns "$i")" tc qdisc del dev eth0 root 2>/dev/null || true
+  tc qdisc del dev "${name}-v$i" root 2>/dev/null || true
+  echo "$(host "$i") at full speed"
 }
 
 up() {
@@ -166,15 +259,17 @@ up() {
   if ip netns list | grep -q "^$(ns 1)\b"; then die "hosts of '$name' exist: scripts/hosts.sh down first"; fi
   net_up
   {
-    echo "# Written by scripts/hosts.sh up $n: ZooKeeper on $(host 1), nimbus on $(host 2) and $(host 3)."
-    echo "\"storm.zookeeper.servers\" = [\"$(host 1)\"]"
+    echo "# Written by scripts/hosts.sh up $n: ZooKeeper on $(for k in $(zk_hosts); do printf '%s ' "$(host "$k")"; done)nimbus on $(host 2) and $(host 3)."
+    echo "\"storm.zookeeper.servers\" = [$(for k in $(zk_hosts); do printf '"%s", ' "$(host "$k")"; done | sed 's/, $//')]"
     echo "\"storm.zookeeper.port\" = 2181"
     echo "\"nimbus.seeds\" = [\"$(host 2)\", \"$(host 3)\"]"
     echo "\"storm.local.dir\" = \"$HOSTS_DIR/client\""
     if [ -n "$conf_extra" ]; then cat "$conf_extra"; fi
   } > "$HOSTS_DIR/storm.toml"
-  echo "$name $n $subnet" > "$HOSTS_DIR/hosts"
+  echo "$name $n $subnet $zk_n" > "$HOSTS_DIR/hosts"
   echo "$zk_tick" > "$HOSTS_DIR/zk-tick"
+  # A new cluster: no ZooKeeper data or daemon state left from an earlier one in the same directory.
+  for i in $(seq 1 "$n"); do rm -rf "$HOSTS_DIR/h$i/zookeeper/data" "$HOSTS_DIR/h$i/local"; done
   zk_start
   for i in $(seq 2 "$n"); do start_daemon "$i"; done
   local deadline=$((SECONDS + WAIT_SECS))
@@ -188,7 +283,8 @@ up() {
 load_hosts() {
   [ -f "$HOSTS_DIR/hosts" ] || die "no cluster under $HOSTS_DIR (scripts/hosts.sh up N first)"
   n_arg=$n
-  read -r name n subnet < "$HOSTS_DIR/hosts"
+  read -r name n subnet zk_n < "$HOSTS_DIR/hosts"
+  zk_n=${zk_n:-1}
   bridge=${name}-br
 }
 
@@ -200,7 +296,8 @@ down() {
   need_root
   if [ ! -f "$HOSTS_DIR/hosts" ]; then echo "hosts.sh: nothing under $HOSTS_DIR"; exit 0; fi
   load_hosts
-  ip netns exec "$(ns 1)" "$ROOT/scripts/zookeeper.sh" stop --dir "$HOSTS_DIR/h1/zookeeper" >/dev/null 2>&1 || true
+  for i in $(zk_hosts); do zk_node stop "$i" >/dev/null 2>&1 || true; done
+  for i in $(seq 4 "$n"); do tc qdisc del dev "${name}-v$i" root 2>/dev/null || true; done
   net_down # kills every process left in the namespaces (daemons and their workers)
   rm -f "$HOSTS_DIR/hosts"
   echo "hosts.sh: down"
@@ -211,8 +308,9 @@ status() {
   for i in $(seq 1 "$n"); do
     local pids
     pids=$(ip netns pids "$(ns "$i")" 2>/dev/null | tr '\n' ' ')
-    echo "$(host "$i") $(addr "$i") $(program "$i"): pids ${pids:-none}"
+    echo "$(host "$i") $(addr "$i") $(programs "$i"): pids ${pids:-none}"
   done
+  for i in $(zk_hosts); do echo "zookeeper on $(host "$i"): $(zk_node mode "$i" 2>/dev/null || true)"; done
   "$BIN/storm" --config "$HOSTS_DIR/storm.toml" list || true
 }
 
@@ -225,9 +323,15 @@ case "$cmd" in
   start) load_hosts; host_arg; [ "$n_arg" -ge 2 ] || die "host 1 runs ZooKeeper: use zk-start"; start_daemon "$n_arg" ;;
   cut) load_hosts; host_arg; ip link set "${name}-v$n_arg" down ;;
   heal) load_hosts; host_arg; ip link set "${name}-v$n_arg" up ;;
-  zk-stop) load_hosts; ip netns exec "$(ns 1)" "$ROOT/scripts/zookeeper.sh" stop --dir "$HOSTS_DIR/h1/zookeeper" ;;
-  zk-start) load_hosts; zk_start ;;
+  zk-stop) load_hosts; for i in $(zk_hosts); do zk_node stop "$i"; done ;;
+  zk-start) load_hosts; if [ -n "$n_arg" ]; then zk_host_arg; zk_start "$n_arg"; else zk_start; fi ;;
+  zk-kill) load_hosts; zk_host_arg; zk_node kill "$n_arg" ;;
+  zk-mode) load_hosts; zk_host_arg; zk_node mode "$n_arg" ;;
+  reset) load_hosts; k_arg=${extra_arg:-0}; host_arg; [ "$n_arg" -ge 4 ] || die "reset needs a supervisor host 4..$n"
+    reset_connection "$n_arg" "$k_arg" ;;
+  slow) load_hosts; host_arg; slow "$n_arg" "${rate_arg:-200kbit}" ;;
+  unslow) load_hosts; host_arg; unslow "$n_arg" ;;
   net-up) need_root; net_up ;;
   net-down) need_root; net_down; echo "hosts.sh: hosts of '$name' deleted" ;;
-  *) die "usage: scripts/hosts.sh up N | status | down | kill I | start I | cut I | heal I | zk-stop | zk-start | net-up N --name PFX --subnet A.B.C [--watch-pid PID] | net-down --name PFX" ;;
+  *) die "usage: scripts/hosts.sh up N [--zk 1|3] | status | down | kill I | start I | cut I | heal I | zk-stop | zk-start [I] | zk-kill I | zk-mode I | reset I [K] | slow I [RATE] | unslow I | net-up N --name PFX --subnet A.B.C [--watch-pid PID] | net-down --name PFX" ;;
 esac

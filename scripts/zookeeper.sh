@@ -2,10 +2,16 @@
 # Start, stop or check a standalone Apache ZooKeeper server for development and tests, without systemd.
 #
 #   scripts/zookeeper.sh start  [--port PORT] [--host ADDR] [--dir DIR] [--tick MS] [--foreground] [--watch-pid PID]
+#                               [--id N --ensemble HOST1,HOST2,HOST3]
 #   scripts/zookeeper.sh stop   [--dir DIR]
+#   scripts/zookeeper.sh kill   [--dir DIR]          kill -9 (a crash: no clean shutdown)
 #   scripts/zookeeper.sh status [--port PORT] [--host ADDR] [--dir DIR]
+#   scripts/zookeeper.sh mode   [--port PORT] [--host ADDR]   prints leader, follower or standalone (`srvr`)
 #
 # Defaults: host 127.0.0.1 (the address it listens on and is probed at), port 2181, dir ./local/zookeeper, tick 2000 ms. DIR holds zoo.cfg, data/, logs/zk.out and zk.pid.
+# With --id N --ensemble H1,H2,... the server is member N (1-based) of a replicated ensemble: data/myid holds N and
+# zoo.cfg lists `server.K=HK:2888:3888` for every member; `start` then returns once the client port answers
+# (a member alone has no quorum and does not serve yet: wait for `mode` to say leader or follower).
 # Installs Debian's `zookeeper` package when /usr/share/java/zookeeper.jar is missing (needs root and apt).
 # `start` returns once the server answers `ruok` with `imok` (or fails after 60 s, printing the server log).
 # With --watch-pid PID the server is also stopped as soon as process PID exits (test harnesses use this so
@@ -20,6 +26,8 @@ dir=local/zookeeper
 tick=2000
 foreground=0
 watch_pid=
+server_id=
+ensemble=
 while [ $# -gt 0 ]; do
   case "$1" in
     --port) port=$2; shift 2 ;;
@@ -28,11 +36,19 @@ while [ $# -gt 0 ]; do
     --tick) tick=$2; shift 2 ;;
     --foreground) foreground=1; shift ;;
     --watch-pid) watch_pid=$2; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --id) server_id=$2; shift 2 ;;
+    --ensemble) ensemble=$2; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "zookeeper.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 case "$port" in ''|*[!0-9]*) echo "zookeeper.sh: --port must be a number, got '$port'" >&2; exit 2 ;; esac
+if [ -n "$server_id$ensemble" ]; then
+  case "$server_id" in ''|*[!0-9]*|0) echo "zookeeper.sh: --id must be a member number 1..255 with --ensemble, got '$server_id'" >&2; exit 2 ;; esac
+  [ -n "$ensemble" ] || { echo "zookeeper.sh: --id needs --ensemble HOST1,HOST2,HOST3" >&2; exit 2; }
+  members=$(echo "$ensemble" | tr ',' ' ' | wc -w)
+  [ "$server_id" -le "$members" ] || { echo "zookeeper.sh: --id $server_id but --ensemble has $members members" >&2; exit 2; }
+fi
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 pidfile="$dir/zk.pid"
@@ -54,12 +70,18 @@ install_zookeeper() {
 # Prints the reply to a four-letter word, or nothing; every probe has a timeout (a probe sent while the
 # server starts can otherwise hang forever).
 probe() {
-  timeout 2 python3 - "$host" "$port" "$1" <<'PY' 2>/dev/null || true
+  timeout 10 python3 - "$host" "$port" "$1" <<'PY' 2>/dev/null || true
 import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), 0.5)
-s.settimeout(1.0)
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), 2.0)
+s.settimeout(3.0)
 s.sendall(sys.argv[3].encode())
-print(s.recv(64).decode(errors="replace").strip())
+out = b""
+while len(out) < 4096:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    out += chunk
+print(out.decode(errors="replace").strip())
 PY
 }
 
@@ -83,6 +105,19 @@ admin.enableServer=false
 forceSync=no
 preAllocSize=4096
 EOF
+  if [ -n "$ensemble" ]; then
+    # A replicated member: initLimit/syncLimit in ticks (10 and 5, as Debian's sample), one line per member.
+    echo "$server_id" > "$dir/data/myid"
+    {
+      echo "initLimit=10"
+      echo "syncLimit=5"
+      local k=0 h
+      for h in $(echo "$ensemble" | tr ',' ' '); do
+        k=$((k + 1))
+        echo "server.$k=$h:2888:3888"
+      done
+    } >> "$dir/zoo.cfg"
+  fi
 }
 
 java_cmd=(java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$jar"
@@ -108,7 +143,7 @@ case "$cmd" in
         >/dev/null 2>&1 < /dev/null &
     fi
     for _ in $(seq 1 600); do
-      if [ "$(probe ruok)" = imok ]; then
+      if [ "$(probe ruok)" = imok ] || { [ -n "$ensemble" ] && [ -n "$(probe srvr)" ]; }; then
         echo "zookeeper.sh: serving on $host:$port (pid $(cat "$pidfile"), dir $dir)"
         exit 0
       fi
@@ -138,6 +173,19 @@ case "$cmd" in
     rm -f "$pidfile"
     echo "zookeeper.sh: stopped pid $pid"
     ;;
+  kill)
+    if pid=$(running_pid); then
+      kill -9 "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      echo "zookeeper.sh: killed pid $pid (kill -9)"
+    else
+      echo "zookeeper.sh: not running (dir $dir)"
+    fi
+    rm -f "$pidfile"
+    ;;
+  mode)
+    probe srvr | sed -n 's/^Mode: //p'
+    ;;
   status)
     if pid=$(running_pid) && [ "$(probe ruok)" = imok ]; then
       echo "zookeeper.sh: serving on $host:$port (pid $pid)"
@@ -147,7 +195,7 @@ case "$cmd" in
     exit 3
     ;;
   *)
-    echo "usage: scripts/zookeeper.sh start|stop|status [--port PORT] [--host ADDR] [--dir DIR] [--tick MS] [--foreground] [--watch-pid PID]" >&2
+    echo "usage: scripts/zookeeper.sh start|stop|kill|status|mode [--id N --ensemble H1,H2,H3] [--port PORT] [--host ADDR] [--dir DIR] [--tick MS] [--foreground] [--watch-pid PID]" >&2
     exit 2
     ;;
 esac

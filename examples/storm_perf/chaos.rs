@@ -1,9 +1,12 @@
 //! `storm_perf chaos`: the chaos runner (issue 16). It brings up a multi-host cluster with
-//! `scripts/hosts.sh` (network namespaces: ZooKeeper, two nimbus, supervisors), submits the durable
-//! ledger topology (`LedgerSpout` replaying every id never acked, `IdLogSink` recording every id it
-//! sees), injects faults on a schedule — first each kind alone, then kinds drawn at random from a
-//! seeded generator — and reports ids emitted, acked, replayed, seen, lost (must be 0) and duplicates,
-//! and per fault how long until the acked rate was back to 90 % of the rate before any fault.
+//! `scripts/hosts.sh` (network namespaces: a 3-node ZooKeeper ensemble, two nimbus, supervisors),
+//! submits the durable ledger topology (`LedgerSpout` replaying every id never acked, `IdLogSink`
+//! recording every id it sees), injects faults on a schedule — each kind alone in a fixed order, each
+//! kind again in a seeded random order, then kinds drawn at random from the seeded generator — and
+//! reports ids emitted, acked, replayed, seen, lost (must be 0) and duplicates, and per fault how long
+//! until the acked rate was back to 90 % of the rate before any fault, with what the fault showed
+//! (workers re-adopted, `storm list` answering again, a ZooKeeper node rejoining, a reset connection
+//! re-established and the ids replayed, the slow host's worker memory).
 //!
 //! Throughput is the growth of the spouts' `.acked` ledgers (bytes; every id is one line of the same
 //! length), sampled every 250 ms over a 2 s window.
@@ -17,10 +20,11 @@ use storm::local::durable::{ledger, ledger_report, IdLogSink, LedgerSpout};
 use storm::thrift::TNimbusSyncClient;
 
 pub const USAGE: &str = "usage: storm_perf chaos [--duration SECS] [--seed N] [--faults KIND,…] \
-[--supervisors N] [--dir DIR]
+[--supervisors N] [--zk 1|3] [--dir DIR]
   runs as root (network namespaces); binaries from the directory of this program (target/release)
-  kinds: worker supervisor nimbus zookeeper partition delay (default: all); each runs once alone,
-  then kinds are drawn at random (seeded; the seed is printed) until --duration (default 600) is over";
+  kinds: worker supervisor nimbus zknode zookeeper partition reset slow (default: all); each runs once
+  alone, once more in a seeded order, then kinds are drawn at random (seeded; the seed is printed)
+  until --duration (default 600) is over. --zk: ZooKeeper nodes (default 3; zknode needs 3)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -30,22 +34,31 @@ pub enum Fault {
     Supervisor,
     /// `kill -9` of the leader nimbus, restarted 10 s later as a standby.
     Nimbus,
-    /// ZooKeeper stopped for 10 s (past the 6 s session timeout), then started.
+    /// `kill -9` of one ZooKeeper node of the ensemble (the leader and a follower in turn); the
+    /// cluster runs on the other two for 10 s, then the node restarts and rejoins.
+    ZkNode,
+    /// Every ZooKeeper node stopped for 10 s (past the 6 s session timeout), then started.
     Zookeeper,
     /// A supervisor host's link down for 15 s (past the 6 s heartbeat timeouts), then up.
     Partition,
-    /// 100 ms of `tc netem` delay on a supervisor host's link for 15 s.
-    Delay,
+    /// One established worker-to-worker TCP connection reset mid-stream (`ss -K`: the local socket
+    /// is destroyed and the peer gets a RST).
+    Reset,
+    /// A slow host: a supervisor host's link rate-limited to 200 kbit/s both ways (`tc tbf`) for 15 s.
+    /// (`tc netem` delay is not in this kernel.)
+    Slow,
 }
 
 impl Fault {
-    const ALL: [Fault; 6] = [
+    const ALL: [Fault; 8] = [
         Fault::Worker,
         Fault::Supervisor,
         Fault::Nimbus,
+        Fault::ZkNode,
         Fault::Zookeeper,
         Fault::Partition,
-        Fault::Delay,
+        Fault::Reset,
+        Fault::Slow,
     ];
 
     fn name(self) -> &'static str {
@@ -53,13 +66,18 @@ impl Fault {
             Fault::Worker => "worker",
             Fault::Supervisor => "supervisor",
             Fault::Nimbus => "nimbus",
+            Fault::ZkNode => "zknode",
             Fault::Zookeeper => "zookeeper",
             Fault::Partition => "partition",
-            Fault::Delay => "delay",
+            Fault::Reset => "reset",
+            Fault::Slow => "slow",
         }
     }
 
     fn parse(s: &str) -> Result<Fault, String> {
+        if s == "delay" {
+            return Ok(Fault::Slow);
+        }
         Fault::ALL
             .into_iter()
             .find(|f| f.name() == s)
@@ -72,6 +90,8 @@ pub struct ChaosOptions {
     pub seed: u64,
     pub faults: Vec<Fault>,
     pub supervisors: usize,
+    /// ZooKeeper nodes (1 or 3).
+    pub zk: usize,
     pub dir: PathBuf,
 }
 
@@ -85,6 +105,7 @@ impl ChaosOptions {
                 .unwrap_or(1),
             faults: Fault::ALL.to_vec(),
             supervisors: 4,
+            zk: 3,
             dir: PathBuf::from("local/chaos"),
         };
         let mut it = args.iter().skip(1);
@@ -105,6 +126,7 @@ impl ChaosOptions {
                 "--supervisors" => {
                     o.supervisors = val()?.parse().map_err(|e| format!("--supervisors: {e}"))?
                 }
+                "--zk" => o.zk = val()?.parse().map_err(|e| format!("--zk: {e}"))?,
                 "--dir" => o.dir = PathBuf::from(val()?),
                 "-h" | "--help" => return Err(String::new()),
                 other => return Err(format!("unknown argument '{other}'")),
@@ -117,6 +139,15 @@ impl ChaosOptions {
         }
         if o.faults.is_empty() {
             return Err("--faults is empty".into());
+        }
+        if o.zk != 1 && o.zk != 3 {
+            return Err(format!("--zk must be 1 or 3 ZooKeeper nodes, got {}", o.zk));
+        }
+        if o.zk == 1 && o.faults.contains(&Fault::ZkNode) {
+            if args.iter().any(|a| a == "--faults") {
+                return Err("the zknode fault needs a 3-node ensemble (--zk 3)".into());
+            }
+            o.faults.retain(|f| *f != Fault::ZkNode);
         }
         Ok(o)
     }
@@ -144,6 +175,7 @@ struct Hosts {
     dir: PathBuf,
     hosts: usize,
     name: String,
+    subnet: String,
 }
 
 impl Hosts {
@@ -197,6 +229,44 @@ impl Hosts {
 
     fn config(&self) -> PathBuf {
         self.dir.join("storm.toml")
+    }
+
+    fn ns(&self, i: usize) -> String {
+        format!("{}-h{i}", self.name)
+    }
+
+    /// Host `i`'s established TCP connections as (local, remote) `ip:port` pairs (`ss` in its
+    /// namespace).
+    fn connections(&self, i: usize) -> Vec<(String, String)> {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns(i),
+                "ss",
+                "-tnH",
+                "state",
+                "established",
+            ])
+            .output();
+        let Ok(out) = out else { return Vec::new() };
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.len() >= 2).then(|| (f[f.len() - 2].to_string(), f[f.len() - 1].to_string()))
+            })
+            .collect()
+    }
+
+    /// `storm list` from the root namespace answered.
+    fn storm_list(&self) -> bool {
+        Command::new(super::runner::bin_dir().join("storm"))
+            .arg("--config")
+            .arg(self.config())
+            .arg("list")
+            .output()
+            .is_ok_and(|o| o.status.success())
     }
 
     fn conf(&self) -> Result<storm::config::Config, String> {
@@ -253,6 +323,73 @@ impl Meter {
     }
 }
 
+/// What to verify once a fault has been lifted and the rate measured.
+enum Check {
+    None,
+    /// The supervisor of host `host` was killed while these workers ran: are they still its workers?
+    Readopt {
+        host: usize,
+        pids: Vec<u32>,
+    },
+    /// The ids replayed since the fault (`replayed`: the replay count when it was injected).
+    Replays {
+        replayed: usize,
+        at: Instant,
+    },
+    /// The slow host's worker memory: the RSS (kB) before the fault and the largest seen during it.
+    /// `end`: when the limit was lifted.
+    Rss {
+        pid: u32,
+        before: u64,
+        max: u64,
+        end: u64,
+    },
+}
+
+/// Resident memory of a process in kB (`VmRSS`), 0 when it is gone.
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Replayed emits so far (lines of the spouts' `.replayed` logs).
+fn replayed_count(data: &Path) -> usize {
+    std::fs::read_dir(data)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "replayed"))
+        .filter_map(|e| std::fs::read(e.path()).ok())
+        .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+        .sum()
+}
+
+/// The server end of a connection: the endpoint whose port is not an ephemeral one (the worker's
+/// slot port).
+fn split_server(a: &str, b: &str) -> (String, String) {
+    let port = |s: &str| -> u32 {
+        s.rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
+            .unwrap_or(0)
+    };
+    if port(a) < port(b) {
+        (b.to_string(), a.to_string())
+    } else {
+        (a.to_string(), b.to_string())
+    }
+}
+
+fn ip_of(endpoint: &str) -> &str {
+    endpoint.rsplit_once(':').map_or(endpoint, |(ip, _)| ip)
+}
+
 struct Outcome {
     fault: Fault,
     at: Duration,
@@ -270,36 +407,47 @@ fn sleep_metering(meter: &mut Meter, d: Duration) {
     }
 }
 
-/// Injects `fault` (and lifts it after its duration); returns (target, note).
+/// What the runner keeps between faults.
+struct State {
+    /// ZooKeeper node kills so far (even: the leader, odd: a follower).
+    zk_kills: usize,
+    baseline: f64,
+    data: PathBuf,
+}
+
+/// Injects `fault` (and lifts it after its duration); returns (target, note, check).
 fn inject(
     h: &Hosts,
     fault: Fault,
     rng: &mut Rng,
     meter: &mut Meter,
-) -> Result<(String, String), String> {
+    st: &mut State,
+) -> Result<(String, String, Check), String> {
     let sups = h.supervisor_hosts();
     let sup = sups[rng.below(sups.len())];
-    match fault {
+    let (target, note) = match fault {
         Fault::Worker => {
             let mut candidates: Vec<(usize, u32)> = Vec::new();
             for &i in &sups {
                 candidates.extend(h.worker_pids(i).into_iter().map(|p| (i, p)));
             }
             if candidates.is_empty() {
-                return Ok(("-".into(), "no worker running".into()));
+                return Ok(("-".into(), "no worker running".into(), Check::None));
             }
             let (i, pid) = candidates[rng.below(candidates.len())];
             super::runner::kill9(pid);
-            Ok((format!("worker pid {pid} on {}", h.host(i)), String::new()))
+            (format!("worker pid {pid} on {}", h.host(i)), String::new())
         }
         Fault::Supervisor => {
+            let pids = h.worker_pids(sup);
             h.script(&["kill", &sup.to_string()])?;
             sleep_metering(meter, Duration::from_secs(5));
             h.script(&["start", &sup.to_string()])?;
-            Ok((
+            return Ok((
                 format!("supervisor on {}", h.host(sup)),
                 "restarted after 5 s".into(),
-            ))
+                Check::Readopt { host: sup, pids },
+            ));
         }
         Fault::Nimbus => {
             let leader = storm::client::NimbusClient::connect_leader(&h.conf()?)
@@ -313,13 +461,7 @@ fn inject(
             let mut answered = None;
             while killed.elapsed() < Duration::from_secs(30) {
                 let _ = meter.rate();
-                let ok = Command::new(super::runner::bin_dir().join("storm"))
-                    .arg("--config")
-                    .arg(h.config())
-                    .arg("list")
-                    .output()
-                    .is_ok_and(|o| o.status.success());
-                if ok {
+                if h.storm_list() {
                     answered = Some(killed.elapsed());
                     break;
                 }
@@ -330,56 +472,222 @@ fn inject(
                 Duration::from_secs(10).saturating_sub(killed.elapsed()),
             );
             h.script(&["start", &i.to_string()])?;
-            Ok((
+            (
                 format!("leader nimbus on {}", h.host(i)),
                 match answered {
-                    Some(d) => format!("`storm list` answered after {} ms", d.as_millis()),
+                    Some(d) => format!("`storm list` answered after {:.1} s", d.as_secs_f64()),
                     None => "`storm list` did not answer within 30 s".into(),
                 },
-            ))
+            )
+        }
+        Fault::ZkNode => {
+            let modes: Vec<(usize, String)> = (1..=3)
+                .map(|i| {
+                    let m = h.script(&["zk-mode", &i.to_string()]).unwrap_or_default();
+                    (i, m.trim().to_string())
+                })
+                .collect();
+            let want_leader = st.zk_kills % 2 == 0;
+            st.zk_kills += 1;
+            let (i, mode) = modes
+                .iter()
+                .find(|(_, m)| (m == "leader") == want_leader && !m.is_empty())
+                .or_else(|| modes.iter().find(|(_, m)| !m.is_empty()))
+                .cloned()
+                .unwrap_or((st.zk_kills % 3 + 1, "(mode unknown)".into()));
+            h.script(&["zk-kill", &i.to_string()])?;
+            let killed = Instant::now();
+            // The cluster keeps running on the other two: `storm list` answers while the node is down.
+            let mut list_ok = 0;
+            let mut list_tries = 0;
+            while killed.elapsed() < Duration::from_secs(10) {
+                let _ = meter.rate();
+                list_tries += 1;
+                if h.storm_list() {
+                    list_ok += 1;
+                }
+                sleep_metering(meter, Duration::from_millis(1000));
+            }
+            let restart = Instant::now();
+            let out = h.script(&["zk-start", &i.to_string()])?;
+            let rejoined = out
+                .lines()
+                .find_map(|l| {
+                    l.split_once(": ")
+                        .filter(|(k, _)| k.starts_with("zookeeper on"))
+                })
+                .map(|(_, m)| m.trim().to_string())
+                .unwrap_or_else(|| "?".into());
+            (
+                format!("ZooKeeper {mode} on {}", h.host(i)),
+                format!(
+                    "down 10 s (`storm list` answered {list_ok}/{list_tries}); rejoined as {rejoined} {:.1} s after its restart",
+                    restart.elapsed().as_secs_f64()
+                ),
+            )
         }
         Fault::Zookeeper => {
             h.script(&["zk-stop"])?;
             sleep_metering(meter, Duration::from_secs(10));
             h.script(&["zk-start"])?;
-            Ok((h.host(1), "stopped 10 s".into()))
+            ("every ZooKeeper node".into(), "stopped 10 s".into())
         }
         Fault::Partition => {
             h.script(&["cut", &sup.to_string()])?;
             sleep_metering(meter, Duration::from_secs(15));
             h.script(&["heal", &sup.to_string()])?;
-            Ok((h.host(sup), "link down 15 s".into()))
+            (h.host(sup), "link down 15 s".into())
         }
-        Fault::Delay => {
-            let ns = format!("{}-h{sup}", h.name);
-            let add = Command::new("ip")
-                .args(["netns", "exec", &ns, "tc", "qdisc", "add", "dev", "eth0"])
-                .args(["root", "netem", "delay", "100ms"])
-                .output()
-                .map_err(|e| format!("run tc: {e}"))?;
-            if !add.status.success() {
-                return Ok((
-                    h.host(sup),
-                    format!(
-                        "skipped: tc netem unavailable here ({})",
-                        String::from_utf8_lossy(&add.stderr).trim()
-                    ),
-                ));
+        Fault::Reset => {
+            // A supervisor host whose worker has peer connections (after partitions a host may run
+            // none), starting from the drawn one.
+            let k0 = sups.iter().position(|&i| i == sup).unwrap_or(0);
+            let sup = (0..sups.len())
+                .map(|k| sups[(k0 + k) % sups.len()])
+                .find(|&i| {
+                    let others: Vec<String> = sups
+                        .iter()
+                        .filter(|&&j| j != i)
+                        .map(|&j| format!("{}.{}:", h.subnet, j + 1))
+                        .collect();
+                    h.connections(i)
+                        .iter()
+                        .any(|(_, r)| others.iter().any(|o| r.starts_with(o.as_str())))
+                })
+                .unwrap_or(sup);
+            let replayed = replayed_count(&st.data);
+            let k = rng.below(1000).to_string();
+            let out = match h.script(&["reset", &sup.to_string(), &k]) {
+                Ok(out) => out,
+                Err(e) => return Ok((h.host(sup), format!("skipped: {e}"), Check::None)),
+            };
+            let at = Instant::now();
+            // "reset L -> R (…)"
+            let (l, r) = out
+                .lines()
+                .find_map(|l| l.strip_prefix("reset "))
+                .and_then(|l| {
+                    let mut f = l.split_whitespace();
+                    Some((f.next()?.to_string(), f.nth(1)?.to_string()))
+                })
+                .ok_or(format!("unexpected reply of hosts.sh reset: {out}"))?;
+            let (client, server) = split_server(&l, &r);
+            // The workers reconnect: a new connection from the same client address to the same server
+            // endpoint (another ephemeral port).
+            let client_ip = ip_of(&client).to_string();
+            let mut back = None;
+            while at.elapsed() < Duration::from_secs(30) {
+                let _ = meter.rate();
+                let again = h.connections(sup).into_iter().any(|(a, b)| {
+                    let (c, s) = split_server(&a, &b);
+                    s == server && ip_of(&c) == client_ip && c != client
+                });
+                if again {
+                    back = Some(at.elapsed());
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
             }
-            sleep_metering(meter, Duration::from_secs(15));
-            let _ = Command::new("ip")
-                .args([
-                    "netns", "exec", &ns, "tc", "qdisc", "del", "dev", "eth0", "root",
-                ])
-                .output();
-            Ok((h.host(sup), "100 ms delay for 15 s".into()))
+            return Ok((
+                format!("{client} -> {server} on {}", h.host(sup)),
+                match back {
+                    Some(d) => format!("reconnected after {:.2} s", d.as_secs_f64()),
+                    None => "no new connection within 30 s".into(),
+                },
+                Check::Replays { replayed, at },
+            ));
+        }
+        Fault::Slow => {
+            // A host running a worker, starting from the drawn one.
+            let k0 = sups.iter().position(|&i| i == sup).unwrap_or(0);
+            let sup = (0..sups.len())
+                .map(|k| sups[(k0 + k) % sups.len()])
+                .find(|&i| !h.worker_pids(i).is_empty())
+                .unwrap_or(sup);
+            let pid = h.worker_pids(sup).first().copied().unwrap_or(0);
+            let before = rss_kb(pid);
+            let from = meter.bytes();
+            h.script(&["slow", &sup.to_string(), "200kbit"])?;
+            let t0 = Instant::now();
+            let mut max = before;
+            while t0.elapsed() < Duration::from_secs(15) {
+                max = max.max(rss_kb(pid));
+                sleep_metering(meter, Duration::from_millis(250));
+            }
+            let during = (meter.bytes().saturating_sub(from)) as f64 / t0.elapsed().as_secs_f64();
+            h.script(&["unslow", &sup.to_string()])?;
+            let end = rss_kb(pid);
+            return Ok((
+                h.host(sup),
+                format!(
+                    "200 kbit/s both ways for 15 s; acked rate {:.0} % of the baseline meanwhile",
+                    100.0 * during / st.baseline.max(1.0)
+                ),
+                Check::Rss {
+                    pid,
+                    before,
+                    max,
+                    end,
+                },
+            ));
+        }
+    };
+    Ok((target, note, Check::None))
+}
+
+/// Verifies what a fault should have shown, once the rate has recovered; returns a note.
+fn check(h: &Hosts, check: Check, data: &Path) -> String {
+    match check {
+        Check::None => String::new(),
+        Check::Readopt { host, pids } => {
+            if pids.is_empty() {
+                return "no worker ran on the host".into();
+            }
+            let now = h.worker_pids(host);
+            let kept = pids.iter().filter(|p| now.contains(p)).count();
+            if kept == pids.len() {
+                format!("its {kept} worker(s) re-adopted (same pids {pids:?})")
+            } else {
+                format!(
+                    "{kept} of {} worker(s) re-adopted (before {pids:?}, now {now:?})",
+                    pids.len()
+                )
+            }
+        }
+        Check::Replays { replayed, at } => {
+            // Tuples lost with the connection are failed by the spout's timeout (10 s, checked on
+            // a rotation of up to another 10 s): count the replays 25 s after the reset.
+            std::thread::sleep(Duration::from_secs(25).saturating_sub(at.elapsed()));
+            format!(
+                "{} ids replayed in the 25 s after the reset (message timeout 10 s)",
+                replayed_count(data).saturating_sub(replayed)
+            )
+        }
+        Check::Rss {
+            pid,
+            before,
+            max,
+            end,
+        } => {
+            let after = rss_kb(pid);
+            format!(
+                "worker pid {pid} RSS {:.1} / {:.1} / {:.1} MB before / max during / at the end; {}",
+                before as f64 / 1024.0,
+                max as f64 / 1024.0,
+                end as f64 / 1024.0,
+                if after > 0 {
+                    format!("{:.1} MB after the recovery", after as f64 / 1024.0)
+                } else {
+                    "the worker was replaced afterwards (its heartbeats starved)".into()
+                }
+            )
         }
     }
 }
 
 pub fn run(o: &ChaosOptions, out: &mut dyn FnMut(String)) -> Result<(), String> {
     out(format!(
-        "chaos: seed {} duration {} s faults {} supervisors {}",
+        "chaos: seed {} duration {} s faults {} supervisors {} zookeeper nodes {}",
         o.seed,
         o.duration.as_secs(),
         o.faults
@@ -387,7 +695,8 @@ pub fn run(o: &ChaosOptions, out: &mut dyn FnMut(String)) -> Result<(), String> 
             .map(|f| f.name())
             .collect::<Vec<_>>()
             .join(","),
-        o.supervisors
+        o.supervisors,
+        o.zk
     ));
     let mut rng = Rng(o.seed);
     std::fs::create_dir_all(&o.dir).map_err(|e| format!("{}: {e}", o.dir.display()))?;
@@ -414,6 +723,7 @@ pub fn run(o: &ChaosOptions, out: &mut dyn FnMut(String)) -> Result<(), String> 
         dir: dir.join("hosts"),
         hosts,
         name: "chaos".into(),
+        subnet: "10.77.250".into(),
     };
     let _ = h.script(&["down"]);
     let pid = std::process::id().to_string();
@@ -423,9 +733,11 @@ pub fn run(o: &ChaosOptions, out: &mut dyn FnMut(String)) -> Result<(), String> 
         "--name",
         &h.name,
         "--subnet",
-        "10.77.250",
+        &h.subnet,
         "--zk-tick",
         "500",
+        "--zk",
+        &o.zk.to_string(),
         "--conf",
         conf_extra.to_str().unwrap_or_default(),
         "--watch-pid",
@@ -502,23 +814,29 @@ pub fn run(o: &ChaosOptions, out: &mut dyn FnMut(String)) -> Result<(), String> 
 
     let start = Instant::now();
     let mut outcomes: Vec<Outcome> = Vec::new();
-    // Once `tc netem` proved missing, the delay fault is not drawn again.
-    let mut delay_unsupported = false;
+    // Every kind twice: once in the given order, then once in a seeded random order; after that
+    // kinds are drawn at random until the duration is over.
     let mut plan: std::collections::VecDeque<Fault> = o.faults.iter().copied().collect();
+    let mut second = o.faults.clone();
+    for k in (1..second.len()).rev() {
+        second.swap(k, rng.below(k + 1));
+    }
+    plan.extend(second);
+    let mut st = State {
+        zk_kills: 0,
+        baseline,
+        data: data.clone(),
+    };
     while start.elapsed() < o.duration || !plan.is_empty() {
         let fault = match plan.pop_front() {
             Some(f) => f,
             None => o.faults[rng.below(o.faults.len())],
         };
-        if fault == Fault::Delay && delay_unsupported {
-            if o.faults.iter().all(|f| *f == Fault::Delay) {
-                break;
-            }
-            continue;
-        }
         let at = start.elapsed();
         let injected = Instant::now();
-        let (target, mut note) = inject(&h, fault, &mut rng, &mut meter)?;
+        // A fault that could not be injected is reported, not fatal: the run goes on.
+        let (target, mut note, after) = inject(&h, fault, &mut rng, &mut meter, &mut st)
+            .unwrap_or_else(|e| ("-".into(), format!("skipped: {e}"), Check::None));
         // Recovered: a whole 2 s window after the fault was lifted at ≥ 90 % of the baseline.
         meter.samples.clear();
         let skipped = note.starts_with("skipped");
@@ -535,6 +853,11 @@ pub fn run(o: &ChaosOptions, out: &mut dyn FnMut(String)) -> Result<(), String> 
             note.push_str(if note.is_empty() { "" } else { "; " });
             note.push_str("not back to 90 % within 120 s");
         }
+        let checked = check(&h, after, &data);
+        if !checked.is_empty() {
+            note.push_str(if note.is_empty() { "" } else { "; " });
+            note.push_str(&checked);
+        }
         let line = format!(
             "chaos: t={:>4}s {:<10} {:<32} back to 90 % after {} {}",
             at.as_secs(),
@@ -544,7 +867,6 @@ pub fn run(o: &ChaosOptions, out: &mut dyn FnMut(String)) -> Result<(), String> 
             note
         );
         out(line);
-        delay_unsupported |= fault == Fault::Delay && skipped;
         outcomes.push(Outcome {
             fault,
             at,

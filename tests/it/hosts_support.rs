@@ -1,5 +1,6 @@
 //! A multi-host storm-rs cluster for the integration tests, made by `scripts/hosts.sh` (the same script
-//! users run): N network namespaces joined by a bridge, host 1 running ZooKeeper, hosts 2 and 3 nimbus
+//! users run): N network namespaces joined by a bridge, hosts 1..3 running a 3-node ZooKeeper ensemble
+//! (every daemon lists all three in `storm.zookeeper.servers`), hosts 2 and 3 nimbus
 //! (HA, both in `nimbus.seeds`), hosts 4..N a supervisor each, every daemon advertising its own host
 //! name. The test process is the root namespace (the CLI's place). Timeouts are shortened so faults are
 //! detected in seconds. Everything is torn down on drop (`hosts.sh down` kills every process left in
@@ -212,6 +213,25 @@ impl HostCluster {
 
     pub fn zk_start(&self) {
         self.must(&["zk-start"]);
+    }
+
+    /// `kill -9` of the ZooKeeper node on host `i` (1..3, the ensemble).
+    pub fn zk_kill(&self, i: usize) {
+        self.must(&["zk-kill", &i.to_string()]);
+    }
+
+    /// Restarts the ZooKeeper node on host `i`; returns once it serves again (rejoined the quorum).
+    pub fn zk_start_node(&self, i: usize) {
+        self.must(&["zk-start", &i.to_string()]);
+    }
+
+    /// The ZooKeeper node of host `i`: `leader`, `follower`, `standalone`, or empty when it does not
+    /// serve.
+    pub fn zk_mode(&self, i: usize) -> String {
+        self.script(&["zk-mode", &i.to_string()])
+            .1
+            .trim()
+            .to_string()
     }
 
     /// The storm.local.dir of host `i`.

@@ -4,7 +4,8 @@
 //! standby while `storm list` keeps answering; a supervisor host cut off for longer than the
 //! heartbeat timeouts loses its executors to the other hosts and its old workers stop once it is
 //! back; ZooKeeper down for longer than the session timeout leaves every daemon to recover on its
-//! own. The fault tests run the durable ledger topology (`LedgerSpout` replaying unacked ids,
+//! own; one node of the 3-node ZooKeeper ensemble killed with `kill -9` while a word count runs
+//! leaves the count exact (the cluster runs on the other two, the node rejoins). The fault tests run the durable ledger topology (`LedgerSpout` replaying unacked ids,
 //! `IdLogSink` recording every id) and assert that no emitted id is lost.
 
 use std::collections::BTreeSet;
@@ -333,5 +334,71 @@ fn multihost_zookeeper_outage_past_the_session_timeout() {
         "workers before the outage: {workers:?}, still alive: {:?}; {}",
         workers.iter().filter(|&&p| alive(p)).collect::<Vec<_>>(),
         report.line()
+    );
+}
+
+#[test]
+fn multihost_zookeeper_node_kill9_word_count_stays_exact() {
+    let Some(c) = HostCluster::up("zknode", 5, &[]) else {
+        return;
+    };
+    // The ensemble formed: one leader, two followers.
+    let modes: Vec<String> = (1..=3).map(|i| c.zk_mode(i)).collect();
+    assert_eq!(
+        modes.iter().filter(|m| *m == "leader").count(),
+        1,
+        "one ZooKeeper leader: {modes:?}"
+    );
+    assert_eq!(
+        modes.iter().filter(|m| *m == "follower").count(),
+        2,
+        "{modes:?}"
+    );
+    let data = c.dir.join("data");
+    let limit = 2000;
+    let mut b = TopologyBuilder::new();
+    b.set_spout("spout", LedgerSpout::new(&data, limit, 2), 2);
+    b.set_basic_bolt("split", SplitSentence, 2)
+        .shuffle_grouping("spout");
+    b.set_basic_bolt("count", CountFileSink::new(&data), 2)
+        .fields_grouping("split", ["word"]);
+    submit(&c, "wc", &b.create_topology().unwrap(), 2);
+    wait_until(LONG, "the first counts", || !read_counts(&data).is_empty());
+
+    // kill -9 of the ZooKeeper leader while the words flow: the cluster runs on the other two.
+    let leader = 1 + modes.iter().position(|m| m == "leader").unwrap();
+    c.zk_kill(leader);
+    let others: Vec<usize> = (1..=3).filter(|&i| i != leader).collect();
+    wait_until(LONG, "a new ZooKeeper leader among the other two", || {
+        others.iter().any(|&i| c.zk_mode(i) == "leader")
+    });
+    wait_until(LONG, "`storm list` with a ZooKeeper node down", || {
+        let (code, list, _) = c.storm(&["list"]);
+        code == 0 && list.lines().any(|l| l.starts_with("wc "))
+    });
+    let (emitted_while_down, _) = ledger(&data);
+    // The node restarts and rejoins the quorum as a follower.
+    c.zk_start_node(leader);
+    assert_eq!(c.zk_mode(leader), "follower", "the restarted node rejoined");
+
+    let expected = expected_counts(limit, 2);
+    let mut counts = Default::default();
+    let exact = wait_until_ok(LONG, || {
+        counts = read_counts(&data);
+        counts == expected
+    });
+    assert!(
+        exact,
+        "counts {counts:?}\nexpected {expected:?}\n{}",
+        c.logs()
+    );
+    let (emitted, acked) = ledger(&data);
+    assert_eq!(emitted.len() as i64, 2 * limit, "every id emitted");
+    assert!(emitted.is_subset(&acked), "every id acked (none lost)");
+    eprintln!(
+        "ZooKeeper leader on {} killed after {} of {} ids; counts exact",
+        c.host(leader),
+        emitted_while_down.len(),
+        2 * limit
     );
 }
