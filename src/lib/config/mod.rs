@@ -145,7 +145,13 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        self.merge_text(&text, path)
+    }
+
+    /// Lays the `storm.toml` text `text` (read from `path`, named in errors) over this configuration;
+    /// [`Config::merge_file`] without the reading.
+    pub fn merge_text(&mut self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;

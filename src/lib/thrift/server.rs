@@ -172,6 +172,17 @@ fn serve_connection(
         .set_read_timeout(Some(opts.idle_timeout))
         .map_err(|e| e.to_string())?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    serve_stream(&mut stream, processor, opts)
+}
+
+/// Reads frames from `stream` and answers each until end of input or an error (which ends the
+/// connection): the framing half of [`ThriftServer`], over any byte stream (the fuzz targets feed it
+/// bytes from memory).
+pub fn serve_stream(
+    stream: &mut (impl Read + Write),
+    processor: &dyn TProcessor,
+    opts: &ServerOptions,
+) -> Result<(), String> {
     let mut frame = Vec::new();
     let mut reply = Vec::new();
     loop {
@@ -192,33 +203,7 @@ fn serve_connection(
         stream
             .read_exact(&mut frame)
             .map_err(|e| format!("read frame: {e}"))?;
-        reply.clear();
-        let header = parse_header(&frame);
-        if let Some(h) = &header {
-            if let Some((_, ids)) = opts.nullable_string_args.iter().find(|(m, _)| *m == h.name) {
-                fill_missing_strings(&mut frame, h.args_start, ids);
-            }
-        }
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            let mut i = BoundedBinaryInputProtocol::for_slice(&frame);
-            let mut o = TBinaryOutputProtocol::new(&mut reply, true);
-            processor.process(&mut i, &mut o)
-        }));
-        match outcome {
-            Ok(Ok(())) => {}
-            // The generated processor has already written an application exception for errors it
-            // recognises; a reply-less failure means the call could not be read: answer it when at
-            // least its header is readable.
-            Ok(Err(e)) if reply.is_empty() => match &header {
-                Some(h) => {
-                    tracing::debug!(method = %h.name, error = %e, "unreadable arguments; the client was told");
-                    write_protocol_error(&mut reply, h, &e);
-                }
-                None => return Err(format!("bad message: {e}")),
-            },
-            Ok(Err(e)) => tracing::debug!(error = %e, "call failed; the client was told"),
-            Err(_) => return Err("the handler panicked".into()),
-        }
+        process_frame(&mut frame, processor, opts, &mut reply)?;
         if reply.is_empty() {
             continue; // oneway call
         }
@@ -227,6 +212,46 @@ fn serve_connection(
         out.extend_from_slice(&reply);
         stream.write_all(&out).map_err(|e| format!("write: {e}"))?;
     }
+}
+
+/// Answers one call: `frame` is a frame's payload (without its length prefix), `reply` receives the
+/// reply message (empty after a oneway call). `Err` when the connection must be closed (a message
+/// whose header cannot be read, a handler panic). The server loop and the fuzz targets (`fuzz/`) run
+/// every frame through here.
+pub fn process_frame(
+    frame: &mut Vec<u8>,
+    processor: &dyn TProcessor,
+    opts: &ServerOptions,
+    reply: &mut Vec<u8>,
+) -> Result<(), String> {
+    reply.clear();
+    let header = parse_header(frame);
+    if let Some(h) = &header {
+        if let Some((_, ids)) = opts.nullable_string_args.iter().find(|(m, _)| *m == h.name) {
+            fill_missing_strings(frame, h.args_start, ids);
+        }
+    }
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let mut i = BoundedBinaryInputProtocol::for_slice(frame);
+        let mut o = TBinaryOutputProtocol::new(&mut *reply, true);
+        processor.process(&mut i, &mut o)
+    }));
+    match outcome {
+        Ok(Ok(())) => {}
+        // The generated processor has already written an application exception for errors it
+        // recognises; a reply-less failure means the call could not be read: answer it when at
+        // least its header is readable.
+        Ok(Err(e)) if reply.is_empty() => match &header {
+            Some(h) => {
+                tracing::debug!(method = %h.name, error = %e, "unreadable arguments; the client was told");
+                write_protocol_error(reply, h, &e);
+            }
+            None => return Err(format!("bad message: {e}")),
+        },
+        Ok(Err(e)) => tracing::debug!(error = %e, "call failed; the client was told"),
+        Err(_) => return Err("the handler panicked".into()),
+    }
+    Ok(())
 }
 
 /// The header of a call: method name, sequence number, where the arguments start.
