@@ -746,7 +746,11 @@ pub fn main(args: &DaemonArgs) -> anyhow::Result<()> {
     let span = tracing::info_span!("worker", topology = %wargs.topology_id, port = wargs.port);
     let _enter = span.enter();
 
-    let storage = crate::daemon::connect_zookeeper(&conf)?;
+    // The worker's ZooKeeper session is the topology's (storm.zookeeper.topology.auth.*).
+    let max_bytes = conf.get_u64("storm.compression.gzip.max.decompressed.bytes")?;
+    let (_, topo_conf) = read_topology(&paths, &wargs.topology_id, max_bytes)?;
+    let settings = crate::cluster::ZkSettings::for_worker(&conf, &topo_conf)?;
+    let storage = crate::daemon::connect_zookeeper_with(settings)?;
     let running = match RunningWorker::start(&conf, storage, wargs) {
         Ok(r) => r,
         Err(e) => {
