@@ -65,6 +65,8 @@ pub enum WorkerDaemonError {
     BadOptions(String),
     #[error("ZooKeeper: {0}")]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    LinkAuth(#[from] crate::transport::auth::NoSecret),
     #[error("cannot {what} {}: {source}", path.display())]
     Io {
         what: &'static str,
@@ -422,7 +424,13 @@ impl RunningWorker {
             &args.topology_id,
             Arc::new(ContextResolver::new(context)),
             remote_tasks(&assignment, &args.supervisor_id, args.port),
-            TransportOptions::from_conf(conf)?,
+            TransportOptions {
+                auth: crate::transport::auth::LinkSecret::from_topology_conf(
+                    &merged,
+                    &args.topology_id,
+                )?,
+                ..TransportOptions::from_conf(conf)?
+            },
         )?;
         let host = crate::config::local_hostname(conf);
         let worker = Worker::start(WorkerSpec {
