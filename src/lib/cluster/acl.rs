@@ -153,11 +153,13 @@ impl TopologyAcls {
         TopologyAcls::default()
     }
 
-    /// From the topology's configuration: `CREATOR_ALL` plus the topology's digest identity with
-    /// READ (read-only nodes) or ALL (read-write nodes) when `storm.zookeeper.topology.auth.scheme`
-    /// is set; open otherwise.
+    /// From the topology's whole configuration (the cluster's with the topology's over it):
+    /// `CREATOR_ALL` plus the topology's digest identity with READ (read-only nodes) or ALL
+    /// (read-write nodes) when the daemons use ZooKeeper authentication and
+    /// `storm.zookeeper.topology.auth.scheme` is set; open otherwise (a topology may carry a payload
+    /// only for worker-link authentication).
     pub fn from_topology_conf(topo_conf: &Map<String, Value>) -> TopologyAcls {
-        if !is_topology_auth_configured(topo_conf) {
+        if !is_topology_auth_configured(topo_conf) || !is_server_auth_configured(topo_conf) {
             return TopologyAcls::open();
         }
         let payload = str_key(topo_conf, TOPOLOGY_AUTH_PAYLOAD).unwrap_or_default();
@@ -255,9 +257,10 @@ pub fn super_acl_value(conf: &Map<String, Value>) -> Option<String> {
 }
 
 /// The ACLs of a worker's own nodes (`Utils.getWorkerACL`): `CREATOR_ALL` plus ALL for
-/// `storm.zookeeper.superACL` when the topology uses ZooKeeper authentication; open otherwise.
+/// `storm.zookeeper.superACL` when the topology uses ZooKeeper authentication (topology keys set and
+/// the cluster's daemons authenticating: `conf` is the worker's whole configuration); open otherwise.
 pub fn worker_acls(conf: &Map<String, Value>) -> Result<NodeAcls, AclError> {
-    if !is_topology_auth_configured(conf) {
+    if !is_topology_auth_configured(conf) || !is_server_auth_configured(conf) {
         return Ok(NodeAcls::open());
     }
     let value = super_acl_value(conf).ok_or(AclError::NoSuperAcl)?;
@@ -394,8 +397,17 @@ mod tests {
             TopologyAcls::from_topology_conf(&conf(json!({}))),
             TopologyAcls::open()
         );
-        let t =
+        // A payload only for link authentication (no daemon auth): open.
+        let link_only =
             conf(json!({TOPOLOGY_AUTH_SCHEME: "digest", TOPOLOGY_AUTH_PAYLOAD: "alice:s3cret"}));
+        assert_eq!(
+            TopologyAcls::from_topology_conf(&link_only),
+            TopologyAcls::open()
+        );
+        let t = conf(json!({
+            AUTH_SCHEME: "digest", AUTH_PAYLOAD: "storm:pw",
+            TOPOLOGY_AUTH_SCHEME: "digest", TOPOLOGY_AUTH_PAYLOAD: "alice:s3cret"
+        }));
         let acls = TopologyAcls::from_topology_conf(&t);
         let id = digest_id("alice:s3cret");
         assert_eq!(
@@ -419,7 +431,7 @@ mod tests {
         assert!(worker_acls(&conf(json!({}))).unwrap().is_open());
         let t = conf(json!({
             TOPOLOGY_AUTH_SCHEME: "digest", TOPOLOGY_AUTH_PAYLOAD: "alice:x",
-            SUPER_ACL: "digest:storm:abc="
+            SUPER_ACL: "digest:storm:abc=", AUTH_SCHEME: "digest", AUTH_PAYLOAD: "storm:pw"
         }));
         assert_eq!(
             worker_acls(&t).unwrap(),
@@ -428,9 +440,15 @@ mod tests {
                 AclEntry::new(perms::ALL, "digest", "storm:abc=")
             ])
         );
-        let no_super = conf(json!({TOPOLOGY_AUTH_SCHEME: "digest", TOPOLOGY_AUTH_PAYLOAD: "a:x"}));
+        let no_super = conf(json!({
+            TOPOLOGY_AUTH_SCHEME: "digest", TOPOLOGY_AUTH_PAYLOAD: "a:x",
+            AUTH_SCHEME: "sasl", AUTH_PAYLOAD: "x"
+        }));
         assert_eq!(worker_acls(&no_super), Err(AclError::NoSuperAcl));
-        let bad = conf(json!({TOPOLOGY_AUTH_SCHEME: "digest", SUPER_ACL: "nocolon"}));
+        let bad = conf(json!({
+            TOPOLOGY_AUTH_SCHEME: "digest", SUPER_ACL: "nocolon",
+            AUTH_SCHEME: "digest", AUTH_PAYLOAD: "storm:pw"
+        }));
         assert!(matches!(
             worker_acls(&bad),
             Err(AclError::BadSuperAcl { .. })

@@ -847,7 +847,7 @@ impl Nimbus {
                 tasks: Arc::new(task_to_component(&system).map_err(invalid)?),
                 heartbeat_timeout_secs: self.heartbeat_timeout(&total),
                 resources: Arc::new(component_resources(&system, &total)),
-                zk_acls: TopologyAcls::from_topology_conf(&topo_conf),
+                zk_acls: TopologyAcls::from_topology_conf(&total),
             },
         );
         tracing::info!(topology = %id, status = %status_name(status), num_tasks, "topology submitted");
@@ -954,7 +954,7 @@ impl Nimbus {
         topo_conf: &Map<String, Value>,
         creds: Option<&Credentials>,
     ) -> Result<()> {
-        let acls = TopologyAcls::from_topology_conf(topo_conf);
+        let acls = TopologyAcls::from_topology_conf(&merged_conf(&self.cluster_conf, topo_conf));
         if let Some(creds) = creds.filter(|c| !c.creds.is_empty()) {
             self.cluster.set_credentials(id, creds, &acls)?;
         }
