@@ -297,3 +297,59 @@ fn authenticated_worker_links_refuse_a_raw_tcp_injector() {
         );
     }
 }
+
+#[test]
+fn zk_auth_is_reapplied_after_session_expiry() {
+    use crate::support::{unique_root, ZkProxy};
+    use storm::cluster::NodeAcls;
+
+    let root = unique_root("authexpiry");
+    let proxy = ZkProxy::start(&zk_connect());
+    let auth = storm::cluster::ZkAuth {
+        scheme: "digest".into(),
+        payload: DAEMON_PAYLOAD.into(),
+    };
+    let secure = |servers: String, session_ms: u64| {
+        let mut s = ZkSettings::new(servers, root.clone())
+            .with_auth(Some(auth.clone()))
+            .with_default_acls(NodeAcls::creator_all());
+        s.session_timeout = Duration::from_millis(session_ms);
+        s.connection_timeout = Duration::from_millis(5_000);
+        s.retry_times = 20;
+        s.retry_interval = Duration::from_millis(250);
+        s
+    };
+    let storage = ZkStorage::connect(secure(proxy.connect_string(), 2_000)).unwrap();
+    let observer = ZkStorage::connect(secure(zk_connect(), 10_000)).unwrap();
+    storage.set_data("/assignments/a", b"v1").unwrap();
+    storage.set_ephemeral("/supervisors/s1", b"alive").unwrap();
+
+    // A partition longer than the session timeout expires the session (its ephemeral vanishes).
+    proxy.cut();
+    wait_until(Duration::from_secs(30), "the old session to expire", || {
+        !observer.exists("/supervisors/s1", false).unwrap()
+    });
+    proxy.restore();
+    wait_until(Duration::from_secs(30), "a new session", || {
+        storage.session_generation() == 1
+    });
+    // The new session is authenticated again: it may change the daemons' CREATOR_ALL nodes and
+    // create new ones (CREATOR_ALL needs an authenticated session), and re-created its ephemeral.
+    storage.set_data("/assignments/a", b"v2").unwrap();
+    storage.set_data("/assignments/b", b"new").unwrap();
+    assert_eq!(
+        observer.get_data("/assignments/a", false).unwrap(),
+        Some(b"v2".to_vec())
+    );
+    assert!(observer.exists("/supervisors/s1", false).unwrap());
+    let acl = observer.get_acl("/assignments/b").unwrap().unwrap();
+    assert_eq!(
+        acl.0,
+        vec![AclEntry::new(
+            perms::ALL,
+            "digest",
+            digest_id(DAEMON_PAYLOAD)
+        )]
+    );
+    storage.delete("/assignments").unwrap();
+}
