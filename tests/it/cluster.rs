@@ -28,6 +28,8 @@ fn settings(servers: &str, root: &str, session_ms: u64) -> ZkSettings {
         connection_timeout: Duration::from_millis(5_000),
         retry_times: 20,
         retry_interval: Duration::from_millis(250),
+        auth: None,
+        default_acls: storm::cluster::NodeAcls::open(),
     }
 }
 
@@ -459,9 +461,12 @@ fn zk_scenario_leaves_storms_layout() {
         principal: None,
         topology_version: None,
     };
-    cs.activate_storm(storm_id, &base).unwrap();
-    cs.setup_heartbeats(storm_id).unwrap();
-    cs.setup_errors(storm_id).unwrap();
+    cs.activate_storm(storm_id, &base, &storm::cluster::TopologyAcls::open())
+        .unwrap();
+    cs.setup_heartbeats(storm_id, &storm::cluster::TopologyAcls::open())
+        .unwrap();
+    cs.setup_errors(storm_id, &storm::cluster::TopologyAcls::open())
+        .unwrap();
     let node_port = NodeInfo {
         node: "sup-1".into(),
         port: BTreeSet::from([6700]),
@@ -481,7 +486,8 @@ fn zk_scenario_leaves_storms_layout() {
         total_shared_off_heap: None,
         owner: Some("alice".into()),
     };
-    cs.set_assignment(storm_id, &assignment).unwrap();
+    cs.set_assignment(storm_id, &assignment, &storm::cluster::TopologyAcls::open())
+        .unwrap();
     let heartbeat = ClusterWorkerHeartbeat {
         storm_id: storm_id.into(),
         executor_stats: BTreeMap::new(),

@@ -23,6 +23,7 @@ mod nimbus;
 mod nimbus_ha;
 mod redis_support;
 mod rpc_heartbeats;
+mod secure_zk;
 mod stateful;
 mod stats_windows;
 mod storm_cluster;

@@ -9,6 +9,8 @@
 //! does when its session expires, for tests of the callers' recovery.
 //!
 //! It does no I/O and never talks to ZooKeeper.
+//!
+//! ACLs are ignored here (the trait's `*_with_acls` defaults): only ZooKeeper enforces them.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};

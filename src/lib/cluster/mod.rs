@@ -13,6 +13,7 @@
 //! [`StateStorage`] (usually via [`ClusterState`]). This module does not schedule, decide liveness or
 //! interpret assignments; daemons do.
 
+pub mod acl;
 pub mod codec;
 mod dispatch;
 pub mod leader;
@@ -22,6 +23,7 @@ pub mod state;
 pub mod storage;
 pub mod zk;
 
+pub use acl::{NodeAcls, TopologyAcls, ZkAuth};
 pub use leader::{current_leader, participants, LeaderElector, LEADER_LOCK_PATH};
 pub use memory::{MemoryStorage, MemoryStore};
 pub use state::{
@@ -30,4 +32,4 @@ pub use state::{
 pub use storage::{
     ListenerId, Op, StateStorage, StorageError, WatchEvent, WatchEventKind, WatchListener,
 };
-pub use zk::{ZkSettings, ZkStorage};
+pub use zk::{ZkSettings, ZkSettingsError, ZkStorage};

@@ -12,6 +12,9 @@
 //! with [`ClusterState::on_change`] for that subtree run once (on the storage's dispatch thread) and
 //! re-read with `watch = true` to keep watching. After a lost session every callback also gets a
 //! `SessionReestablished` event. A payload that does not decode is an error naming its path.
+//!
+//! ACLs: per-topology nodes take the topology's [`TopologyAcls`] (Storm passes the topology conf to
+//! the same methods); everything else is created with the storage's default ACLs.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -22,6 +25,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use thrift::protocol::TSerializable;
 use thrift::OrderedFloat;
 
+use super::acl::{NodeAcls, TopologyAcls};
 use super::codec;
 use super::paths::*;
 use super::storage::{
@@ -256,6 +260,17 @@ impl ClusterState {
         self.storage.set_data(path, &codec::encode(value))
     }
 
+    /// Writes a per-topology node: created with `acls` (Storm's `mkTopo*Acls`) when missing.
+    fn write_with_acls<T: TSerializable>(
+        &self,
+        path: &str,
+        value: &T,
+        acls: &NodeAcls,
+    ) -> Result<(), StorageError> {
+        self.storage
+            .set_data_with_acls(path, &codec::encode(value), acls)
+    }
+
     // ---- assignments ----
 
     /// Ids of the topologies with an assignment.
@@ -271,12 +286,14 @@ impl ClusterState {
         self.read(&assignment_path(storm_id), watch)
     }
 
+    /// Writes the topology's assignment; a new node gets the topology's read-only ACLs.
     pub fn set_assignment(
         &self,
         storm_id: &str,
         assignment: &Assignment,
+        acls: &TopologyAcls,
     ) -> Result<(), StorageError> {
-        self.write(&assignment_path(storm_id), assignment)
+        self.write_with_acls(&assignment_path(storm_id), assignment, &acls.read_only)
     }
 
     /// Removes everything nimbus keeps for a killed topology: assignment, credentials, log config,
@@ -309,9 +326,14 @@ impl ClusterState {
         self.read(&storm_path(storm_id), watch)
     }
 
-    /// Writes a new topology's base (Storm's `activateStorm`).
-    pub fn activate_storm(&self, storm_id: &str, base: &StormBase) -> Result<(), StorageError> {
-        self.write(&storm_path(storm_id), base)
+    /// Writes a new topology's base (Storm's `activateStorm`), with the topology's read-only ACLs.
+    pub fn activate_storm(
+        &self,
+        storm_id: &str,
+        base: &StormBase,
+        acls: &TopologyAcls,
+    ) -> Result<(), StorageError> {
+        self.write_with_acls(&storm_path(storm_id), base, &acls.read_only)
     }
 
     /// Merges `update` into the stored base like Storm's `updateStorm` and writes it; returns the
@@ -469,8 +491,14 @@ impl ClusterState {
     }
 
     /// Creates the topology's heartbeat directory (nimbus, at submit).
-    pub fn setup_heartbeats(&self, storm_id: &str) -> Result<(), StorageError> {
-        self.storage.mkdirs(&workerbeat_storm_root(storm_id))
+    /// The directory gets the topology's read-write ACLs: its workers write under it.
+    pub fn setup_heartbeats(
+        &self,
+        storm_id: &str,
+        acls: &TopologyAcls,
+    ) -> Result<(), StorageError> {
+        self.storage
+            .mkdirs_with_acls(&workerbeat_storm_root(storm_id), &acls.read_write)
     }
 
     /// Removes the topology's heartbeat directory (nimbus cleanup).
@@ -481,8 +509,10 @@ impl ClusterState {
     // ---- errors ----
 
     /// Creates the topology's error directory (nimbus, at submit).
-    pub fn setup_errors(&self, storm_id: &str) -> Result<(), StorageError> {
-        self.storage.mkdirs(&error_storm_root(storm_id))
+    /// The directory gets the topology's read-write ACLs: its workers report errors under it.
+    pub fn setup_errors(&self, storm_id: &str, acls: &TopologyAcls) -> Result<(), StorageError> {
+        self.storage
+            .mkdirs_with_acls(&error_storm_root(storm_id), &acls.read_write)
     }
 
     /// Removes the topology's errors (nimbus cleanup).
@@ -593,8 +623,9 @@ impl ClusterState {
         &self,
         storm_id: &str,
         credentials: &Credentials,
+        acls: &TopologyAcls,
     ) -> Result<(), StorageError> {
-        self.write(&credentials_path(storm_id), credentials)
+        self.write_with_acls(&credentials_path(storm_id), credentials, &acls.read_only)
     }
 
     pub fn credentials(
@@ -609,8 +640,9 @@ impl ClusterState {
         &self,
         storm_id: &str,
         config: &LogConfig,
+        acls: &TopologyAcls,
     ) -> Result<(), StorageError> {
-        self.write(&log_config_path(storm_id), config)
+        self.write_with_acls(&log_config_path(storm_id), config, &acls.read_only)
     }
 
     pub fn topology_log_config(
@@ -621,8 +653,13 @@ impl ClusterState {
         self.read(&log_config_path(storm_id), watch)
     }
 
-    pub fn setup_backpressure(&self, storm_id: &str) -> Result<(), StorageError> {
-        self.storage.mkdirs(&backpressure_storm_root(storm_id))
+    pub fn setup_backpressure(
+        &self,
+        storm_id: &str,
+        acls: &TopologyAcls,
+    ) -> Result<(), StorageError> {
+        self.storage
+            .mkdirs_with_acls(&backpressure_storm_root(storm_id), &acls.read_write)
     }
 
     pub fn remove_backpressure(&self, storm_id: &str) -> Result<(), StorageError> {
@@ -856,7 +893,8 @@ mod tests {
     fn round_trips() {
         let store = MemoryStore::new();
         let cs = state(&store);
-        cs.set_assignment("t-1", &assignment()).unwrap();
+        cs.set_assignment("t-1", &assignment(), &TopologyAcls::open())
+            .unwrap();
         assert_eq!(
             cs.assignment_info("t-1", false).unwrap(),
             Some(assignment())
@@ -864,7 +902,8 @@ mod tests {
         assert_eq!(cs.assignments(false).unwrap(), ["t-1"]);
         assert_eq!(cs.assignment_info("nope", false).unwrap(), None);
 
-        cs.activate_storm("t-1", &base("wc")).unwrap();
+        cs.activate_storm("t-1", &base("wc"), &TopologyAcls::open())
+            .unwrap();
         assert_eq!(cs.storm_base("t-1", false).unwrap(), Some(base("wc")));
         assert_eq!(cs.active_storms().unwrap(), ["t-1"]);
 
@@ -888,7 +927,7 @@ mod tests {
             BTreeMap::from([("sup-1".to_string(), info)])
         );
 
-        cs.setup_heartbeats("t-1").unwrap();
+        cs.setup_heartbeats("t-1", &TopologyAcls::open()).unwrap();
         cs.worker_heartbeat("t-1", "sup-1", 6700, &heartbeat("t-1"))
             .unwrap();
         assert_eq!(
@@ -934,13 +973,15 @@ mod tests {
             creds: BTreeMap::from([("k".into(), "v".into())]),
             topo_owner: Some("alice".into()),
         };
-        cs.set_credentials("t-1", &creds).unwrap();
+        cs.set_credentials("t-1", &creds, &TopologyAcls::open())
+            .unwrap();
         assert_eq!(cs.credentials("t-1", false).unwrap(), Some(creds));
         cs.set_topology_log_config(
             "t-1",
             &LogConfig {
                 named_logger_level: None,
             },
+            &TopologyAcls::open(),
         )
         .unwrap();
         assert!(cs.topology_log_config("t-1", false).unwrap().is_some());
@@ -956,7 +997,7 @@ mod tests {
     fn errors_are_trimmed_to_ten_newest_first() {
         let store = MemoryStore::new();
         let cs = state(&store);
-        cs.setup_errors("t-1").unwrap();
+        cs.setup_errors("t-1", &TopologyAcls::open()).unwrap();
         for i in 0..12 {
             let info = ErrorInfo {
                 error: format!("error {i}"),
@@ -1014,7 +1055,8 @@ mod tests {
                 samplingpct: Some(OrderedFloat(10.0)),
             },
         )]));
-        cs.activate_storm("t-1", &original).unwrap();
+        cs.activate_storm("t-1", &original, &TopologyAcls::open())
+            .unwrap();
 
         let kill = TopologyActionOptions::KillOptions(KillOptions {
             wait_secs: Some(30),
@@ -1121,15 +1163,21 @@ mod tests {
             }),
         );
         assert!(reader.assignments(true).unwrap().is_empty());
-        writer.set_assignment("t-1", &assignment()).unwrap();
+        writer
+            .set_assignment("t-1", &assignment(), &TopologyAcls::open())
+            .unwrap();
         let event = rx.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!(event.subtree, Some(Subtree::Assignments));
         assert_eq!(event.event.kind, WatchEventKind::ChildrenChanged);
         // Not re-armed: the next change is not reported...
-        writer.set_assignment("t-2", &assignment()).unwrap();
+        writer
+            .set_assignment("t-2", &assignment(), &TopologyAcls::open())
+            .unwrap();
         // ...until the callback owner re-reads with a watch.
         reader.assignment_info("t-1", true).unwrap();
-        writer.set_assignment("t-1", &assignment()).unwrap();
+        writer
+            .set_assignment("t-1", &assignment(), &TopologyAcls::open())
+            .unwrap();
         let event = rx.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!(event.id.as_deref(), Some("t-1"));
         assert_eq!(
@@ -1138,7 +1186,9 @@ mod tests {
         );
         // Other subtrees do not reach this callback.
         reader.storms(true).unwrap();
-        writer.activate_storm("t-1", &base("wc")).unwrap();
+        writer
+            .activate_storm("t-1", &base("wc"), &TopologyAcls::open())
+            .unwrap();
         assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
     }
 

@@ -12,6 +12,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::acl::NodeAcls;
+
 /// What happened to a watched node (the event types of ZooKeeper one-shot watches, plus our own
 /// session event).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -131,6 +133,17 @@ pub enum StorageError {
     /// The storage was closed.
     #[error("{op} {path}: storage is closed")]
     Closed { op: Op, path: String },
+    /// ZooKeeper refused the operation: the node's ACL does not grant this session's identity the
+    /// permission (NoAuth), or the session's credentials were rejected (AuthFailed).
+    #[error(
+        "{op} {path}: not authorized by ZooKeeper ({reason}); check storm.zookeeper.auth.scheme / \
+         storm.zookeeper.auth.payload (daemons) or storm.zookeeper.topology.auth.* (workers)"
+    )]
+    NoAuth {
+        op: Op,
+        path: String,
+        reason: String,
+    },
     /// Any other error reported by ZooKeeper.
     #[error("{op} {path}: {reason}")]
     Other {
@@ -150,6 +163,7 @@ impl StorageError {
             | StorageError::BadPath { path, .. }
             | StorageError::Corrupt { path, .. }
             | StorageError::Closed { path, .. }
+            | StorageError::NoAuth { path, .. }
             | StorageError::Other { path, .. } => path,
         }
     }
@@ -163,6 +177,7 @@ impl StorageError {
             | StorageError::BadPath { op, .. }
             | StorageError::Corrupt { op, .. }
             | StorageError::Closed { op, .. }
+            | StorageError::NoAuth { op, .. }
             | StorageError::Other { op, .. } => *op,
         }
     }
@@ -217,6 +232,26 @@ pub trait StateStorage: Send + Sync + fmt::Debug {
 
     /// Creates the persistent node and its missing parents (empty data). Existing nodes are kept.
     fn mkdirs(&self, path: &str) -> Result<(), StorageError>;
+
+    /// [`set_data`](Self::set_data), creating the node (not its parents, which get the storage's
+    /// default ACLs) with `acls`. An existing node keeps its ACLs. Storages without ACLs (the
+    /// in-memory one) ignore them.
+    fn set_data_with_acls(
+        &self,
+        path: &str,
+        data: &[u8],
+        acls: &NodeAcls,
+    ) -> Result<(), StorageError> {
+        let _ = acls;
+        self.set_data(path, data)
+    }
+
+    /// [`mkdirs`](Self::mkdirs), creating the last node with `acls` (missing parents get the
+    /// storage's default ACLs). Storages without ACLs ignore them.
+    fn mkdirs_with_acls(&self, path: &str, acls: &NodeAcls) -> Result<(), StorageError> {
+        let _ = acls;
+        self.mkdirs(path)
+    }
 
     /// Registers a callback for every watch event of this storage.
     fn add_listener(&self, listener: WatchListener) -> ListenerId;

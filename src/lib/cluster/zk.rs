@@ -21,6 +21,14 @@
 //!   at warn). Operations made meanwhile wait for the new session.
 //! * **Close** (also on drop) ends the session with CloseSession at once, so ephemerals vanish
 //!   immediately rather than after the session timeout.
+//! * **Authentication and ACLs** ([`super::acl`]): every session (the first and each one replacing an
+//!   expired session) adds [`ZkSettings::auth`] (`addauth digest user:password`); nodes are created
+//!   with [`ZkSettings::default_acls`] unless the caller names others
+//!   ([`StateStorage::set_data_with_acls`], [`StateStorage::mkdirs_with_acls`]). Missing parents are
+//!   created only after checking that they do not exist (as Storm's `ClientZookeeper.mkdirs` does):
+//!   ZooKeeper checks the parent's CREATE permission before existence, so blindly re-creating an
+//!   existing `/storm/workerbeats` would fail with NoAuth for a worker. A refusal is
+//!   [`StorageError::NoAuth`].
 //!
 //! Calls must not be made from inside an async runtime (they block); they return an error instead.
 
@@ -33,6 +41,7 @@ use std::time::Duration;
 
 use zookeeper_client as zk;
 
+use super::acl::{self, AclError, NodeAcls, ZkAuth};
 use super::dispatch::Dispatcher;
 use super::storage::{
     join_path, parent_path, validate_path, ListenerId, Op, StateStorage, StorageError, WatchEvent,
@@ -54,6 +63,20 @@ pub struct ZkSettings {
     pub retry_times: u32,
     /// `storm.zookeeper.retry.interval`: the pause between retries.
     pub retry_interval: Duration,
+    /// Credentials every session adds (Storm's `ZookeeperAuthInfo`); `None`: anonymous.
+    pub auth: Option<ZkAuth>,
+    /// The ACLs of nodes this storage creates unless told otherwise (Storm's
+    /// `DaemonType.getDefaultZkAcls`); open when empty.
+    pub default_acls: NodeAcls,
+}
+
+/// Why [`ZkSettings`] cannot be built from a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ZkSettingsError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Acl(#[from] AclError),
 }
 
 impl ZkSettings {
@@ -66,11 +89,41 @@ impl ZkSettings {
             connection_timeout: Duration::from_millis(15_000),
             retry_times: 5,
             retry_interval: Duration::from_millis(1_000),
+            auth: None,
+            default_acls: NodeAcls::open(),
         }
     }
 
+    /// These settings with `auth` added to every session.
+    pub fn with_auth(mut self, auth: Option<ZkAuth>) -> ZkSettings {
+        self.auth = auth;
+        self
+    }
+
+    /// These settings creating nodes with `acls` by default.
+    pub fn with_default_acls(mut self, acls: NodeAcls) -> ZkSettings {
+        self.default_acls = acls;
+        self
+    }
+
+    /// A worker's settings: the daemon settings of `conf`, authenticated as the topology
+    /// (`storm.zookeeper.topology.auth.*` from `topo_conf`, Storm's `ZookeeperAuthInfo`) and creating
+    /// its nodes with Storm's worker ACLs (`Utils.getWorkerACL`).
+    pub fn for_worker(
+        conf: &crate::config::Config,
+        topo_conf: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<ZkSettings, ZkSettingsError> {
+        let mut merged = conf.to_json();
+        merged.extend(topo_conf.clone());
+        let settings = ZkSettings::from_config(conf)?;
+        Ok(settings
+            .with_auth(acl::session_auth(&merged))
+            .with_default_acls(acl::worker_acls(&merged)?))
+    }
+
     /// Reads `storm.zookeeper.{servers,port,root,session.timeout,connection.timeout,retry.times,
-    /// retry.interval}`.
+    /// retry.interval}` and the daemon's authentication (`storm.zookeeper.auth.scheme`/`.payload`,
+    /// with `CREATOR_ALL` ACLs when both are set).
     pub fn from_config(
         conf: &crate::config::Config,
     ) -> Result<ZkSettings, crate::config::ConfigError> {
@@ -86,6 +139,8 @@ impl ZkSettings {
             retry_times: u32::try_from(conf.get_u64("storm.zookeeper.retry.times")?)
                 .unwrap_or(u32::MAX),
             retry_interval: Duration::from_millis(conf.get_u64("storm.zookeeper.retry.interval")?),
+            auth: acl::session_auth(&conf.to_json()),
+            default_acls: acl::daemon_acls(&conf.to_json()),
         })
     }
 
@@ -140,6 +195,8 @@ struct Slot {
 
 struct Shared {
     settings: ZkSettings,
+    /// `settings.default_acls` as ZooKeeper takes them.
+    default_acls: Vec<zk::Acl>,
     slot: Mutex<Slot>,
     generation_tx: tokio::sync::watch::Sender<u64>,
     shutdown_tx: tokio::sync::watch::Sender<bool>,
@@ -165,16 +222,50 @@ impl fmt::Debug for ZkStorage {
     }
 }
 
-fn persistent() -> zk::CreateOptions<'static> {
-    zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all())
+/// `acls` as ZooKeeper takes them (open = `world:anyone` ALL).
+fn zk_acls(acls: &NodeAcls) -> Vec<zk::Acl> {
+    acls.entries()
+        .into_iter()
+        .map(|e| zk::Acl::new(permission(e.perms), zk::AuthId::new(&e.scheme, &e.id)))
+        .collect()
 }
 
-fn ephemeral() -> zk::CreateOptions<'static> {
-    zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all())
+fn permission(bits: i32) -> zk::Permission {
+    [
+        (acl::perms::READ, zk::Permission::READ),
+        (acl::perms::WRITE, zk::Permission::WRITE),
+        (acl::perms::CREATE, zk::Permission::CREATE),
+        (acl::perms::DELETE, zk::Permission::DELETE),
+        (acl::perms::ADMIN, zk::Permission::ADMIN),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| bits & bit != 0)
+    .fold(zk::Permission::NONE, |p, (_, q)| p | q)
 }
 
-fn ephemeral_sequential() -> zk::CreateOptions<'static> {
-    zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::anyone_all())
+fn permission_bits(p: zk::Permission) -> i32 {
+    [
+        (acl::perms::READ, zk::Permission::READ),
+        (acl::perms::WRITE, zk::Permission::WRITE),
+        (acl::perms::CREATE, zk::Permission::CREATE),
+        (acl::perms::DELETE, zk::Permission::DELETE),
+        (acl::perms::ADMIN, zk::Permission::ADMIN),
+    ]
+    .into_iter()
+    .filter(|(_, q)| p.has(*q))
+    .fold(0, |bits, (bit, _)| bits | bit)
+}
+
+fn persistent(acls: &[zk::Acl]) -> zk::CreateOptions<'_> {
+    zk::CreateMode::Persistent.with_acls(zk::Acls::new(acls))
+}
+
+fn ephemeral(acls: &[zk::Acl]) -> zk::CreateOptions<'_> {
+    zk::CreateMode::Ephemeral.with_acls(zk::Acls::new(acls))
+}
+
+fn ephemeral_sequential(acls: &[zk::Acl]) -> zk::CreateOptions<'_> {
+    zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::new(acls))
 }
 
 /// Drops `client` and waits (bounded) until its session is closed, so its ephemerals vanish now.
@@ -215,6 +306,11 @@ fn map_error(op: Op, path: &str, e: zk::Error) -> StorageError {
             op,
             path,
             reason: reason.to_string(),
+        },
+        zk::Error::NoAuth | zk::Error::AuthFailed | zk::Error::InvalidAcl => StorageError::NoAuth {
+            op,
+            path,
+            reason: e.to_string(),
         },
         zk::Error::NoChildrenForEphemerals => StorageError::Other {
             op,
@@ -271,16 +367,19 @@ impl Shared {
 
     async fn connect_once(&self) -> Result<zk::Client, zk::Error> {
         let s = &self.settings;
-        let client = zk::Client::connector()
+        let mut connector = zk::Client::connector();
+        connector = connector
             .with_session_timeout(s.session_timeout)
-            .with_connection_timeout(s.connection_timeout)
-            .connect(&s.servers)
-            .await?;
+            .with_connection_timeout(s.connection_timeout);
+        if let Some(auth) = &s.auth {
+            connector = connector.with_auth(&auth.scheme, auth.payload.as_bytes());
+        }
+        let client = connector.connect(&s.servers).await?;
         let root = s.root.trim_end_matches('/');
         if root.is_empty() {
             return Ok(client);
         }
-        if let Err(e) = client.mkdir(root, &persistent()).await {
+        if let Err(e) = ensure_path(&client, root, &self.default_acls, &self.default_acls).await {
             close_client(client, s.connection_timeout).await;
             return Err(e);
         }
@@ -538,7 +637,7 @@ impl Shared {
         };
         let ephemerals = self.lock().ephemerals.clone();
         for (path, data) in &ephemerals {
-            if let Err(e) = put_ephemeral(&client, path, data).await {
+            if let Err(e) = put_ephemeral(&client, path, data, &self.default_acls).await {
                 tracing::warn!(path = %path, error = %e, "cannot re-create an ephemeral node on the new session");
             }
         }
@@ -594,25 +693,62 @@ enum Read {
     Children(Vec<String>),
 }
 
-/// Creates the parents of `path` (persistent) unless the parent is the root.
-async fn mkdir_parent(client: &zk::Client, path: &str) -> Result<(), zk::Error> {
+/// Creates the parents of `path` (persistent, with `acls`) unless the parent is the root.
+async fn mkdir_parent(client: &zk::Client, path: &str, acls: &[zk::Acl]) -> Result<(), zk::Error> {
     match parent_path(path) {
-        Some(parent) if parent != "/" => client.mkdir(parent, &persistent()).await,
+        Some(parent) if parent != "/" => ensure_path(client, parent, acls, acls).await,
         _ => Ok(()),
     }
 }
 
+/// Creates the persistent node `path` (with `last`) and its missing ancestors (with `parents`),
+/// checking existence before creating: ZooKeeper checks the parent's CREATE permission before it
+/// reports an existing node, so creating what exists can fail with NoAuth.
+async fn ensure_path(
+    client: &zk::Client,
+    path: &str,
+    last: &[zk::Acl],
+    parents: &[zk::Acl],
+) -> Result<(), zk::Error> {
+    // The missing nodes, deepest first.
+    let mut missing = Vec::new();
+    let mut at = path;
+    while at != "/" && !at.is_empty() {
+        if client.check_stat(at).await?.is_some() {
+            break;
+        }
+        missing.push(at);
+        at = match parent_path(at) {
+            Some(p) => p,
+            None => break,
+        };
+    }
+    for node in missing.into_iter().rev() {
+        let acls = if node == path { last } else { parents };
+        match client.create(node, &[], &persistent(acls)).await {
+            Ok(_) | Err(zk::Error::NodeExists) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Writes an ephemeral node owned by `client`'s session: create, or overwrite our own node, or replace
 /// a node left by another session.
-async fn put_ephemeral(client: &zk::Client, path: &str, data: &[u8]) -> Result<(), zk::Error> {
-    mkdir_parent(client, path).await?;
+async fn put_ephemeral(
+    client: &zk::Client,
+    path: &str,
+    data: &[u8],
+    acls: &[zk::Acl],
+) -> Result<(), zk::Error> {
+    mkdir_parent(client, path, acls).await?;
     let mut last = zk::Error::NodeExists;
     for _ in 0..5 {
-        match client.create(path, data, &ephemeral()).await {
+        match client.create(path, data, &ephemeral(acls)).await {
             Ok(_) => return Ok(()),
             Err(zk::Error::NodeExists) => {}
             Err(zk::Error::NoNode) => {
-                mkdir_parent(client, path).await?;
+                mkdir_parent(client, path, acls).await?;
                 continue;
             }
             Err(e) => return Err(e),
@@ -701,7 +837,18 @@ impl ZkStorage {
             .map_err(|e| unavailable(format!("cannot start the ZooKeeper runtime: {e}")))?;
         let (generation_tx, _) = tokio::sync::watch::channel(0u64);
         let (shutdown_tx, _) = tokio::sync::watch::channel(false);
+        if settings.default_acls.needs_auth() && settings.auth.is_none() {
+            return Err(StorageError::NoAuth {
+                op,
+                path,
+                reason: "nodes would be created CREATOR_ALL but the session has no credentials \
+                         (storm.zookeeper.auth.payload / storm.zookeeper.topology.auth.payload unset)"
+                    .into(),
+            });
+        }
+        let default_acls = zk_acls(&settings.default_acls);
         let shared = Arc::new(Shared {
+            default_acls,
             settings,
             slot: Mutex::new(Slot::default()),
             generation_tx,
@@ -804,6 +951,84 @@ impl ZkStorage {
         validate_path(op, path)
     }
 
+    /// `set_data`, creating a missing node with `acls` (default: the storage's).
+    fn write_data(
+        &self,
+        path: &str,
+        data: &[u8],
+        acls: Option<Vec<zk::Acl>>,
+    ) -> Result<(), StorageError> {
+        let op = Op::SetData;
+        self.check(op, path)?;
+        let shared = &self.shared;
+        let acls = acls.as_deref().unwrap_or(&shared.default_acls);
+        self.block_on(
+            op,
+            path,
+            shared.run(op, path, |client, _| async move {
+                match client.set_data(path, data, None).await {
+                    Ok(_) => return Ok(()),
+                    Err(zk::Error::NoNode) => {}
+                    Err(e) => return Err(e),
+                }
+                mkdir_parent(&client, path, &shared.default_acls).await?;
+                match client.create(path, data, &persistent(acls)).await {
+                    Ok(_) => Ok(()),
+                    Err(zk::Error::NodeExists) => {
+                        client.set_data(path, data, None).await.map(|_| ())
+                    }
+                    Err(e) => Err(e),
+                }
+            }),
+        )??;
+        Ok(())
+    }
+
+    /// `mkdirs`, creating the last node with `acls` (default: the storage's).
+    fn make_dirs(&self, path: &str, acls: Option<Vec<zk::Acl>>) -> Result<(), StorageError> {
+        let op = Op::Mkdirs;
+        self.check(op, path)?;
+        if path == "/" {
+            return Ok(());
+        }
+        let shared = &self.shared;
+        let acls = acls.as_deref().unwrap_or(&shared.default_acls);
+        self.block_on(
+            op,
+            path,
+            shared.run(op, path, |client, _| async move {
+                ensure_path(&client, path, acls, &shared.default_acls).await
+            }),
+        )?
+    }
+
+    /// The ACLs of `path` as ZooKeeper reports them (`None` for a missing node).
+    pub fn get_acl(&self, path: &str) -> Result<Option<NodeAcls>, StorageError> {
+        let op = Op::GetData;
+        self.check(op, path)?;
+        self.block_on(
+            op,
+            path,
+            self.shared.run(op, path, |client, _| async move {
+                match client.get_acl(path).await {
+                    Ok((acls, _)) => Ok(Some(NodeAcls(
+                        acls.iter()
+                            .map(|a| {
+                                acl::AclEntry::new(
+                                    permission_bits(a.permission()),
+                                    a.scheme(),
+                                    a.id(),
+                                )
+                            })
+                            .collect(),
+                    ))),
+                    Err(zk::Error::NoNode) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }),
+        )?
+    }
+
     fn read(&self, op: Op, key: WatchKey, watch: bool) -> Result<Option<Read>, StorageError> {
         self.check(op, &key.path)?;
         let shared = &self.shared;
@@ -837,28 +1062,20 @@ impl ZkStorage {
 
 impl StateStorage for ZkStorage {
     fn set_data(&self, path: &str, data: &[u8]) -> Result<(), StorageError> {
-        let op = Op::SetData;
-        self.check(op, path)?;
-        self.block_on(
-            op,
-            path,
-            self.shared.run(op, path, |client, _| async move {
-                match client.set_data(path, data, None).await {
-                    Ok(_) => return Ok(()),
-                    Err(zk::Error::NoNode) => {}
-                    Err(e) => return Err(e),
-                }
-                mkdir_parent(&client, path).await?;
-                match client.create(path, data, &persistent()).await {
-                    Ok(_) => Ok(()),
-                    Err(zk::Error::NodeExists) => {
-                        client.set_data(path, data, None).await.map(|_| ())
-                    }
-                    Err(e) => Err(e),
-                }
-            }),
-        )??;
-        Ok(())
+        self.write_data(path, data, None)
+    }
+
+    fn set_data_with_acls(
+        &self,
+        path: &str,
+        data: &[u8],
+        acls: &NodeAcls,
+    ) -> Result<(), StorageError> {
+        self.write_data(path, data, Some(zk_acls(acls)))
+    }
+
+    fn mkdirs_with_acls(&self, path: &str, acls: &NodeAcls) -> Result<(), StorageError> {
+        self.make_dirs(path, Some(zk_acls(acls)))
     }
 
     fn set_ephemeral(&self, path: &str, data: &[u8]) -> Result<(), StorageError> {
@@ -876,7 +1093,7 @@ impl StateStorage for ZkStorage {
             op,
             path,
             shared.run(op, path, |client, generation| async move {
-                put_ephemeral(&client, path, data).await?;
+                put_ephemeral(&client, path, data, &shared.default_acls).await?;
                 let mut slot = shared.lock();
                 if slot.generation != generation {
                     // Written on a session that has since been replaced: write again on the new one.
@@ -899,12 +1116,15 @@ impl StateStorage for ZkStorage {
                 reason: "missing node name prefix".into(),
             });
         }
+        let shared = &self.shared;
         self.block_on(
             op,
             prefix,
-            self.shared.run(op, prefix, |client, _| async move {
-                mkdir_parent(&client, prefix).await?;
-                let (_, sequence) = client.create(prefix, data, &ephemeral_sequential()).await?;
+            shared.run(op, prefix, |client, _| async move {
+                mkdir_parent(&client, prefix, &shared.default_acls).await?;
+                let (_, sequence) = client
+                    .create(prefix, data, &ephemeral_sequential(&shared.default_acls))
+                    .await?;
                 Ok(format!("{prefix}{sequence}"))
             }),
         )?
@@ -985,18 +1205,7 @@ impl StateStorage for ZkStorage {
     }
 
     fn mkdirs(&self, path: &str) -> Result<(), StorageError> {
-        let op = Op::Mkdirs;
-        self.check(op, path)?;
-        if path == "/" {
-            return Ok(());
-        }
-        self.block_on(
-            op,
-            path,
-            self.shared.run(op, path, |client, _| async move {
-                client.mkdir(path, &persistent()).await
-            }),
-        )?
+        self.make_dirs(path, None)
     }
 
     fn add_listener(&self, listener: WatchListener) -> ListenerId {

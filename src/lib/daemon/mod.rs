@@ -89,10 +89,18 @@ pub fn run<D>(
 pub fn connect_zookeeper(
     conf: &Config,
 ) -> anyhow::Result<std::sync::Arc<dyn crate::cluster::StateStorage>> {
-    use anyhow::Context;
     let settings = crate::cluster::ZkSettings::from_config(conf)?;
-    let storage = crate::cluster::ZkStorage::connect(settings.clone())
-        .with_context(|| format!("cannot connect to ZooKeeper at {}", settings.servers))?;
+    connect_zookeeper_with(settings)
+}
+
+/// A ZooKeeper connection with explicit settings (a worker's: authenticated as its topology).
+pub fn connect_zookeeper_with(
+    settings: crate::cluster::ZkSettings,
+) -> anyhow::Result<std::sync::Arc<dyn crate::cluster::StateStorage>> {
+    use anyhow::Context;
+    let servers = settings.servers.clone();
+    let storage = crate::cluster::ZkStorage::connect(settings)
+        .with_context(|| format!("cannot connect to ZooKeeper at {servers}"))?;
     Ok(std::sync::Arc::new(storage))
 }
 

@@ -334,7 +334,8 @@ impl Nimbus {
                 workers = workers.len(),
                 "setting new assignment"
             );
-            self.cluster.set_assignment(&t.id, &assignment)?;
+            let acls = self.facts(&t.id)?.zk_acls;
+            self.cluster.set_assignment(&t.id, &assignment, &acls)?;
         }
         Ok(())
     }
@@ -541,13 +542,14 @@ impl Nimbus {
             updated.num_workers = n;
         }
         // As Storm: new executors and workers, then the rescheduling, then the previous status.
-        self.cluster.activate_storm(id, &updated)?;
+        let acls = self.facts(id)?.zk_acls;
+        self.cluster.activate_storm(id, &updated, &acls)?;
         lock(&self.heartbeats).forget(id);
         let scheduled = self.mk_assignments_locked(now_secs(), Some(id));
         updated.status = base.prev_status.unwrap_or(TopologyStatus::ACTIVE);
         updated.prev_status = None;
         updated.topology_action_options = None;
-        self.cluster.activate_storm(id, &updated)?;
+        self.cluster.activate_storm(id, &updated, &acls)?;
         tracing::info!(topology = %id, status = %status_name(updated.status), num_workers = updated.num_workers, "topology rebalanced");
         scheduled
     }

@@ -17,7 +17,10 @@ use thrift::OrderedFloat;
 use super::blobstore::{BlobError, BlobStore};
 use super::heartbeats::{HeartbeatCache, Recovery};
 use super::replication::{stormcode_key, stormconf_key, stormjar_key, topology_keys};
-use crate::cluster::{ClusterState, LeaderElector, StateStorage, StorageError, StormBaseUpdate};
+use crate::cluster::acl;
+use crate::cluster::{
+    ClusterState, LeaderElector, StateStorage, StorageError, StormBaseUpdate, TopologyAcls,
+};
 use crate::config::Config;
 use crate::paths::StormPaths;
 use crate::thrift::{
@@ -361,6 +364,8 @@ pub(super) struct TopoFacts {
     pub(super) heartbeat_timeout_secs: i64,
     /// Component id → what one of its executors requests.
     pub(super) resources: Arc<BTreeMap<String, Resources>>,
+    /// The ACLs of the topology's znodes (from its ZooKeeper auth payload).
+    pub(super) zk_acls: TopologyAcls,
 }
 
 /// What one executor requests (Storm's `topology.component.resources.*` / `cpu.pcore.percent`).
@@ -780,7 +785,17 @@ impl Nimbus {
         let now = now_secs();
         let counter = self.submitted.fetch_add(1, Ordering::SeqCst) + 1;
         let id = topology_id(name, counter, now);
-        let topo_conf = normalize_conf(&self.cluster_conf, &user_conf, &id, name, &self.owner);
+        let mut topo_conf = normalize_conf(&self.cluster_conf, &user_conf, &id, name, &self.owner);
+        let topology_user = topo_conf
+            .get("topology.submitter.user")
+            .and_then(Value::as_str)
+            .unwrap_or(&self.owner)
+            .to_string();
+        // ZooKeeper ACLs and worker-link authentication: the topology's digest payload.
+        if acl::prepare_topology_auth(&self.cluster_conf, &mut topo_conf, &topology_user) {
+            tracing::info!(topology = %id, "generated the topology's ZooKeeper/worker-link secret");
+        }
+        let topo_conf = topo_conf;
         let total = merged_conf(&self.cluster_conf, &topo_conf);
         let invalid =
             |e: crate::topology::system::InvalidTopology| NimbusError::InvalidTopology(e.0);
@@ -836,6 +851,7 @@ impl Nimbus {
                 tasks: Arc::new(task_to_component(&system).map_err(invalid)?),
                 heartbeat_timeout_secs: self.heartbeat_timeout(&total),
                 resources: Arc::new(component_resources(&system, &total)),
+                zk_acls: TopologyAcls::from_topology_conf(&total),
             },
         );
         tracing::info!(topology = %id, status = %status_name(status), num_tasks, "topology submitted");
@@ -942,11 +958,12 @@ impl Nimbus {
         topo_conf: &Map<String, Value>,
         creds: Option<&Credentials>,
     ) -> Result<()> {
+        let acls = TopologyAcls::from_topology_conf(&merged_conf(&self.cluster_conf, topo_conf));
         if let Some(creds) = creds.filter(|c| !c.creds.is_empty()) {
-            self.cluster.set_credentials(id, creds)?;
+            self.cluster.set_credentials(id, creds, &acls)?;
         }
-        self.cluster.setup_heartbeats(id)?;
-        self.cluster.setup_errors(id)?;
+        self.cluster.setup_heartbeats(id, &acls)?;
+        self.cluster.setup_errors(id, &acls)?;
         let base = StormBase::new(
             name.to_string(),
             status,
@@ -963,7 +980,7 @@ impl Nimbus {
                 .and_then(Value::as_str)
                 .map(str::to_string),
         );
-        self.cluster.activate_storm(id, &base)?;
+        self.cluster.activate_storm(id, &base, &acls)?;
         Ok(())
     }
 
@@ -1241,6 +1258,7 @@ impl Nimbus {
             tasks: Arc::new(tasks),
             heartbeat_timeout_secs: self.heartbeat_timeout(&total),
             resources: Arc::new(component_resources(&system, &total)),
+            zk_acls: TopologyAcls::from_topology_conf(&total),
         };
         lock(&self.facts).insert(id.to_string(), facts.clone());
         Ok(facts)
@@ -1567,7 +1585,8 @@ impl Nimbus {
             }
         }
         tracing::info!(topology = %id, config = ?merged, "setting log config");
-        self.cluster.set_topology_log_config(id, &merged)?;
+        let acls = self.facts(id)?.zk_acls;
+        self.cluster.set_topology_log_config(id, &merged, &acls)?;
         Ok(())
     }
 

@@ -689,7 +689,8 @@ fn workers_get_their_executors_resources_and_get_topology_conf_is_the_whole_conf
     );
     let conf = r#"{"topology.workers": 2, "topology.acker.executors": 1,
         "topology.acker.resources.onheap.memory.mb": 64.0,
-        "storm.zookeeper.topology.auth.payload": "secret"}"#;
+        "storm.messaging.netty.authentication": true,
+        "storm.zookeeper.topology.auth.payload": "a:secret"}"#;
     let id = n
         .submit(
             "res",
@@ -735,7 +736,8 @@ fn workers_get_their_executors_resources_and_get_topology_conf_is_the_whole_conf
         n.cluster_conf["nimbus.thrift.port"]
     );
     assert_eq!(got["topology.name"], "res");
-    assert_eq!(got["storm.zookeeper.topology.auth.payload"], "######");
+    // Kept (link authentication wants it) and masked.
+    assert_eq!(got["storm.zookeeper.topology.auth.payload"], "########");
     assert!(
         got.len() > 100,
         "the whole configuration: {} keys",
@@ -1048,8 +1050,12 @@ fn cleanup_removes_leftovers_and_old_inbox_jars() {
     let n = &f.nimbus;
     let id = submit_wc(n, "wc", 1);
     let ghost = "ghost-1-1";
-    n.cluster().setup_heartbeats(ghost).unwrap();
-    n.cluster().setup_errors(ghost).unwrap();
+    n.cluster()
+        .setup_heartbeats(ghost, &crate::cluster::TopologyAcls::open())
+        .unwrap();
+    n.cluster()
+        .setup_errors(ghost, &crate::cluster::TopologyAcls::open())
+        .unwrap();
     let ghost_code = format!("{ghost}-stormcode.ser");
     let meta = crate::thrift::SettableBlobMeta {
         acl: vec![],

@@ -199,7 +199,11 @@ fn worker_without_heartbeat_is_relaunched_with_a_new_id() {
     // Assigned before the supervisor starts (its first sync removes unassigned topology files).
     let id = supervisor_id(&paths).unwrap();
     fx.cluster()
-        .set_assignment("t-1-1", &assignment(&id, port, &[(1, 1)]))
+        .set_assignment(
+            "t-1-1",
+            &assignment(&id, port, &[(1, 1)]),
+            &crate::cluster::TopologyAcls::open(),
+        )
         .unwrap();
     fx.localize("t-1-1");
     let sup = fx.start();
@@ -283,7 +287,11 @@ fn restart_readopts_a_live_worker_and_kills_orphans() {
     let paths = fx.paths();
     let id = supervisor_id(&paths).unwrap();
     fx.cluster()
-        .set_assignment("t-2-2", &assignment(&id, port, &[(1, 1)]))
+        .set_assignment(
+            "t-2-2",
+            &assignment(&id, port, &[(1, 1)]),
+            &crate::cluster::TopologyAcls::open(),
+        )
         .unwrap();
     fx.localize("t-2-2");
     let sup = fx.start();

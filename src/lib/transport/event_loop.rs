@@ -12,6 +12,7 @@ use crossbeam_channel::{Sender, TrySendError};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
+use super::auth::{self, ClientHandshake, ServerHandshake, ServerStep};
 use super::delivery::{self, FrameDecoder, Run};
 use super::wire::{self, FRAME_HEADER_BYTES};
 use super::{PeerQueue, Shared};
@@ -42,6 +43,10 @@ struct Inbound {
     pending: Option<Vec<Run>>,
     /// Reading stopped before `WouldBlock` (not attached yet, or no room): resume on wake-up.
     stalled: bool,
+    /// The authentication handshake in progress (nothing is decoded until it is done).
+    handshake: Option<ServerHandshake>,
+    /// When an unfinished handshake is given up.
+    deadline: Option<Instant>,
 }
 
 struct Outbound {
@@ -50,6 +55,12 @@ struct Outbound {
     connected: bool,
     wbuf: Vec<u8>,
     wpos: usize,
+    /// No frame is written before the server proved the topology's secret.
+    authenticated: bool,
+    handshake: Option<ClientHandshake>,
+    /// The server's CHALLENGE so far.
+    hs_buf: Vec<u8>,
+    deadline: Option<Instant>,
 }
 
 enum Conn {
@@ -118,6 +129,7 @@ impl EventLoop {
                 break;
             }
             self.connect_due();
+            self.expire_handshakes();
             let timeout = self.poll_timeout();
             self.more_work = false;
             if let Err(e) = self.poll.poll(&mut events, timeout) {
@@ -160,6 +172,18 @@ impl EventLoop {
             .filter(|p| p.token.is_none())
             .map(|p| p.next_attempt.saturating_duration_since(now))
             .min();
+        if let Some(deadline) = self
+            .conns
+            .values()
+            .filter_map(|c| match c {
+                Conn::In(i) => i.deadline,
+                Conn::Out(o) => o.deadline,
+            })
+            .min()
+        {
+            let left = deadline.saturating_duration_since(now);
+            timeout = Some(timeout.map_or(left, |t| t.min(left)));
+        }
         if self.shared.inbound_paused.load(Ordering::SeqCst)
             || self
                 .conns
@@ -169,6 +193,29 @@ impl EventLoop {
             timeout = Some(timeout.map_or(PAUSE_RECHECK, |t| t.min(PAUSE_RECHECK)));
         }
         timeout
+    }
+
+    /// Closes connections whose authentication handshake is overdue.
+    fn expire_handshakes(&mut self) {
+        let now = Instant::now();
+        let overdue: Vec<(Token, bool)> = self
+            .conns
+            .iter()
+            .filter_map(|(t, c)| match c {
+                Conn::In(i) if i.deadline.is_some_and(|d| d <= now) => Some((*t, true)),
+                Conn::Out(o) if o.deadline.is_some_and(|d| d <= now) => Some((*t, false)),
+                _ => None,
+            })
+            .collect();
+        for (token, inbound) in overdue {
+            if inbound {
+                if let Some(Conn::In(conn)) = self.close(token) {
+                    tracing::warn!(topology = %self.shared.topology_id, peer = %conn.peer, "refused a worker connection: no authentication within the handshake deadline");
+                }
+            } else {
+                self.drop_outbound(token, "the worker-link authentication handshake timed out");
+            }
+        }
     }
 
     fn token(&mut self) -> Token {
@@ -253,6 +300,10 @@ impl EventLoop {
                             connected: false,
                             wbuf: Vec::new(),
                             wpos: 0,
+                            authenticated: false,
+                            handshake: None,
+                            hs_buf: Vec::new(),
+                            deadline: None,
                         }),
                     );
                     if let Some(p) = self.peers.get_mut(&addr) {
@@ -342,6 +393,13 @@ impl EventLoop {
                             end: 0,
                             pending: None,
                             stalled: true,
+                            handshake: self.shared.opts.auth.as_ref().map(ServerHandshake::new),
+                            deadline: self
+                                .shared
+                                .opts
+                                .auth
+                                .as_ref()
+                                .map(|_| Instant::now() + auth::HANDSHAKE_TIMEOUT),
                         }),
                     );
                     self.read_inbound(token);
@@ -386,6 +444,16 @@ impl EventLoop {
             }
             out.connected = true;
             let _ = out.stream.set_nodelay(true);
+            match &self.shared.opts.auth {
+                Some(secret) => {
+                    let (hs, hello) = ClientHandshake::start(secret);
+                    out.handshake = Some(hs);
+                    out.wbuf = hello;
+                    out.wpos = 0;
+                    out.deadline = Some(Instant::now() + auth::HANDSHAKE_TIMEOUT);
+                }
+                None => out.authenticated = true,
+            }
             let addr = out.addr;
             if let Some(p) = self.peers.get_mut(&addr) {
                 p.backoff = self.shared.opts.min_backoff;
@@ -395,7 +463,7 @@ impl EventLoop {
             tracing::info!(topology = %self.shared.topology_id, peer = %addr, "connected to worker");
         }
         if readable {
-            // Workers never answer; reading only notices the peer closing.
+            // Workers answer only the handshake; otherwise reading only notices the peer closing.
             let mut scratch = [0u8; 1024];
             loop {
                 let Some(Conn::Out(out)) = self.conns.get_mut(&token) else {
@@ -403,7 +471,37 @@ impl EventLoop {
                 };
                 match out.stream.read(&mut scratch) {
                     Ok(0) => return self.drop_outbound(token, "closed by peer"),
-                    Ok(_) => continue,
+                    Ok(n) => {
+                        if let Some(hs) = &out.handshake {
+                            out.hs_buf.extend_from_slice(&scratch[..n]);
+                            if out.hs_buf.len() > auth::CHALLENGE_LEN {
+                                return self.drop_outbound(
+                                    token,
+                                    "the peer sent more than a handshake challenge",
+                                );
+                            }
+                            match hs.on_challenge(&out.hs_buf) {
+                                Ok(None) => {}
+                                Ok(Some(proof)) => {
+                                    out.wbuf.drain(..out.wpos);
+                                    out.wpos = 0;
+                                    out.wbuf.extend_from_slice(&proof);
+                                    out.handshake = None;
+                                    out.hs_buf = Vec::new();
+                                    out.deadline = None;
+                                    out.authenticated = true;
+                                    tracing::info!(topology = %self.shared.topology_id, peer = %out.addr, "worker link authenticated");
+                                }
+                                Err(e) => {
+                                    return self.drop_outbound(
+                                        token,
+                                        &format!("worker-link authentication failed: {e}"),
+                                    )
+                                }
+                            }
+                        }
+                        continue;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => return self.drop_outbound(token, &e.to_string()),
@@ -436,6 +534,20 @@ impl EventLoop {
         let Some(Conn::In(conn)) = self.conns.get_mut(&token) else {
             return;
         };
+        if conn.handshake.is_some() {
+            match handshake_inbound(conn) {
+                Ok(true) => {
+                    tracing::debug!(topology = %self.shared.topology_id, peer = %conn.peer, "worker connection authenticated");
+                }
+                Ok(false) => return,
+                Err(reason) => {
+                    if let Some(Conn::In(conn)) = self.close(token) {
+                        tracing::warn!(topology = %self.shared.topology_id, peer = %conn.peer, reason = %reason, "refused an unauthenticated worker connection");
+                    }
+                    return;
+                }
+            }
+        }
         if !attached {
             conn.stalled = true;
             return;
@@ -482,6 +594,9 @@ impl EventLoop {
                 return;
             }
             if out.wpos == out.wbuf.len() {
+                if !out.authenticated {
+                    return; // handshake bytes sent; frames wait for the server's proof
+                }
                 if frames == FRAMES_PER_TURN {
                     self.more_work = true;
                     return;
@@ -506,6 +621,66 @@ impl EventLoop {
             }
         }
     }
+}
+
+/// Runs the server side of the authentication handshake on what the client sent: `Ok(true)` once
+/// the client proved the secret (bytes after its proof stay buffered as frames), `Ok(false)` while
+/// waiting for more, `Err` (the reason) to refuse it.
+fn handshake_inbound(conn: &mut Inbound) -> Result<bool, String> {
+    let Some(mut hs) = conn.handshake.take() else {
+        return Ok(true);
+    };
+    if conn.buf.len() < READ_CHUNK {
+        conn.buf.resize(READ_CHUNK, 0);
+    }
+    loop {
+        loop {
+            match hs
+                .advance(&conn.buf[conn.start..conn.end])
+                .map_err(|e| e.to_string())?
+            {
+                ServerStep::NeedMore => break,
+                ServerStep::Reply { bytes, consumed } => {
+                    conn.start += consumed;
+                    write_now(&mut conn.stream, &bytes)?;
+                }
+                ServerStep::Done { consumed } => {
+                    conn.start += consumed;
+                    conn.deadline = None;
+                    return Ok(true);
+                }
+            }
+        }
+        if conn.start > 0 {
+            conn.buf.copy_within(conn.start..conn.end, 0);
+            conn.end -= conn.start;
+            conn.start = 0;
+        }
+        let end = conn.end;
+        match conn.stream.read(&mut conn.buf[end..]) {
+            Ok(0) => return Err("closed by the peer during the handshake".into()),
+            Ok(n) => conn.end += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                conn.handshake = Some(hs);
+                return Ok(false);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+/// Writes a few handshake bytes to a fresh socket (its buffer has room; if not, give up).
+fn write_now(stream: &mut TcpStream, mut bytes: &[u8]) -> Result<(), String> {
+    while !bytes.is_empty() {
+        match stream.write(bytes) {
+            Ok(0) => return Err("connection closed while answering the handshake".into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("cannot answer the handshake: {e}")),
+        }
+    }
+    Ok(())
 }
 
 /// Reads and decodes frames until the socket would block, the delivery channel is full, or the

@@ -19,7 +19,12 @@
 //!   [`TcpTransport::attach`] nothing is read.
 //! * The wire format is in [`wire`]; a corrupt or oversize frame closes that one connection, naming
 //!   the peer in the log.
+//! * With [`TransportOptions::auth`] (`storm.messaging.netty.authentication`), every connection
+//!   first runs the [`auth`] challenge-response handshake (deadline [`auth::HANDSHAKE_TIMEOUT`]); a
+//!   peer that does not prove the topology's secret is refused and logged, and none of its bytes
+//!   are decoded.
 
+pub mod auth;
 mod delivery;
 mod event_loop;
 pub mod wire;
@@ -58,6 +63,8 @@ pub struct TransportOptions {
     pub min_backoff: Duration,
     /// Largest reconnect delay (`storm.messaging.netty.max_wait_ms`).
     pub max_backoff: Duration,
+    /// The topology's link key when `storm.messaging.netty.authentication` is on (see [`auth`]).
+    pub auth: Option<auth::LinkSecret>,
 }
 
 impl Default for TransportOptions {
@@ -68,6 +75,7 @@ impl Default for TransportOptions {
             batch_tuples: 1024,
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_millis(1000),
+            auth: None,
         }
     }
 }
@@ -100,6 +108,7 @@ impl TransportOptions {
             batch_tuples: d.batch_tuples,
             min_backoff,
             max_backoff,
+            auth: None,
         })
     }
 

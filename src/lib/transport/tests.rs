@@ -735,3 +735,100 @@ fn empty_and_oversized_runs_are_refused() {
         Err(FrameError::CountTooLarge { .. })
     ));
 }
+
+// ---- authenticated links -----------------------------------------------------------------------
+
+fn auth_opts(payload: &str) -> TransportOptions {
+    TransportOptions {
+        auth: Some(auth::LinkSecret::derive(payload, "topo-1")),
+        ..fast_opts()
+    }
+}
+
+fn ok_frame(text: &str) -> Vec<u8> {
+    wire::encode_frame(&[WireMessage {
+        dest: 3,
+        source_task: 9,
+        stream: "default".into(),
+        anchors: vec![],
+        values: vec![Value::from(text)],
+    }])
+    .unwrap()
+}
+
+#[test]
+fn authenticated_workers_exchange_tuples_and_raw_clients_are_refused() {
+    let b = Node::start(0, &[3], HashMap::new(), 64, auth_opts("alice:s"));
+    let b_addr = localhost(&b.transport);
+    let a = Node::start(
+        0,
+        &[1],
+        HashMap::from([(3, b_addr)]),
+        64,
+        auth_opts("alice:s"),
+    );
+    wait_until("connected", || a.transport.all_connected());
+
+    // A raw client sending a well-formed frame: refused, nothing delivered.
+    let mut raw = TcpStream::connect(b_addr).unwrap();
+    raw.set_read_timeout(Some(DEADLINE)).unwrap();
+    raw.write_all(&ok_frame("injected")).unwrap();
+    let mut buf = [0u8; 16];
+    match raw.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("raw connection not refused: {other:?}"),
+    }
+    // Garbage that starts like a handshake, then a wrong proof: refused too.
+    let mut fake = TcpStream::connect(b_addr).unwrap();
+    fake.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut hello = auth::MAGIC.to_vec();
+    hello.push(auth::VERSION);
+    hello.extend([7u8; 32]);
+    fake.write_all(&hello).unwrap();
+    let mut challenge = [0u8; auth::CHALLENGE_LEN];
+    fake.read_exact(&mut challenge).unwrap();
+    fake.write_all(&[0u8; auth::PROOF_LEN]).unwrap();
+    fake.write_all(&ok_frame("forged")).unwrap();
+    match fake.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("forged connection not refused: {other:?}"),
+    }
+
+    // The authenticated worker's tuples flow; the injected ones never arrived.
+    for i in 0..50 {
+        a.send(3, tuple(1, "default", vec![Value::Int(i)], vec![]), false);
+    }
+    for i in 0..50 {
+        let t = b.recv_data(3);
+        assert_eq!(
+            t.values(),
+            &[Value::Int(i)],
+            "only the real worker's tuples"
+        );
+    }
+    assert!(b.recv_data_timeout(3, Duration::from_millis(200)).is_none());
+}
+
+#[test]
+fn a_worker_with_another_secret_cannot_send() {
+    let b = Node::start(0, &[3], HashMap::new(), 64, auth_opts("alice:s"));
+    let b_addr = localhost(&b.transport);
+    let a = Node::start(
+        0,
+        &[1],
+        HashMap::from([(3, b_addr)]),
+        64,
+        auth_opts("mallory:x"),
+    );
+    // Its tuples queue (the transport keeps retrying) but none is delivered.
+    a.router
+        .try_deliver(3, tuple(1, "default", vec![Value::Int(1)], vec![]), false);
+    assert!(b.recv_data_timeout(3, Duration::from_secs(1)).is_none());
+    // An unauthenticated worker (link authentication off) cannot send either.
+    let c = Node::start(0, &[1], HashMap::from([(3, b_addr)]), 64, fast_opts());
+    c.router
+        .try_deliver(3, tuple(1, "default", vec![Value::Int(2)], vec![]), false);
+    assert!(b.recv_data_timeout(3, Duration::from_secs(1)).is_none());
+}

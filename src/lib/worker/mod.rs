@@ -67,6 +67,8 @@ pub enum WorkerDaemonError {
     BadOptions(String),
     #[error("ZooKeeper: {0}")]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    LinkAuth(#[from] crate::transport::auth::NoSecret),
     #[error("cannot {what} {}: {source}", path.display())]
     Io {
         what: &'static str,
@@ -425,7 +427,13 @@ impl RunningWorker {
             &args.topology_id,
             Arc::new(ContextResolver::new(context)),
             remote_tasks(&assignment, &args.supervisor_id, args.port),
-            TransportOptions::from_conf(conf)?,
+            TransportOptions {
+                auth: crate::transport::auth::LinkSecret::from_topology_conf(
+                    &merged,
+                    &args.topology_id,
+                )?,
+                ..TransportOptions::from_conf(conf)?
+            },
         )?;
         let host = crate::config::local_hostname(conf);
         let worker = Worker::start(WorkerSpec {
@@ -759,7 +767,11 @@ pub fn main(args: &DaemonArgs) -> anyhow::Result<()> {
     let span = tracing::info_span!("worker", topology = %wargs.topology_id, port = wargs.port);
     let _enter = span.enter();
 
-    let storage = crate::daemon::connect_zookeeper(&conf)?;
+    // The worker's ZooKeeper session is the topology's (storm.zookeeper.topology.auth.*).
+    let max_bytes = conf.get_u64("storm.compression.gzip.max.decompressed.bytes")?;
+    let (_, topo_conf) = read_topology(&paths, &wargs.topology_id, max_bytes)?;
+    let settings = crate::cluster::ZkSettings::for_worker(&conf, &topo_conf)?;
+    let storage = crate::daemon::connect_zookeeper_with(settings)?;
     let running = match RunningWorker::start(&conf, storage, wargs) {
         Ok(r) => r,
         Err(e) => {

@@ -158,7 +158,13 @@ fn fixture(port: u16) -> Fixture {
         .iter()
         .map(|&(s, e)| ((i64::from(s), i64::from(e)), node("sup-a", i64::from(port))))
         .collect();
-    cluster.set_assignment(&id, &assignment(&placed)).unwrap();
+    cluster
+        .set_assignment(
+            &id,
+            &assignment(&placed),
+            &crate::cluster::TopologyAcls::open(),
+        )
+        .unwrap();
     cluster
         .activate_storm(
             &id,
@@ -175,6 +181,7 @@ fn fixture(port: u16) -> Fixture {
                 None,
                 None,
             ),
+            &crate::cluster::TopologyAcls::open(),
         )
         .unwrap();
     Fixture {
@@ -251,7 +258,9 @@ fn a_worker_runs_its_executors_heartbeats_and_exits_when_its_assignment_changes(
         .as_mut()
         .unwrap()
         .insert(first, node("sup-b", 6799));
-    fx.cluster.set_assignment(&fx.id, &a).unwrap();
+    fx.cluster
+        .set_assignment(&fx.id, &a, &crate::cluster::TopologyAcls::open())
+        .unwrap();
     let reason = handle.join().unwrap();
     assert_eq!(reason, ExitReason::AssignmentChanged);
 }
