@@ -63,9 +63,12 @@ impl DrpcProc {
     }
 
     fn rpc_client(&self) -> DistributedRPCSyncClient<InProto, OutProto> {
-        let (i, o) =
-            storm::client::connect(&format!("127.0.0.1:{}", self.rpc), Duration::from_secs(30))
-                .expect("connect to drpc.port");
+        let (i, o) = storm::client::connect(
+            &format!("127.0.0.1:{}", self.rpc),
+            Duration::from_secs(30),
+            &storm::client::ClientTransport::Simple,
+        )
+        .expect("connect to drpc.port");
         DistributedRPCSyncClient::new(i, o)
     }
 
@@ -73,6 +76,7 @@ impl DrpcProc {
         let (i, o) = storm::client::connect(
             &format!("127.0.0.1:{}", self.invocations),
             Duration::from_secs(30),
+            &storm::client::ClientTransport::Simple,
         )
         .expect("connect to drpc.invocations.port");
         DistributedRPCInvocationsSyncClient::new(i, o)

@@ -38,6 +38,8 @@ pub struct ServerOptions {
     pub idle_timeout: Duration,
     /// String arguments a client may leave out (Java's `null`), per method: they arrive as `""`.
     pub nullable_string_args: &'static [(&'static str, &'static [i16])],
+    /// How each connection authenticates before it is served (`storm.thrift.transport`).
+    pub transport: Arc<crate::security::ServerTransport>,
 }
 
 impl Default for ServerOptions {
@@ -47,6 +49,7 @@ impl Default for ServerOptions {
             max_connections: 64,
             idle_timeout: Duration::from_secs(600),
             nullable_string_args: &[],
+            transport: Arc::default(),
         }
     }
 }
@@ -71,6 +74,7 @@ impl ThriftServer {
     where
         P: TProcessor + Send + Sync + 'static,
     {
+        let transport_name = opts.transport.name();
         let listener = TcpListener::bind(addr)?;
         let local = listener.local_addr()?;
         let processor = Arc::new(processor);
@@ -104,9 +108,24 @@ impl ThriftServer {
                 active.fetch_add(1, Ordering::SeqCst);
                 let (processor, active, opts, name) = (processor.clone(), active.clone(), opts.clone(), name2.clone());
                 let spawned = std::thread::Builder::new().name(format!("{name}-thrift-conn")).spawn(move || {
-                    crate::security::ReqContext { principal: None, remote: stream.peer_addr().ok() }.install();
-                    let result = serve_connection(&stream, processor.as_ref(), &opts);
-                    crate::security::ReqContext::clear();
+                    // The handshake runs on this connection's thread, under a deadline, and counts
+                    // against the connection cap: a silent client holds one slot for a bounded time.
+                    let deadline = crate::security::transport::HANDSHAKE_TIMEOUT.min(opts.idle_timeout);
+                    let result = match opts.transport.accept(&stream, deadline) {
+                        Ok(principal) => {
+                            if let Some(p) = &principal {
+                                tracing::debug!(server = %name, %peer, principal = %p, "authenticated");
+                            }
+                            crate::security::ReqContext { principal, remote: stream.peer_addr().ok() }.install();
+                            let result = serve_connection(&stream, processor.as_ref(), &opts);
+                            crate::security::ReqContext::clear();
+                            result
+                        }
+                        Err(e) => {
+                            tracing::warn!(server = %name, %peer, transport = opts.transport.name(), error = %e, "authentication failed; connection refused");
+                            Ok(())
+                        }
+                    };
                     // The registry holds a clone of this socket: shut it down so the client sees the close.
                     let _ = stream.shutdown(Shutdown::Both);
                     if let Err(reason) = result {
@@ -119,7 +138,7 @@ impl ThriftServer {
                 }
             }
         })?;
-        tracing::info!(server = name, addr = %local, "thrift server listening");
+        tracing::info!(server = name, addr = %local, transport = transport_name, "thrift server listening");
         Ok(ThriftServer {
             name: name.to_string(),
             addr: local,
@@ -384,7 +403,12 @@ mod tests {
     fn client(
         addr: SocketAddr,
     ) -> DistributedRPCSyncClient<crate::client::InProto, crate::client::OutProto> {
-        let (i, o) = crate::client::connect(&addr.to_string(), Duration::from_secs(5)).unwrap();
+        let (i, o) = crate::client::connect(
+            &addr.to_string(),
+            Duration::from_secs(5),
+            &crate::client::ClientTransport::Simple,
+        )
+        .unwrap();
         DistributedRPCSyncClient::new(i, o)
     }
 
@@ -443,10 +467,16 @@ mod tests {
         );
         server.shutdown();
         assert!(
-            crate::client::connect(&addr.to_string(), Duration::from_secs(1)).is_err() || {
-                // The port may linger in TIME_WAIT for a connect; a call must fail either way.
-                client(addr).execute("x".into(), "y".into()).is_err()
-            }
+            crate::client::connect(
+                &addr.to_string(),
+                Duration::from_secs(1),
+                &crate::client::ClientTransport::Simple,
+            )
+            .is_err()
+                || {
+                    // The port may linger in TIME_WAIT for a connect; a call must fail either way.
+                    client(addr).execute("x".into(), "y".into()).is_err()
+                }
         );
     }
 
