@@ -22,6 +22,7 @@ mod multilang_cluster;
 mod nimbus;
 mod nimbus_ha;
 mod redis_support;
+mod secure_thrift;
 mod stateful;
 mod stats_windows;
 mod storm_cluster;

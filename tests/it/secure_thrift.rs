@@ -1,0 +1,195 @@
+//! Thrift authentication (issue 18, item 1) on a live `nimbus`: with
+//! `storm.thrift.transport = DigestSaslTransportPlugin` and a JAAS file, the `storm` CLI with the
+//! right `StormClient` credentials lists topologies; a wrong password, an unknown user and a plain
+//! (SimpleTransportPlugin) client are refused with clear errors on both sides; a silent client and
+//! garbage bytes do not stop nimbus from serving the next client; a SASL client against a plain
+//! nimbus gets a clear error too.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::support::{free_port, scratch_dir, storm, unique_root, wait_until, zk_connect};
+
+const DIGEST: &str = "org.apache.storm.security.auth.digest.DigestSaslTransportPlugin";
+
+struct Nimbus {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Nimbus {
+    fn start(name: &str, extra: &[String]) -> Nimbus {
+        let dir = scratch_dir(&format!("secure-{name}"));
+        let port = free_port();
+        let zk = zk_connect();
+        let zk_port = zk.rsplit_once(':').unwrap().1.to_string();
+        let stderr = std::fs::File::create(dir.join("stderr.txt")).unwrap();
+        let mut args = vec![
+            r#"storm.zookeeper.servers=["127.0.0.1"]"#.to_string(),
+            format!("storm.zookeeper.port={zk_port}"),
+            format!("storm.zookeeper.root={}", unique_root(name)),
+            format!("storm.local.dir={}", dir.join("local").display()),
+            format!("storm.log.dir={}", dir.join("logs").display()),
+            format!("nimbus.thrift.port={port}"),
+            "storm.local.hostname=127.0.0.1".to_string(),
+        ];
+        args.extend_from_slice(extra);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nimbus"));
+        for a in &args {
+            cmd.arg("-c").arg(a);
+        }
+        let child = cmd
+            .current_dir(&dir)
+            .env_remove("STORM_CONF_DIR")
+            .env_remove("STORM_HOME")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start the nimbus binary");
+        let mut n = Nimbus { child, port, dir };
+        wait_until(Duration::from_secs(30), "nimbus to listen", || {
+            if let Ok(Some(status)) = n.child.try_wait() {
+                panic!("nimbus exited early ({status}):\n{}", n.stderr());
+            }
+            TcpStream::connect(("127.0.0.1", n.port)).is_ok()
+        });
+        n
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr.txt")).unwrap_or_default()
+    }
+
+    /// `storm list` against this nimbus with `extra` -c options.
+    fn list(&self, extra: &[String]) -> (i32, String, String) {
+        let seeds = r#"nimbus.seeds=["127.0.0.1"]"#.to_string();
+        let port = format!("nimbus.thrift.port={}", self.port);
+        let mut args: Vec<&str> = vec!["list", "-c", &seeds, "-c", &port];
+        for e in extra {
+            args.push("-c");
+            args.push(e);
+        }
+        storm(&self.dir, &args)
+    }
+}
+
+impl Drop for Nimbus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn jaas(dir: &Path, name: &str, client_user: &str, client_password: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!(
+            r#"/* users nimbus accepts */
+StormServer {{
+    org.apache.storm.security.auth.digest.DigestLoginModule required
+    user_alice="alice-secret"   // the admin
+    user_bob="bob\"secret";
+}};
+StormClient {{
+    org.apache.storm.security.auth.digest.DigestLoginModule required
+    username="{client_user}"
+    password="{client_password}";
+}};
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn sasl_opts(jaas: &Path) -> Vec<String> {
+    vec![
+        format!("storm.thrift.transport={DIGEST}"),
+        format!("java.security.auth.login.config={}", jaas.display()),
+    ]
+}
+
+#[test]
+fn digest_sasl_nimbus_authenticates_the_cli_and_refuses_others() {
+    let dir = scratch_dir("secure-thrift-jaas");
+    let good = jaas(&dir, "good.conf", "bob", "bob\\\"secret");
+    let wrong = jaas(&dir, "wrong.conf", "bob", "not-it");
+    let unknown = jaas(&dir, "unknown.conf", "mallory", "x");
+    let nimbus = Nimbus::start("sasl", &sasl_opts(&good));
+
+    let (code, out, err) = nimbus.list(&sasl_opts(&good));
+    assert_eq!(code, 0, "list with the right JAAS file: {out}\n{err}");
+    assert!(out.contains("No topologies running."), "{out}");
+
+    let (code, _, err) = nimbus.list(&sasl_opts(&wrong));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("authentication failed for user 'bob'")
+            && err.contains(&wrong.display().to_string())
+            && err.contains("java.security.auth.login.config"),
+        "wrong password: {err}"
+    );
+    let (code, _, err) = nimbus.list(&sasl_opts(&unknown));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("authentication failed for user 'mallory'"),
+        "{err}"
+    );
+    // A plain client: nimbus drops it; the error says to match the transport.
+    let (code, _, err) = nimbus.list(&[]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("storm.thrift.transport"),
+        "plain client: {err}"
+    );
+
+    // A silent client and garbage do not hold nimbus up.
+    let _silent = TcpStream::connect(("127.0.0.1", nimbus.port)).unwrap();
+    let mut garbage = TcpStream::connect(("127.0.0.1", nimbus.port)).unwrap();
+    garbage
+        .write_all(&[0x01, 0x7f, 0xff, 0xff, 0xff, 0xde, 0xad])
+        .unwrap();
+    garbage
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let _ = garbage.read(&mut buf);
+
+    let (code, out, err) = nimbus.list(&sasl_opts(&good));
+    assert_eq!(code, 0, "nimbus still serves: {out}\n{err}");
+
+    // The server logged each refusal with the peer.
+    wait_until(
+        Duration::from_secs(10),
+        "nimbus to log the refusals",
+        || {
+            let log = nimbus.stderr();
+            log.contains("authentication failed; connection refused")
+                && log.contains("wrong password for user 'bob'")
+                && log.contains("unknown user 'mallory'")
+                && log.contains("does not speak SASL")
+        },
+    );
+}
+
+#[test]
+fn sasl_client_against_a_plain_nimbus_is_told_to_match_the_transport() {
+    let dir = scratch_dir("secure-thrift-plain");
+    let good = jaas(&dir, "good.conf", "bob", "bob\\\"secret");
+    let nimbus = Nimbus::start("plain", &[]);
+    let (code, _, err) = nimbus.list(&sasl_opts(&good));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("SASL DIGEST-MD5 authentication as 'bob' failed")
+            && err.contains("SimpleTransportPlugin"),
+        "{err}"
+    );
+    let (code, out, err) = nimbus.list(&[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+}
