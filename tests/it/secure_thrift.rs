@@ -193,3 +193,71 @@ fn sasl_client_against_a_plain_nimbus_is_told_to_match_the_transport() {
     let (code, out, err) = nimbus.list(&[]);
     assert_eq!(code, 0, "{out}\n{err}");
 }
+
+/// Apache Storm 2.8.3's own Java client (`org.apache.storm.command.ListTopologies`, from
+/// `tests/java/storm-clients`, built by `scripts/build-java.sh`) configured with
+/// `DigestSaslTransportPlugin` and a JAAS file authenticates against our nimbus; with a wrong
+/// password it is refused.
+#[test]
+fn storms_java_client_authenticates_with_digest_sasl() {
+    let project = crate::support::repo().join("tests/java/storm-clients/target");
+    let deps = std::fs::read_to_string(project.join("classpath.txt")).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing: run scripts/build-java.sh (it builds tests/java/storm-clients)",
+            project.join("classpath.txt").display()
+        )
+    });
+    let classpath = format!(
+        "{}:{}",
+        project.join("storm-clients-0.1.0.jar").display(),
+        deps.trim()
+    );
+    let dir = scratch_dir("secure-thrift-java");
+    let good = jaas(&dir, "good.conf", "bob", "bob\\\"secret");
+    let wrong = jaas(&dir, "wrong.conf", "bob", "not-it");
+    let nimbus = Nimbus::start("java", &sasl_opts(&good));
+    let run = |jaas: &Path| {
+        let yaml = dir.join("storm.yaml");
+        std::fs::write(
+            &yaml,
+            format!(
+                "nimbus.seeds: [\"127.0.0.1\"]\nnimbus.thrift.port: {}\n\
+                 storm.thrift.transport: \"{DIGEST}\"\n\
+                 java.security.auth.login.config: \"{}\"\n\
+                 storm.nimbus.retry.times: 0\n",
+                nimbus.port,
+                jaas.display()
+            ),
+        )
+        .unwrap();
+        let out = Command::new("java")
+            .arg("-cp")
+            .arg(&classpath)
+            .arg(format!("-Dstorm.conf.file={}", yaml.display()))
+            .arg(format!(
+                "-Djava.security.auth.login.config={}",
+                jaas.display()
+            ))
+            .arg("org.apache.storm.command.ListTopologies")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run java");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&good);
+    assert_eq!(code, 0, "Java ListTopologies over SASL:\n{out}\n{err}");
+    assert!(out.contains("No topologies running"), "{out}\n{err}");
+    let (code, out, err) = run(&wrong);
+    assert_ne!(code, 0, "a wrong password must fail:\n{out}\n{err}");
+    assert!(
+        format!("{out}{err}").contains("authentication failed for user 'bob'"),
+        "Java sees our server's reason:\n{out}\n{err}"
+    );
+    wait_until(Duration::from_secs(10), "nimbus to log the refusal", || {
+        nimbus.stderr().contains("wrong password for user 'bob'")
+    });
+}
