@@ -94,7 +94,13 @@ impl Drop for DrpcProc {
     }
 }
 
-fn spawn(dir: &std::path::Path, rpc: u16, inv: u16, http: u16, extra: &[String]) -> Child {
+pub(crate) fn spawn(
+    dir: &std::path::Path,
+    rpc: u16,
+    inv: u16,
+    http: u16,
+    extra: &[String],
+) -> Child {
     let stderr = std::fs::File::create(dir.join("stderr.txt")).unwrap();
     let mut args = vec![
         format!("drpc.port={rpc}"),

@@ -200,18 +200,7 @@ fn sasl_client_against_a_plain_nimbus_is_told_to_match_the_transport() {
 /// password it is refused.
 #[test]
 fn storms_java_client_authenticates_with_digest_sasl() {
-    let project = crate::support::repo().join("tests/java/storm-clients/target");
-    let deps = std::fs::read_to_string(project.join("classpath.txt")).unwrap_or_else(|_| {
-        panic!(
-            "{} is missing: run scripts/build-java.sh (it builds tests/java/storm-clients)",
-            project.join("classpath.txt").display()
-        )
-    });
-    let classpath = format!(
-        "{}:{}",
-        project.join("storm-clients-0.1.0.jar").display(),
-        deps.trim()
-    );
+    let classpath = java_classpath();
     let dir = scratch_dir("secure-thrift-java");
     let good = jaas(&dir, "good.conf", "bob", "bob\\\"secret");
     let wrong = jaas(&dir, "wrong.conf", "bob", "not-it");
@@ -260,4 +249,144 @@ fn storms_java_client_authenticates_with_digest_sasl() {
     wait_until(Duration::from_secs(10), "nimbus to log the refusal", || {
         nimbus.stderr().contains("wrong password for user 'bob'")
     });
+}
+
+fn java_classpath() -> String {
+    let project = crate::support::repo().join("tests/java/storm-clients/target");
+    let deps = std::fs::read_to_string(project.join("classpath.txt")).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing: run scripts/build-java.sh (it builds tests/java/storm-clients)",
+            project.join("classpath.txt").display()
+        )
+    });
+    format!(
+        "{}:{}",
+        project.join("storm-clients-0.1.0.jar").display(),
+        deps.trim()
+    )
+}
+
+/// A DigestSasl drpc (both ports): our invocations client (as a DRPC spout and `ReturnResults`
+/// would) serves a function that Storm's Java `DRPCClient` and our own client execute; a wrong
+/// password is refused on both ports.
+#[test]
+fn digest_sasl_drpc_serves_authenticated_clients() {
+    use storm::client::{ClientTransport, ConnectionType};
+    use storm::thrift::{
+        DistributedRPCInvocationsSyncClient, DistributedRPCSyncClient,
+        TDistributedRPCInvocationsSyncClient, TDistributedRPCSyncClient,
+    };
+    let dir = scratch_dir("secure-thrift-drpc");
+    let good = jaas(&dir, "good.conf", "bob", "bob\\\"secret");
+    let wrong = jaas(&dir, "wrong.conf", "bob", "not-it");
+    let (rpc, inv, http) = (free_port(), free_port(), free_port());
+    let mut child = KillOnDrop(crate::drpc::spawn(&dir, rpc, inv, http, &sasl_opts(&good)));
+    let mut conf = storm::config::Config::defaults();
+    for o in sasl_opts(&good) {
+        let (k, v) = o.split_once('=').unwrap();
+        conf.set(k, serde_json::Value::String(v.into()));
+    }
+    let transport = ClientTransport::from_conf(&conf, ConnectionType::DrpcInvocations).unwrap();
+    let connect = |port: u16, t: &ClientTransport| {
+        storm::client::connect(&format!("127.0.0.1:{port}"), Duration::from_secs(30), t)
+    };
+    wait_until(Duration::from_secs(20), "drpc to listen", || {
+        if let Ok(Some(status)) = child.0.try_wait() {
+            panic!("drpc exited early ({status})");
+        }
+        connect(inv, &transport).is_ok()
+    });
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (stop2, t2) = (stop.clone(), transport.clone());
+    let server = std::thread::spawn(move || {
+        let (i, o) = connect(inv, &t2).expect("invocations client authenticates");
+        let mut c = DistributedRPCInvocationsSyncClient::new(i, o);
+        let mut served = 0;
+        while !stop2.load(std::sync::atomic::Ordering::SeqCst) {
+            let req = c.fetch_request("exclaim".into()).expect("fetchRequest");
+            if req.request_id.is_empty() {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            c.result(req.request_id, format!("{}!", req.func_args))
+                .expect("result");
+            served += 1;
+        }
+        served
+    });
+
+    // Storm's Java DRPCClient over SASL.
+    let yaml = dir.join("storm.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            "drpc.servers: [\"127.0.0.1\"]\ndrpc.port: {rpc}\n\
+             storm.thrift.transport: \"{DIGEST}\"\n\
+             java.security.auth.login.config: \"{}\"\n",
+            good.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new("java")
+        .arg("-cp")
+        .arg(java_classpath())
+        .arg(format!("-Dstorm.conf.file={}", yaml.display()))
+        .arg(format!(
+            "-Djava.security.auth.login.config={}",
+            good.display()
+        ))
+        .args([
+            "org.stormrs.it.ClientChecks",
+            "drpc",
+            "exclaim",
+            "from-java",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run java");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("from-java!"),
+        "Java DRPCClient.execute over SASL:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Our own DRPC client, configured the same way.
+    let rpc_transport = ClientTransport::from_conf(&conf, ConnectionType::Drpc).unwrap();
+    let (i, o) = connect(rpc, &rpc_transport).expect("drpc client authenticates");
+    let mut c = DistributedRPCSyncClient::new(i, o);
+    assert_eq!(
+        c.execute("exclaim".into(), "from-rust".into()).unwrap(),
+        "from-rust!"
+    );
+
+    // A wrong password on either port.
+    let mut bad_conf = conf.clone();
+    bad_conf.set(
+        "java.security.auth.login.config",
+        serde_json::Value::String(wrong.display().to_string()),
+    );
+    for (port, ty) in [
+        (rpc, ConnectionType::Drpc),
+        (inv, ConnectionType::DrpcInvocations),
+    ] {
+        let t = ClientTransport::from_conf(&bad_conf, ty).unwrap();
+        let e = connect(port, &t)
+            .err()
+            .expect("a wrong password is refused")
+            .to_string();
+        assert!(e.contains("authentication failed for user 'bob'"), "{e}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(server.join().unwrap() >= 2);
+    drop(child);
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
