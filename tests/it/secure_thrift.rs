@@ -371,10 +371,10 @@ fn digest_sasl_drpc_serves_authenticated_clients() {
         (inv, ConnectionType::DrpcInvocations),
     ] {
         let t = ClientTransport::from_conf(&bad_conf, ty).unwrap();
-        let e = connect(port, &t)
-            .err()
-            .expect("a wrong password is refused")
-            .to_string();
+        let e = match connect(port, &t) {
+            Ok(_) => panic!("a wrong password must be refused on port {port}"),
+            Err(e) => e.to_string(),
+        };
         assert!(e.contains("authentication failed for user 'bob'"), "{e}");
     }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
