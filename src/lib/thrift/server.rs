@@ -126,12 +126,13 @@ impl ThriftServer {
                             Ok(())
                         }
                     };
+                    // The slot is free before the client sees the close, so it may reconnect at once.
+                    active.fetch_sub(1, Ordering::SeqCst);
                     // The registry holds a clone of this socket: shut it down so the client sees the close.
                     let _ = stream.shutdown(Shutdown::Both);
                     if let Err(reason) = result {
                         tracing::debug!(server = %name, %peer, %reason, "connection closed");
                     }
-                    active.fetch_sub(1, Ordering::SeqCst);
                 });
                 if let Err(e) = spawned {
                     tracing::error!(server = %name2, error = %e, "cannot start a connection thread");
@@ -531,6 +532,57 @@ mod tests {
         let reply = read_reply(&mut raw);
         assert_eq!(reply[3], 2, "a reply");
         assert!(String::from_utf8_lossy(&reply).contains('!'));
+        server.shutdown();
+    }
+
+    #[test]
+    fn sasl_handshake_has_a_deadline_and_counts_against_the_cap() {
+        use crate::security::ServerTransport;
+        let users = [("bob".to_string(), "secret".to_string())]
+            .into_iter()
+            .collect();
+        let opts = ServerOptions {
+            max_connections: 1,
+            // The handshake deadline is min(HANDSHAKE_TIMEOUT, idle_timeout).
+            idle_timeout: Duration::from_millis(300),
+            transport: Arc::new(ServerTransport::DigestSasl {
+                users,
+                jaas: "test.conf".into(),
+            }),
+            ..ServerOptions::default()
+        };
+        let mut server = ThriftServer::start(
+            "test",
+            "127.0.0.1:0",
+            DistributedRPCSyncProcessor::new(Echo),
+            opts,
+        )
+        .unwrap();
+        let addr = server.local_addr();
+        // A silent client takes the only slot until its handshake deadline closes it.
+        let mut silent = TcpStream::connect(addr).unwrap();
+        silent
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(
+            silent.read(&mut buf).unwrap_or(0),
+            0,
+            "closed at the deadline"
+        );
+        let digest = crate::client::ClientTransport::DigestSasl {
+            username: "bob".into(),
+            password: "secret".into(),
+            jaas: "client.conf".into(),
+            key: "storm.thrift.transport",
+        };
+        let (i, o) = crate::client::connect(&addr.to_string(), Duration::from_secs(5), &digest)
+            .expect("the slot is free again");
+        let mut c = DistributedRPCSyncClient::new(i, o);
+        assert_eq!(
+            c.execute("x".into(), "authenticated".into()).unwrap(),
+            "authenticated!"
+        );
         server.shutdown();
     }
 }
