@@ -1,5 +1,8 @@
 //! Clients of Storm's Thrift services: framed transport, binary protocol, as Storm's
-//! `SimpleTransportPlugin` speaks it.
+//! `SimpleTransportPlugin` speaks it, after the handshake of the configured transport
+//! ([`ClientTransport`]: `storm.thrift.transport`, e.g. SASL DIGEST-MD5, whose data frames are the
+//! same frames). Every connection of ours is made by [`connect_limited`], the one place that applies
+//! the transport.
 //!
 //! [`NimbusClient::connect_leader`] does what Storm's `NimbusClient` does: ask each host of `nimbus.seeds`
 //! for the leader (`getLeader`) and connect to that one. When no seed answers, the error lists every seed
@@ -16,6 +19,8 @@ use thrift::transport::{
 };
 
 use crate::config::{Config, ConfigError};
+use crate::security::transport::TransportConfigError;
+pub use crate::security::{ClientTransport, ConnectionType};
 use crate::thrift::{
     BoundedBinaryInputProtocol, NimbusSummary, NimbusSyncClient, TNimbusSyncClient,
 };
@@ -45,8 +50,10 @@ pub enum NimbusClientError {
         addr: String,
         source: std::io::Error,
     },
-    #[error("nimbus at {addr}: {source}")]
+    #[error("nimbus at {addr}: {source}{}", transport_hint(source))]
     Thrift { addr: String, source: thrift::Error },
+    #[error(transparent)]
+    Transport(#[from] TransportConfigError),
     #[error("nimbus at {addr} returned a configuration that is not a JSON object: {message}")]
     BadConf { addr: String, message: String },
     #[error(transparent)]
@@ -61,9 +68,25 @@ pub enum NimbusClientError {
 /// The largest reply accepted from a Thrift server (Storm's `nimbus.thrift.max_buffer_size` default).
 pub const MAX_REPLY_BYTES: usize = 1_048_576;
 
-/// Opens a framed binary Thrift connection to `addr` (`host:port`), with `read_timeout` on replies.
-pub fn connect(addr: &str, read_timeout: Duration) -> Result<(InProto, OutProto), std::io::Error> {
-    connect_limited(addr, read_timeout, MAX_REPLY_BYTES)
+/// A hint for transport-level failures: a server speaking another transport closes the connection
+/// or answers bytes that are no Thrift reply.
+pub fn transport_hint(e: &thrift::Error) -> &'static str {
+    match e {
+        thrift::Error::Transport(_) | thrift::Error::Protocol(_) => {
+            "; if the server uses another transport, set storm.thrift.transport (and java.security.auth.login.config) to match it"
+        }
+        _ => "",
+    }
+}
+
+/// Opens a framed binary Thrift connection to `addr` (`host:port`), with `read_timeout` on replies,
+/// authenticated by `transport`.
+pub fn connect(
+    addr: &str,
+    read_timeout: Duration,
+    transport: &ClientTransport,
+) -> Result<(InProto, OutProto), std::io::Error> {
+    connect_limited(addr, read_timeout, MAX_REPLY_BYTES, transport)
 }
 
 /// [`connect`] accepting replies of up to `max_reply_bytes` (the UI reads the stats of every
@@ -72,7 +95,10 @@ pub fn connect_limited(
     addr: &str,
     read_timeout: Duration,
     max_reply_bytes: usize,
+    transport: &ClientTransport,
 ) -> Result<(InProto, OutProto), std::io::Error> {
+    let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or(addr);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
     let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
     for sock in addr.to_socket_addrs()? {
         match TcpStream::connect_timeout(&sock, CONNECT_TIMEOUT) {
@@ -80,6 +106,7 @@ pub fn connect_limited(
                 stream.set_read_timeout(Some(read_timeout))?;
                 stream.set_write_timeout(Some(read_timeout))?;
                 stream.set_nodelay(true)?;
+                transport.handshake(&stream, host)?;
                 let channel = TTcpChannel::with_stream(stream);
                 let (r, w) = channel.split().map_err(std::io::Error::other)?;
                 return Ok((
@@ -104,9 +131,13 @@ pub struct NimbusClient {
 }
 
 impl NimbusClient {
-    /// Connects to nimbus at `addr` (no leader check).
-    pub fn connect(addr: &str, read_timeout: Duration) -> Result<NimbusClient, NimbusClientError> {
-        NimbusClient::connect_limited(addr, read_timeout, MAX_REPLY_BYTES)
+    /// Connects to nimbus at `addr` (no leader check), authenticated by `transport`.
+    pub fn connect(
+        addr: &str,
+        read_timeout: Duration,
+        transport: &ClientTransport,
+    ) -> Result<NimbusClient, NimbusClientError> {
+        NimbusClient::connect_limited(addr, read_timeout, MAX_REPLY_BYTES, transport)
     }
 
     /// Connects to nimbus at `addr`, accepting replies of up to `max_reply_bytes`.
@@ -114,13 +145,15 @@ impl NimbusClient {
         addr: &str,
         read_timeout: Duration,
         max_reply_bytes: usize,
+        transport: &ClientTransport,
     ) -> Result<NimbusClient, NimbusClientError> {
-        let (i, o) = connect_limited(addr, read_timeout, max_reply_bytes).map_err(|source| {
-            NimbusClientError::Connect {
-                addr: addr.to_string(),
-                source,
-            }
-        })?;
+        let (i, o) =
+            connect_limited(addr, read_timeout, max_reply_bytes, transport).map_err(|source| {
+                NimbusClientError::Connect {
+                    addr: addr.to_string(),
+                    source,
+                }
+            })?;
         Ok(NimbusClient {
             addr: addr.to_string(),
             client: NimbusSyncClient::new(i, o),
@@ -140,6 +173,7 @@ impl NimbusClient {
         let seeds = conf.get_string_list("nimbus.seeds")?;
         let port = conf.get_port("nimbus.thrift.port")?;
         let timeout = Duration::from_millis(conf.get_u64("storm.thrift.socket.timeout.ms")?);
+        let transport = ClientTransport::from_conf(conf, ConnectionType::Nimbus)?;
         let mut tried = Vec::new();
         for seed in &seeds {
             let addr = if seed.contains(':') {
@@ -147,8 +181,8 @@ impl NimbusClient {
             } else {
                 format!("{seed}:{port}")
             };
-            let leader =
-                NimbusClient::connect_limited(&addr, timeout, max_reply_bytes).and_then(|mut c| {
+            let leader = NimbusClient::connect_limited(&addr, timeout, max_reply_bytes, &transport)
+                .and_then(|mut c| {
                     let leader = c.leader()?;
                     Ok((c, leader))
                 });
@@ -160,7 +194,12 @@ impl NimbusClient {
                     {
                         return Ok(c);
                     }
-                    match NimbusClient::connect_limited(&leader_addr, timeout, max_reply_bytes) {
+                    match NimbusClient::connect_limited(
+                        &leader_addr,
+                        timeout,
+                        max_reply_bytes,
+                        &transport,
+                    ) {
                         Ok(c) => return Ok(c),
                         Err(e) => tried.push(format!(
                             "{addr} named leader {leader_addr}, which failed: {e}"
@@ -217,7 +256,7 @@ fn is_same_host(a: &str, b: &str) -> bool {
 fn short_reason(e: &NimbusClientError) -> String {
     match e {
         NimbusClientError::Connect { source, .. } => source.to_string(),
-        NimbusClientError::Thrift { source, .. } => source.to_string(),
+        NimbusClientError::Thrift { source, .. } => format!("{source}{}", transport_hint(source)),
         other => other.to_string(),
     }
 }

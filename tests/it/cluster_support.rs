@@ -244,6 +244,7 @@ impl TestCluster {
                     storm::client::NimbusClient::connect(
                         &format!("127.0.0.1:{port}"),
                         Duration::from_secs(10),
+                        &storm::client::ClientTransport::Simple,
                     )
                     .and_then(|mut cl| cl.leader())
                     .is_ok_and(|l| l.port == i32::from(port))

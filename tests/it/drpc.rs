@@ -63,9 +63,12 @@ impl DrpcProc {
     }
 
     fn rpc_client(&self) -> DistributedRPCSyncClient<InProto, OutProto> {
-        let (i, o) =
-            storm::client::connect(&format!("127.0.0.1:{}", self.rpc), Duration::from_secs(30))
-                .expect("connect to drpc.port");
+        let (i, o) = storm::client::connect(
+            &format!("127.0.0.1:{}", self.rpc),
+            Duration::from_secs(30),
+            &storm::client::ClientTransport::Simple,
+        )
+        .expect("connect to drpc.port");
         DistributedRPCSyncClient::new(i, o)
     }
 
@@ -73,6 +76,7 @@ impl DrpcProc {
         let (i, o) = storm::client::connect(
             &format!("127.0.0.1:{}", self.invocations),
             Duration::from_secs(30),
+            &storm::client::ClientTransport::Simple,
         )
         .expect("connect to drpc.invocations.port");
         DistributedRPCInvocationsSyncClient::new(i, o)
@@ -90,7 +94,13 @@ impl Drop for DrpcProc {
     }
 }
 
-fn spawn(dir: &std::path::Path, rpc: u16, inv: u16, http: u16, extra: &[String]) -> Child {
+pub(crate) fn spawn(
+    dir: &std::path::Path,
+    rpc: u16,
+    inv: u16,
+    http: u16,
+    extra: &[String],
+) -> Child {
     let stderr = std::fs::File::create(dir.join("stderr.txt")).unwrap();
     let mut args = vec![
         format!("drpc.port={rpc}"),

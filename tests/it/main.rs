@@ -24,6 +24,7 @@ mod nimbus_ha;
 mod redis_support;
 mod rpc_heartbeats;
 mod secure_zk;
+mod secure_thrift;
 mod stateful;
 mod stats_windows;
 mod storm_cluster;

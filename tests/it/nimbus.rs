@@ -71,14 +71,18 @@ impl NimbusProc {
         storm::client::NimbusClient::connect(
             &format!("127.0.0.1:{}", self.port),
             Duration::from_secs(30),
+            &storm::client::ClientTransport::Simple,
         )
         .expect("connect to nimbus")
     }
 
     fn is_leader(&self) -> bool {
-        let (i, o) =
-            storm::client::connect(&format!("127.0.0.1:{}", self.port), Duration::from_secs(30))
-                .expect("connect to nimbus");
+        let (i, o) = storm::client::connect(
+            &format!("127.0.0.1:{}", self.port),
+            Duration::from_secs(30),
+            &storm::client::ClientTransport::Simple,
+        )
+        .expect("connect to nimbus");
         let mut c = storm::thrift::NimbusSyncClient::new(i, o);
         c.get_cluster_info()
             .map(|info| {
@@ -203,6 +207,7 @@ fn a_second_nimbus_follows_and_takes_over() {
     let (i, o) = storm::client::connect(
         &format!("127.0.0.1:{}", second.port),
         Duration::from_secs(30),
+        &storm::client::ClientTransport::Simple,
     )
     .unwrap();
     let mut raw = storm::thrift::NimbusSyncClient::new(i, o);

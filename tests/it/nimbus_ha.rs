@@ -165,6 +165,7 @@ fn the_standby_copies_every_blob_and_serves_the_topology_after_the_leader_is_los
         storm::client::NimbusClient::connect(
             &format!("127.0.0.1:{}", c.nimbus_ports[1]),
             Duration::from_secs(5),
+            &storm::client::ClientTransport::Simple,
         )
         .and_then(|mut n| n.leader())
         .is_ok_and(|l| format!("{}:{}", l.host, l.port) != leader_id)

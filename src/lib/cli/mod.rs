@@ -522,6 +522,9 @@ fn run_drpc_client(conf: &Config, function: Option<&str>, args: &[String]) -> Re
                 .saturating_mul(1000),
         ),
     );
+    let transport =
+        crate::client::ClientTransport::from_conf(conf, crate::client::ConnectionType::Drpc)
+            .map_err(|e| CliError::Other(e.to_string()))?;
     let mut tried = Vec::new();
     let mut connected = None;
     for server in &servers {
@@ -530,7 +533,7 @@ fn run_drpc_client(conf: &Config, function: Option<&str>, args: &[String]) -> Re
         } else {
             format!("{server}:{port}")
         };
-        match crate::client::connect(&addr, timeout) {
+        match crate::client::connect(&addr, timeout, &transport) {
             Ok((i, o)) => {
                 connected = Some((addr, crate::thrift::DistributedRPCSyncClient::new(i, o)));
                 break;

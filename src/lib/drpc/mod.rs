@@ -112,6 +112,8 @@ impl DrpcDaemon {
         let drpc = Arc::new(Drpc::from_config(conf)?);
         let max_frame = count(conf, "drpc.max_buffer_size")?;
         let port = conf.get_port("drpc.port")?;
+        let transport =
+            |ty| crate::security::ServerTransport::from_conf(conf, ty).map(std::sync::Arc::new);
         let rpc = ThriftServer::start(
             "drpc",
             &format!("0.0.0.0:{port}"),
@@ -120,6 +122,7 @@ impl DrpcDaemon {
                 max_frame_bytes: max_frame,
                 max_connections: count(conf, "drpc.worker.threads")?
                     .saturating_add(count(conf, "drpc.queue.size")?),
+                transport: transport(crate::security::ConnectionType::Drpc)?,
                 ..ServerOptions::default()
             },
         )
@@ -132,6 +135,7 @@ impl DrpcDaemon {
             ServerOptions {
                 max_frame_bytes: max_frame,
                 max_connections: count(conf, "drpc.invocations.threads")?,
+                transport: transport(crate::security::ConnectionType::DrpcInvocations)?,
                 ..ServerOptions::default()
             },
         )

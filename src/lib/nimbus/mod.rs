@@ -123,6 +123,10 @@ impl NimbusDaemon {
         let max_connections = usize::try_from(conf.get_u64("nimbus.thrift.threads")?)
             .unwrap_or(usize::MAX)
             .max(1);
+        let transport = std::sync::Arc::new(crate::security::ServerTransport::from_conf(
+            conf,
+            crate::security::ConnectionType::Nimbus,
+        )?);
         let storage = crate::daemon::connect_zookeeper(conf)?;
         let host = local_hostname(conf);
         let nimbus = Nimbus::start(conf.clone(), storage, &host, port)?;
@@ -134,6 +138,7 @@ impl NimbusDaemon {
                 max_frame_bytes: max_frame,
                 max_connections,
                 nullable_string_args: NULLABLE_STRING_ARGS,
+                transport,
                 ..ServerOptions::default()
             },
         );

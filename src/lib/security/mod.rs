@@ -9,3 +9,9 @@
 pub mod context;
 
 pub use context::ReqContext;
+pub mod digest_md5;
+pub mod jaas;
+pub mod sasl;
+pub mod transport;
+
+pub use transport::{ClientTransport, ConnectionType, ServerTransport};

@@ -831,7 +831,12 @@ pub fn default_leader_resolver(conf: Config, storage: Arc<dyn StateStorage>) -> 
                     conf.get_u64("storm.thrift.socket.timeout.ms")
                         .unwrap_or(600_000),
                 );
-                crate::client::NimbusClient::connect(&from_zk, timeout)
+                let transport = crate::client::ClientTransport::from_conf(
+                    &conf,
+                    crate::client::ConnectionType::Nimbus,
+                )
+                .map_err(|z| z.to_string())?;
+                crate::client::NimbusClient::connect(&from_zk, timeout, &transport)
                     .map_err(|z| format!("{e}; the leader in /leader-lock, {from_zk}: {z}"))?
             }
         };

@@ -38,6 +38,8 @@ pub struct ServerOptions {
     pub idle_timeout: Duration,
     /// String arguments a client may leave out (Java's `null`), per method: they arrive as `""`.
     pub nullable_string_args: &'static [(&'static str, &'static [i16])],
+    /// How each connection authenticates before it is served (`storm.thrift.transport`).
+    pub transport: Arc<crate::security::ServerTransport>,
 }
 
 impl Default for ServerOptions {
@@ -47,6 +49,7 @@ impl Default for ServerOptions {
             max_connections: 64,
             idle_timeout: Duration::from_secs(600),
             nullable_string_args: &[],
+            transport: Arc::default(),
         }
     }
 }
@@ -71,6 +74,7 @@ impl ThriftServer {
     where
         P: TProcessor + Send + Sync + 'static,
     {
+        let transport_name = opts.transport.name();
         let listener = TcpListener::bind(addr)?;
         let local = listener.local_addr()?;
         let processor = Arc::new(processor);
@@ -104,22 +108,38 @@ impl ThriftServer {
                 active.fetch_add(1, Ordering::SeqCst);
                 let (processor, active, opts, name) = (processor.clone(), active.clone(), opts.clone(), name2.clone());
                 let spawned = std::thread::Builder::new().name(format!("{name}-thrift-conn")).spawn(move || {
-                    crate::security::ReqContext { principal: None, remote: stream.peer_addr().ok() }.install();
-                    let result = serve_connection(&stream, processor.as_ref(), &opts);
-                    crate::security::ReqContext::clear();
+                    // The handshake runs on this connection's thread, under a deadline, and counts
+                    // against the connection cap: a silent client holds one slot for a bounded time.
+                    let deadline = crate::security::transport::HANDSHAKE_TIMEOUT.min(opts.idle_timeout);
+                    let result = match opts.transport.accept(&stream, deadline) {
+                        Ok(principal) => {
+                            if let Some(p) = &principal {
+                                tracing::debug!(server = %name, %peer, principal = %p, "authenticated");
+                            }
+                            crate::security::ReqContext { principal, remote: stream.peer_addr().ok() }.install();
+                            let result = serve_connection(&stream, processor.as_ref(), &opts);
+                            crate::security::ReqContext::clear();
+                            result
+                        }
+                        Err(e) => {
+                            tracing::warn!(server = %name, %peer, transport = opts.transport.name(), error = %e, "authentication failed; connection refused");
+                            Ok(())
+                        }
+                    };
+                    // The slot is free before the client sees the close, so it may reconnect at once.
+                    active.fetch_sub(1, Ordering::SeqCst);
                     // The registry holds a clone of this socket: shut it down so the client sees the close.
                     let _ = stream.shutdown(Shutdown::Both);
                     if let Err(reason) = result {
                         tracing::debug!(server = %name, %peer, %reason, "connection closed");
                     }
-                    active.fetch_sub(1, Ordering::SeqCst);
                 });
                 if let Err(e) = spawned {
                     tracing::error!(server = %name2, error = %e, "cannot start a connection thread");
                 }
             }
         })?;
-        tracing::info!(server = name, addr = %local, "thrift server listening");
+        tracing::info!(server = name, addr = %local, transport = transport_name, "thrift server listening");
         Ok(ThriftServer {
             name: name.to_string(),
             addr: local,
@@ -409,7 +429,12 @@ mod tests {
     fn client(
         addr: SocketAddr,
     ) -> DistributedRPCSyncClient<crate::client::InProto, crate::client::OutProto> {
-        let (i, o) = crate::client::connect(&addr.to_string(), Duration::from_secs(5)).unwrap();
+        let (i, o) = crate::client::connect(
+            &addr.to_string(),
+            Duration::from_secs(5),
+            &crate::client::ClientTransport::Simple,
+        )
+        .unwrap();
         DistributedRPCSyncClient::new(i, o)
     }
 
@@ -468,10 +493,16 @@ mod tests {
         );
         server.shutdown();
         assert!(
-            crate::client::connect(&addr.to_string(), Duration::from_secs(1)).is_err() || {
-                // The port may linger in TIME_WAIT for a connect; a call must fail either way.
-                client(addr).execute("x".into(), "y".into()).is_err()
-            }
+            crate::client::connect(
+                &addr.to_string(),
+                Duration::from_secs(1),
+                &crate::client::ClientTransport::Simple,
+            )
+            .is_err()
+                || {
+                    // The port may linger in TIME_WAIT for a connect; a call must fail either way.
+                    client(addr).execute("x".into(), "y".into()).is_err()
+                }
         );
     }
 
@@ -526,6 +557,57 @@ mod tests {
         let reply = read_reply(&mut raw);
         assert_eq!(reply[3], 2, "a reply");
         assert!(String::from_utf8_lossy(&reply).contains('!'));
+        server.shutdown();
+    }
+
+    #[test]
+    fn sasl_handshake_has_a_deadline_and_counts_against_the_cap() {
+        use crate::security::ServerTransport;
+        let users = [("bob".to_string(), "secret".to_string())]
+            .into_iter()
+            .collect();
+        let opts = ServerOptions {
+            max_connections: 1,
+            // The handshake deadline is min(HANDSHAKE_TIMEOUT, idle_timeout).
+            idle_timeout: Duration::from_millis(300),
+            transport: Arc::new(ServerTransport::DigestSasl {
+                users,
+                jaas: "test.conf".into(),
+            }),
+            ..ServerOptions::default()
+        };
+        let mut server = ThriftServer::start(
+            "test",
+            "127.0.0.1:0",
+            DistributedRPCSyncProcessor::new(Echo),
+            opts,
+        )
+        .unwrap();
+        let addr = server.local_addr();
+        // A silent client takes the only slot until its handshake deadline closes it.
+        let mut silent = TcpStream::connect(addr).unwrap();
+        silent
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(
+            silent.read(&mut buf).unwrap_or(0),
+            0,
+            "closed at the deadline"
+        );
+        let digest = crate::client::ClientTransport::DigestSasl {
+            username: "bob".into(),
+            password: "secret".into(),
+            jaas: "client.conf".into(),
+            key: "storm.thrift.transport",
+        };
+        let (i, o) = crate::client::connect(&addr.to_string(), Duration::from_secs(5), &digest)
+            .expect("the slot is free again");
+        let mut c = DistributedRPCSyncClient::new(i, o);
+        assert_eq!(
+            c.execute("x".into(), "authenticated".into()).unwrap(),
+            "authenticated!"
+        );
         server.shutdown();
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::client::{InProto, OutProto};
+use crate::client::{ClientTransport, InProto, OutProto};
 use crate::drpc::Drpc;
 use crate::thrift::{
     DRPCExceptionType, DRPCExecutionException, DRPCRequest, DistributedRPCInvocationsSyncClient,
@@ -38,6 +38,7 @@ enum Endpoint {
     Remote {
         addr: String,
         timeout: Duration,
+        transport: Box<ClientTransport>,
         client: Option<DistributedRPCInvocationsSyncClient<InProto, OutProto>>,
         retry_at: Option<Instant>,
     },
@@ -54,8 +55,14 @@ pub struct Invocations {
 
 impl Invocations {
     /// The endpoint for `host` and `port`: a [`LocalDRPC`](super::LocalDRPC) when `host` is
-    /// `local:<service id>`, else `host:port` over Thrift with `timeout` on replies.
-    pub fn new(host: &str, port: u16, timeout: Duration) -> Invocations {
+    /// `local:<service id>`, else `host:port` over Thrift with `timeout` on replies, authenticated by
+    /// `transport` (`drpc.invocations.thrift.transport` / `storm.thrift.transport`).
+    pub fn new(
+        host: &str,
+        port: u16,
+        timeout: Duration,
+        transport: ClientTransport,
+    ) -> Invocations {
         let endpoint = match host.strip_prefix(LOCAL_HOST_PREFIX) {
             Some(service) => Endpoint::Local {
                 service: service.to_owned(),
@@ -68,6 +75,7 @@ impl Invocations {
                     format!("{host}:{port}")
                 },
                 timeout,
+                transport: Box::new(transport),
                 client: None,
                 retry_at: None,
             },
@@ -120,6 +128,7 @@ impl Invocations {
             Endpoint::Remote {
                 addr,
                 timeout,
+                transport,
                 client,
                 retry_at,
             } => {
@@ -127,7 +136,7 @@ impl Invocations {
                     if retry_at.is_some_and(|t| Instant::now() < t) {
                         return Err(format!("{what}: DRPC server {addr} is not connected"));
                     }
-                    match crate::client::connect(addr, *timeout) {
+                    match crate::client::connect(addr, *timeout, transport) {
                         Ok((i, o)) => {
                             *retry_at = None;
                             tracing::info!(server = %addr, "connected to DRPC invocations");

@@ -12,6 +12,7 @@ use crate::api::{
 
 use super::invocations::Invocations;
 use super::ReturnInfo;
+use crate::client::{ClientTransport, ConnectionType};
 
 /// Attempts of `result` (reconnecting in between) before the tuple is failed.
 const RESULT_ATTEMPTS: u32 = 3;
@@ -26,6 +27,8 @@ pub struct ReturnResults {
     clients: HashMap<(String, u16), Invocations>,
     #[serde(skip)]
     timeout: Option<Duration>,
+    #[serde(skip)]
+    transport: ClientTransport,
 }
 
 impl ReturnResults {
@@ -40,7 +43,9 @@ impl ReturnResults {
         let client = self
             .clients
             .entry((info.host.clone(), info.port))
-            .or_insert_with(|| Invocations::new(&info.host, info.port, timeout));
+            .or_insert_with(|| {
+                Invocations::new(&info.host, info.port, timeout, self.transport.clone())
+            });
         client.retry(RESULT_ATTEMPTS, |c| c.result(&info.id, result))
     }
 }
@@ -56,6 +61,8 @@ impl Bolt for ReturnResults {
         self.timeout = conf_i64(conf, "storm.thrift.socket.timeout.ms")
             .and_then(|t| u64::try_from(t).ok())
             .map(Duration::from_millis);
+        self.transport = ClientTransport::from_conf(conf, ConnectionType::DrpcInvocations)
+            .map_err(|e| e.to_string())?;
         Ok(())
     }
 

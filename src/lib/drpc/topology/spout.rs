@@ -136,11 +136,17 @@ impl DRPCSpout {
                 .and_then(|t| u64::try_from(t).ok())
                 .unwrap_or(600_000),
         );
+        let transport = crate::client::ClientTransport::from_conf(
+            conf,
+            crate::client::ConnectionType::DrpcInvocations,
+        )
+        .map_err(|e| e.to_string())?;
         self.clients = match &self.local_drpc {
             Some(id) => vec![Invocations::new(
                 &format!("{LOCAL_HOST_PREFIX}{id}"),
                 0,
                 timeout,
+                transport,
             )],
             None => {
                 let servers: Vec<String> = match conf.get("drpc.servers") {
@@ -159,7 +165,7 @@ impl DRPCSpout {
                     .ok_or("drpc.invocations.port is not a port number")?;
                 servers_for_task(&servers, task_index, num_tasks)
                     .iter()
-                    .map(|host| Invocations::new(host, port, timeout))
+                    .map(|host| Invocations::new(host, port, timeout, transport.clone()))
                     .collect()
             }
         };

@@ -1,0 +1,398 @@
+//! `storm.thrift.transport` (and the per-service `nimbus.thrift.transport`,
+//! `drpc.thrift.transport`, `drpc.invocations.thrift.transport`, `supervisor.thrift.transport`,
+//! which win when set, as in Storm's `ThriftConnectionType`): which transport plugin a Thrift server
+//! serves and a client speaks, built once from the configuration.
+//!
+//! * `org.apache.storm.security.auth.SimpleTransportPlugin` — plain framed Thrift, nobody is
+//!   authenticated (the default).
+//! * `org.apache.storm.security.auth.digest.DigestSaslTransportPlugin` — SASL DIGEST-MD5 with the
+//!   users of the JAAS file named by `java.security.auth.login.config` ([`super::sasl`]).
+//!
+//! The server side ([`ServerTransport::accept`]) runs the handshake under a deadline and returns
+//! the principal; the client side ([`ClientTransport::handshake`]) authenticates a fresh socket.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::jaas::{JaasConfig, JaasError, LOGIN_CONFIG_KEY};
+use super::sasl::{self, SaslError};
+use crate::config::{Config, ConfigError};
+
+pub const SIMPLE_PLUGIN: &str = "org.apache.storm.security.auth.SimpleTransportPlugin";
+pub const DIGEST_PLUGIN: &str = "org.apache.storm.security.auth.digest.DigestSaslTransportPlugin";
+pub const TRANSPORT_KEY: &str = "storm.thrift.transport";
+
+/// How long a new connection may take to authenticate (storm-rs; Storm relies on the socket
+/// timeout).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The Thrift services, as Storm's `ThriftConnectionType` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionType {
+    Nimbus,
+    Supervisor,
+    Drpc,
+    DrpcInvocations,
+}
+
+impl ConnectionType {
+    /// The per-service transport key, which wins over `storm.thrift.transport` when set.
+    pub fn transport_key(self) -> &'static str {
+        match self {
+            ConnectionType::Nimbus => "nimbus.thrift.transport",
+            ConnectionType::Supervisor => "supervisor.thrift.transport",
+            ConnectionType::Drpc => "drpc.thrift.transport",
+            ConnectionType::DrpcInvocations => "drpc.invocations.thrift.transport",
+        }
+    }
+}
+
+/// Why the transport configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportConfigError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Jaas(#[from] JaasError),
+    #[error("config key \"{key}\" must be a string, but it is {found}")]
+    WrongType { key: String, found: String },
+    #[error(
+        "{key} = {value} is not supported by storm-rs; use {SIMPLE_PLUGIN} or {DIGEST_PLUGIN}"
+    )]
+    Unsupported { key: &'static str, value: String },
+    #[error("{key} = {DIGEST_PLUGIN} needs a JAAS login file: set {LOGIN_CONFIG_KEY} to a file with a {section} section")]
+    NoLoginFile {
+        key: &'static str,
+        section: &'static str,
+    },
+}
+
+/// Where the transport keys are read: a daemon's [`Config`] or a topology's configuration map.
+pub trait ConfLookup {
+    /// The string value of `key`, `None` when unset.
+    fn string(&self, key: &str) -> Result<Option<String>, TransportConfigError>;
+}
+
+impl ConfLookup for Config {
+    fn string(&self, key: &str) -> Result<Option<String>, TransportConfigError> {
+        Ok(self.get_opt_str(key)?.map(str::to_string))
+    }
+}
+
+impl ConfLookup for serde_json::Map<String, serde_json::Value> {
+    fn string(&self, key: &str) -> Result<Option<String>, TransportConfigError> {
+        match self.get(key) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(TransportConfigError::WrongType {
+                key: key.to_string(),
+                found: other.to_string(),
+            }),
+        }
+    }
+}
+
+/// Which plugin a service uses, and the key that chose it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plugin {
+    Simple,
+    DigestSasl,
+}
+
+/// The plugin `conf` selects for `ty`, with the key it came from.
+pub fn plugin<C: ConfLookup + ?Sized>(
+    conf: &C,
+    ty: ConnectionType,
+) -> Result<(Plugin, &'static str), TransportConfigError> {
+    let (key, value) = match conf.string(ty.transport_key())? {
+        Some(v) => (ty.transport_key(), v),
+        None => (
+            TRANSPORT_KEY,
+            conf.string(TRANSPORT_KEY)?
+                .unwrap_or_else(|| SIMPLE_PLUGIN.to_string()),
+        ),
+    };
+    let p = match value.as_str() {
+        SIMPLE_PLUGIN | "backtype.storm.security.auth.SimpleTransportPlugin" => Plugin::Simple,
+        DIGEST_PLUGIN | "backtype.storm.security.auth.digest.DigestSaslTransportPlugin" => {
+            Plugin::DigestSasl
+        }
+        other => {
+            return Err(TransportConfigError::Unsupported {
+                key,
+                value: other.to_string(),
+            })
+        }
+    };
+    Ok((p, key))
+}
+
+fn login_file<C: ConfLookup + ?Sized>(
+    conf: &C,
+    key: &'static str,
+    section: &'static str,
+) -> Result<PathBuf, TransportConfigError> {
+    match conf.string(LOGIN_CONFIG_KEY)? {
+        Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+        _ => Err(TransportConfigError::NoLoginFile { key, section }),
+    }
+}
+
+/// What a server does with each new connection before serving it.
+#[derive(Clone, Default)]
+pub enum ServerTransport {
+    #[default]
+    Simple,
+    DigestSasl {
+        users: BTreeMap<String, String>,
+        jaas: PathBuf,
+    },
+}
+
+impl ServerTransport {
+    /// The transport `conf` selects for `ty`; the JAAS file is read now, so a bad one stops the
+    /// daemon at startup.
+    pub fn from_conf<C: ConfLookup + ?Sized>(
+        conf: &C,
+        ty: ConnectionType,
+    ) -> Result<ServerTransport, TransportConfigError> {
+        match plugin(conf, ty)? {
+            (Plugin::Simple, _) => Ok(ServerTransport::Simple),
+            (Plugin::DigestSasl, key) => {
+                let jaas = login_file(conf, key, super::jaas::SERVER_SECTION)?;
+                let users = JaasConfig::load(&jaas)?.server_users()?;
+                if users.is_empty() {
+                    tracing::warn!(file = %jaas.display(), "the StormServer section has no user_<name> entries: nobody can authenticate");
+                }
+                Ok(ServerTransport::DigestSasl { users, jaas })
+            }
+        }
+    }
+
+    /// A short name for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ServerTransport::Simple => "SimpleTransportPlugin",
+            ServerTransport::DigestSasl { .. } => "DigestSaslTransportPlugin",
+        }
+    }
+
+    /// Authenticates a new connection within `deadline`: the principal (`None` on a plain
+    /// transport), or why the connection is refused.
+    pub fn accept(
+        &self,
+        stream: &TcpStream,
+        deadline: Duration,
+    ) -> Result<Option<String>, SaslError> {
+        match self {
+            ServerTransport::Simple => Ok(None),
+            ServerTransport::DigestSasl { users, .. } => {
+                let mut io = DeadlineIo::new(stream, deadline);
+                let user = sasl::server_handshake(&mut io, |u| users.get(u).cloned())?;
+                Ok(Some(user))
+            }
+        }
+    }
+}
+
+// Passwords stay out of logs: Debug shows user names and files only.
+impl std::fmt::Debug for ServerTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServerTransport::Simple => f.write_str("Simple"),
+            ServerTransport::DigestSasl { users, jaas } => f
+                .debug_struct("DigestSasl")
+                .field("users", &users.keys().collect::<Vec<_>>())
+                .field("jaas", jaas)
+                .finish(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ClientTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientTransport::Simple => f.write_str("Simple"),
+            ClientTransport::DigestSasl { username, jaas, .. } => f
+                .debug_struct("DigestSasl")
+                .field("username", username)
+                .field("jaas", jaas)
+                .finish(),
+        }
+    }
+}
+
+/// A socket whose reads and writes must all finish before one deadline (a slow or silent peer
+/// cannot stretch a handshake by trickling bytes).
+struct DeadlineIo<'a> {
+    stream: &'a TcpStream,
+    until: Instant,
+}
+
+impl<'a> DeadlineIo<'a> {
+    fn new(stream: &'a TcpStream, within: Duration) -> Self {
+        DeadlineIo {
+            stream,
+            until: Instant::now() + within,
+        }
+    }
+
+    fn arm(&self, write: bool) -> std::io::Result<()> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the authentication handshake took too long",
+            ));
+        }
+        if write {
+            self.stream.set_write_timeout(Some(left))
+        } else {
+            self.stream.set_read_timeout(Some(left))
+        }
+    }
+}
+
+impl Read for DeadlineIo<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.arm(false)?;
+        let mut s = self.stream;
+        s.read(buf)
+    }
+}
+
+impl Write for DeadlineIo<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.arm(true)?;
+        let mut s = self.stream;
+        s.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let mut s = self.stream;
+        s.flush()
+    }
+}
+
+/// What a client does on each new socket before speaking Thrift.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum ClientTransport {
+    #[default]
+    Simple,
+    DigestSasl {
+        username: String,
+        password: String,
+        /// The JAAS file the credentials came from (named in errors).
+        jaas: PathBuf,
+        /// The key that selected the plugin (named in errors).
+        key: &'static str,
+    },
+}
+
+impl ClientTransport {
+    /// The transport `conf` selects for talking to `ty`; the JAAS file's `StormClient` section is
+    /// read now.
+    pub fn from_conf<C: ConfLookup + ?Sized>(
+        conf: &C,
+        ty: ConnectionType,
+    ) -> Result<ClientTransport, TransportConfigError> {
+        match plugin(conf, ty)? {
+            (Plugin::Simple, _) => Ok(ClientTransport::Simple),
+            (Plugin::DigestSasl, key) => {
+                let jaas = login_file(conf, key, super::jaas::CLIENT_SECTION)?;
+                let (username, password) = JaasConfig::load(&jaas)?.client_credentials()?;
+                Ok(ClientTransport::DigestSasl {
+                    username,
+                    password,
+                    jaas,
+                    key,
+                })
+            }
+        }
+    }
+
+    /// Authenticates `stream` (connected to `host`) as the configured user; errors name what to fix.
+    pub fn handshake(&self, stream: &TcpStream, host: &str) -> std::io::Result<()> {
+        match self {
+            ClientTransport::Simple => Ok(()),
+            ClientTransport::DigestSasl {
+                username,
+                password,
+                jaas,
+                key,
+            } => {
+                let mut s = stream;
+                sasl::client_handshake(&mut s, username, password, host).map_err(|e| {
+                    let hint = match &e {
+                        SaslError::PeerRefused(_) | SaslError::Digest(_) => format!(
+                            "check username and password in the StormClient section of {} ({LOGIN_CONFIG_KEY})",
+                            jaas.display()
+                        ),
+                        SaslError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => format!(
+                            "the server closed the connection during the SASL handshake: does it use {key} = {DIGEST_PLUGIN}? (a {SIMPLE_PLUGIN} server drops SASL clients)"
+                        ),
+                        _ => format!("{key} = {DIGEST_PLUGIN} must match the server's transport"),
+                    };
+                    std::io::Error::new(
+                        std::io::ErrorKind::PermissionDenied,
+                        format!("SASL DIGEST-MD5 authentication as '{username}' failed: {e}; {hint}"),
+                    )
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conf_with(kv: &[(&str, &str)]) -> Config {
+        let mut c = Config::defaults();
+        for (k, v) in kv {
+            c.set(*k, serde_json::Value::String((*v).into()));
+        }
+        c
+    }
+
+    #[test]
+    fn per_service_key_wins_and_unknown_plugins_are_named() {
+        let c = conf_with(&[
+            ("storm.thrift.transport", DIGEST_PLUGIN),
+            ("drpc.thrift.transport", SIMPLE_PLUGIN),
+        ]);
+        assert_eq!(
+            plugin(&c, ConnectionType::Nimbus).unwrap(),
+            (Plugin::DigestSasl, TRANSPORT_KEY)
+        );
+        assert_eq!(
+            plugin(&c, ConnectionType::Drpc).unwrap(),
+            (Plugin::Simple, "drpc.thrift.transport")
+        );
+        assert_eq!(
+            plugin(&Config::defaults(), ConnectionType::Nimbus)
+                .unwrap()
+                .0,
+            Plugin::Simple
+        );
+        let c = conf_with(&[(
+            "storm.thrift.transport",
+            "org.apache.storm.security.auth.kerberos.KerberosSaslTransportPlugin",
+        )]);
+        let e = plugin(&c, ConnectionType::Nimbus).unwrap_err().to_string();
+        assert!(
+            e.contains("KerberosSaslTransportPlugin") && e.contains("not supported"),
+            "{e}"
+        );
+        let c = conf_with(&[("storm.thrift.transport", DIGEST_PLUGIN)]);
+        let e = ClientTransport::from_conf(&c, ConnectionType::Nimbus)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(LOGIN_CONFIG_KEY) && e.contains("StormClient"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,392 @@
+//! Thrift authentication (issue 18, item 1) on a live `nimbus`: with
+//! `storm.thrift.transport = DigestSaslTransportPlugin` and a JAAS file, the `storm` CLI with the
+//! right `StormClient` credentials lists topologies; a wrong password, an unknown user and a plain
+//! (SimpleTransportPlugin) client are refused with clear errors on both sides; a silent client and
+//! garbage bytes do not stop nimbus from serving the next client; a SASL client against a plain
+//! nimbus gets a clear error too.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::support::{free_port, scratch_dir, storm, unique_root, wait_until, zk_connect};
+
+const DIGEST: &str = "org.apache.storm.security.auth.digest.DigestSaslTransportPlugin";
+
+struct Nimbus {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Nimbus {
+    fn start(name: &str, extra: &[String]) -> Nimbus {
+        let dir = scratch_dir(&format!("secure-{name}"));
+        let port = free_port();
+        let zk = zk_connect();
+        let zk_port = zk.rsplit_once(':').unwrap().1.to_string();
+        let stderr = std::fs::File::create(dir.join("stderr.txt")).unwrap();
+        let mut args = vec![
+            r#"storm.zookeeper.servers=["127.0.0.1"]"#.to_string(),
+            format!("storm.zookeeper.port={zk_port}"),
+            format!("storm.zookeeper.root={}", unique_root(name)),
+            format!("storm.local.dir={}", dir.join("local").display()),
+            format!("storm.log.dir={}", dir.join("logs").display()),
+            format!("nimbus.thrift.port={port}"),
+            "storm.local.hostname=127.0.0.1".to_string(),
+        ];
+        args.extend_from_slice(extra);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nimbus"));
+        for a in &args {
+            cmd.arg("-c").arg(a);
+        }
+        let child = cmd
+            .current_dir(&dir)
+            .env_remove("STORM_CONF_DIR")
+            .env_remove("STORM_HOME")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start the nimbus binary");
+        let mut n = Nimbus { child, port, dir };
+        wait_until(Duration::from_secs(30), "nimbus to listen", || {
+            if let Ok(Some(status)) = n.child.try_wait() {
+                panic!("nimbus exited early ({status}):\n{}", n.stderr());
+            }
+            TcpStream::connect(("127.0.0.1", n.port)).is_ok()
+        });
+        n
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr.txt")).unwrap_or_default()
+    }
+
+    /// `storm list` against this nimbus with `extra` -c options.
+    fn list(&self, extra: &[String]) -> (i32, String, String) {
+        let seeds = r#"nimbus.seeds=["127.0.0.1"]"#.to_string();
+        let port = format!("nimbus.thrift.port={}", self.port);
+        let mut args: Vec<&str> = vec!["list", "-c", &seeds, "-c", &port];
+        for e in extra {
+            args.push("-c");
+            args.push(e);
+        }
+        storm(&self.dir, &args)
+    }
+}
+
+impl Drop for Nimbus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn jaas(dir: &Path, name: &str, client_user: &str, client_password: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!(
+            r#"/* users nimbus accepts */
+StormServer {{
+    org.apache.storm.security.auth.digest.DigestLoginModule required
+    user_alice="alice-secret"   // the admin
+    user_bob="bob\"secret";
+}};
+StormClient {{
+    org.apache.storm.security.auth.digest.DigestLoginModule required
+    username="{client_user}"
+    password="{client_password}";
+}};
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn sasl_opts(jaas: &Path) -> Vec<String> {
+    vec![
+        format!("storm.thrift.transport={DIGEST}"),
+        format!("java.security.auth.login.config={}", jaas.display()),
+    ]
+}
+
+#[test]
+fn digest_sasl_nimbus_authenticates_the_cli_and_refuses_others() {
+    let dir = scratch_dir("secure-thrift-jaas");
+    let good = jaas(&dir, "good.conf", "bob", "bob\\\"secret");
+    let wrong = jaas(&dir, "wrong.conf", "bob", "not-it");
+    let unknown = jaas(&dir, "unknown.conf", "mallory", "x");
+    let nimbus = Nimbus::start("sasl", &sasl_opts(&good));
+
+    let (code, out, err) = nimbus.list(&sasl_opts(&good));
+    assert_eq!(code, 0, "list with the right JAAS file: {out}\n{err}");
+    assert!(out.contains("No topologies running."), "{out}");
+
+    let (code, _, err) = nimbus.list(&sasl_opts(&wrong));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("authentication failed for user 'bob'")
+            && err.contains(&wrong.display().to_string())
+            && err.contains("java.security.auth.login.config"),
+        "wrong password: {err}"
+    );
+    let (code, _, err) = nimbus.list(&sasl_opts(&unknown));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("authentication failed for user 'mallory'"),
+        "{err}"
+    );
+    // A plain client: nimbus drops it; the error says to match the transport.
+    let (code, _, err) = nimbus.list(&[]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("storm.thrift.transport"),
+        "plain client: {err}"
+    );
+
+    // A silent client and garbage do not hold nimbus up.
+    let _silent = TcpStream::connect(("127.0.0.1", nimbus.port)).unwrap();
+    let mut garbage = TcpStream::connect(("127.0.0.1", nimbus.port)).unwrap();
+    garbage
+        .write_all(&[0x01, 0x7f, 0xff, 0xff, 0xff, 0xde, 0xad])
+        .unwrap();
+    garbage
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let _ = garbage.read(&mut buf);
+
+    let (code, out, err) = nimbus.list(&sasl_opts(&good));
+    assert_eq!(code, 0, "nimbus still serves: {out}\n{err}");
+
+    // The server logged each refusal with the peer.
+    wait_until(
+        Duration::from_secs(10),
+        "nimbus to log the refusals",
+        || {
+            let log = nimbus.stderr();
+            log.contains("authentication failed; connection refused")
+                && log.contains("wrong password for user 'bob'")
+                && log.contains("unknown user 'mallory'")
+                && log.contains("does not speak SASL")
+        },
+    );
+}
+
+#[test]
+fn sasl_client_against_a_plain_nimbus_is_told_to_match_the_transport() {
+    let dir = scratch_dir("secure-thrift-plain");
+    let good = jaas(&dir, "good.conf", "bob", "bob\\\"secret");
+    let nimbus = Nimbus::start("plain", &[]);
+    let (code, _, err) = nimbus.list(&sasl_opts(&good));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("SASL DIGEST-MD5 authentication as 'bob' failed")
+            && err.contains("SimpleTransportPlugin"),
+        "{err}"
+    );
+    let (code, out, err) = nimbus.list(&[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+}
+
+/// Apache Storm 2.8.3's own Java client (`org.apache.storm.command.ListTopologies`, from
+/// `tests/java/storm-clients`, built by `scripts/build-java.sh`) configured with
+/// `DigestSaslTransportPlugin` and a JAAS file authenticates against our nimbus; with a wrong
+/// password it is refused.
+#[test]
+fn storms_java_client_authenticates_with_digest_sasl() {
+    let classpath = java_classpath();
+    let dir = scratch_dir("secure-thrift-java");
+    let good = jaas(&dir, "good.conf", "bob", "bob\\\"secret");
+    let wrong = jaas(&dir, "wrong.conf", "bob", "not-it");
+    let nimbus = Nimbus::start("java", &sasl_opts(&good));
+    let run = |jaas: &Path| {
+        let yaml = dir.join("storm.yaml");
+        std::fs::write(
+            &yaml,
+            format!(
+                "nimbus.seeds: [\"127.0.0.1\"]\nnimbus.thrift.port: {}\n\
+                 storm.thrift.transport: \"{DIGEST}\"\n\
+                 java.security.auth.login.config: \"{}\"\n\
+                 storm.nimbus.retry.times: 0\n",
+                nimbus.port,
+                jaas.display()
+            ),
+        )
+        .unwrap();
+        let out = Command::new("java")
+            .arg("-cp")
+            .arg(&classpath)
+            .arg(format!("-Dstorm.conf.file={}", yaml.display()))
+            .arg(format!(
+                "-Djava.security.auth.login.config={}",
+                jaas.display()
+            ))
+            .arg("org.apache.storm.command.ListTopologies")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run java");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&good);
+    assert_eq!(code, 0, "Java ListTopologies over SASL:\n{out}\n{err}");
+    assert!(out.contains("No topologies running"), "{out}\n{err}");
+    let (code, out, err) = run(&wrong);
+    assert_ne!(code, 0, "a wrong password must fail:\n{out}\n{err}");
+    assert!(
+        format!("{out}{err}").contains("authentication failed for user 'bob'"),
+        "Java sees our server's reason:\n{out}\n{err}"
+    );
+    wait_until(Duration::from_secs(10), "nimbus to log the refusal", || {
+        nimbus.stderr().contains("wrong password for user 'bob'")
+    });
+}
+
+fn java_classpath() -> String {
+    let project = crate::support::repo().join("tests/java/storm-clients/target");
+    let deps = std::fs::read_to_string(project.join("classpath.txt")).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing: run scripts/build-java.sh (it builds tests/java/storm-clients)",
+            project.join("classpath.txt").display()
+        )
+    });
+    format!(
+        "{}:{}",
+        project.join("storm-clients-0.1.0.jar").display(),
+        deps.trim()
+    )
+}
+
+/// A DigestSasl drpc (both ports): our invocations client (as a DRPC spout and `ReturnResults`
+/// would) serves a function that Storm's Java `DRPCClient` and our own client execute; a wrong
+/// password is refused on both ports.
+#[test]
+fn digest_sasl_drpc_serves_authenticated_clients() {
+    use storm::client::{ClientTransport, ConnectionType};
+    use storm::thrift::{
+        DistributedRPCInvocationsSyncClient, DistributedRPCSyncClient,
+        TDistributedRPCInvocationsSyncClient, TDistributedRPCSyncClient,
+    };
+    let dir = scratch_dir("secure-thrift-drpc");
+    let good = jaas(&dir, "good.conf", "bob", "bob\\\"secret");
+    let wrong = jaas(&dir, "wrong.conf", "bob", "not-it");
+    let (rpc, inv, http) = (free_port(), free_port(), free_port());
+    let mut child = KillOnDrop(crate::drpc::spawn(&dir, rpc, inv, http, &sasl_opts(&good)));
+    let mut conf = storm::config::Config::defaults();
+    for o in sasl_opts(&good) {
+        let (k, v) = o.split_once('=').unwrap();
+        conf.set(k, serde_json::Value::String(v.into()));
+    }
+    let transport = ClientTransport::from_conf(&conf, ConnectionType::DrpcInvocations).unwrap();
+    let connect = |port: u16, t: &ClientTransport| {
+        storm::client::connect(&format!("127.0.0.1:{port}"), Duration::from_secs(30), t)
+    };
+    wait_until(Duration::from_secs(20), "drpc to listen", || {
+        if let Ok(Some(status)) = child.0.try_wait() {
+            panic!("drpc exited early ({status})");
+        }
+        connect(inv, &transport).is_ok()
+    });
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (stop2, t2) = (stop.clone(), transport.clone());
+    let server = std::thread::spawn(move || {
+        let (i, o) = connect(inv, &t2).expect("invocations client authenticates");
+        let mut c = DistributedRPCInvocationsSyncClient::new(i, o);
+        let mut served = 0;
+        while !stop2.load(std::sync::atomic::Ordering::SeqCst) {
+            let req = c.fetch_request("exclaim".into()).expect("fetchRequest");
+            if req.request_id.is_empty() {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            c.result(req.request_id, format!("{}!", req.func_args))
+                .expect("result");
+            served += 1;
+        }
+        served
+    });
+
+    // Storm's Java DRPCClient over SASL.
+    let yaml = dir.join("storm.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            "drpc.servers: [\"127.0.0.1\"]\ndrpc.port: {rpc}\n\
+             storm.thrift.transport: \"{DIGEST}\"\n\
+             java.security.auth.login.config: \"{}\"\n",
+            good.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new("java")
+        .arg("-cp")
+        .arg(java_classpath())
+        .arg(format!("-Dstorm.conf.file={}", yaml.display()))
+        .arg(format!(
+            "-Djava.security.auth.login.config={}",
+            good.display()
+        ))
+        .args([
+            "org.stormrs.it.ClientChecks",
+            "drpc",
+            "exclaim",
+            "from-java",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run java");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("from-java!"),
+        "Java DRPCClient.execute over SASL:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Our own DRPC client, configured the same way.
+    let rpc_transport = ClientTransport::from_conf(&conf, ConnectionType::Drpc).unwrap();
+    let (i, o) = connect(rpc, &rpc_transport).expect("drpc client authenticates");
+    let mut c = DistributedRPCSyncClient::new(i, o);
+    assert_eq!(
+        c.execute("exclaim".into(), "from-rust".into()).unwrap(),
+        "from-rust!"
+    );
+
+    // A wrong password on either port.
+    let mut bad_conf = conf.clone();
+    bad_conf.set(
+        "java.security.auth.login.config",
+        serde_json::Value::String(wrong.display().to_string()),
+    );
+    for (port, ty) in [
+        (rpc, ConnectionType::Drpc),
+        (inv, ConnectionType::DrpcInvocations),
+    ] {
+        let t = ClientTransport::from_conf(&bad_conf, ty).unwrap();
+        let e = match connect(port, &t) {
+            Ok(_) => panic!("a wrong password must be refused on port {port}"),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains("authentication failed for user 'bob'"), "{e}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(server.join().unwrap() >= 2);
+    drop(child);
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
