@@ -658,6 +658,10 @@ impl Supervisor {
         // supervisors on one host with the same `supervisor.thrift.port`) is logged, not fatal: the
         // workers then heartbeat to nimbus directly, as Storm's do when their supervisor is down.
         let thrift_port = conf.get_port("supervisor.thrift.port")?;
+        let transport = Arc::new(crate::security::ServerTransport::from_conf(
+            conf,
+            crate::security::ConnectionType::Supervisor,
+        )?);
         let server = match ThriftServer::start(
             "supervisor",
             &format!("0.0.0.0:{thrift_port}"),
@@ -673,6 +677,7 @@ impl Supervisor {
                 max_connections: usize::try_from(conf.get_u64("supervisor.thrift.threads")?)
                     .unwrap_or(usize::MAX)
                     .max(1),
+                transport,
                 ..ServerOptions::default()
             },
         ) {

@@ -31,6 +31,13 @@ impl RpcBeat {
                 .unwrap_or(5000)
                 .max(100),
         );
+        // The supervisor service's transport (`supervisor.thrift.transport`, else
+        // `storm.thrift.transport`); a configuration error is reported with every failed beat.
+        let transport = crate::client::ClientTransport::from_conf(
+            conf,
+            crate::client::ConnectionType::Supervisor,
+        )
+        .map_err(|e| e.to_string());
         let conf = conf.clone();
         std::thread::Builder::new()
             .name("worker-rpc-heartbeat".into())
@@ -38,8 +45,11 @@ impl RpcBeat {
                 let addr = format!("127.0.0.1:{port}");
                 let mut last: Option<Result<&'static str, ()>> = None;
                 for hb in rx {
-                    let to_supervisor = crate::client::connect(&addr, timeout)
-                        .map_err(|e| e.to_string())
+                    let to_supervisor = transport
+                        .clone()
+                        .and_then(|t| {
+                            crate::client::connect(&addr, timeout, &t).map_err(|e| e.to_string())
+                        })
                         .and_then(|(i, o)| {
                             SupervisorSyncClient::new(i, o)
                                 .send_supervisor_worker_heartbeat(hb.clone())
