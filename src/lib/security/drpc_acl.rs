@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::authorizer::{strings, DENY_AUTHORIZER, NOOP_AUTHORIZER};
 use super::principal::PrincipalToLocal;
@@ -103,6 +103,9 @@ pub fn acl_candidates(conf: &Config, name: &str) -> Vec<PathBuf> {
     out
 }
 
+/// One read of the ACL file.
+type AclRead = Result<BTreeMap<String, FunctionAcl>, String>;
+
 #[derive(Debug)]
 enum Policy {
     Noop,
@@ -110,7 +113,7 @@ enum Policy {
     Acl {
         candidates: Vec<PathBuf>,
         strict: bool,
-        cache: Mutex<Option<(Instant, Result<BTreeMap<String, FunctionAcl>, String>)>>,
+        cache: Mutex<Option<(Instant, AclRead)>>,
     },
 }
 

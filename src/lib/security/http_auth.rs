@@ -78,12 +78,14 @@ impl BasicAuth {
         }
         let params = match conf.get(params_key) {
             Some(Value::Object(m)) => m.clone(),
-            _ => return Err(SecurityError::Value {
-                key: params_key.into(),
-                message: format!(
+            _ => {
+                return Err(SecurityError::Value {
+                    key: params_key.into(),
+                    message: format!(
                     "{BASIC_AUTH_FILTER} needs {params_key} = {{ \"users.file\" = \"<path>\" }}"
                 ),
-            }),
+                })
+            }
         };
         let file = params
             .get("users.file")
