@@ -3,6 +3,7 @@
 //! streamparse from PyPI) and always clean up the processes they start. Run them with `scripts/test.sh`,
 //! which installs what they need.
 
+mod authz;
 mod bench_smoke;
 mod blobstore_map;
 mod cli;
