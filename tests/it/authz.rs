@@ -171,3 +171,71 @@ fn drpc_http_credentials_and_acl_authorizer() {
     stop.store(true, Ordering::SeqCst);
     server.join().unwrap();
 }
+
+/// Starts daemon `bin` with `conf` (TOML) as its `storm.toml` in `dir`; waits for `port`.
+fn daemon(bin: &str, dir: &Path, conf: &str, port: u16) -> Proc {
+    std::fs::write(dir.join("storm.toml"), conf).unwrap();
+    let stderr = std::fs::File::create(dir.join(format!(
+        "{}.stderr",
+        Path::new(bin).file_name().unwrap().to_string_lossy()
+    )))
+    .unwrap();
+    let mut p = Proc(
+        Command::new(bin)
+            .arg("--config")
+            .arg(dir.join("storm.toml"))
+            .current_dir(dir)
+            .env_remove("STORM_CONF_DIR")
+            .env_remove("STORM_HOME")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start the daemon"),
+    );
+    wait_until(Duration::from_secs(20), "the daemon to listen", || {
+        if let Ok(Some(s)) = p.0.try_wait() {
+            panic!("{bin} exited ({s})");
+        }
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    p
+}
+
+#[test]
+fn ui_and_logviewer_ask_for_credentials() {
+    let dir = scratch_dir("authz-http");
+    write_private(&dir.join("http-users"), "alice:alice-pw\n");
+    let (ui_port, lv_port) = (free_port(), free_port());
+    let common = format!(
+        r#""storm.log.dir" = "{logs}"
+"storm.local.dir" = "{local}"
+"storm.zookeeper.servers" = ["127.0.0.1"]
+"nimbus.seeds" = ["127.0.0.1"]
+"nimbus.thrift.port" = {nimbus}
+"ui.port" = {ui_port}
+"ui.host" = "127.0.0.1"
+"logviewer.port" = {lv_port}
+"ui.filter" = "org.apache.storm.rs.security.BasicAuthFilter"
+"ui.filter.params" = {{ "users.file" = "http-users", "realm" = "test" }}
+"#,
+        logs = dir.join("logs").display(),
+        local = dir.join("local").display(),
+        nimbus = free_port(),
+    );
+    let _ui = daemon(env!("CARGO_BIN_EXE_ui"), &dir, &common, ui_port);
+    let ui = format!("http://127.0.0.1:{ui_port}/index.html");
+    let (status, text) = curl(&ui, None);
+    assert_eq!(status, 401, "{text}");
+    assert!(
+        text.contains("WWW-Authenticate: Basic realm=\"test\""),
+        "{text}"
+    );
+    assert_eq!(curl(&ui, Some("alice:nope")).0, 401);
+    assert_eq!(curl(&ui, Some("alice:alice-pw")).0, 200);
+    // The logviewer falls back to ui.filter (Storm's rule).
+    let _lv = daemon(env!("CARGO_BIN_EXE_logviewer"), &dir, &common, lv_port);
+    let lv = format!("http://127.0.0.1:{lv_port}/api/v1/daemonlog?file=nimbus.log");
+    assert_eq!(curl(&lv, None).0, 401);
+    assert_ne!(curl(&lv, Some("alice:alice-pw")).0, 401);
+}

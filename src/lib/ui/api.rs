@@ -697,3 +697,45 @@ mod tests {
         assert_eq!(log4j_level("bogus"), "DEBUG");
     }
 }
+
+#[cfg(test)]
+mod authz_tests {
+    use super::*;
+
+    #[test]
+    fn ui_routes_map_to_storms_nimbus_operations() {
+        let op = |m, p| ui_operation(m, p);
+        assert_eq!(
+            op(Method::Get, "/cluster/summary"),
+            Some(("getClusterInfo", None))
+        );
+        assert_eq!(
+            op(Method::Get, "/supervisor"),
+            Some(("getSupervisorPageInfo", None))
+        );
+        assert_eq!(
+            op(Method::Post, "/topology/wc-1-2/kill/30"),
+            Some(("killTopology", Some("wc-1-2".into())))
+        );
+        assert_eq!(
+            op(
+                Method::Post,
+                "/topology/a%20b/component/split/debug/enable/10"
+            ),
+            Some(("debug", Some("a b".into())))
+        );
+        assert_eq!(
+            op(Method::Post, "/topology/x/logconfig").unwrap().0,
+            "setLogConfig"
+        );
+        assert_eq!(
+            op(Method::Get, "/topology/x/logconfig").unwrap().0,
+            "getTopology"
+        );
+        assert_eq!(
+            op(Method::Get, "/topology/x/component/split").unwrap().0,
+            "getTopology"
+        );
+        assert_eq!(op(Method::Get, "/history/summary"), None);
+    }
+}
