@@ -3,6 +3,7 @@
 //! streamparse from PyPI) and always clean up the processes they start. Run them with `scripts/test.sh`,
 //! which installs what they need.
 
+mod authz;
 mod bench_smoke;
 mod blobstore_map;
 mod cli;
@@ -23,8 +24,8 @@ mod nimbus;
 mod nimbus_ha;
 mod redis_support;
 mod rpc_heartbeats;
-mod secure_zk;
 mod secure_thrift;
+mod secure_zk;
 mod stateful;
 mod stats_windows;
 mod storm_cluster;

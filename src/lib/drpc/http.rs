@@ -43,12 +43,27 @@ impl HttpServer {
         drpc: Arc<Drpc>,
         max_body_bytes: usize,
     ) -> std::io::Result<HttpServer> {
+        Self::start_secured(
+            addr,
+            drpc,
+            max_body_bytes,
+            Arc::new(HttpSecurity::default()),
+        )
+    }
+
+    /// [`start`](Self::start) with `drpc.http.filter` credentials and the `drpc.authorizer`.
+    pub fn start_secured(
+        addr: &str,
+        drpc: Arc<Drpc>,
+        max_body_bytes: usize,
+        security: Arc<HttpSecurity>,
+    ) -> std::io::Result<HttpServer> {
         let (server, local) = crate::http::bind(addr)?;
         let in_flight = Arc::new((Mutex::new(0usize), Condvar::new()));
         let (srv, flight) = (server.clone(), in_flight.clone());
         let acceptor = std::thread::Builder::new()
             .name("drpc-http-accept".into())
-            .spawn(move || accept_loop(&srv, &drpc, &flight, max_body_bytes))?;
+            .spawn(move || accept_loop(&srv, &drpc, &flight, max_body_bytes, &security))?;
         tracing::info!(addr = %local, "DRPC HTTP server listening");
         Ok(HttpServer {
             server,
@@ -108,6 +123,7 @@ fn accept_loop(
     drpc: &Arc<Drpc>,
     in_flight: &Arc<(Mutex<usize>, Condvar)>,
     max_body_bytes: usize,
+    security: &Arc<HttpSecurity>,
 ) {
     loop {
         let request = match server.recv() {
@@ -126,11 +142,11 @@ fn accept_loop(
             }
             *n += 1;
         }
-        let (drpc, flight) = (drpc.clone(), in_flight.clone());
+        let (drpc, flight, security) = (drpc.clone(), in_flight.clone(), security.clone());
         let spawned = std::thread::Builder::new()
             .name("drpc-http".into())
             .spawn(move || {
-                serve(request, &drpc, max_body_bytes);
+                serve(request, &drpc, max_body_bytes, &security);
                 let (lock, cv) = &*flight;
                 *lock.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
                 cv.notify_all();
@@ -223,8 +239,34 @@ fn json_header() -> Header {
         .expect("a valid static header")
 }
 
-fn serve(mut request: Request, drpc: &Drpc, max_body_bytes: usize) {
+/// Who may use the HTTP endpoint: `drpc.http.filter` (credentials; `None`: anonymous) and
+/// `drpc.authorizer` (checked for `execute` as the authenticated user).
+#[derive(Debug, Default)]
+pub struct HttpSecurity {
+    /// The basic-auth filter.
+    pub auth: Option<crate::security::http_auth::BasicAuth>,
+    /// The DRPC authorizer.
+    pub authz: Option<Arc<crate::security::drpc_acl::DrpcAuthorizer>>,
+}
+
+fn serve(mut request: Request, drpc: &Drpc, max_body_bytes: usize, security: &HttpSecurity) {
     let started = Instant::now();
+    let user = match &security.auth {
+        Some(auth) => match auth.check_request(&request) {
+            Ok(user) => Some(user),
+            Err(resp) => {
+                let _ = request.respond(resp);
+                return;
+            }
+        },
+        None => None,
+    };
+    // This thread serves only this request: the user is its request context.
+    crate::security::ReqContext {
+        principal: user,
+        remote: request.remote_addr().copied(),
+    }
+    .install();
     let url = request.url().to_string();
     let method = request.method().clone();
     let (func, args) = match route(&method, &url) {
@@ -261,6 +303,11 @@ fn serve(mut request: Request, drpc: &Drpc, max_body_bytes: usize) {
             String::from_utf8_lossy(&body).into_owned()
         }
     };
+    if let Some(authz) = &security.authz {
+        if let Err(msg) = authz.check("execute", &func) {
+            return respond_error(request, 403, "Not Authorized", &msg);
+        }
+    }
     let outcome = drpc.execute(&func, &args);
     let responded = match outcome {
         Ok(result) => request.respond(Response::from_string(result)),

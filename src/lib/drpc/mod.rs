@@ -11,8 +11,13 @@
 //! [`main`] runs the daemon in the foreground until SIGTERM or SIGINT, then fails every outstanding
 //! request with `SERVER_SHUTDOWN`, stops the endpoints and returns (exit status 0).
 //!
-//! Differences from Storm: no authorizer (every call is allowed, `AuthorizationException` is never
-//! thrown); no HTTPS (`drpc.https.port` > 0 is logged and ignored); requests time out at exactly
+//! `drpc.authorizer` (see [`crate::security::drpc_acl`]) checks `execute` on both the Thrift and the
+//! HTTP endpoint and `fetchRequest`/`result`/`failRequest[V2]` on the invocations endpoint, as Storm's
+//! `DRPC` does (an answer for an unknown id is ignored unchecked); a refusal is Storm's
+//! `AuthorizationException` (HTTP: 403). `drpc.http.filter` asks HTTP callers for credentials
+//! ([`crate::security::http_auth`]); the HTTP user is then the principal the authorizer sees.
+//!
+//! Differences from Storm: no HTTPS (`drpc.https.port` > 0 is logged and ignored); requests time out at exactly
 //! `drpc.request.timeout.secs` instead of within `[T, 1.5T]`; `drpc.queue.size` bounds the unfetched
 //! requests of each function rather than the Thrift server's call queue.
 
@@ -25,10 +30,13 @@ use std::time::Duration;
 
 use crate::config::{Config, ConfigError};
 use crate::daemon::DaemonArgs;
+use crate::security::drpc_acl::DrpcAuthorizer;
+use crate::security::http_auth::BasicAuth;
 use crate::thrift::server::{ServerOptions, ThriftServer};
 use crate::thrift::{
-    DRPCExecutionException, DRPCRequest, DistributedRPCInvocationsSyncHandler,
-    DistributedRPCInvocationsSyncProcessor, DistributedRPCSyncHandler, DistributedRPCSyncProcessor,
+    AuthorizationException, DRPCExecutionException, DRPCRequest,
+    DistributedRPCInvocationsSyncHandler, DistributedRPCInvocationsSyncProcessor,
+    DistributedRPCSyncHandler, DistributedRPCSyncProcessor,
 };
 
 pub use http::HttpServer;
@@ -46,11 +54,24 @@ impl Drpc {
     }
 }
 
+type Authz = Option<Arc<DrpcAuthorizer>>;
+
+/// Storm's `AuthorizationException` when `authz` refuses `operation` on `function`.
+fn authorize(authz: &Authz, operation: &str, function: &str) -> thrift::Result<()> {
+    match authz {
+        Some(a) => a
+            .check(operation, function)
+            .map_err(|msg| thrift::Error::User(Box::new(AuthorizationException::new(msg)))),
+        None => Ok(()),
+    }
+}
+
 /// `DistributedRPC` over the core.
-pub struct ExecuteHandler(pub Arc<Drpc>);
+pub struct ExecuteHandler(pub Arc<Drpc>, pub Authz);
 
 impl DistributedRPCSyncHandler for ExecuteHandler {
     fn handle_execute(&self, function_name: String, func_args: String) -> thrift::Result<String> {
+        authorize(&self.1, "execute", &function_name)?;
         self.0
             .execute(&function_name, &func_args)
             .map_err(|e| thrift::Error::User(Box::new(e)))
@@ -58,25 +79,45 @@ impl DistributedRPCSyncHandler for ExecuteHandler {
 }
 
 /// `DistributedRPCInvocations` over the core.
-pub struct InvocationsHandler(pub Arc<Drpc>);
+pub struct InvocationsHandler(pub Arc<Drpc>, pub Authz);
+
+impl InvocationsHandler {
+    /// Checks `operation` against the function of request `id`; `false` when `id` is unknown.
+    fn authorize_id(&self, operation: &str, id: &str) -> thrift::Result<bool> {
+        if self.1.is_none() {
+            return Ok(true);
+        }
+        match self.0.function_of(id) {
+            Some(func) => authorize(&self.1, operation, &func).map(|_| true),
+            None => Ok(false),
+        }
+    }
+}
 
 impl DistributedRPCInvocationsSyncHandler for InvocationsHandler {
     fn handle_result(&self, id: String, result: String) -> thrift::Result<()> {
-        self.0.result(&id, result);
+        if self.authorize_id("result", &id)? {
+            self.0.result(&id, result);
+        }
         Ok(())
     }
 
     fn handle_fetch_request(&self, function_name: String) -> thrift::Result<DRPCRequest> {
+        authorize(&self.1, "fetchRequest", &function_name)?;
         Ok(self.0.fetch_request(&function_name))
     }
 
     fn handle_fail_request(&self, id: String) -> thrift::Result<()> {
-        self.0.fail_request(&id);
+        if self.authorize_id("failRequest", &id)? {
+            self.0.fail_request(&id);
+        }
         Ok(())
     }
 
     fn handle_fail_request_v2(&self, id: String, e: DRPCExecutionException) -> thrift::Result<()> {
-        self.0.fail_request_v2(&id, e);
+        if self.authorize_id("failRequest", &id)? {
+            self.0.fail_request_v2(&id, e);
+        }
         Ok(())
     }
 }
@@ -110,6 +151,10 @@ impl DrpcDaemon {
     /// Starts the three endpoints on all interfaces at the configured ports.
     pub fn start(conf: &Config) -> anyhow::Result<DrpcDaemon> {
         let drpc = Arc::new(Drpc::from_config(conf)?);
+        let authz = DrpcAuthorizer::from_config(conf)?.map(Arc::new);
+        if authz.is_some() {
+            tracing::info!(authorizer = ?conf.get("drpc.authorizer"), "drpc.authorizer is on");
+        }
         let max_frame = count(conf, "drpc.max_buffer_size")?;
         let port = conf.get_port("drpc.port")?;
         let transport =
@@ -117,7 +162,7 @@ impl DrpcDaemon {
         let rpc = ThriftServer::start(
             "drpc",
             &format!("0.0.0.0:{port}"),
-            DistributedRPCSyncProcessor::new(ExecuteHandler(drpc.clone())),
+            DistributedRPCSyncProcessor::new(ExecuteHandler(drpc.clone(), authz.clone())),
             ServerOptions {
                 max_frame_bytes: max_frame,
                 max_connections: count(conf, "drpc.worker.threads")?
@@ -131,7 +176,10 @@ impl DrpcDaemon {
         let invocations = ThriftServer::start(
             "drpc-invocations",
             &format!("0.0.0.0:{port}"),
-            DistributedRPCInvocationsSyncProcessor::new(InvocationsHandler(drpc.clone())),
+            DistributedRPCInvocationsSyncProcessor::new(InvocationsHandler(
+                drpc.clone(),
+                authz.clone(),
+            )),
             ServerOptions {
                 max_frame_bytes: max_frame,
                 max_connections: count(conf, "drpc.invocations.threads")?,
@@ -144,8 +192,21 @@ impl DrpcDaemon {
         let http = if http_port > 0 {
             let port = conf.get_port("drpc.http.port")?;
             Some(
-                HttpServer::start(&format!("0.0.0.0:{port}"), drpc.clone(), max_frame)
-                    .map_err(|e| bind_error("drpc.http.port", port, e))?,
+                HttpServer::start_secured(
+                    &format!("0.0.0.0:{port}"),
+                    drpc.clone(),
+                    max_frame,
+                    Arc::new(http::HttpSecurity {
+                        auth: BasicAuth::from_config(
+                            conf,
+                            "drpc.http.filter",
+                            "drpc.http.filter.params",
+                            None,
+                        )?,
+                        authz: authz.clone(),
+                    }),
+                )
+                .map_err(|e| bind_error("drpc.http.port", port, e))?,
             )
         } else {
             tracing::info!("drpc.http.port = {http_port}: the DRPC HTTP endpoint is off");

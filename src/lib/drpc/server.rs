@@ -225,6 +225,11 @@ impl Drpc {
         }
     }
 
+    /// The function of outstanding request `id`.
+    pub fn function_of(&self, id: &str) -> Option<String> {
+        self.lock().requests.get(id).map(|r| r.func.clone())
+    }
+
     /// `DistributedRPCInvocations.result`: answers request `id` (ignored when unknown).
     pub fn result(&self, id: &str, result: String) {
         if !self.lock().complete(id, Ok(result)) {

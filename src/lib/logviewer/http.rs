@@ -57,6 +57,8 @@ pub struct Context {
     pub links: LinkBase,
     /// `supervisor.slots.ports`: the ports a deep search may name.
     pub slots: Vec<i64>,
+    /// `logviewer.filter` (else `ui.filter`): credentials asked of every request.
+    pub auth: Option<crate::security::http_auth::BasicAuth>,
 }
 
 /// A running server; [`HttpServer::shutdown`] (or drop) stops it.
@@ -129,6 +131,12 @@ fn serve_loop(server: &Server, ctx: &Context) {
 }
 
 fn serve(request: Request, ctx: &Context) {
+    if let Some(auth) = &ctx.auth {
+        if let Err(resp) = auth.check_request(&request) {
+            let _ = request.respond(resp);
+            return;
+        }
+    }
     let url = request.url().to_string();
     let method = request.method().clone();
     let origin = request
@@ -594,6 +602,7 @@ mod tests {
                 port: 8000,
             },
             slots: vec![6700],
+            auth: None,
         };
         (dir, ctx)
     }

@@ -164,6 +164,13 @@ impl Logviewer {
         }
         let roots = LogRoots::new(&paths);
         let settings = CleanupSettings::from_config(conf)?;
+        let auth = crate::security::http_auth::BasicAuth::from_config(
+            conf,
+            "logviewer.filter",
+            "logviewer.filter.params",
+            Some(("ui.filter", "ui.filter.params")),
+        )
+        .map_err(|e| LogviewerError::BadRequest(e.to_string()))?;
         let http = http::HttpServer::start(&format!("0.0.0.0:{port}"), |addr| http::Context {
             roots,
             links: search::LinkBase {
@@ -171,6 +178,7 @@ impl Logviewer {
                 port: addr.port(),
             },
             slots,
+            auth,
         })
         .map_err(|source| LogviewerError::Bind { port, source })?;
         let cleaner = CleanerThread::start(LogCleaner::new(paths.clone(), settings.clone()))

@@ -281,6 +281,7 @@ fn new_session() -> String {
 
 /// Creates a fresh `<epoch-millis>.tmp` in `dir` (the next free millisecond if taken).
 fn create_tmp(dir: &Path) -> Result<(PathBuf, File)> {
+    use std::os::unix::fs::OpenOptionsExt;
     std::fs::create_dir_all(dir).map_err(|e| io_err("create", dir, e))?;
     let mut millis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -288,9 +289,11 @@ fn create_tmp(dir: &Path) -> Result<(PathBuf, File)> {
         .unwrap_or(0);
     loop {
         let path = dir.join(format!("{millis}.tmp"));
+        // Blobs hold topology confs (secrets included): owner-only, as Storm's blob store files.
         match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(&path)
         {
             Ok(f) => return Ok((path, f)),

@@ -66,6 +66,9 @@ pub enum NimbusError {
     /// `IllegalStateException` (deleting a blob a live topology uses).
     #[error("{0}")]
     IllegalState(String),
+    /// `AuthorizationException` (`nimbus.authorizer` refused the call).
+    #[error("{0}")]
+    Authorization(String),
     /// Anything else (Storm's `RuntimeException`s, which clients see as `TApplicationException`).
     #[error("{0}")]
     Internal(String),
@@ -337,15 +340,10 @@ pub const REDACTED_KEYS: [&str; 2] = [
     "storm.zookeeper.auth.payload",
 ];
 
-/// Replaces every secret value with Storm's `#` mask of the same length.
+/// Replaces every secret value with Storm's `#` mask of the same length (Storm's keys, and every
+/// key that looks secret: see [`crate::security::secrets`]).
 pub fn redact_secrets(conf: &mut Map<String, Value>) {
-    for key in REDACTED_KEYS {
-        if let Some(v) = conf.get_mut(key) {
-            if let Some(s) = v.as_str() {
-                *v = Value::from("#".repeat(s.chars().count()));
-            }
-        }
-    }
+    crate::security::secrets::redact(conf);
 }
 
 pub(super) struct Upload {
@@ -498,6 +496,8 @@ pub struct Nimbus {
     pub(super) blobs: BlobStore,
     /// Held during a blob sync round (one at a time).
     pub(super) blob_sync: Mutex<()>,
+    /// `nimbus.authorizer` (`None`: everything allowed).
+    pub(super) authorizer: Option<crate::security::Authorizer>,
 }
 
 impl std::fmt::Debug for Nimbus {
@@ -545,7 +545,13 @@ impl Nimbus {
         let owner = std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
             .unwrap_or_else(|_| "storm".to_string());
+        let authorizer =
+            crate::security::Authorizer::from_conf(&conf.to_json(), "nimbus.authorizer")?;
+        if authorizer.is_some() {
+            tracing::info!(authorizer = ?conf.get("nimbus.authorizer"), "nimbus.authorizer is on");
+        }
         let nimbus = Arc::new(Nimbus {
+            authorizer,
             cluster_conf: conf.to_json(),
             conf,
             paths,
@@ -747,6 +753,74 @@ impl Nimbus {
             .ok_or_else(|| NimbusError::NotAlive(format!("{name} is not alive")))
     }
 
+    /// The principal of the Thrift call this thread serves (`debug.simple.transport.user` on the
+    /// plain transport when set).
+    pub fn caller(&self) -> Option<String> {
+        match &self.authorizer {
+            Some(a) => a.caller(),
+            None => crate::security::ReqContext::current()
+                .principal
+                .or_else(|| {
+                    self.cluster_conf
+                        .get("debug.simple.transport.user")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                }),
+        }
+    }
+
+    /// Storm's `checkAuthorization`: `operation` on `topology` (its name and merged conf), refused
+    /// with Storm's `AuthorizationException` text.
+    pub fn check_authorization(
+        &self,
+        topology: Option<&str>,
+        topo_conf: Option<&Map<String, Value>>,
+        operation: &str,
+    ) -> Result<()> {
+        let Some(a) = &self.authorizer else {
+            return Ok(());
+        };
+        let mut check = Map::new();
+        match (topo_conf, topology) {
+            (Some(c), _) => check = c.clone(),
+            (None, Some(name)) => {
+                check.insert("topology.name".into(), Value::from(name));
+            }
+            (None, None) => {}
+        }
+        let principal = a.caller();
+        if a.permit(principal.as_deref(), operation, &check) {
+            return Ok(());
+        }
+        tracing::info!(%operation, topology = ?topology, principal = ?principal, "access denied by nimbus.authorizer");
+        Err(NimbusError::Authorization(
+            crate::security::authorizer::denied_message(operation, topology),
+        ))
+    }
+
+    /// [`check_authorization`](Self::check_authorization) of a topology operation on topology `id`.
+    pub fn authorize_id(&self, id: &str, operation: &str) -> Result<()> {
+        if self.authorizer.is_none() {
+            return Ok(());
+        }
+        let conf = merged_conf(&self.cluster_conf, &self.read_topology_conf(id)?);
+        let name = conf
+            .get("topology.name")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        self.check_authorization(name.as_deref(), Some(&conf), operation)
+    }
+
+    /// [`check_authorization`](Self::check_authorization) of a topology operation on the live
+    /// topology `name` (`NotAliveException` first when there is none).
+    pub fn authorize_name(&self, name: &str, operation: &str) -> Result<()> {
+        if self.authorizer.is_none() {
+            return Ok(());
+        }
+        let (id, _) = self.alive(name)?;
+        self.authorize_id(&id, operation)
+    }
+
     /// `isTopologyNameAllowed`: a valid name no live topology has.
     pub fn is_topology_name_allowed(&self, name: &str) -> Result<bool> {
         Ok(is_valid_topology_name(name) && self.find_by_name(name)?.is_none())
@@ -785,11 +859,33 @@ impl Nimbus {
         let now = now_secs();
         let counter = self.submitted.fetch_add(1, Ordering::SeqCst) + 1;
         let id = topology_id(name, counter, now);
-        let mut topo_conf = normalize_conf(&self.cluster_conf, &user_conf, &id, name, &self.owner);
+        // Storm: the submitting principal owns the topology and joins its topology.users.
+        let principal = self.caller();
+        let ptol = self
+            .authorizer
+            .as_ref()
+            .map(|a| a.principal_to_local())
+            .unwrap_or_default();
+        let submitter_user = ptol.to_local(principal.as_deref());
+        let owner = submitter_user.clone().unwrap_or_else(|| self.owner.clone());
+        let mut topo_conf = normalize_conf(&self.cluster_conf, &user_conf, &id, name, &owner);
+        if let Some(p) = &principal {
+            topo_conf.insert(
+                "topology.submitter.principal".into(),
+                Value::from(p.as_str()),
+            );
+            let mut users = crate::security::authorizer::strings(topo_conf.get("topology.users"));
+            users.insert(p.clone());
+            users.extend(submitter_user.clone());
+            topo_conf.insert(
+                "topology.users".into(),
+                Value::Array(users.into_iter().map(Value::from).collect()),
+            );
+        }
         let topology_user = topo_conf
             .get("topology.submitter.user")
             .and_then(Value::as_str)
-            .unwrap_or(&self.owner)
+            .unwrap_or(&owner)
             .to_string();
         // ZooKeeper ACLs and worker-link authentication: the topology's digest payload.
         if acl::prepare_topology_auth(&self.cluster_conf, &mut topo_conf, &topology_user) {
@@ -970,7 +1066,10 @@ impl Nimbus {
             num_workers,
             component_executors,
             to_i32(now),
-            self.owner.clone(),
+            topo_conf
+                .get("topology.submitter.user")
+                .and_then(Value::as_str)
+                .map_or_else(|| self.owner.clone(), str::to_string),
             None,
             None,
             BTreeMap::new(),

@@ -2,6 +2,11 @@
 //! (`AlreadyAliveException`, `NotAliveException`, `InvalidTopologyException`) reach clients as such;
 //! everything else, including every method storm-rs does not implement yet, is a
 //! `TApplicationException` with a readable message (never a panic or a dropped connection).
+//!
+//! Every method first asks `nimbus.authorizer` (Storm's `checkAuthorization`, with Storm's operation
+//! names: the `*WithOpts` variants check their base operation, `getTopologyInfoByName` checks
+//! `getTopologyInfo`); blob calls are left to the blob store's ACLs, as in Storm. A refusal is Storm's
+//! `AuthorizationException` ("`<operation>` on topology `<name>` is not authorized").
 
 use std::sync::Arc;
 
@@ -28,6 +33,9 @@ pub fn to_thrift(e: NimbusError) -> thrift::Error {
         }
         NimbusError::IllegalState(msg) => {
             thrift::Error::User(Box::new(IllegalStateException::new(msg)))
+        }
+        NimbusError::Authorization(msg) => {
+            thrift::Error::User(Box::new(AuthorizationException::new(msg)))
         }
         NimbusError::Internal(msg) => {
             thrift::Error::Application(ApplicationError::new(ApplicationErrorKind::Unknown, msg))
@@ -62,6 +70,9 @@ impl NimbusSyncHandler for NimbusHandler {
         topology: StormTopology,
     ) -> thrift::Result<()> {
         self.0
+            .check_authorization(Some(&name), None, "submitTopology")
+            .map_err(to_thrift)?;
+        self.0
             .submit(
                 &name,
                 &uploaded_jar_location,
@@ -83,6 +94,9 @@ impl NimbusSyncHandler for NimbusHandler {
         options: SubmitOptions,
     ) -> thrift::Result<()> {
         self.0
+            .check_authorization(Some(&name), None, "submitTopology")
+            .map_err(to_thrift)?;
+        self.0
             .submit(
                 &name,
                 &uploaded_jar_location,
@@ -96,6 +110,9 @@ impl NimbusSyncHandler for NimbusHandler {
     }
 
     fn handle_kill_topology(&self, name: String) -> thrift::Result<()> {
+        self.0
+            .authorize_name(&name, "killTopology")
+            .map_err(to_thrift)?;
         self.0.kill(&name, None).map_err(to_thrift)
     }
 
@@ -104,26 +121,44 @@ impl NimbusSyncHandler for NimbusHandler {
         name: String,
         options: KillOptions,
     ) -> thrift::Result<()> {
+        self.0
+            .authorize_name(&name, "killTopology")
+            .map_err(to_thrift)?;
         self.0.kill(&name, options.wait_secs).map_err(to_thrift)
     }
 
     fn handle_activate(&self, name: String) -> thrift::Result<()> {
+        self.0
+            .authorize_name(&name, "activate")
+            .map_err(to_thrift)?;
         self.0.set_active(&name, true).map_err(to_thrift)
     }
 
     fn handle_deactivate(&self, name: String) -> thrift::Result<()> {
+        self.0
+            .authorize_name(&name, "deactivate")
+            .map_err(to_thrift)?;
         self.0.set_active(&name, false).map_err(to_thrift)
     }
 
     fn handle_rebalance(&self, name: String, options: RebalanceOptions) -> thrift::Result<()> {
+        self.0
+            .authorize_name(&name, "rebalance")
+            .map_err(to_thrift)?;
         self.0.rebalance(&name, &options).map_err(to_thrift)
     }
 
     fn handle_set_log_config(&self, id: String, config: LogConfig) -> thrift::Result<()> {
+        self.0
+            .authorize_id(&id, "setLogConfig")
+            .map_err(to_thrift)?;
         self.0.set_log_config(&id, &config).map_err(to_thrift)
     }
 
     fn handle_get_log_config(&self, id: String) -> thrift::Result<LogConfig> {
+        self.0
+            .authorize_id(&id, "getLogConfig")
+            .map_err(to_thrift)?;
         self.0.log_config(&id).map_err(to_thrift)
     }
 
@@ -134,6 +169,7 @@ impl NimbusSyncHandler for NimbusHandler {
         enable: bool,
         sampling_percentage: OrderedFloat<f64>,
     ) -> thrift::Result<()> {
+        self.0.authorize_name(&name, "debug").map_err(to_thrift)?;
         self.0
             .debug(&name, &component, enable, sampling_percentage.0)
             .map_err(to_thrift)
@@ -144,6 +180,9 @@ impl NimbusSyncHandler for NimbusHandler {
         _id: String,
         _profile_request: ProfileRequest,
     ) -> thrift::Result<()> {
+        self.0
+            .authorize_id(&_id, "setWorkerProfiler")
+            .map_err(to_thrift)?;
         Err(to_thrift(unsupported("setWorkerProfiler")))
     }
 
@@ -153,6 +192,9 @@ impl NimbusSyncHandler for NimbusHandler {
         _component_id: String,
         _action: ProfileAction,
     ) -> thrift::Result<Vec<ProfileRequest>> {
+        self.0
+            .authorize_id(&_id, "getComponentPendingProfileActions")
+            .map_err(to_thrift)?;
         Err(to_thrift(unsupported("getComponentPendingProfileActions")))
     }
 
@@ -161,6 +203,9 @@ impl NimbusSyncHandler for NimbusHandler {
         _name: String,
         _creds: Credentials,
     ) -> thrift::Result<()> {
+        self.0
+            .authorize_name(&_name, "uploadNewCredentials")
+            .map_err(to_thrift)?;
         Err(to_thrift(unsupported("uploadNewCredentials")))
     }
 
@@ -225,14 +270,23 @@ impl NimbusSyncHandler for NimbusHandler {
     }
 
     fn handle_begin_file_upload(&self) -> thrift::Result<String> {
+        self.0
+            .check_authorization(None, None, "fileUpload")
+            .map_err(to_thrift)?;
         self.0.begin_file_upload().map_err(to_thrift)
     }
 
     fn handle_upload_chunk(&self, location: String, chunk: Vec<u8>) -> thrift::Result<()> {
+        self.0
+            .check_authorization(None, None, "fileUpload")
+            .map_err(to_thrift)?;
         self.0.upload_chunk(&location, &chunk).map_err(to_thrift)
     }
 
     fn handle_finish_file_upload(&self, location: String) -> thrift::Result<()> {
+        self.0
+            .check_authorization(None, None, "fileUpload")
+            .map_err(to_thrift)?;
         self.0.finish_file_upload(&location).map_err(to_thrift)
     }
 
@@ -241,42 +295,72 @@ impl NimbusSyncHandler for NimbusHandler {
     }
 
     fn handle_download_chunk(&self, _id: String) -> thrift::Result<Vec<u8>> {
+        self.0
+            .check_authorization(None, None, "fileDownload")
+            .map_err(to_thrift)?;
         Err(to_thrift(unsupported("downloadChunk")))
     }
 
     fn handle_get_nimbus_conf(&self) -> thrift::Result<String> {
+        self.0
+            .check_authorization(None, None, "getNimbusConf")
+            .map_err(to_thrift)?;
         Ok(self.0.nimbus_conf_json())
     }
 
     fn handle_get_cluster_info(&self) -> thrift::Result<ClusterSummary> {
+        self.0
+            .check_authorization(None, None, "getClusterInfo")
+            .map_err(to_thrift)?;
         self.0.cluster_info().map_err(to_thrift)
     }
 
     fn handle_get_topology_summaries(&self) -> thrift::Result<Vec<TopologySummary>> {
+        self.0
+            .check_authorization(None, None, "getTopologySummaries")
+            .map_err(to_thrift)?;
         self.0.topology_summaries().map_err(to_thrift)
     }
 
     fn handle_get_topology_summary_by_name(&self, name: String) -> thrift::Result<TopologySummary> {
+        self.0
+            .check_authorization(Some(&name), None, "getTopologySummaryByName")
+            .map_err(to_thrift)?;
         self.0.topology_summary_by_name(&name).map_err(to_thrift)
     }
 
     fn handle_get_topology_summary(&self, id: String) -> thrift::Result<TopologySummary> {
+        self.0
+            .authorize_id(&id, "getTopologySummary")
+            .map_err(to_thrift)?;
         self.0.topology_summary_by_id(&id).map_err(to_thrift)
     }
 
     fn handle_get_leader(&self) -> thrift::Result<NimbusSummary> {
+        self.0
+            .check_authorization(None, None, "getLeader")
+            .map_err(to_thrift)?;
         self.0.leader_summary().map_err(to_thrift)
     }
 
     fn handle_is_topology_name_allowed(&self, name: String) -> thrift::Result<bool> {
+        self.0
+            .check_authorization(Some(&name), None, "isTopologyNameAllowed")
+            .map_err(to_thrift)?;
         self.0.is_topology_name_allowed(&name).map_err(to_thrift)
     }
 
     fn handle_get_topology_info_by_name(&self, name: String) -> thrift::Result<TopologyInfo> {
+        self.0
+            .authorize_name(&name, "getTopologyInfo")
+            .map_err(to_thrift)?;
         self.0.topology_info_by_name(&name).map_err(to_thrift)
     }
 
     fn handle_get_topology_info(&self, id: String) -> thrift::Result<TopologyInfo> {
+        self.0
+            .authorize_id(&id, "getTopologyInfo")
+            .map_err(to_thrift)?;
         self.0.topology_info(&id).map_err(to_thrift)
     }
 
@@ -285,6 +369,9 @@ impl NimbusSyncHandler for NimbusHandler {
         name: String,
         options: GetInfoOptions,
     ) -> thrift::Result<TopologyInfo> {
+        self.0
+            .authorize_name(&name, "getTopologyInfo")
+            .map_err(to_thrift)?;
         self.0
             .topology_info_by_name(&name)
             .map(|info| with_error_choice(info, &options))
@@ -296,6 +383,9 @@ impl NimbusSyncHandler for NimbusHandler {
         id: String,
         options: GetInfoOptions,
     ) -> thrift::Result<TopologyInfo> {
+        self.0
+            .authorize_id(&id, "getTopologyInfo")
+            .map_err(to_thrift)?;
         self.0
             .topology_info(&id)
             .map(|info| with_error_choice(info, &options))
@@ -309,6 +399,9 @@ impl NimbusSyncHandler for NimbusHandler {
         is_include_sys: bool,
     ) -> thrift::Result<TopologyPageInfo> {
         self.0
+            .authorize_id(&id, "getTopologyPageInfo")
+            .map_err(to_thrift)?;
+        self.0
             .topology_page_info(&id, &window, is_include_sys)
             .map_err(to_thrift)
     }
@@ -319,6 +412,9 @@ impl NimbusSyncHandler for NimbusHandler {
         host: String,
         is_include_sys: bool,
     ) -> thrift::Result<SupervisorPageInfo> {
+        self.0
+            .check_authorization(None, None, "getSupervisorPageInfo")
+            .map_err(to_thrift)?;
         // A Java client's null id/host arrives as "" (see thrift::server's nullable arguments).
         self.0
             .supervisor_page_info(&id, &host, is_include_sys)
@@ -333,19 +429,29 @@ impl NimbusSyncHandler for NimbusHandler {
         is_include_sys: bool,
     ) -> thrift::Result<ComponentPageInfo> {
         self.0
+            .authorize_id(&topology_id, "getComponentPageInfo")
+            .map_err(to_thrift)?;
+        self.0
             .component_page_info(&topology_id, &component_id, &window, is_include_sys)
             .map_err(to_thrift)
     }
 
     fn handle_get_topology_conf(&self, id: String) -> thrift::Result<String> {
+        self.0
+            .authorize_id(&id, "getTopologyConf")
+            .map_err(to_thrift)?;
         self.0.topology_conf_json(&id).map_err(to_thrift)
     }
 
     fn handle_get_topology(&self, id: String) -> thrift::Result<StormTopology> {
+        self.0.authorize_id(&id, "getTopology").map_err(to_thrift)?;
         self.0.read_system_topology(&id).map_err(to_thrift)
     }
 
     fn handle_get_user_topology(&self, id: String) -> thrift::Result<StormTopology> {
+        self.0
+            .authorize_id(&id, "getUserTopology")
+            .map_err(to_thrift)?;
         self.0.read_user_topology(&id).map_err(to_thrift)
     }
 
@@ -362,6 +468,9 @@ impl NimbusSyncHandler for NimbusHandler {
         &self,
         owner: String,
     ) -> thrift::Result<Vec<OwnerResourceSummary>> {
+        self.0
+            .check_authorization(None, None, "getOwnerResourceSummaries")
+            .map_err(to_thrift)?;
         self.0.owner_resource_summaries(&owner).map_err(to_thrift)
     }
 
@@ -369,6 +478,9 @@ impl NimbusSyncHandler for NimbusHandler {
         &self,
         node: String,
     ) -> thrift::Result<SupervisorAssignments> {
+        self.0
+            .check_authorization(None, None, "getSupervisorAssignments")
+            .map_err(to_thrift)?;
         self.0.supervisor_assignments(&node).map_err(to_thrift)
     }
 
@@ -376,6 +488,9 @@ impl NimbusSyncHandler for NimbusHandler {
         &self,
         heartbeats: SupervisorWorkerHeartbeats,
     ) -> thrift::Result<()> {
+        self.0
+            .check_authorization(None, None, "sendSupervisorWorkerHeartbeats")
+            .map_err(to_thrift)?;
         self.0.supervisor_worker_heartbeats(&heartbeats);
         Ok(())
     }
@@ -384,10 +499,16 @@ impl NimbusSyncHandler for NimbusHandler {
         &self,
         heatbeat: SupervisorWorkerHeartbeat,
     ) -> thrift::Result<()> {
+        self.0
+            .authorize_id(&heatbeat.storm_id, "sendSupervisorWorkerHeartbeat")
+            .map_err(to_thrift)?;
         self.0.worker_heartbeat(&heatbeat).map_err(to_thrift)
     }
 
     fn handle_process_worker_metrics(&self, _metrics: WorkerMetrics) -> thrift::Result<()> {
+        self.0
+            .check_authorization(None, None, "processWorkerMetrics")
+            .map_err(to_thrift)?;
         Err(to_thrift(unsupported("processWorkerMetrics")))
     }
 

@@ -1502,3 +1502,107 @@ fn pages_aggregate_the_window_asked_for_from_heartbeats_of_old_executors() {
     assert!((young.capacity.unwrap().0 - 1.0).abs() < 1e-9, "{young:?}");
     n.shutdown();
 }
+
+/// Runs `f` as the Thrift call of `principal` would (the transport's `ReqContext`).
+fn as_user<T>(principal: &str, f: impl FnOnce() -> T) -> T {
+    crate::security::ReqContext {
+        principal: Some(principal.to_string()),
+        remote: None,
+    }
+    .install();
+    let out = f();
+    crate::security::ReqContext::clear();
+    out
+}
+
+fn authorization_message(e: thrift::Error) -> String {
+    match e {
+        thrift::Error::User(u) => u
+            .downcast_ref::<crate::thrift::AuthorizationException>()
+            .map(|a| a.msg.clone())
+            .unwrap_or_else(|| panic!("not an AuthorizationException: {u:?}")),
+        other => panic!("not an AuthorizationException: {other:?}"),
+    }
+}
+
+#[test]
+fn simple_acl_authorizer_guards_every_nimbus_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conf = conf_in(dir.path());
+    conf.set(
+        "nimbus.authorizer",
+        crate::security::authorizer::SIMPLE_ACL_AUTHORIZER,
+    );
+    conf.set("nimbus.admins", serde_json::json!(["root"]));
+    conf.set("nimbus.supervisor.users", serde_json::json!(["sup"]));
+    conf.set(
+        "storm.principal.tolocal",
+        crate::security::principal::KERBEROS_PRINCIPAL_TO_LOCAL,
+    );
+    let store = MemoryStore::new();
+    let storage: Arc<dyn StateStorage> = Arc::new(store.session());
+    let n = Nimbus::start(conf, storage, "nimbus-a", 6627).unwrap();
+    assert!(n.await_leadership(Duration::from_secs(5)));
+    let h = NimbusHandler(n.clone());
+
+    // alice submits: she owns the topology (submitter principal/user, topology.users, StormBase.owner).
+    as_user("alice@EXAMPLE.COM", || {
+        h.handle_submit_topology(
+            "wc".into(),
+            String::new(),
+            r#"{"topology.users": ["carol"]}"#.into(),
+            word_count("word"),
+        )
+    })
+    .unwrap();
+    let id = n.cluster().active_storms().unwrap()[0].clone();
+    let conf = n.read_topology_conf(&id).unwrap();
+    assert_eq!(conf["topology.submitter.principal"], "alice@EXAMPLE.COM");
+    assert_eq!(conf["topology.submitter.user"], "alice");
+    let users = crate::security::authorizer::strings(conf.get("topology.users"));
+    assert!(
+        users.contains("alice") && users.contains("alice@EXAMPLE.COM") && users.contains("carol")
+    );
+    assert_eq!(
+        n.cluster().storm_base(&id, false).unwrap().unwrap().owner,
+        Some("alice".to_string())
+    );
+
+    // bob may list but not touch alice's topology.
+    assert!(as_user("bob", || h.handle_get_cluster_info()).is_ok());
+    assert!(as_user("bob", || h.handle_get_leader()).is_ok());
+    let e = as_user("bob@EXAMPLE.COM", || h.handle_kill_topology("wc".into())).unwrap_err();
+    assert_eq!(
+        authorization_message(e),
+        "killTopology on topology wc is not authorized"
+    );
+    let e = as_user("bob", || h.handle_get_topology_conf(id.clone())).unwrap_err();
+    assert_eq!(
+        authorization_message(e),
+        "getTopologyConf on topology wc is not authorized"
+    );
+    let e = as_user("bob", || h.handle_deactivate("wc".into())).unwrap_err();
+    assert_eq!(
+        authorization_message(e),
+        "deactivate on topology wc is not authorized"
+    );
+    // A supervisor user may fetch assignments, nothing else.
+    assert!(as_user("sup", || h.handle_get_supervisor_assignments("node".into())).is_ok());
+    let e = as_user("sup", || h.handle_get_cluster_info()).unwrap_err();
+    assert_eq!(authorization_message(e), "getClusterInfo is not authorized");
+    // Unknown topologies are NotAlive before any authorization.
+    let e = as_user("bob", || h.handle_kill_topology("ghost".into())).unwrap_err();
+    assert!(
+        matches!(&e, thrift::Error::User(u) if u.is::<crate::thrift::NotAliveException>()),
+        "{e:?}"
+    );
+    // Listed users, owners and admins may.
+    as_user("carol", || h.handle_deactivate("wc".into())).unwrap();
+    as_user("alice", || h.handle_get_topology_conf(id.clone())).unwrap();
+    as_user("alice/host@EXAMPLE.COM", || h.handle_activate("wc".into())).unwrap();
+    as_user("root", || {
+        h.handle_kill_topology_with_opts("wc".into(), crate::thrift::KillOptions::new(0))
+    })
+    .unwrap();
+    n.shutdown();
+}

@@ -82,7 +82,8 @@ pub fn download_blob(
     dest: &Path,
 ) -> Result<u64, DownloadError> {
     let result = (|| {
-        let file = fs::File::create(dest).map_err(io_err(dest))?;
+        // stormconf.ser and users' blobs may hold secrets: owner-only (0600).
+        let file = crate::security::secrets::create_private(dest).map_err(io_err(dest))?;
         let mut out = io::BufWriter::new(file);
         let n = source
             .fetch(key, &mut out)

@@ -195,6 +195,35 @@ pub struct Api {
     conf: Config,
     nimbus: NimbusPool,
     actions_enabled: bool,
+    /// `ui.filter`: credentials asked of every request.
+    auth: Option<crate::security::http_auth::BasicAuth>,
+    /// `nimbus.authorizer`, applied by the UI to the HTTP user (Storm's `AuthorizedUserFilter`).
+    authz: Option<crate::security::Authorizer>,
+}
+
+/// The nimbus operation a UI route stands for (Storm's `@AuthNimbusOp`), and the topology id it
+/// needs the conf of.
+pub fn ui_operation(method: Method, path: &str) -> Option<(&'static str, Option<String>)> {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let id = |i: usize| parts.get(i).map(|s| crate::drpc::http::percent_decode(s));
+    let op = match parts.as_slice() {
+        ["cluster" | "nimbus" | "supervisor" | "topology", "summary"] => {
+            return Some(("getClusterInfo", None))
+        }
+        ["owner-resources", ..] => return Some(("getOwnerResourceSummaries", None)),
+        ["supervisor"] => return Some(("getSupervisorPageInfo", None)),
+        ["topology-workers", _, ..] => "getTopology",
+        ["topology", _, "activate"] => "activate",
+        ["topology", _, "deactivate"] => "deactivate",
+        ["topology", _, "kill", ..] => "killTopology",
+        ["topology", _, "rebalance", ..] => "rebalance",
+        ["topology", _, "debug", ..] | ["topology", _, "component", _, "debug", ..] => "debug",
+        ["topology", _, "profiling", ..] => "setWorkerProfiler",
+        ["topology", _, "logconfig"] if method == Method::Post => "setLogConfig",
+        ["topology", _, ..] => "getTopology",
+        _ => return None,
+    };
+    Some((op, id(1)))
 }
 
 fn no_errors() -> GetInfoOptions {
@@ -216,6 +245,55 @@ impl Api {
             conf: conf.clone(),
             nimbus: NimbusPool::new(conf),
             actions_enabled: conf.get_bool("ui.actions.enabled").unwrap_or(true),
+            auth: None,
+            authz: None,
+        }
+    }
+
+    /// With `ui.filter` credentials and the UI's `nimbus.authorizer`.
+    pub fn with_security(
+        mut self,
+        auth: Option<crate::security::http_auth::BasicAuth>,
+        authz: Option<crate::security::Authorizer>,
+    ) -> Api {
+        self.auth = auth;
+        self.authz = authz;
+        self
+    }
+
+    /// The `ui.filter` in force.
+    pub fn basic_auth(&self) -> Option<&crate::security::http_auth::BasicAuth> {
+        self.auth.as_ref()
+    }
+
+    /// Storm's `AuthorizedUserFilter`: may `user` use this route? Topology routes are checked against
+    /// the topology's conf (from nimbus).
+    pub fn authorize(
+        &self,
+        user: Option<&str>,
+        method: Method,
+        path: &str,
+    ) -> Result<(), ApiError> {
+        let Some(authz) = &self.authz else {
+            return Ok(());
+        };
+        let Some((op, id)) = ui_operation(method, path) else {
+            return Ok(());
+        };
+        let conf = match id {
+            Some(id) => {
+                let json = self.read(|c| c.get_topology_conf(id.clone()))?;
+                serde_json::from_str::<serde_json::Map<String, Value>>(&json).unwrap_or_default()
+            }
+            None => serde_json::Map::new(),
+        };
+        if authz.permit(user, op, &conf) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "UI request '{op}' for '{}' user is not authorized",
+                user.unwrap_or("unknown")
+            )))
         }
     }
 
@@ -617,5 +695,47 @@ mod tests {
         assert!(check_window(":all-time").is_ok());
         assert_eq!(log4j_level("warn"), "WARN");
         assert_eq!(log4j_level("bogus"), "DEBUG");
+    }
+}
+
+#[cfg(test)]
+mod authz_tests {
+    use super::*;
+
+    #[test]
+    fn ui_routes_map_to_storms_nimbus_operations() {
+        let op = |m, p| ui_operation(m, p);
+        assert_eq!(
+            op(Method::Get, "/cluster/summary"),
+            Some(("getClusterInfo", None))
+        );
+        assert_eq!(
+            op(Method::Get, "/supervisor"),
+            Some(("getSupervisorPageInfo", None))
+        );
+        assert_eq!(
+            op(Method::Post, "/topology/wc-1-2/kill/30"),
+            Some(("killTopology", Some("wc-1-2".into())))
+        );
+        assert_eq!(
+            op(
+                Method::Post,
+                "/topology/a%20b/component/split/debug/enable/10"
+            ),
+            Some(("debug", Some("a b".into())))
+        );
+        assert_eq!(
+            op(Method::Post, "/topology/x/logconfig").unwrap().0,
+            "setLogConfig"
+        );
+        assert_eq!(
+            op(Method::Get, "/topology/x/logconfig").unwrap().0,
+            "getTopology"
+        );
+        assert_eq!(
+            op(Method::Get, "/topology/x/component/split").unwrap().0,
+            "getTopology"
+        );
+        assert_eq!(op(Method::Get, "/history/summary"), None);
     }
 }

@@ -39,7 +39,15 @@ impl UiDaemon {
         } else {
             format!("{host}:{port}")
         };
-        let api = Arc::new(Api::new(conf));
+        let api = Arc::new(Api::new(conf).with_security(
+            crate::security::http_auth::BasicAuth::from_config(
+                conf,
+                "ui.filter",
+                "ui.filter.params",
+                None,
+            )?,
+            crate::security::Authorizer::from_conf(&conf.to_json(), "nimbus.authorizer")?,
+        ));
         let server = UiServer::start(&addr, api).map_err(|e| {
             anyhow::anyhow!(
                 "cannot listen on ui.host:ui.port = {addr}: {e}{}",

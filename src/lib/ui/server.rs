@@ -180,6 +180,16 @@ fn header(request: &Request, name: &str) -> Option<String> {
 
 fn serve(mut request: Request, api: &Api) {
     let started = Instant::now();
+    let user = match api.basic_auth() {
+        Some(auth) => match auth.check_request(&request) {
+            Ok(user) => Some(user),
+            Err(resp) => {
+                let _ = request.respond(resp);
+                return;
+            }
+        },
+        None => None,
+    };
     let url = request.url().to_string();
     let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
     let path = path.split('#').next().unwrap_or("").to_string();
@@ -214,7 +224,8 @@ fn serve(mut request: Request, api: &Api) {
         let outcome = if too_large {
             Err(ApiError::TooLarge)
         } else {
-            api.handle(method, rest, &query, &body)
+            api.authorize(user.as_deref(), method, rest)
+                .and_then(|()| api.handle(method, rest, &query, &body))
         };
         match outcome {
             Ok(Body::Json(v)) => json_reply(200, v.to_string(), query.get("callback")),
