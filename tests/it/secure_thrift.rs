@@ -390,3 +390,105 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// A JAAS file with the test's `StormServer` users and `user` as the `StormClient`.
+fn client_jaas(dir: &Path, user: &str) -> PathBuf {
+    let password = match user {
+        "alice" => "alice-secret",
+        "bob" => "bob\\\"secret",
+        other => panic!("no password for {other}"),
+    };
+    jaas(dir, &format!("{user}.conf"), user, password)
+}
+
+/// Authorization over an authenticated transport (issue 18, item 2, live): nimbus with
+/// `SimpleACLAuthorizer` and SASL; alice submits a topology (she becomes its owner), bob — a valid
+/// user, not an admin, not in `topology.users` — cannot kill, deactivate or read its configuration
+/// and gets Storm's `AuthorizationException`; alice can, and nimbus keeps serving throughout.
+#[test]
+fn simple_acl_authorizer_over_sasl_lets_only_the_owner_kill() {
+    use storm::api::{TopologyBuilder, TopologyConf};
+    use storm::local::components::SplitSentence;
+    use storm::local::durable::LedgerSpout;
+
+    let dir = scratch_dir("secure-thrift-authz");
+    let alice = client_jaas(&dir, "alice");
+    let bob = client_jaas(&dir, "bob");
+    let mut server = sasl_opts(&alice);
+    server.extend([
+        "nimbus.authorizer=org.apache.storm.security.auth.authorizer.SimpleACLAuthorizer".into(),
+        r#"nimbus.admins=["carol"]"#.into(),
+    ]);
+    let nimbus = Nimbus::start("authz", &server);
+
+    // alice submits through the library's submitter, authenticated with her JAAS entry.
+    let mut conf = storm::config::Config::defaults();
+    for o in sasl_opts(&alice).into_iter().chain([
+        r#"nimbus.seeds=["127.0.0.1"]"#.to_string(),
+        format!("nimbus.thrift.port={}", nimbus.port),
+    ]) {
+        let (k, v) = o.split_once('=').unwrap();
+        let v = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.into()));
+        conf.set(k, v);
+    }
+    let mut b = TopologyBuilder::new();
+    b.set_spout("spout", LedgerSpout::new(&dir.join("data"), 10, 1), 1);
+    b.set_basic_bolt("split", SplitSentence, 1)
+        .shuffle_grouping("spout");
+    let topology = b.create_topology().unwrap();
+    let jar = dir.join("topology.jar");
+    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
+    eocd.extend([0u8; 18]);
+    std::fs::write(&jar, eocd).unwrap();
+    storm::submitter::submit_to_cluster(&conf, "alices", &TopologyConf::new(), &topology, &jar)
+        .unwrap_or_else(|e| panic!("alice submits: {e}\n{}", nimbus.stderr()));
+
+    let cli = |jaas: &Path, args: &[&str]| {
+        let seeds = r#"nimbus.seeds=["127.0.0.1"]"#.to_string();
+        let port = format!("nimbus.thrift.port={}", nimbus.port);
+        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        for o in [seeds, port].into_iter().chain(sasl_opts(jaas)) {
+            all.push("-c".into());
+            all.push(o);
+        }
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        storm(&nimbus.dir, &refs)
+    };
+
+    // bob is authenticated but not authorized.
+    for args in [
+        &["kill", "alices", "-w", "0"][..],
+        &["deactivate", "alices"][..],
+    ] {
+        let (code, out, err) = cli(&bob, args);
+        assert_ne!(code, 0, "bob {args:?} must be refused:\n{out}\n{err}");
+        let op = if args[0] == "kill" {
+            "killTopology"
+        } else {
+            "deactivate"
+        };
+        assert!(
+            err.contains(&format!("{op} on topology alices is not authorized")),
+            "bob {args:?}: Storm's AuthorizationException text expected:\n{out}\n{err}"
+        );
+    }
+    let (code, out, err) = cli(&alice, &["list"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("alices"),
+        "still there after bob's tries:\n{out}"
+    );
+    wait_until(Duration::from_secs(10), "nimbus to log the refusal", || {
+        nimbus
+            .stderr()
+            .contains("access denied by nimbus.authorizer")
+    });
+
+    // alice owns it and may kill it.
+    let (code, out, err) = cli(&alice, &["kill", "alices", "-w", "0"]);
+    assert_eq!(code, 0, "alice kills her own topology:\n{out}\n{err}");
+    wait_until(Duration::from_secs(30), "the topology to go", || {
+        let (code, out, _) = cli(&alice, &["list"]);
+        code == 0 && !out.contains("alices")
+    });
+}
