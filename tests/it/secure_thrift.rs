@@ -440,8 +440,52 @@ fn simple_acl_authorizer_over_sasl_lets_only_the_owner_kill() {
     let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
     eocd.extend([0u8; 18]);
     std::fs::write(&jar, eocd).unwrap();
-    storm::submitter::submit_to_cluster(&conf, "alices", &TopologyConf::new(), &topology, &jar)
+    let mut topo_conf = TopologyConf::new();
+    topo_conf.set("topology.sink.password", "hunter2");
+    storm::submitter::submit_to_cluster(&conf, "alices", &topo_conf, &topology, &jar)
         .unwrap_or_else(|e| panic!("alice submits: {e}\n{}", nimbus.stderr()));
+
+    // Reading the configuration: alice may, and sees her secret masked (Storm redacts); bob may not.
+    let client = |jaas: &Path| {
+        let mut c = conf.clone();
+        c.set(
+            "java.security.auth.login.config",
+            serde_json::Value::String(jaas.display().to_string()),
+        );
+        let t =
+            storm::client::ClientTransport::from_conf(&c, storm::client::ConnectionType::Nimbus)
+                .unwrap();
+        storm::client::NimbusClient::connect(
+            &format!("127.0.0.1:{}", nimbus.port),
+            Duration::from_secs(30),
+            &t,
+        )
+        .expect("connect over SASL")
+    };
+    let id = {
+        use storm::thrift::TNimbusSyncClient;
+        let mut c = client(&alice);
+        let summary = c
+            .raw()
+            .get_topology_summary_by_name("alices".into())
+            .unwrap();
+        let text = c.raw().get_topology_conf(summary.id.clone()).unwrap();
+        assert!(
+            !text.contains("hunter2"),
+            "the password must be masked: {text}"
+        );
+        assert!(text.contains("topology.sink.password"), "{text}");
+        let e = client(&bob)
+            .raw()
+            .get_topology_conf(summary.id.clone())
+            .expect_err("bob may not read alice's configuration");
+        assert!(
+            format!("{e:?}").contains("getTopologyConf on topology alices is not authorized"),
+            "{e:?}"
+        );
+        summary.id
+    };
+    assert!(id.starts_with("alices-"), "{id}");
 
     let cli = |jaas: &Path, args: &[&str]| {
         let seeds = r#"nimbus.seeds=["127.0.0.1"]"#.to_string();
