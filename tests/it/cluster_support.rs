@@ -64,6 +64,14 @@ impl Daemon {
         matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
     }
 
+    /// The value of a `-c key=value` option this daemon was started with.
+    pub fn option(&self, key: &str) -> Option<&str> {
+        self.args
+            .iter()
+            .rev()
+            .find_map(|a| a.strip_prefix(key)?.strip_prefix('='))
+    }
+
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(self.dir.join("stderr.txt")).unwrap_or_default()
     }

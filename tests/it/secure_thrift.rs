@@ -536,3 +536,138 @@ fn simple_acl_authorizer_over_sasl_lets_only_the_owner_kill() {
         code == 0 && !out.contains("alices")
     });
 }
+
+/// Every worker.log under `dir`, concatenated.
+fn worker_logs(dir: &Path) -> String {
+    let mut out = String::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n == "worker.log") {
+                out.push_str(&std::fs::read_to_string(&p).unwrap_or_default());
+            }
+        }
+    }
+    out
+}
+
+/// Everything on at once, as `scripts/cluster.sh up N --secure` runs it: SASL on every Thrift service
+/// (nimbus, and the supervisors' heartbeat service), `SimpleACLAuthorizer` with the daemons as
+/// `storm` (admin and supervisor user), ZooKeeper digest ACLs and authenticated worker links. alice's
+/// word count over two supervisors counts exactly (supervisors download its files, workers read
+/// their assignment and heartbeat to their supervisor over SASL), and a plain client cannot send a
+/// heartbeat to a supervisor.
+#[test]
+fn a_fully_secured_cluster_runs_alices_word_count_exactly() {
+    use storm::api::{TopologyBuilder, TopologyConf};
+    use storm::local::components::SplitSentence;
+    use storm::local::durable::{expected_counts, read_counts, CountFileSink, LedgerSpout};
+    use storm::thrift::{SupervisorSyncClient, SupervisorWorkerHeartbeat, TSupervisorSyncClient};
+
+    let dir = scratch_dir("secure-thrift-cluster");
+    let server_users = r#"    user_storm="daemon-secret"
+    user_alice="alice-secret""#;
+    let write_jaas = |name: &str, user: &str, password: &str| {
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "StormServer {{\n    org.apache.storm.security.auth.digest.DigestLoginModule required\n{server_users};\n}};\n\
+                 StormClient {{\n    org.apache.storm.security.auth.digest.DigestLoginModule required\n    username=\"{user}\"\n    password=\"{password}\";\n}};\n"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let daemons = write_jaas("daemons.jaas", "storm", "daemon-secret");
+    let alice = write_jaas("alice.jaas", "alice", "alice-secret");
+    let transport = format!("{DIGEST:?}");
+    let daemons_jaas = format!("{:?}", daemons.display().to_string());
+    let mut c = crate::cluster_support::TestCluster::start(
+        "securecluster",
+        &[
+            ("storm.thrift.transport", &transport),
+            ("java.security.auth.login.config", &daemons_jaas),
+            (
+                "nimbus.authorizer",
+                r#""org.apache.storm.security.auth.authorizer.SimpleACLAuthorizer""#,
+            ),
+            ("nimbus.admins", r#"["storm"]"#),
+            ("nimbus.supervisor.users", r#"["storm"]"#),
+            ("storm.zookeeper.auth.payload", r#""storm:zk-daemons""#),
+            ("storm.messaging.netty.authentication", "true"),
+        ],
+    );
+    c.add_supervisor(2);
+    c.add_supervisor(2);
+    c.wait_supervisors(2);
+
+    let data = c.dir.join("data");
+    let limit = 100;
+    let mut b = TopologyBuilder::new();
+    b.set_spout("spout", LedgerSpout::new(&data, limit, 0), 2);
+    b.set_basic_bolt("split", SplitSentence, 2)
+        .shuffle_grouping("spout");
+    b.set_basic_bolt("count", CountFileSink::new(&data), 2)
+        .fields_grouping("split", ["word"]);
+    let topology = b.create_topology().unwrap();
+    let mut conf = TopologyConf::new();
+    conf.set_num_workers(2).set_max_spout_pending(200);
+    let mut alices = c.conf();
+    alices.set(
+        "java.security.auth.login.config",
+        serde_json::Value::String(alice.display().to_string()),
+    );
+    let jar = c.dir.join("topology.jar");
+    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
+    eocd.extend([0u8; 18]);
+    std::fs::write(&jar, eocd).unwrap();
+    storm::submitter::submit_to_cluster(&alices, "alicewc", &conf, &topology, &jar)
+        .unwrap_or_else(|e| panic!("alice submits: {e}\n{}", c.logs()));
+
+    let expected = expected_counts(limit, 2);
+    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_until(
+            Duration::from_secs(90),
+            "the word counts to be complete",
+            || read_counts(&data) == expected,
+        )
+    }));
+    assert!(ok.is_ok(), "counts {:?}\n{}", read_counts(&data), c.logs());
+    wait_until(
+        Duration::from_secs(30),
+        "workers to heartbeat to their supervisor",
+        || worker_logs(&c.dir).contains("worker heartbeats go to the supervisor"),
+    );
+
+    // A plain client is refused by the supervisor's service; the supervisor keeps serving.
+    let port = c.supervisors[0]
+        .option("supervisor.thrift.port")
+        .expect("the test cluster sets supervisor.thrift.port")
+        .to_string();
+    let beat = SupervisorWorkerHeartbeat {
+        storm_id: "alicewc-forged".into(),
+        executors: vec![],
+        time_secs: 0,
+    };
+    let forged = storm::client::connect(
+        &format!("127.0.0.1:{port}"),
+        Duration::from_secs(20),
+        &storm::client::ClientTransport::Simple,
+    )
+    .map_err(|e| e.to_string())
+    .and_then(|(i, o)| {
+        SupervisorSyncClient::new(i, o)
+            .send_supervisor_worker_heartbeat(beat)
+            .map_err(|e| e.to_string())
+    });
+    assert!(
+        forged.is_err(),
+        "a plain client must not reach the supervisor's heartbeat service"
+    );
+    assert!(c.supervisors[0].is_running());
+    assert_eq!(read_counts(&data), expected, "nothing changed the counts");
+}
