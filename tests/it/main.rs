@@ -13,6 +13,7 @@ mod cluster_support;
 mod drpc;
 mod drpc_cluster;
 mod drpc_topology;
+mod garbage_frames;
 mod hosts_support;
 mod java_clients;
 mod java_support;

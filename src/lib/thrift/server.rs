@@ -219,10 +219,18 @@ pub fn serve_stream(
                 opts.max_frame_bytes
             ));
         }
-        frame.resize(len as usize, 0);
-        stream
-            .read_exact(&mut frame)
+        // The buffer grows with the bytes that arrive, never to what the prefix promises: a
+        // client sending prefixes at the cap on every connection costs what it sends.
+        frame.clear();
+        let got = Read::by_ref(stream)
+            .take(len as u64)
+            .read_to_end(&mut frame)
             .map_err(|e| format!("read frame: {e}"))?;
+        if got < len as usize {
+            return Err(format!(
+                "read frame: the connection ended after {got} of {len} bytes"
+            ));
+        }
         process_frame(&mut frame, processor, opts, &mut reply)?;
         if reply.is_empty() {
             continue; // oneway call
@@ -504,6 +512,63 @@ mod tests {
                     client(addr).execute("x".into(), "y".into()).is_err()
                 }
         );
+    }
+
+    /// A reader that serves `head` and then fails, recording the largest buffer it was asked to
+    /// fill.
+    struct Promise {
+        head: Vec<u8>,
+        at: usize,
+        largest_read: usize,
+    }
+
+    impl Read for Promise {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.largest_read = self.largest_read.max(buf.len());
+            if self.at == self.head.len() {
+                return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "silent"));
+            }
+            let n = buf.len().min(self.head.len() - self.at);
+            buf[..n].copy_from_slice(&self.head[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    impl Write for Promise {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_length_prefix_is_not_allocated_before_its_bytes_arrive() {
+        let opts = ServerOptions {
+            max_frame_bytes: 64 << 20,
+            ..ServerOptions::default()
+        };
+        let processor = DistributedRPCSyncProcessor::new(Echo);
+        // A prefix at the cap and two bytes, then silence: the server never asks for (so never
+        // allocates) anything like the 64 MiB promised.
+        let mut io = Promise {
+            head: vec![0x04, 0, 0, 0, 0x80, 0x01],
+            at: 0,
+            largest_read: 0,
+        };
+        let e = serve_stream(&mut io, &processor, &opts).unwrap_err();
+        assert!(e.contains("read frame"), "{e}");
+        assert!(
+            io.largest_read < 1 << 20,
+            "asked for {} bytes",
+            io.largest_read
+        );
+        // A frame that ends early is an error naming what arrived.
+        let mut short = vec![0, 0, 0, 10, 1, 2, 3];
+        let e = serve_stream(&mut std::io::Cursor::new(&mut short), &processor, &opts).unwrap_err();
+        assert!(e.contains("after 3 of 10 bytes"), "{e}");
     }
 
     fn call_frame(args: &[u8]) -> Vec<u8> {

@@ -732,14 +732,13 @@ fn read_frames(
                 continue;
             }
         }
-        // Need more bytes: move the partial frame to the front, and make room for the rest of it
-        // (the buffer holds the larger of one chunk and one frame).
+        // Need more bytes: move the partial frame to the front, and make room for more of it.
         if conn.start > 0 {
             conn.buf.copy_within(conn.start..conn.end, 0);
             conn.end -= conn.start;
             conn.start = 0;
         }
-        let want = frame_len.map_or(READ_CHUNK, |len| (FRAME_HEADER_BYTES + len).max(READ_CHUNK));
+        let want = read_room(frame_len, conn.end);
         if conn.buf.len() < want {
             conn.buf.resize(want, 0);
         } else if conn.buf.len() > want && conn.end <= want {
@@ -759,6 +758,20 @@ fn read_frames(
             },
         }
     }
+}
+
+/// How large the receive buffer should be to read on, holding `buffered` bytes of a frame whose
+/// payload is `frame_len` bytes (`None`: the length prefix is not complete): one chunk, or room for
+/// the rest of the frame as it arrives, at most twice what is buffered. The buffer never grows to
+/// what a length prefix promises before those bytes are here: a peer sending prefixes of
+/// `storm.messaging.netty.buffer_size` on many connections costs what it sends, not what it
+/// promises.
+fn read_room(frame_len: Option<usize>, buffered: usize) -> usize {
+    frame_len.map_or(READ_CHUNK, |len| {
+        (FRAME_HEADER_BYTES + len)
+            .min(buffered.saturating_mul(2))
+            .max(READ_CHUNK)
+    })
 }
 
 /// Gives data runs to the delivery thread (counting them in its backlog), or back when its channel
@@ -826,4 +839,29 @@ fn fill_frame(buf: &mut Vec<u8>, peer: &mut Peer, shared: &Shared) -> bool {
     let sent = frame.messages() > 0;
     frame.finish(buf);
     sent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_buffer_grows_with_the_bytes_not_with_the_length_prefix() {
+        let max = 5 * 1024 * 1024;
+        // Only the prefix is here: one chunk, however much it promises.
+        assert_eq!(read_room(Some(max), FRAME_HEADER_BYTES), READ_CHUNK);
+        assert_eq!(read_room(Some(max), FRAME_HEADER_BYTES + 1), READ_CHUNK);
+        assert_eq!(read_room(None, 2), READ_CHUNK);
+        // It doubles as the frame arrives, up to the frame.
+        assert_eq!(read_room(Some(max), READ_CHUNK), 2 * READ_CHUNK);
+        assert_eq!(read_room(Some(max), 3 * READ_CHUNK), 6 * READ_CHUNK);
+        assert_eq!(read_room(Some(max), max), FRAME_HEADER_BYTES + max);
+        // A small frame: one chunk.
+        assert_eq!(read_room(Some(100), 50), READ_CHUNK);
+        // Always room for the buffered bytes and at least one more (a read into no room would
+        // look like the end of the stream).
+        for buffered in [0, 1, 4, 65_535, 65_536, 1 << 20, max] {
+            assert!(read_room(Some(max), buffered) > buffered);
+        }
+    }
 }
