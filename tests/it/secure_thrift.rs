@@ -251,7 +251,7 @@ fn storms_java_client_authenticates_with_digest_sasl() {
     });
 }
 
-fn java_classpath() -> String {
+pub(crate) fn java_classpath() -> String {
     let project = crate::support::repo().join("tests/java/storm-clients/target");
     let deps = std::fs::read_to_string(project.join("classpath.txt")).unwrap_or_else(|_| {
         panic!(
@@ -432,7 +432,7 @@ fn simple_acl_authorizer_over_sasl_lets_only_the_owner_kill() {
         conf.set(k, v);
     }
     let mut b = TopologyBuilder::new();
-    b.set_spout("spout", LedgerSpout::new(&dir.join("data"), 10, 1), 1);
+    b.set_spout("spout", LedgerSpout::new(dir.join("data"), 10, 1), 1);
     b.set_basic_bolt("split", SplitSentence, 1)
         .shuffle_grouping("spout");
     let topology = b.create_topology().unwrap();
