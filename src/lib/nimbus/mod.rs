@@ -163,7 +163,7 @@ impl NimbusDaemon {
             conf,
             crate::security::ConnectionType::Nimbus,
         )?);
-        let tls_port = conf.get_port(tls::NIMBUS_TLS_PORT)?;
+        let tls_port = tls::nimbus_tls_port(conf)?;
         let tls_only = conf
             .get(tls::NIMBUS_TLS_SERVER_ONLY)
             .and_then(|v| v.as_bool())

@@ -64,6 +64,14 @@ pub const WORKER_NIMBUS_CLIENT_USE_TLS: &str = "topology.worker.nimbus.thrift.cl
 /// A TLS alert record (fatal, unexpected_message): the answer to a client that is not speaking TLS.
 const ALERT_UNEXPECTED_MESSAGE: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x0a];
 
+/// `nimbus.thrift.tls.port`: 0 (off) or a port.
+pub fn nimbus_tls_port(conf: &Config) -> Result<u16, ConfigError> {
+    match conf.get_u64(NIMBUS_TLS_PORT)? {
+        0 => Ok(0),
+        _ => conf.get_port(NIMBUS_TLS_PORT),
+    }
+}
+
 /// The Thrift services with TLS keys, as Storm's `ThriftConnectionType.*_TLS` names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsService {
@@ -840,6 +848,9 @@ mod tests {
             .to_string();
         assert!(e.contains("PEM files only") && e.contains("JKS"), "{e}");
         let mut c = Config::defaults();
+        assert_eq!(nimbus_tls_port(&c).unwrap(), 0, "off by default");
+        c.set(NIMBUS_TLS_PORT, 70000);
+        assert!(nimbus_tls_port(&c).is_err());
         c.set(NIMBUS_TLS_PORT, 6067);
         let e = TlsServer::from_conf(&c, TlsService::Nimbus)
             .unwrap_err()

@@ -325,7 +325,7 @@ impl ClientTransport {
                 "nimbus.thrift.port",
             ));
         }
-        let port = conf.get_port(NIMBUS_TLS_PORT)?;
+        let port = super::tls::nimbus_tls_port(conf)?;
         if port == 0 {
             return Err(TransportConfigError::Tls(super::tls::TlsConfigError::Missing {
                 key: NIMBUS_TLS_PORT.to_string(),
