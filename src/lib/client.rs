@@ -1,8 +1,10 @@
 //! Clients of Storm's Thrift services: framed transport, binary protocol, as Storm's
 //! `SimpleTransportPlugin` speaks it, after the handshake of the configured transport
 //! ([`ClientTransport`]: `storm.thrift.transport`, e.g. SASL DIGEST-MD5, whose data frames are the
-//! same frames). Every connection of ours is made by [`connect_limited`], the one place that applies
-//! the transport.
+//! same frames); or, with [`ClientTransport::Tls`] (`nimbus.thrift.client.use.tls`), unframed binary
+//! Thrift in a TLS session, as Storm's `TlsTransportPlugin`. Every connection of ours is made by
+//! [`connect_limited`], the one place that applies the transport. A plain connection whose reply
+//! starts with a TLS record (a TLS port) fails with an error naming the TLS keys.
 //!
 //! [`NimbusClient::connect_leader`] does what Storm's `NimbusClient` does: ask each host of `nimbus.seeds`
 //! for the leader (`getLeader`) and connect to that one. When no seed answers, the error lists every seed
@@ -13,10 +15,10 @@ pub mod blobs;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+use std::io::{BufWriter, Read, Write};
 use thrift::protocol::TBinaryOutputProtocol;
-use thrift::transport::{
-    ReadHalf, TFramedReadTransport, TFramedWriteTransport, TIoChannel, TTcpChannel, WriteHalf,
-};
+
+use thrift::transport::{TFramedReadTransport, TFramedWriteTransport, TIoChannel, TTcpChannel};
 
 use crate::config::{Config, ConfigError};
 use crate::security::transport::TransportConfigError;
@@ -25,11 +27,11 @@ use crate::thrift::{
     BoundedBinaryInputProtocol, NimbusSummary, NimbusSyncClient, TNimbusSyncClient,
 };
 
-/// The input protocol of a framed binary Thrift connection; sizes read from the wire are bounded, so a
-/// hostile or corrupt reply is an error, never a huge allocation.
-pub type InProto = BoundedBinaryInputProtocol<TFramedReadTransport<ReadHalf<TTcpChannel>>>;
-/// The output protocol of a framed binary Thrift connection.
-pub type OutProto = TBinaryOutputProtocol<TFramedWriteTransport<WriteHalf<TTcpChannel>>>;
+/// The input protocol of a binary Thrift connection (framed, or a TLS session); sizes read from the
+/// wire are bounded, so a hostile or corrupt reply is an error, never a huge allocation.
+pub type InProto = BoundedBinaryInputProtocol<Box<dyn Read + Send>>;
+/// The output protocol of a binary Thrift connection (framed, or a TLS session).
+pub type OutProto = TBinaryOutputProtocol<Box<dyn Write + Send>>;
 
 /// How long to wait for a TCP connection to a Thrift server.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -37,20 +39,26 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, thiserror::Error)]
 pub enum NimbusClientError {
     #[error(
-        "could not find a leader nimbus from seed hosts [{}]: {}; check nimbus.seeds and nimbus.thrift.port, and that nimbus is running",
+        "could not find a leader nimbus from seed hosts [{}]: {}; check nimbus.seeds and {port_key}, and that nimbus is running",
         seeds.join(", "),
         tried.join("; ")
     )]
     LeaderNotFound {
         seeds: Vec<String>,
         tried: Vec<String>,
+        /// The port key the seeds were tried on (`nimbus.thrift.port` or `nimbus.thrift.tls.port`).
+        port_key: &'static str,
     },
     #[error("cannot connect to {addr}: {source}")]
     Connect {
         addr: String,
         source: std::io::Error,
     },
-    #[error("nimbus at {addr}: {source}{}", transport_hint(source))]
+    #[error(
+        "nimbus at {addr}: {}{}",
+        thrift_error_text(source),
+        transport_hint(source)
+    )]
     Thrift { addr: String, source: thrift::Error },
     #[error(transparent)]
     Transport(#[from] TransportConfigError),
@@ -72,10 +80,20 @@ pub const MAX_REPLY_BYTES: usize = 1_048_576;
 /// or answers bytes that are no Thrift reply.
 pub fn transport_hint(e: &thrift::Error) -> &'static str {
     match e {
+        // Our own TLS diagnoses already name the keys.
+        thrift::Error::Transport(t) if t.message.contains("TLS") => "",
         thrift::Error::Transport(_) | thrift::Error::Protocol(_) => {
-            "; if the server uses another transport, set storm.thrift.transport (and java.security.auth.login.config) to match it"
+            "; if the server uses another transport, set storm.thrift.transport (and java.security.auth.login.config) to match it, or for nimbus's TLS port (nimbus.thrift.tls.port) nimbus.thrift.client.use.tls and the nimbus.thrift.tls.client.* keys"
         }
         _ => "",
+    }
+}
+
+/// `e` with the message of a transport error (thrift's `Display` shows only its kind).
+pub fn thrift_error_text(e: &thrift::Error) -> String {
+    match e {
+        thrift::Error::Transport(t) if !t.message.is_empty() => format!("{t}: {}", t.message),
+        other => other.to_string(),
     }
 }
 
@@ -106,22 +124,72 @@ pub fn connect_limited(
                 stream.set_read_timeout(Some(read_timeout))?;
                 stream.set_write_timeout(Some(read_timeout))?;
                 stream.set_nodelay(true)?;
+                if let ClientTransport::Tls(tls) = transport {
+                    let session = tls.handshake(stream, host, addr)?;
+                    let (r, w) = crate::security::tls::SharedTls::split(session, tls.clone(), addr);
+                    let r: Box<dyn Read + Send> = Box::new(r);
+                    let w: Box<dyn Write + Send> = Box::new(BufWriter::new(w));
+                    return Ok((
+                        BoundedBinaryInputProtocol::for_messages(r, false, max_reply_bytes),
+                        TBinaryOutputProtocol::new(w, true),
+                    ));
+                }
                 transport.handshake(&stream, host)?;
                 let channel = TTcpChannel::with_stream(stream);
                 let (r, w) = channel.split().map_err(std::io::Error::other)?;
+                let r: Box<dyn Read + Send> = Box::new(TFramedReadTransport::new(SniffTls {
+                    inner: r,
+                    first: None,
+                    addr: addr.to_string(),
+                }));
+                let w: Box<dyn Write + Send> = Box::new(TFramedWriteTransport::new(w));
                 return Ok((
-                    BoundedBinaryInputProtocol::for_messages(
-                        TFramedReadTransport::new(r),
-                        false,
-                        max_reply_bytes,
-                    ),
-                    TBinaryOutputProtocol::new(TFramedWriteTransport::new(w), true),
+                    BoundedBinaryInputProtocol::for_messages(r, false, max_reply_bytes),
+                    TBinaryOutputProtocol::new(w, true),
                 ));
             }
             Err(e) => last = e,
         }
     }
     Err(last)
+}
+
+/// The read half of a plain connection, checking the first two bytes of the first reply: a TLS
+/// record there means the port is a TLS port, which is reported with the keys to fix instead of
+/// being read as a huge frame length.
+struct SniffTls<R> {
+    inner: R,
+    /// The first bytes, once read, and how many of them were handed out.
+    first: Option<([u8; 2], usize)>,
+    addr: String,
+}
+
+impl<R: Read> Read for SniffTls<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.first.is_none() {
+            let mut head = [0u8; 2];
+            self.inner.read_exact(&mut head)?;
+            if crate::security::tls::looks_like_tls(&head) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "{} answered with TLS: it is a TLS port (nimbus.thrift.tls.port); set nimbus.thrift.client.use.tls: true and the nimbus.thrift.tls.client.* keys to use it, or connect to the plain nimbus.thrift.port",
+                        self.addr
+                    ),
+                ));
+            }
+            self.first = Some((head, 0));
+        }
+        if let Some((head, used)) = &mut self.first {
+            if *used < head.len() && !buf.is_empty() {
+                let n = (head.len() - *used).min(buf.len());
+                buf[..n].copy_from_slice(&head[*used..*used + n]);
+                *used += n;
+                return Ok(n);
+            }
+        }
+        self.inner.read(buf)
+    }
 }
 
 /// A connection to the leader nimbus.
@@ -171,9 +239,14 @@ impl NimbusClient {
         max_reply_bytes: usize,
     ) -> Result<NimbusClient, NimbusClientError> {
         let seeds = conf.get_string_list("nimbus.seeds")?;
-        let port = conf.get_port("nimbus.thrift.port")?;
-        let timeout = Duration::from_millis(conf.get_u64("storm.thrift.socket.timeout.ms")?);
-        let transport = ClientTransport::from_conf(conf, ConnectionType::Nimbus)?;
+        let (transport, port, port_key) = ClientTransport::nimbus(conf)?;
+        let use_tls = matches!(transport, ClientTransport::Tls(_));
+        let timeout_key = if use_tls && conf.contains(crate::security::tls::TLS_SOCKET_TIMEOUT) {
+            crate::security::tls::TLS_SOCKET_TIMEOUT
+        } else {
+            "storm.thrift.socket.timeout.ms"
+        };
+        let timeout = Duration::from_millis(conf.get_u64(timeout_key)?);
         let mut tried = Vec::new();
         for seed in &seeds {
             let addr = if seed.contains(':') {
@@ -188,9 +261,23 @@ impl NimbusClient {
                 });
             match leader {
                 Ok((c, leader)) => {
-                    let leader_addr = format!("{}:{}", leader.host, leader.port);
+                    let leader_port = if use_tls {
+                        match leader.tls_port.filter(|p| *p > 0) {
+                            Some(p) => p,
+                            None => {
+                                tried.push(format!(
+                                    "{addr} named leader {}:{}, which serves no TLS port ({port_key} = 0 there)",
+                                    leader.host, leader.port
+                                ));
+                                continue;
+                            }
+                        }
+                    } else {
+                        leader.port
+                    };
+                    let leader_addr = format!("{}:{}", leader.host, leader_port);
                     if leader_addr == addr
-                        || (leader.port == i32::from(port) && is_same_host(&leader.host, seed))
+                        || (leader_port == i32::from(port) && is_same_host(&leader.host, seed))
                     {
                         return Ok(c);
                     }
@@ -209,7 +296,11 @@ impl NimbusClient {
                 Err(e) => tried.push(format!("{addr}: {}", short_reason(&e))),
             }
         }
-        Err(NimbusClientError::LeaderNotFound { seeds, tried })
+        Err(NimbusClientError::LeaderNotFound {
+            seeds,
+            tried,
+            port_key,
+        })
     }
 
     pub fn addr(&self) -> &str {
@@ -256,7 +347,9 @@ fn is_same_host(a: &str, b: &str) -> bool {
 fn short_reason(e: &NimbusClientError) -> String {
     match e {
         NimbusClientError::Connect { source, .. } => source.to_string(),
-        NimbusClientError::Thrift { source, .. } => format!("{source}{}", transport_hint(source)),
+        NimbusClientError::Thrift { source, .. } => {
+            format!("{}{}", thrift_error_text(source), transport_hint(source))
+        }
         other => other.to_string(),
     }
 }

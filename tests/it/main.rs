@@ -26,6 +26,7 @@ mod nimbus_ha;
 mod redis_support;
 mod rpc_heartbeats;
 mod secure_thrift;
+mod secure_tls;
 mod secure_zk;
 mod stateful;
 mod stats_windows;

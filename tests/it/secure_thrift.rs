@@ -251,7 +251,7 @@ fn storms_java_client_authenticates_with_digest_sasl() {
     });
 }
 
-fn java_classpath() -> String {
+pub(crate) fn java_classpath() -> String {
     let project = crate::support::repo().join("tests/java/storm-clients/target");
     let deps = std::fs::read_to_string(project.join("classpath.txt")).unwrap_or_else(|_| {
         panic!(

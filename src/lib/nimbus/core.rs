@@ -319,6 +319,22 @@ pub fn normalize_conf(
             ret.insert("topology.worker.timeout.secs".into(), Value::from(max));
         }
     }
+    // Storm: workers use TLS to nimbus when the daemon or the topology asks for it, through the
+    // client key the worker's nimbus client reads.
+    let worker_tls = |m: &Map<String, Value>| {
+        m.get(crate::security::tls::WORKER_NIMBUS_CLIENT_USE_TLS)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    let use_tls = worker_tls(cluster) || worker_tls(topo);
+    ret.insert(
+        crate::security::tls::WORKER_NIMBUS_CLIENT_USE_TLS.into(),
+        Value::from(use_tls),
+    );
+    ret.insert(
+        crate::security::tls::NIMBUS_CLIENT_USE_TLS.into(),
+        Value::from(use_tls),
+    );
     ret.insert("topology.submitter.principal".into(), Value::from(""));
     ret.insert("topology.submitter.user".into(), Value::from(owner));
     ret.remove("storm.local.hostname");
@@ -530,6 +546,10 @@ impl Nimbus {
         let cluster = ClusterState::new(storage.clone())?;
         let launch_secs = now_secs();
         let id = format!("{host}:{port}");
+        let tls_port = conf
+            .get_opt_i64(crate::security::tls::NIMBUS_TLS_PORT)?
+            .filter(|p| *p > 0)
+            .and_then(|p| i32::try_from(p).ok());
         cluster.add_nimbus_host(
             &id,
             &NimbusSummary::new(
@@ -538,7 +558,7 @@ impl Nimbus {
                 to_i32(launch_secs),
                 false,
                 crate::STORM_VERSION.to_string(),
-                None,
+                tls_port,
             ),
         )?;
         let elector = LeaderElector::new(storage, id)?;

@@ -1,6 +1,7 @@
 //! The `nimbus` daemon: Storm's master (`Nimbus.java`), serving the Thrift `Nimbus` service on
 //! `nimbus.thrift.port` (framed binary, frames ≤ `nimbus.thrift.max_buffer_size`, at most
-//! `nimbus.thrift.threads` connections).
+//! `nimbus.thrift.threads` connections) and, when `nimbus.thrift.tls.port` is set, TLS there
+//! (unframed binary in TLS sessions, Storm's `TlsTransportPlugin`: see [`crate::security::tls`]).
 //!
 //! What it does (reference §3.2, §3.3, §3.6, §3.7, §3.8):
 //! * code upload: `beginFileUpload` (→ `<storm.local.dir>/nimbus/inbox/stormjar-<uuid>.jar`),
@@ -107,15 +108,50 @@ pub const NULLABLE_STRING_ARGS: &[(&str, &[i16])] = &[
 
 use crate::config::local_hostname;
 
-/// A running nimbus: the core and its Thrift endpoint.
+/// A running nimbus: the core and its Thrift endpoints.
 pub struct NimbusDaemon {
     nimbus: Arc<Nimbus>,
-    server: ThriftServer,
+    /// `nimbus.thrift.port` (absent with `nimbus.thrift.tls.server.only`).
+    server: Option<ThriftServer>,
+    /// `nimbus.thrift.tls.port` (absent when it is 0).
+    tls_server: Option<ThriftServer>,
+}
+
+/// Binds one of nimbus's Thrift endpoints; the error names the port key.
+fn listen(
+    nimbus: &Arc<Nimbus>,
+    port_key: &str,
+    port: u16,
+    opts: ServerOptions,
+) -> anyhow::Result<ThriftServer> {
+    let name = if opts.tls.is_some() {
+        "nimbus-tls"
+    } else {
+        "nimbus"
+    };
+    ThriftServer::start(
+        name,
+        &format!("0.0.0.0:{port}"),
+        NimbusSyncProcessor::new(NimbusHandler(nimbus.clone())),
+        opts,
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on {port_key} = {port} (0.0.0.0:{port}): {e}{}",
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                format!("; is another nimbus (or another program) using this port? Set a free port with -c {port_key}=PORT")
+            } else {
+                String::new()
+            }
+        )
+    })
 }
 
 impl NimbusDaemon {
-    /// Connects to ZooKeeper, registers, joins the election and serves on `nimbus.thrift.port`.
+    /// Connects to ZooKeeper, registers, joins the election and serves on `nimbus.thrift.port`
+    /// and, when set, TLS on `nimbus.thrift.tls.port`.
     pub fn start(conf: &Config) -> anyhow::Result<NimbusDaemon> {
+        use crate::security::tls::{self, TlsServer, TlsService};
         let port = conf.get_port("nimbus.thrift.port")?;
         let max_frame = usize::try_from(conf.get_u64("nimbus.thrift.max_buffer_size")?)
             .unwrap_or(usize::MAX)
@@ -127,50 +163,115 @@ impl NimbusDaemon {
             conf,
             crate::security::ConnectionType::Nimbus,
         )?);
+        let tls_port = tls::nimbus_tls_port(conf)?;
+        let tls_only = conf
+            .get(tls::NIMBUS_TLS_SERVER_ONLY)
+            .and_then(|v| v.as_bool())
+            == Some(true);
+        if tls_only && tls_port == 0 {
+            anyhow::bail!(
+                "{} is true but {} is 0: nimbus would serve nothing",
+                tls::NIMBUS_TLS_SERVER_ONLY,
+                tls::NIMBUS_TLS_PORT
+            );
+        }
+        // Certificates are read before anything starts: a bad file stops nimbus at once.
+        let tls_opts = if tls_port > 0 {
+            let server = TlsServer::from_conf(conf, TlsService::Nimbus)?;
+            let num = |key: &str, default: usize| -> anyhow::Result<usize> {
+                Ok(match conf.get(key) {
+                    None | Some(serde_json::Value::Null) => default,
+                    Some(_) => usize::try_from(conf.get_u64(key)?)
+                        .unwrap_or(usize::MAX)
+                        .max(1),
+                })
+            };
+            let idle = match conf.get(tls::TLS_SOCKET_TIMEOUT) {
+                None | Some(serde_json::Value::Null) => None,
+                Some(_) => Some(std::time::Duration::from_millis(
+                    conf.get_u64(tls::TLS_SOCKET_TIMEOUT)?.max(1),
+                )),
+            };
+            let mut o = ServerOptions {
+                max_frame_bytes: num(tls::NIMBUS_TLS_MAX_BUFFER, max_frame)?,
+                max_connections: num(tls::NIMBUS_TLS_THREADS, max_connections)?,
+                nullable_string_args: NULLABLE_STRING_ARGS,
+                tls: Some(std::sync::Arc::new(server)),
+                ..ServerOptions::default()
+            };
+            if let Some(idle) = idle {
+                o.idle_timeout = idle;
+            }
+            Some(o)
+        } else {
+            None
+        };
         let storage = crate::daemon::connect_zookeeper(conf)?;
         let host = local_hostname(conf);
         let nimbus = Nimbus::start(conf.clone(), storage, &host, port)?;
-        let server = ThriftServer::start(
-            "nimbus",
-            &format!("0.0.0.0:{port}"),
-            NimbusSyncProcessor::new(NimbusHandler(nimbus.clone())),
-            ServerOptions {
+        let server = if tls_only {
+            None
+        } else {
+            let opts = ServerOptions {
                 max_frame_bytes: max_frame,
                 max_connections,
                 nullable_string_args: NULLABLE_STRING_ARGS,
                 transport,
                 ..ServerOptions::default()
-            },
-        );
-        let server = match server {
-            Ok(s) => s,
-            Err(e) => {
-                nimbus.shutdown();
-                return Err(anyhow::anyhow!(
-                    "cannot listen on nimbus.thrift.port = {port} (0.0.0.0:{port}): {e}{}",
-                    if e.kind() == std::io::ErrorKind::AddrInUse {
-                        "; is another nimbus (or another program) using this port? Set a free port with -c nimbus.thrift.port=PORT"
-                    } else {
-                        ""
-                    }
-                ));
+            };
+            match listen(&nimbus, "nimbus.thrift.port", port, opts) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    nimbus.shutdown();
+                    return Err(e);
+                }
             }
         };
-        Ok(NimbusDaemon { nimbus, server })
+        let tls_server = match tls_opts {
+            None => None,
+            Some(opts) => match listen(&nimbus, tls::NIMBUS_TLS_PORT, tls_port, opts) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    if let Some(mut s) = server {
+                        s.shutdown();
+                    }
+                    nimbus.shutdown();
+                    return Err(e);
+                }
+            },
+        };
+        Ok(NimbusDaemon {
+            nimbus,
+            server,
+            tls_server,
+        })
     }
 
     pub fn nimbus(&self) -> &Arc<Nimbus> {
         &self.nimbus
     }
 
-    /// The bound Thrift address.
+    /// The bound Thrift address (the TLS one when nimbus serves TLS only).
     pub fn addr(&self) -> std::net::SocketAddr {
-        self.server.local_addr()
+        match (&self.server, &self.tls_server) {
+            (Some(s), _) | (None, Some(s)) => s.local_addr(),
+            (None, None) => std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+        }
+    }
+
+    /// The bound TLS address, when nimbus serves TLS.
+    pub fn tls_addr(&self) -> Option<std::net::SocketAddr> {
+        self.tls_server.as_ref().map(ThriftServer::local_addr)
     }
 
     /// Stops serving, then stops timers, leaves the election and closes the ZooKeeper session.
     pub fn shutdown(mut self) {
-        self.server.shutdown();
+        if let Some(s) = &mut self.server {
+            s.shutdown();
+        }
+        if let Some(s) = &mut self.tls_server {
+            s.shutdown();
+        }
         self.nimbus.shutdown();
     }
 }
@@ -185,6 +286,7 @@ pub fn main(args: &DaemonArgs) -> anyhow::Result<()> {
             let daemon = NimbusDaemon::start(conf)?;
             tracing::info!(
                 addr = %daemon.addr(),
+                tls_addr = ?daemon.tls_addr(),
                 id = %daemon.nimbus().id(),
                 leader = daemon.nimbus().is_leader(),
                 version = crate::STORM_VERSION,

@@ -6,7 +6,7 @@
 //! `authorizer` (`nimbus.authorizer`), `drpc_acl` (`drpc.authorizer`), `http_auth` (the HTTP
 //! filters `ui.filter`, `logviewer.filter`, `drpc.http.filter`), `secrets` (what is never shown or
 //! logged), `jaas`/`sasl`/`digest_md5`/`transport` (`storm.thrift.transport`: Storm's JAAS file and
-//! SASL DIGEST-MD5). ZooKeeper ACLs live in `cluster::acl`, worker-link authentication in `transport`.
+//! SASL DIGEST-MD5), `tls` (`nimbus.thrift.tls.*`: Storm's TlsTransportPlugin). ZooKeeper ACLs live in `cluster::acl`, worker-link authentication in `transport`.
 
 pub mod authorizer;
 pub mod context;
@@ -22,6 +22,7 @@ pub use context::ReqContext;
 pub mod digest_md5;
 pub mod jaas;
 pub mod sasl;
+pub mod tls;
 pub mod transport;
 
 pub use transport::{ClientTransport, ConnectionType, ServerTransport};

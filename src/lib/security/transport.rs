@@ -57,6 +57,8 @@ pub enum TransportConfigError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Jaas(#[from] JaasError),
+    #[error(transparent)]
+    Tls(#[from] super::tls::TlsConfigError),
     #[error("config key \"{key}\" must be a string, but it is {found}")]
     WrongType { key: String, found: String },
     #[error(
@@ -221,19 +223,20 @@ impl std::fmt::Debug for ClientTransport {
                 .field("username", username)
                 .field("jaas", jaas)
                 .finish(),
+            ClientTransport::Tls(t) => t.fmt(f),
         }
     }
 }
 
 /// A socket whose reads and writes must all finish before one deadline (a slow or silent peer
 /// cannot stretch a handshake by trickling bytes).
-struct DeadlineIo<'a> {
+pub(crate) struct DeadlineIo<'a> {
     stream: &'a TcpStream,
     until: Instant,
 }
 
 impl<'a> DeadlineIo<'a> {
-    fn new(stream: &'a TcpStream, within: Duration) -> Self {
+    pub(crate) fn new(stream: &'a TcpStream, within: Duration) -> Self {
         DeadlineIo {
             stream,
             until: Instant::now() + within,
@@ -253,6 +256,14 @@ impl<'a> DeadlineIo<'a> {
         } else {
             self.stream.set_read_timeout(Some(left))
         }
+    }
+}
+
+impl DeadlineIo<'_> {
+    /// Looks at the next bytes without consuming them (waiting at most until the deadline).
+    pub(crate) fn peek(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.arm(false)?;
+        self.stream.peek(buf)
     }
 }
 
@@ -289,9 +300,42 @@ pub enum ClientTransport {
         /// The key that selected the plugin (named in errors).
         key: &'static str,
     },
+    /// TLS (`nimbus.thrift.client.use.tls`): unframed binary Thrift in a TLS session, made by
+    /// `client::connect`.
+    Tls(super::tls::TlsClient),
 }
 
 impl ClientTransport {
+    /// What Storm's `NimbusClient` speaks: TLS to `nimbus.thrift.tls.port` when
+    /// `nimbus.thrift.client.use.tls` is true, else [`ClientTransport::from_conf`] to
+    /// `nimbus.thrift.port`. Returns the transport, the port and the key that named it.
+    pub fn nimbus(
+        conf: &Config,
+    ) -> Result<(ClientTransport, u16, &'static str), TransportConfigError> {
+        use super::tls::{TlsClient, TlsService, NIMBUS_CLIENT_USE_TLS, NIMBUS_TLS_PORT};
+        let use_tls = match conf.get(NIMBUS_CLIENT_USE_TLS) {
+            None | Some(serde_json::Value::Null) => false,
+            Some(_) => conf.get_bool(NIMBUS_CLIENT_USE_TLS)?,
+        };
+        if !use_tls {
+            let port = conf.get_port("nimbus.thrift.port")?;
+            return Ok((
+                ClientTransport::from_conf(conf, ConnectionType::Nimbus)?,
+                port,
+                "nimbus.thrift.port",
+            ));
+        }
+        let port = super::tls::nimbus_tls_port(conf)?;
+        if port == 0 {
+            return Err(TransportConfigError::Tls(super::tls::TlsConfigError::Missing {
+                key: NIMBUS_TLS_PORT.to_string(),
+                why: format!("{NIMBUS_CLIENT_USE_TLS} is true, so clients need nimbus's TLS port (it is 0)"),
+            }));
+        }
+        let tls = TlsClient::from_conf(conf, TlsService::Nimbus)?;
+        Ok((ClientTransport::Tls(tls), port, NIMBUS_TLS_PORT))
+    }
+
     /// The transport `conf` selects for talking to `ty`; the JAAS file's `StormClient` section is
     /// read now.
     pub fn from_conf<C: ConfLookup + ?Sized>(
@@ -317,6 +361,9 @@ impl ClientTransport {
     pub fn handshake(&self, stream: &TcpStream, host: &str) -> std::io::Result<()> {
         match self {
             ClientTransport::Simple => Ok(()),
+            ClientTransport::Tls(_) => Err(std::io::Error::other(
+                "a TLS connection is made by client::connect, not on a plain socket",
+            )),
             ClientTransport::DigestSasl {
                 username,
                 password,

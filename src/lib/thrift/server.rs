@@ -9,6 +9,12 @@
 //! or a handler that panics closes that one connection (logged); the server and other clients carry
 //! on.
 //!
+//! With [`ServerOptions::tls`] (Storm's `TlsTransportPlugin`, `nimbus.thrift.tls.port`) every
+//! connection is a TLS session (handshake under the same deadline as SASL's) carrying **unframed**
+//! binary Thrift, as Storm's TLS server speaks it; messages are cut out of the stream by walking
+//! their structure ([`read_unframed_message`]), capped at `max_frame_bytes`, and then answered like
+//! frames. The client certificate's subject becomes the principal.
+//!
 //! Java clients send a `null` string argument by leaving the field out, which the generated Rust
 //! processors refuse. [`ServerOptions::nullable_string_args`] lists the (method, field id) pairs where
 //! Storm's own clients do that (the UI's `getSupervisorPageInfo(id, null, …)`); a missing one is
@@ -38,8 +44,11 @@ pub struct ServerOptions {
     pub idle_timeout: Duration,
     /// String arguments a client may leave out (Java's `null`), per method: they arrive as `""`.
     pub nullable_string_args: &'static [(&'static str, &'static [i16])],
-    /// How each connection authenticates before it is served (`storm.thrift.transport`).
+    /// How each connection authenticates before it is served (`storm.thrift.transport`); unused
+    /// when `tls` is set.
     pub transport: Arc<crate::security::ServerTransport>,
+    /// Serve TLS sessions with unframed Thrift instead (`nimbus.thrift.tls.port`).
+    pub tls: Option<Arc<crate::security::tls::TlsServer>>,
 }
 
 impl Default for ServerOptions {
@@ -50,6 +59,7 @@ impl Default for ServerOptions {
             idle_timeout: Duration::from_secs(600),
             nullable_string_args: &[],
             transport: Arc::default(),
+            tls: None,
         }
     }
 }
@@ -74,7 +84,11 @@ impl ThriftServer {
     where
         P: TProcessor + Send + Sync + 'static,
     {
-        let transport_name = opts.transport.name();
+        let transport_name = if opts.tls.is_some() {
+            "TlsTransportPlugin"
+        } else {
+            opts.transport.name()
+        };
         let listener = TcpListener::bind(addr)?;
         let local = listener.local_addr()?;
         let processor = Arc::new(processor);
@@ -111,7 +125,9 @@ impl ThriftServer {
                     // The handshake runs on this connection's thread, under a deadline, and counts
                     // against the connection cap: a silent client holds one slot for a bounded time.
                     let deadline = crate::security::transport::HANDSHAKE_TIMEOUT.min(opts.idle_timeout);
-                    let result = match opts.transport.accept(&stream, deadline) {
+                    let result = if let Some(tls) = &opts.tls {
+                        serve_tls(tls, &stream, processor.as_ref(), &opts, deadline, &name, &peer)
+                    } else { match opts.transport.accept(&stream, deadline) {
                         Ok(principal) => {
                             if let Some(p) = &principal {
                                 tracing::debug!(server = %name, %peer, principal = %p, "authenticated");
@@ -125,7 +141,7 @@ impl ThriftServer {
                             tracing::warn!(server = %name, %peer, transport = opts.transport.name(), error = %e, "authentication failed; connection refused");
                             Ok(())
                         }
-                    };
+                    } };
                     // The slot is free before the client sees the close, so it may reconnect at once.
                     active.fetch_sub(1, Ordering::SeqCst);
                     // The registry holds a clone of this socket: shut it down so the client sees the close.
@@ -195,6 +211,194 @@ fn serve_connection(
     serve_stream(&mut stream, processor, opts)
 }
 
+/// Serves one TLS connection: the handshake within `deadline`, then unframed messages until the
+/// client closes the session or misbehaves.
+fn serve_tls(
+    tls: &crate::security::tls::TlsServer,
+    stream: &TcpStream,
+    processor: &dyn TProcessor,
+    opts: &ServerOptions,
+    deadline: Duration,
+    name: &str,
+    peer: &str,
+) -> Result<(), String> {
+    let (mut session, principal) = match tls.accept(stream, deadline) {
+        Ok(s) => s,
+        // A connection closed before its first byte is a port probe, not worth a warning.
+        Err(e @ crate::security::tls::TlsAcceptError::Closed) => {
+            tracing::debug!(server = %name, %peer, error = %e, "TLS connection closed");
+            return Ok(());
+        }
+        Err(e) => {
+            tracing::warn!(server = %name, %peer, error = %e, "TLS connection refused");
+            return Ok(());
+        }
+    };
+    tracing::debug!(server = %name, %peer, %principal, "TLS session established");
+    stream
+        .set_read_timeout(Some(opts.idle_timeout))
+        .map_err(|e| e.to_string())?;
+    stream
+        .set_write_timeout(Some(opts.idle_timeout))
+        .map_err(|e| e.to_string())?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    crate::security::ReqContext {
+        principal: Some(principal),
+        remote: stream.peer_addr().ok(),
+    }
+    .install();
+    let result = serve_unframed(&mut session, processor, opts);
+    crate::security::ReqContext::clear();
+    session.conn.send_close_notify();
+    let _ = session.conn.complete_io(&mut session.sock);
+    result
+}
+
+/// Reads unframed messages from `stream` and answers each (the TLS half of [`ThriftServer`]).
+pub fn serve_unframed(
+    stream: &mut (impl Read + Write),
+    processor: &dyn TProcessor,
+    opts: &ServerOptions,
+) -> Result<(), String> {
+    let mut reply = Vec::new();
+    loop {
+        let mut message = match read_unframed_message(stream, opts.max_frame_bytes) {
+            Ok(Some(m)) => m,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        process_frame(&mut message, processor, opts, &mut reply)?;
+        if reply.is_empty() {
+            continue; // oneway call
+        }
+        stream
+            .write_all(&reply)
+            .and_then(|()| stream.flush())
+            .map_err(|e| format!("write: {e}"))?;
+    }
+}
+
+/// Copies bytes of one message from a stream, refusing more than `max` in all.
+struct MessageCopier<'a, R> {
+    r: &'a mut R,
+    buf: Vec<u8>,
+    max: usize,
+}
+
+impl<R: Read> MessageCopier<'_, R> {
+    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+        if self.buf.len().saturating_add(n) > self.max {
+            return Err(format!(
+                "message over {} bytes refused (nimbus.thrift.tls.max_buffer_size)",
+                self.max
+            ));
+        }
+        let at = self.buf.len();
+        self.buf.resize(at + n, 0);
+        self.r
+            .read_exact(&mut self.buf[at..])
+            .map_err(|e| format!("read: {e}"))?;
+        Ok(&self.buf[at..])
+    }
+
+    fn int(&mut self) -> Result<i32, String> {
+        let b = self.take(4)?;
+        Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn len(&mut self) -> Result<usize, String> {
+        let n = self.int()?;
+        usize::try_from(n).map_err(|_| format!("negative length {n}"))
+    }
+
+    fn value(&mut self, ty: u8, depth: u32) -> Result<(), String> {
+        if depth > 64 {
+            return Err("message nested too deeply".into());
+        }
+        match ty {
+            2 | 3 => self.take(1).map(drop),
+            6 => self.take(2).map(drop),
+            8 => self.take(4).map(drop),
+            4 | 10 => self.take(8).map(drop),
+            11 => {
+                let n = self.len()?;
+                self.take(n).map(drop)
+            }
+            12 => self.fields(depth + 1),
+            13 => {
+                let kv = self.take(2)?;
+                let (k, v) = (kv[0], kv[1]);
+                let n = self.len()?;
+                for _ in 0..n {
+                    self.value(k, depth + 1)?;
+                    self.value(v, depth + 1)?;
+                }
+                Ok(())
+            }
+            14 | 15 => {
+                let e = self.take(1)?[0];
+                let n = self.len()?;
+                for _ in 0..n {
+                    self.value(e, depth + 1)?;
+                }
+                Ok(())
+            }
+            other => Err(format!("unknown field type {other}")),
+        }
+    }
+
+    fn fields(&mut self, depth: u32) -> Result<(), String> {
+        loop {
+            let ty = self.take(1)?[0];
+            if ty == 0 {
+                return Ok(());
+            }
+            self.take(2)?;
+            self.value(ty, depth)?;
+        }
+    }
+}
+
+/// Reads one binary-protocol message (header and arguments struct, strict or old-style header) from
+/// an unframed stream: its bytes, `None` at a clean end of input before a message, `Err` for bad or
+/// oversized input (every element costs at least one byte, so `max` bounds the work too).
+pub fn read_unframed_message(r: &mut impl Read, max: usize) -> Result<Option<Vec<u8>>, String> {
+    let mut first = [0u8; 1];
+    loop {
+        match r.read(&mut first) {
+            Ok(0) => return Ok(None),
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(format!("read: {e}")),
+        }
+    }
+    let mut c = MessageCopier {
+        r,
+        buf: Vec::with_capacity(256),
+        max: max.max(1),
+    };
+    c.buf.push(first[0]);
+    let rest = c.take(3)?;
+    let word = i32::from_be_bytes([first[0], rest[0], rest[1], rest[2]]);
+    if word < 0 {
+        // Strict: version | type, name, sequence id.
+        if (word as u32) & 0xffff_0000 != 0x8001_0000 {
+            return Err(format!("bad protocol version {:#x}", word as u32));
+        }
+        let n = c.len()?;
+        c.take(n)?;
+        c.take(4)?;
+    } else {
+        // Old style: name (the word was its length), type byte, sequence id.
+        let n = usize::try_from(word).unwrap_or(usize::MAX);
+        c.take(n)?;
+        c.take(5)?;
+    }
+    c.fields(0)?;
+    Ok(Some(c.buf))
+}
+
 /// Reads frames from `stream` and answers each until end of input or an error (which ends the
 /// connection): the framing half of [`ThriftServer`], over any byte stream (the fuzz targets feed it
 /// bytes from memory).
@@ -211,6 +415,10 @@ pub fn serve_stream(
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
             Err(e) => return Err(format!("read: {e}")),
+        }
+        if crate::security::tls::looks_like_tls(&len) {
+            tracing::warn!("a TLS client on a plain Thrift port; TLS clients (nimbus.thrift.client.use.tls) must use nimbus.thrift.tls.port");
+            return Err("a TLS ClientHello on a plain Thrift port".into());
         }
         let len = i32::from_be_bytes(len);
         if len < 0 || len as usize > opts.max_frame_bytes {
@@ -674,5 +882,32 @@ mod tests {
             "authenticated!"
         );
         server.shutdown();
+    }
+
+    #[test]
+    fn unframed_messages_are_cut_out_of_a_stream_and_capped() {
+        let framed = call_frame(&[11, 0, 1, 0, 0, 0, 2, b'h', b'i', 0]);
+        let message = framed[4..].to_vec();
+        // Two messages back to back, then a clean end.
+        let mut input = message.clone();
+        input.extend_from_slice(&message);
+        let mut r = &input[..];
+        assert_eq!(
+            read_unframed_message(&mut r, 1024).unwrap(),
+            Some(message.clone())
+        );
+        assert_eq!(
+            read_unframed_message(&mut r, 1024).unwrap(),
+            Some(message.clone())
+        );
+        assert_eq!(read_unframed_message(&mut r, 1024).unwrap(), None);
+        // Over the cap, truncated, or a bad version: errors, never a hang or a panic.
+        assert!(read_unframed_message(&mut &message[..], 10).is_err());
+        assert!(read_unframed_message(&mut &message[..message.len() - 1], 1024).is_err());
+        assert!(read_unframed_message(&mut &[0x80u8, 0x02, 0, 1, 0, 0, 0, 0][..], 1024).is_err());
+        // A huge declared list costs only the bytes that are really there.
+        let mut list = vec![0x80u8, 0x01, 0x00, 0x01, 0, 0, 0, 1, b'x', 0, 0, 0, 1];
+        list.extend_from_slice(&[15, 0, 1, 8, 0x7f, 0xff, 0xff, 0xff]);
+        assert!(read_unframed_message(&mut &list[..], 1 << 20).is_err());
     }
 }

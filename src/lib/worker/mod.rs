@@ -347,6 +347,12 @@ impl RunningWorker {
         let (topology, topo_conf) = read_topology(&paths, &args.topology_id, max_bytes)?;
         let mut merged = conf.to_json();
         merged.extend(topo_conf);
+        // The heartbeat's nimbus fallback uses TLS when nimbus set `nimbus.thrift.client.use.tls` in
+        // the topology's conf (from `topology.worker.nimbus.thrift.client.use.tls`), as Storm's workers.
+        let mut beat_conf = conf.clone();
+        if let Some(v) = merged.get(crate::security::tls::NIMBUS_CLIENT_USE_TLS) {
+            beat_conf.set(crate::security::tls::NIMBUS_CLIENT_USE_TLS, v.clone());
+        }
 
         let cluster = Arc::new(ClusterState::new(storage)?);
         let (events_tx, events) = crossbeam_channel::bounded::<Event>(64);
@@ -471,7 +477,7 @@ impl RunningWorker {
             // Storm 2: executor stats go to ZooKeeper every `executor.metrics.frequency.secs`;
             // liveness travels by RPC (`rpc_beat`).
             zk_beat_every: secs("executor.metrics.frequency.secs")?,
-            rpc_beat: rpc_beat::RpcBeat::start(conf).ok(),
+            rpc_beat: rpc_beat::RpcBeat::start(&beat_conf).ok(),
             refresh_every: secs("task.refresh.poll.secs")?,
             stats_rate: conf.get_f64("topology.stats.sample.rate").unwrap_or(0.05),
             args,
