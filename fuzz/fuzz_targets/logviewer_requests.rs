@@ -33,6 +33,7 @@ fn ctx() -> &'static Context {
                 port: 8000,
             },
             slots: vec![6700, 6701],
+            auth: None,
         };
         (dir, ctx)
     })
