@@ -436,10 +436,7 @@ fn simple_acl_authorizer_over_sasl_lets_only_the_owner_kill() {
     b.set_basic_bolt("split", SplitSentence, 1)
         .shuffle_grouping("spout");
     let topology = b.create_topology().unwrap();
-    let jar = dir.join("topology.jar");
-    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
-    eocd.extend([0u8; 18]);
-    std::fs::write(&jar, eocd).unwrap();
+    let jar = crate::secure_zk::empty_jar(&dir);
     let mut topo_conf = TopologyConf::new();
     topo_conf.set("topology.sink.password", "hunter2");
     storm::submitter::submit_to_cluster(&conf, "alices", &topo_conf, &topology, &jar)
@@ -537,23 +534,6 @@ fn simple_acl_authorizer_over_sasl_lets_only_the_owner_kill() {
     });
 }
 
-/// Every worker.log under `dir`, concatenated.
-fn worker_logs(dir: &Path) -> String {
-    let mut out = String::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.file_name().is_some_and(|n| n == "worker.log") {
-                out.push_str(&std::fs::read_to_string(&p).unwrap_or_default());
-            }
-        }
-    }
-    out
-}
-
 /// Everything on at once, as `scripts/cluster.sh up N --secure` runs it: SASL on every Thrift service
 /// (nimbus, and the supervisors' heartbeat service), `SimpleACLAuthorizer` with the daemons as
 /// `storm` (admin and supervisor user), ZooKeeper digest ACLs and authenticated worker links. alice's
@@ -621,10 +601,7 @@ fn a_fully_secured_cluster_runs_alices_word_count_exactly() {
         "java.security.auth.login.config",
         serde_json::Value::String(alice.display().to_string()),
     );
-    let jar = c.dir.join("topology.jar");
-    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
-    eocd.extend([0u8; 18]);
-    std::fs::write(&jar, eocd).unwrap();
+    let jar = crate::secure_zk::empty_jar(&c.dir);
     storm::submitter::submit_to_cluster(&alices, "alicewc", &conf, &topology, &jar)
         .unwrap_or_else(|e| panic!("alice submits: {e}\n{}", c.logs()));
 
@@ -640,7 +617,7 @@ fn a_fully_secured_cluster_runs_alices_word_count_exactly() {
     wait_until(
         Duration::from_secs(30),
         "workers to heartbeat to their supervisor",
-        || worker_logs(&c.dir).contains("worker heartbeats go to the supervisor"),
+        || crate::secure_zk::worker_logs(&c.dir).contains("worker heartbeats go to the supervisor"),
     );
 
     // A plain client is refused by the supervisor's service; the supervisor keeps serving.

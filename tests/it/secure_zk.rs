@@ -21,7 +21,7 @@ const LONG: Duration = Duration::from_secs(90);
 const DAEMON_PAYLOAD: &str = "storm:s3cret-daemons";
 const ZK_CLI: &str = "/usr/share/zookeeper/bin/zkCli.sh";
 
-fn empty_jar(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn empty_jar(dir: &Path) -> std::path::PathBuf {
     let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
     eocd.extend([0u8; 18]);
     let p = dir.join("topology.jar");
@@ -202,7 +202,7 @@ fn secure_zookeeper_acls_keep_plain_clients_out_and_the_topology_runs() {
 }
 
 /// Every `worker.log` under `dir`, concatenated.
-fn worker_logs(dir: &Path) -> String {
+pub(crate) fn worker_logs(dir: &Path) -> String {
     let mut out = String::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
