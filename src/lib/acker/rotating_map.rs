@@ -1,21 +1,37 @@
 //! [`RotatingMap`]: Storm's bucketed expiry map (`org.apache.storm.utils.RotatingMap`).
 //!
-//! Keys live in one of N buckets, newest first. `put` writes to the newest bucket (removing the key from
-//! the others); reads and `remove` look in every bucket; [`RotatingMap::rotate`] drops the oldest bucket,
-//! returning its entries, and adds an empty newest one. A key not written again therefore expires after
-//! between N−1 and N rotations, which is how Storm times out tuple trees without per-entry timers.
+//! Storm keeps N hash maps ("buckets", newest first): `put` writes to the newest bucket (removing the
+//! key from the others), reads and `remove` look in every bucket, and `rotate` drops the oldest bucket
+//! and adds an empty newest one, so a key not written again expires after between N−1 and N rotations —
+//! how Storm times out tuple trees without per-entry timers.
+//!
+//! This map keeps the same semantics with **one** hash map: each entry carries the generation (the
+//! rotation count) it was last written in, which names its bucket. Every operation is a single hash
+//! lookup (Storm's is one per bucket on a miss, and the acker misses on every new tree), and
+//! [`RotatingMap::rotate`] takes out the entries whose generation fell off the oldest bucket with one
+//! pass over the live entries — rotation runs once per `__tick` (seconds apart), the lookups on every
+//! tuple.
 
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 
 use super::AckerError;
 
+/// An entry and the generation whose bucket it is in.
+#[derive(Debug, Clone)]
+struct Slot<V> {
+    generation: u64,
+    value: V,
+}
+
 /// The bucketed expiry map. `S` is the hasher of the buckets.
 #[derive(Debug, Clone)]
 pub struct RotatingMap<K, V, S = RandomState> {
-    /// Front = newest.
-    buckets: VecDeque<HashMap<K, V, S>>,
+    entries: HashMap<K, Slot<V>, S>,
+    /// Generation of the newest bucket; bucket `i` (0 = newest) holds generation `newest − i`.
+    newest: u64,
+    num_buckets: u64,
     hasher: S,
 }
 
@@ -37,79 +53,85 @@ impl<K: Eq + Hash, V, S: BuildHasher + Clone> RotatingMap<K, V, S> {
 
     /// Infallible constructor for the crate's constant bucket counts (raised to 2 if lower).
     pub(crate) fn build(num_buckets: usize, hasher: S) -> Self {
-        let buckets = (0..num_buckets.max(2))
-            .map(|_| HashMap::with_hasher(hasher.clone()))
-            .collect();
-        RotatingMap { buckets, hasher }
+        RotatingMap {
+            entries: HashMap::with_hasher(hasher.clone()),
+            // Start high enough that `newest − (num_buckets − 1)` never underflows.
+            newest: num_buckets.max(2) as u64,
+            num_buckets: num_buckets.max(2) as u64,
+            hasher,
+        }
     }
 
     /// Expires the oldest bucket: returns its entries and starts a new, empty newest bucket.
     pub fn rotate(&mut self) -> HashMap<K, V, S> {
-        let dead = self
-            .buckets
-            .pop_back()
-            .unwrap_or_else(|| HashMap::with_hasher(self.hasher.clone()));
-        self.buckets
-            .push_front(HashMap::with_hasher(self.hasher.clone()));
+        let oldest = self.newest - (self.num_buckets - 1);
+        let mut dead = HashMap::with_hasher(self.hasher.clone());
+        dead.extend(
+            self.entries
+                .extract_if(|_, slot| slot.generation <= oldest)
+                .map(|(k, slot)| (k, slot.value)),
+        );
+        self.newest += 1;
         dead
     }
 
     pub fn contains_key(&self, key: &K) -> bool {
-        self.buckets.iter().any(|b| b.contains_key(key))
+        self.entries.contains_key(key)
     }
 
     pub fn get(&self, key: &K) -> Option<&V> {
-        self.buckets.iter().find_map(|b| b.get(key))
+        self.entries.get(key).map(|slot| &slot.value)
     }
 
     /// Mutable access in place (the entry stays in its bucket, as a Java `get` then mutate does).
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.buckets.iter_mut().find_map(|b| b.get_mut(key))
+        self.entries.get_mut(key).map(|slot| &mut slot.value)
     }
 
     /// Puts `key` in the newest bucket, removing it from the others; returns the value it replaces.
     pub fn put(&mut self, key: K, value: V) -> Option<V> {
-        let mut previous = None;
-        let mut buckets = self.buckets.iter_mut();
-        let newest = buckets.next()?;
-        for older in buckets {
-            if let Some(v) = older.remove(&key) {
-                previous = Some(v);
-            }
-        }
-        newest.insert(key, value).or(previous)
+        let slot = Slot {
+            generation: self.newest,
+            value,
+        };
+        self.entries.insert(key, slot).map(|old| old.value)
     }
 
     /// The value of `key` wherever it is (not moving it), or `default()` put in the newest bucket.
     pub fn get_or_insert_with(&mut self, key: K, default: impl FnOnce() -> V) -> &mut V {
-        let bucket = self
-            .buckets
-            .iter()
-            .position(|b| b.contains_key(&key))
-            .unwrap_or(0);
-        self.buckets[bucket].entry(key).or_insert_with(default)
+        let generation = self.newest;
+        &mut self
+            .entries
+            .entry(key)
+            .or_insert_with(|| Slot {
+                generation,
+                value: default(),
+            })
+            .value
     }
 
     pub fn remove(&mut self, key: &K) -> Option<V> {
-        self.buckets.iter_mut().find_map(|b| b.remove(key))
+        self.entries.remove(key).map(|slot| slot.value)
     }
 
     /// Number of entries over all buckets.
     pub fn len(&self) -> usize {
-        self.buckets.iter().map(HashMap::len).sum()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.buckets.iter().all(HashMap::is_empty)
+        self.entries.is_empty()
     }
 
     pub fn num_buckets(&self) -> usize {
-        self.buckets.len()
+        self.num_buckets as usize
     }
 
     /// Every entry, newest bucket first.
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.buckets.iter().flat_map(|b| b.iter())
+        let mut all: Vec<(&K, &Slot<V>)> = self.entries.iter().collect();
+        all.sort_by_key(|(_, slot)| std::cmp::Reverse(slot.generation));
+        all.into_iter().map(|(k, slot)| (k, &slot.value))
     }
 }
 
@@ -205,5 +227,69 @@ mod tests {
         assert_eq!(m.remove(&"j"), Some(3));
         assert_eq!(m.remove(&"j"), None);
         assert_eq!(m.num_buckets(), 2);
+    }
+
+    /// Storm's layout, kept as the model: N maps, newest first, every read looking in each.
+    struct Buckets(std::collections::VecDeque<HashMap<u8, u32>>);
+
+    impl Buckets {
+        fn new(n: usize) -> Self {
+            Buckets((0..n).map(|_| HashMap::new()).collect())
+        }
+        fn put(&mut self, k: u8, v: u32) -> Option<u32> {
+            let mut prev = None;
+            for b in self.0.iter_mut().skip(1) {
+                prev = b.remove(&k).or(prev);
+            }
+            self.0[0].insert(k, v).or(prev)
+        }
+        fn get_or_insert(&mut self, k: u8, v: u32) -> u32 {
+            let i = self.0.iter().position(|b| b.contains_key(&k)).unwrap_or(0);
+            *self.0[i].entry(k).or_insert(v)
+        }
+        fn remove(&mut self, k: u8) -> Option<u32> {
+            self.0.iter_mut().find_map(|b| b.remove(&k))
+        }
+        fn rotate(&mut self) -> Vec<(u8, u32)> {
+            let mut dead: Vec<_> = self.0.pop_back().unwrap().into_iter().collect();
+            dead.sort();
+            self.0.push_front(HashMap::new());
+            dead
+        }
+    }
+
+    proptest::proptest! {
+        /// One map with generations behaves exactly as Storm's N buckets under any operation sequence.
+        #[test]
+        fn matches_storms_buckets(
+            n in 2usize..5,
+            ops in proptest::collection::vec((0u8..5, 0u8..12, proptest::prelude::any::<u32>()), 0..300),
+        ) {
+            let mut map = RotatingMap::with_hasher(n, IdBuildHasher::default()).unwrap();
+            let mut model = Buckets::new(n);
+            for (op, k, v) in ops {
+                match op {
+                    0 => proptest::prop_assert_eq!(map.put(k, v), model.put(k, v)),
+                    1 => proptest::prop_assert_eq!(*map.get_or_insert_with(k, || v), model.get_or_insert(k, v)),
+                    2 => proptest::prop_assert_eq!(map.remove(&k), model.remove(k)),
+                    3 => {
+                        let mut dead: Vec<_> = map.rotate().into_iter().collect();
+                        dead.sort();
+                        proptest::prop_assert_eq!(dead, model.rotate());
+                    }
+                    _ => {
+                        if let Some(x) = map.get_mut(&k) {
+                            *x = x.wrapping_add(v);
+                        }
+                        if let Some(x) = model.0.iter_mut().find_map(|b| b.get_mut(&k)) {
+                            *x = x.wrapping_add(v);
+                        }
+                    }
+                }
+                let model_len: usize = model.0.iter().map(HashMap::len).sum();
+                proptest::prop_assert_eq!(map.len(), model_len);
+                proptest::prop_assert_eq!(map.get(&k), model.0.iter().find_map(|b| b.get(&k)));
+            }
+        }
     }
 }
