@@ -173,7 +173,7 @@ impl<R: Read> Read for SniffTls<R> {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
                     format!(
-                        "{} answered with TLS: it is a TLS port (nimbus.thrift.tls.port); set nimbus.thrift.client.use.tls: true and the nimbus.thrift.tls.client.* keys to use it, or connect to the plain nimbus.thrift.port",
+                        "{} answered with TLS: it is a TLS port (nimbus.thrift.tls.port, or a supervisor/DRPC port whose *.thrift.transport is TlsTransportPlugin); set the service's client key (nimbus.thrift.client.use.tls, supervisor.thrift.client.use.tls or drpc.thrift.client.use.tls) to true with its *.thrift.tls.client.* keys, or connect to a plain port",
                         self.addr
                     ),
                 ));
@@ -190,6 +190,26 @@ impl<R: Read> Read for SniffTls<R> {
         }
         self.inner.read(buf)
     }
+}
+
+/// How to reach the nimbus whose plain Thrift address is `plain_addr` (`host:port`, as ZooKeeper's
+/// `/leader-lock` and `/nimbuses` name nimbuses): with `nimbus.thrift.client.use.tls`, TLS to
+/// `nimbus.thrift.tls.port` on that host (every nimbus of a cluster reads the same key), else
+/// `plain_addr` with `nimbus.thrift.transport`. A nimbus serving TLS only
+/// (`nimbus.thrift.tls.server.only`) is reachable only the first way.
+pub fn nimbus_peer(
+    conf: &Config,
+    plain_addr: &str,
+) -> Result<(ClientTransport, String), crate::security::transport::TransportConfigError> {
+    let (transport, port, _) = ClientTransport::nimbus(conf)?;
+    if !matches!(transport, ClientTransport::Tls(_)) {
+        return Ok((transport, plain_addr.to_string()));
+    }
+    let host = plain_addr
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(plain_addr);
+    Ok((transport, format!("{host}:{port}")))
 }
 
 /// A connection to the leader nimbus.

@@ -250,16 +250,14 @@ impl Nimbus {
                 .get_u64("storm.thrift.socket.timeout.ms")
                 .unwrap_or(600_000),
         );
-        let transport = crate::client::ClientTransport::from_conf(
-            &self.conf,
-            crate::client::ConnectionType::Nimbus,
-        )
-        .map_err(|e| e.to_string())?;
         let mut errors = Vec::new();
         for source in sources {
             let attempt = (|| -> std::result::Result<bool, String> {
-                let mut client = NimbusClient::connect(source, timeout, &transport)
-                    .map_err(|e| e.to_string())?;
+                // TLS to the peer's nimbus.thrift.tls.port when nimbus.thrift.client.use.tls.
+                let (transport, addr) =
+                    crate::client::nimbus_peer(&self.conf, source).map_err(|e| e.to_string())?;
+                let mut client =
+                    NimbusClient::connect(&addr, timeout, &transport).map_err(|e| e.to_string())?;
                 let meta = client.blob_meta(key).map_err(|e| e.to_string())?;
                 if self.blobs.version(key).ok() == Some(meta.version) {
                     self.blobs

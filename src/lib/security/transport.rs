@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use super::jaas::{JaasConfig, JaasError, LOGIN_CONFIG_KEY};
 use super::sasl::{self, SaslError};
+use super::tls::{TlsService, TLS_PLUGIN};
 use crate::config::{Config, ConfigError};
 
 pub const SIMPLE_PLUGIN: &str = "org.apache.storm.security.auth.SimpleTransportPlugin";
@@ -59,12 +60,20 @@ pub enum TransportConfigError {
     Jaas(#[from] JaasError),
     #[error(transparent)]
     Tls(#[from] super::tls::TlsConfigError),
-    #[error("config key \"{key}\" must be a string, but it is {found}")]
-    WrongType { key: String, found: String },
+    #[error("config key \"{key}\" must be {expected}, but it is {found}")]
+    WrongType {
+        key: String,
+        expected: &'static str,
+        found: String,
+    },
     #[error(
-        "{key} = {value} is not supported by storm-rs; use {SIMPLE_PLUGIN} or {DIGEST_PLUGIN}"
+        "{key} = {value} is not supported by storm-rs; use {SIMPLE_PLUGIN}, {DIGEST_PLUGIN} or (supervisor and DRPC only) {TLS_PLUGIN}"
     )]
     Unsupported { key: &'static str, value: String },
+    #[error(
+        "{key} = {TLS_PLUGIN} cannot apply to nimbus: nimbus serves TLS on its own port; set nimbus.thrift.tls.port (and nimbus.thrift.client.use.tls on clients), and set nimbus.thrift.transport to {SIMPLE_PLUGIN} or {DIGEST_PLUGIN}"
+    )]
+    TlsForNimbus { key: &'static str },
     #[error("{key} = {DIGEST_PLUGIN} needs a JAAS login file: set {LOGIN_CONFIG_KEY} to a file with a {section} section")]
     NoLoginFile {
         key: &'static str,
@@ -76,11 +85,24 @@ pub enum TransportConfigError {
 pub trait ConfLookup {
     /// The string value of `key`, `None` when unset.
     fn string(&self, key: &str) -> Result<Option<String>, TransportConfigError>;
+    /// The boolean value of `key`, `None` when unset.
+    fn boolean(&self, key: &str) -> Result<Option<bool>, TransportConfigError>;
+    /// These values as a [`Config`] (the TLS keys are read from one).
+    fn to_config(&self) -> Config;
 }
 
 impl ConfLookup for Config {
     fn string(&self, key: &str) -> Result<Option<String>, TransportConfigError> {
         Ok(self.get_opt_str(key)?.map(str::to_string))
+    }
+    fn boolean(&self, key: &str) -> Result<Option<bool>, TransportConfigError> {
+        match self.get(key) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(_) => Ok(Some(self.get_bool(key)?)),
+        }
+    }
+    fn to_config(&self) -> Config {
+        self.clone()
     }
 }
 
@@ -91,9 +113,33 @@ impl ConfLookup for serde_json::Map<String, serde_json::Value> {
             Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
             Some(other) => Err(TransportConfigError::WrongType {
                 key: key.to_string(),
+                expected: "a string",
                 found: other.to_string(),
             }),
         }
+    }
+    fn boolean(&self, key: &str) -> Result<Option<bool>, TransportConfigError> {
+        match self.get(key) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::Bool(b)) => Ok(Some(*b)),
+            // Java's `ObjectReader.getBoolean` also reads "true"/"false" strings.
+            Some(serde_json::Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(serde_json::Value::String(s)) if s.eq_ignore_ascii_case("false") => {
+                Ok(Some(false))
+            }
+            Some(other) => Err(TransportConfigError::WrongType {
+                key: key.to_string(),
+                expected: "true or false",
+                found: other.to_string(),
+            }),
+        }
+    }
+    fn to_config(&self) -> Config {
+        let mut c = Config::defaults();
+        for (k, v) in self {
+            c.set(k.clone(), v.clone());
+        }
+        c
     }
 }
 
@@ -102,6 +148,8 @@ impl ConfLookup for serde_json::Map<String, serde_json::Value> {
 pub enum Plugin {
     Simple,
     DigestSasl,
+    /// Storm's `TlsTransportPlugin` (supervisor and DRPC; see [`super::tls::server_for`]).
+    Tls,
 }
 
 /// The plugin `conf` selects for `ty`, with the key it came from.
@@ -122,6 +170,10 @@ pub fn plugin<C: ConfLookup + ?Sized>(
         DIGEST_PLUGIN | "backtype.storm.security.auth.digest.DigestSaslTransportPlugin" => {
             Plugin::DigestSasl
         }
+        TLS_PLUGIN if ty == ConnectionType::Nimbus => {
+            return Err(TransportConfigError::TlsForNimbus { key })
+        }
+        TLS_PLUGIN => Plugin::Tls,
         other => {
             return Err(TransportConfigError::Unsupported {
                 key,
@@ -143,6 +195,18 @@ fn login_file<C: ConfLookup + ?Sized>(
     }
 }
 
+/// Whether clients of `ty` use TLS by `<service>.thrift.client.use.tls` (nimbus:
+/// `nimbus.thrift.client.use.tls`, supervisor: `supervisor.thrift.client.use.tls`, both DRPC ports:
+/// `drpc.thrift.client.use.tls`).
+pub fn client_uses_tls<C: ConfLookup + ?Sized>(
+    conf: &C,
+    ty: ConnectionType,
+) -> Result<bool, TransportConfigError> {
+    Ok(conf
+        .boolean(TlsService::of(ty).use_tls_key())?
+        .unwrap_or(false))
+}
+
 /// What a server does with each new connection before serving it.
 #[derive(Clone, Default)]
 pub enum ServerTransport {
@@ -162,7 +226,8 @@ impl ServerTransport {
         ty: ConnectionType,
     ) -> Result<ServerTransport, TransportConfigError> {
         match plugin(conf, ty)? {
-            (Plugin::Simple, _) => Ok(ServerTransport::Simple),
+            // The TLS layer itself is `ServerOptions::tls` (`tls::server_for`).
+            (Plugin::Simple | Plugin::Tls, _) => Ok(ServerTransport::Simple),
             (Plugin::DigestSasl, key) => {
                 let jaas = login_file(conf, key, super::jaas::SERVER_SECTION)?;
                 let users = JaasConfig::load(&jaas)?.server_users()?;
@@ -342,8 +407,13 @@ impl ClientTransport {
         conf: &C,
         ty: ConnectionType,
     ) -> Result<ClientTransport, TransportConfigError> {
-        match plugin(conf, ty)? {
-            (Plugin::Simple, _) => Ok(ClientTransport::Simple),
+        let plugin = plugin(conf, ty)?;
+        if ty != ConnectionType::Nimbus && (plugin.0 == Plugin::Tls || client_uses_tls(conf, ty)?) {
+            let tls = super::tls::TlsClient::from_conf(&conf.to_config(), TlsService::of(ty))?;
+            return Ok(ClientTransport::Tls(tls));
+        }
+        match plugin {
+            (Plugin::Simple | Plugin::Tls, _) => Ok(ClientTransport::Simple),
             (Plugin::DigestSasl, key) => {
                 let jaas = login_file(conf, key, super::jaas::CLIENT_SECTION)?;
                 let (username, password) = JaasConfig::load(&jaas)?.client_credentials()?;
