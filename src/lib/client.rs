@@ -373,3 +373,27 @@ fn short_reason(e: &NimbusClientError) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nimbus_peers_are_reached_on_the_plain_port_without_tls() {
+        let conf = Config::defaults();
+        let (t, addr) = nimbus_peer(&conf, "nimbus1:6627").unwrap();
+        assert_eq!(
+            (t, addr.as_str()),
+            (ClientTransport::Simple, "nimbus1:6627")
+        );
+        // With TLS the trust store is needed: the error names the key.
+        let mut conf = conf;
+        conf.set("nimbus.thrift.client.use.tls", true);
+        conf.set("nimbus.thrift.tls.port", 6067);
+        let e = nimbus_peer(&conf, "nimbus1:6627").unwrap_err().to_string();
+        assert!(
+            e.contains("nimbus.thrift.tls.client.truststore.path"),
+            "{e}"
+        );
+    }
+}

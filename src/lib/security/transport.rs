@@ -464,6 +464,7 @@ impl ClientTransport {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tls::DRPC_CLIENT_USE_TLS as DRPC_USE_TLS;
     use super::*;
 
     fn conf_with(kv: &[(&str, &str)]) -> Config {
@@ -511,5 +512,87 @@ mod tests {
             e.contains(LOGIN_CONFIG_KEY) && e.contains("StormClient"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn tls_plugin_selects_tls_for_supervisor_and_drpc_only() {
+        let c = conf_with(&[(TRANSPORT_KEY, TLS_PLUGIN)]);
+        assert_eq!(
+            plugin(&c, ConnectionType::Supervisor).unwrap(),
+            (Plugin::Tls, TRANSPORT_KEY)
+        );
+        assert_eq!(
+            plugin(&c, ConnectionType::DrpcInvocations).unwrap(),
+            (Plugin::Tls, TRANSPORT_KEY)
+        );
+        let e = plugin(&c, ConnectionType::Nimbus).unwrap_err().to_string();
+        assert!(e.contains("nimbus.thrift.tls.port"), "{e}");
+        // The TLS layer is separate: the SASL-level server transport stays simple.
+        assert!(matches!(
+            ServerTransport::from_conf(&c, ConnectionType::Drpc).unwrap(),
+            ServerTransport::Simple
+        ));
+        // A TLS server needs its keystore: the error names the key and what turned TLS on.
+        let c = conf_with(&[("supervisor.thrift.transport", TLS_PLUGIN)]);
+        let e = super::super::tls::server_for(&c, ConnectionType::Supervisor)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("supervisor.thrift.tls.server.keystore.path")
+                && e.contains("supervisor.thrift.transport"),
+            "{e}"
+        );
+        assert!(super::super::tls::server_for(&c, ConnectionType::Drpc)
+            .unwrap()
+            .is_none());
+        assert!(super::super::tls::server_for(&c, ConnectionType::Nimbus)
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn client_use_tls_keys_per_service() {
+        let mut m = serde_json::Map::new();
+        assert!(!client_uses_tls(&m, ConnectionType::Drpc).unwrap());
+        m.insert(
+            DRPC_USE_TLS.into(),
+            serde_json::Value::String("TRUE".into()),
+        );
+        assert!(client_uses_tls(&m, ConnectionType::Drpc).unwrap());
+        assert!(client_uses_tls(&m, ConnectionType::DrpcInvocations).unwrap());
+        assert!(!client_uses_tls(&m, ConnectionType::Supervisor).unwrap());
+        // A TLS client needs a trust store: the error names the key and the switch.
+        let e = ClientTransport::from_conf(&m, ConnectionType::DrpcInvocations)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("drpc.thrift.tls.client.truststore.path") && e.contains(DRPC_USE_TLS),
+            "{e}"
+        );
+        m.insert(DRPC_USE_TLS.into(), serde_json::Value::from(3));
+        let e = client_uses_tls(&m, ConnectionType::Drpc)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(DRPC_USE_TLS) && e.contains("true or false"),
+            "{e}"
+        );
+        let mut c = Config::defaults();
+        c.set("supervisor.thrift.client.use.tls", true);
+        let e = ClientTransport::from_conf(&c, ConnectionType::Supervisor)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("supervisor.thrift.tls.client.truststore.path"),
+            "{e}"
+        );
+        // Off by default; nimbus keeps its own switch (ClientTransport::nimbus).
+        assert!(
+            ClientTransport::from_conf(&Config::defaults(), ConnectionType::Supervisor)
+                .is_ok_and(|t| t == ClientTransport::Simple)
+        );
+        c.set("nimbus.thrift.client.use.tls", true);
+        assert!(ClientTransport::from_conf(&c, ConnectionType::Nimbus)
+            .is_ok_and(|t| t == ClientTransport::Simple));
     }
 }
