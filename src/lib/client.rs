@@ -193,23 +193,37 @@ impl<R: Read> Read for SniffTls<R> {
 }
 
 /// How to reach the nimbus whose plain Thrift address is `plain_addr` (`host:port`, as ZooKeeper's
-/// `/leader-lock` and `/nimbuses` name nimbuses): with `nimbus.thrift.client.use.tls`, TLS to
-/// `nimbus.thrift.tls.port` on that host (every nimbus of a cluster reads the same key), else
-/// `plain_addr` with `nimbus.thrift.transport`. A nimbus serving TLS only
-/// (`nimbus.thrift.tls.server.only`) is reachable only the first way.
+/// `/leader-lock` and `/nimbuses` name nimbuses): with `nimbus.thrift.client.use.tls`, TLS to that
+/// host's TLS port — `advertised_tls_port` (the `tlsPort` the nimbus registered in `/nimbuses`)
+/// when known, else this configuration's `nimbus.thrift.tls.port` — and otherwise `plain_addr`
+/// with `nimbus.thrift.transport`. A nimbus serving TLS only (`nimbus.thrift.tls.server.only`) is
+/// reachable only the first way.
 pub fn nimbus_peer(
     conf: &Config,
     plain_addr: &str,
+    advertised_tls_port: Option<i32>,
 ) -> Result<(ClientTransport, String), crate::security::transport::TransportConfigError> {
-    let (transport, port, _) = ClientTransport::nimbus(conf)?;
+    let (transport, conf_port, _) = ClientTransport::nimbus(conf)?;
     if !matches!(transport, ClientTransport::Tls(_)) {
         return Ok((transport, plain_addr.to_string()));
     }
+    Ok((
+        transport,
+        tls_peer_addr(plain_addr, advertised_tls_port, conf_port),
+    ))
+}
+
+/// `plain_addr`'s host with the advertised TLS port when it is a port, else `conf_port`.
+fn tls_peer_addr(plain_addr: &str, advertised: Option<i32>, conf_port: u16) -> String {
+    let port = advertised
+        .and_then(|p| u16::try_from(p).ok())
+        .filter(|p| *p > 0)
+        .unwrap_or(conf_port);
     let host = plain_addr
         .rsplit_once(':')
         .map(|(h, _)| h)
         .unwrap_or(plain_addr);
-    Ok((transport, format!("{host}:{port}")))
+    format!("{host}:{port}")
 }
 
 /// A connection to the leader nimbus.
@@ -381,7 +395,7 @@ mod tests {
     #[test]
     fn nimbus_peers_are_reached_on_the_plain_port_without_tls() {
         let conf = Config::defaults();
-        let (t, addr) = nimbus_peer(&conf, "nimbus1:6627").unwrap();
+        let (t, addr) = nimbus_peer(&conf, "nimbus1:6627", None).unwrap();
         assert_eq!(
             (t, addr.as_str()),
             (ClientTransport::Simple, "nimbus1:6627")
@@ -390,7 +404,9 @@ mod tests {
         let mut conf = conf;
         conf.set("nimbus.thrift.client.use.tls", true);
         conf.set("nimbus.thrift.tls.port", 6067);
-        let e = nimbus_peer(&conf, "nimbus1:6627").unwrap_err().to_string();
+        let e = nimbus_peer(&conf, "nimbus1:6627", None)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("nimbus.thrift.tls.client.truststore.path"),
             "{e}"

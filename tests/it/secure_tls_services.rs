@@ -329,3 +329,73 @@ fn drpc_over_mutual_tls_on_both_thrift_ports() {
         "the drpc daemon logs refused connections:\n{drpc_log}"
     );
 }
+
+/// The supervisor's fallback to the nimbus named in ZooKeeper's `/leader-lock` reaches a TLS-only
+/// nimbus (`nimbus.thrift.tls.server.only`) on `nimbus.thrift.tls.port` when
+/// `nimbus.thrift.client.use.tls` is set: with `nimbus.seeds` naming nobody, the supervisor still
+/// downloads the topology from the leader and runs its worker.
+#[test]
+fn supervisor_downloads_from_a_tls_only_leader_found_in_zookeeper() {
+    let scratch = crate::support::scratch_dir("tls-leader-lock-certs");
+    let certs = Certs::make(&scratch);
+    let tls_port = free_port();
+    let q = |p: &std::path::Path| format!("{:?}", p.display().to_string());
+    let keys: Vec<(String, String)> = vec![
+        ("nimbus.thrift.tls.port".into(), tls_port.to_string()),
+        ("nimbus.thrift.tls.server.only".into(), "true".into()),
+        (
+            "nimbus.thrift.tls.server.keystore.path".into(),
+            q(&certs.server_keystore),
+        ),
+        (
+            "nimbus.thrift.tls.server.truststore.path".into(),
+            q(&certs.ca),
+        ),
+        ("nimbus.thrift.client.use.tls".into(), "true".into()),
+        (
+            "nimbus.thrift.tls.client.truststore.path".into(),
+            q(&certs.ca),
+        ),
+        (
+            "nimbus.thrift.tls.client.cert.path".into(),
+            q(&certs.client_cert),
+        ),
+        (
+            "nimbus.thrift.tls.client.key.path".into(),
+            q(&certs.client_key),
+        ),
+        // Nobody answers here: the supervisor must find the leader in /leader-lock.
+        ("nimbus.seeds".into(), r#"["127.0.0.1:1"]"#.into()),
+    ];
+    let mut c = TestCluster::start("tls-leader-lock", &entries(&keys));
+    c.add_supervisor(1);
+    c.wait_supervisors(1);
+    let mut client_conf = c.conf();
+    client_conf.set("nimbus.seeds", serde_json::json!(["127.0.0.1"]));
+    let mut b = TopologyBuilder::new();
+    b.set_spout("spout", ConstSpout::new("x", false).with_rate(10), 1);
+    let mut tconf = TopologyConf::new();
+    tconf.set_num_workers(1);
+    tconf.set_num_ackers(0);
+    storm::submitter::submit_to_cluster(
+        &client_conf,
+        "tls-leader-lock",
+        &tconf,
+        &b.create_topology().unwrap(),
+        &empty_jar(&c.dir),
+    )
+    .unwrap_or_else(|e| panic!("submit over TLS: {e}\n{}", c.logs()));
+    let ok = crate::support::wait_until_ok(Duration::from_secs(90), || {
+        c.supervisors[0].worker_pids().len() == 1
+    });
+    assert!(
+        ok,
+        "the supervisor did not download the topology from the TLS-only leader\n{}",
+        c.logs()
+    );
+    // The plain port is not served at all.
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", c.nimbus_port)).is_err(),
+        "nimbus serves TLS only"
+    );
+}

@@ -24,7 +24,7 @@
 //!   live nimbus holds is logged as an error (Storm gives up leadership instead; with one nimbus left
 //!   that would stop the cluster for good).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -250,12 +250,20 @@ impl Nimbus {
                 .get_u64("storm.thrift.socket.timeout.ms")
                 .unwrap_or(600_000),
         );
+        // Each peer's registered TLS port (`/nimbuses`), used with nimbus.thrift.client.use.tls.
+        let tls_ports: BTreeMap<String, i32> = self
+            .cluster
+            .nimbuses()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|n| Some((format!("{}:{}", n.host, n.port), n.tls_port?)))
+            .collect();
         let mut errors = Vec::new();
         for source in sources {
             let attempt = (|| -> std::result::Result<bool, String> {
-                // TLS to the peer's nimbus.thrift.tls.port when nimbus.thrift.client.use.tls.
                 let (transport, addr) =
-                    crate::client::nimbus_peer(&self.conf, source).map_err(|e| e.to_string())?;
+                    crate::client::nimbus_peer(&self.conf, source, tls_ports.get(*source).copied())
+                        .map_err(|e| e.to_string())?;
                 let mut client =
                     NimbusClient::connect(&addr, timeout, &transport).map_err(|e| e.to_string())?;
                 let meta = client.blob_meta(key).map_err(|e| e.to_string())?;

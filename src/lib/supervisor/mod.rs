@@ -846,8 +846,16 @@ pub fn default_leader_resolver(conf: Config, storage: Arc<dyn StateStorage>) -> 
                         .unwrap_or(600_000),
                 );
                 // TLS to the leader's nimbus.thrift.tls.port when nimbus.thrift.client.use.tls.
-                let (transport, addr) =
-                    crate::client::nimbus_peer(&conf, &from_zk).map_err(|z| z.to_string())?;
+                let advertised = crate::cluster::ClusterState::new(storage.clone())
+                    .and_then(|c| c.nimbuses())
+                    .ok()
+                    .and_then(|ns| {
+                        ns.into_iter()
+                            .find(|n| format!("{}:{}", n.host, n.port) == from_zk)
+                    })
+                    .and_then(|n| n.tls_port);
+                let (transport, addr) = crate::client::nimbus_peer(&conf, &from_zk, advertised)
+                    .map_err(|z| z.to_string())?;
                 crate::client::NimbusClient::connect(&addr, timeout, &transport)
                     .map_err(|z| format!("{e}; the leader in /leader-lock, {addr}: {z}"))?
             }
