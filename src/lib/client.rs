@@ -173,7 +173,7 @@ impl<R: Read> Read for SniffTls<R> {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
                     format!(
-                        "{} answered with TLS: it is a TLS port (nimbus.thrift.tls.port); set nimbus.thrift.client.use.tls: true and the nimbus.thrift.tls.client.* keys to use it, or connect to the plain nimbus.thrift.port",
+                        "{} answered with TLS: it is a TLS port (nimbus.thrift.tls.port, or a supervisor/DRPC port whose *.thrift.transport is TlsTransportPlugin); set the service's client key (nimbus.thrift.client.use.tls, supervisor.thrift.client.use.tls or drpc.thrift.client.use.tls) to true with its *.thrift.tls.client.* keys, or connect to a plain port",
                         self.addr
                     ),
                 ));
@@ -190,6 +190,40 @@ impl<R: Read> Read for SniffTls<R> {
         }
         self.inner.read(buf)
     }
+}
+
+/// How to reach the nimbus whose plain Thrift address is `plain_addr` (`host:port`, as ZooKeeper's
+/// `/leader-lock` and `/nimbuses` name nimbuses): with `nimbus.thrift.client.use.tls`, TLS to that
+/// host's TLS port — `advertised_tls_port` (the `tlsPort` the nimbus registered in `/nimbuses`)
+/// when known, else this configuration's `nimbus.thrift.tls.port` — and otherwise `plain_addr`
+/// with `nimbus.thrift.transport`. A nimbus serving TLS only (`nimbus.thrift.tls.server.only`) is
+/// reachable only the first way.
+pub fn nimbus_peer(
+    conf: &Config,
+    plain_addr: &str,
+    advertised_tls_port: Option<i32>,
+) -> Result<(ClientTransport, String), crate::security::transport::TransportConfigError> {
+    let (transport, conf_port, _) = ClientTransport::nimbus(conf)?;
+    if !matches!(transport, ClientTransport::Tls(_)) {
+        return Ok((transport, plain_addr.to_string()));
+    }
+    Ok((
+        transport,
+        tls_peer_addr(plain_addr, advertised_tls_port, conf_port),
+    ))
+}
+
+/// `plain_addr`'s host with the advertised TLS port when it is a port, else `conf_port`.
+fn tls_peer_addr(plain_addr: &str, advertised: Option<i32>, conf_port: u16) -> String {
+    let port = advertised
+        .and_then(|p| u16::try_from(p).ok())
+        .filter(|p| *p > 0)
+        .unwrap_or(conf_port);
+    let host = plain_addr
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(plain_addr);
+    format!("{host}:{port}")
 }
 
 /// A connection to the leader nimbus.
@@ -351,5 +385,31 @@ fn short_reason(e: &NimbusClientError) -> String {
             format!("{}{}", thrift_error_text(source), transport_hint(source))
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nimbus_peers_are_reached_on_the_plain_port_without_tls() {
+        let conf = Config::defaults();
+        let (t, addr) = nimbus_peer(&conf, "nimbus1:6627", None).unwrap();
+        assert_eq!(
+            (t, addr.as_str()),
+            (ClientTransport::Simple, "nimbus1:6627")
+        );
+        // With TLS the trust store is needed: the error names the key.
+        let mut conf = conf;
+        conf.set("nimbus.thrift.client.use.tls", true);
+        conf.set("nimbus.thrift.tls.port", 6067);
+        let e = nimbus_peer(&conf, "nimbus1:6627", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("nimbus.thrift.tls.client.truststore.path"),
+            "{e}"
+        );
     }
 }

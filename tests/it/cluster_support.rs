@@ -289,8 +289,14 @@ impl TestCluster {
         );
         self.nimbuses.push(d);
         self.nimbus_ports.push(port);
+        // A nimbus serving TLS only listens on nimbus.thrift.tls.port alone.
+        let conf = self.conf();
+        let listen = match conf.get("nimbus.thrift.tls.server.only") {
+            Some(serde_json::Value::Bool(true)) => conf.get_port("nimbus.thrift.tls.port").unwrap(),
+            _ => port,
+        };
         wait_until(Duration::from_secs(30), "nimbus to listen", || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
+            TcpStream::connect(("127.0.0.1", listen)).is_ok()
         });
         self.nimbuses.len() - 1
     }

@@ -273,3 +273,186 @@ impl Drop for ZkProxy {
         self.cut();
     }
 }
+
+/// Test certificates (PEM), made by `openssl`.
+pub struct Certs {
+    pub ca: PathBuf,
+    /// Server certificate followed by its key: the `nimbus.thrift.tls.server.keystore.path` file.
+    pub server_keystore: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+    /// A CA that signed nothing here.
+    pub other_ca: PathBuf,
+    pub dir: PathBuf,
+}
+
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run openssl (needed to make test certificates)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn ec_req(dir: &Path, key: &str, subj: &str, extra: &[&str], out: &str) {
+    let mut args = vec![
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        key,
+        "-subj",
+        subj,
+        "-out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    openssl(dir, &args);
+}
+
+fn make_ca(dir: &Path, name: &str) {
+    ec_req(
+        dir,
+        &format!("{name}.key"),
+        &format!("/CN={name}"),
+        &[
+            "-x509",
+            "-days",
+            "2",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+        &format!("{name}.pem"),
+    );
+}
+
+fn sign(dir: &Path, name: &str, subj: &str, ext: &str) {
+    ec_req(
+        dir,
+        &format!("{name}.key"),
+        subj,
+        &[],
+        &format!("{name}.csr"),
+    );
+    std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &format!("{name}.ext"),
+            "-out",
+            &format!("{name}.pem"),
+        ],
+    );
+}
+
+impl Certs {
+    pub fn make(dir: &Path) -> Certs {
+        let dir = dir.join("certs");
+        std::fs::create_dir_all(&dir).unwrap();
+        make_ca(&dir, "ca");
+        make_ca(&dir, "other-ca");
+        sign(
+            &dir,
+            "server",
+            "/CN=localhost",
+            "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        );
+        sign(
+            &dir,
+            "client",
+            "/C=US/O=Storm Test/CN=alice",
+            "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
+        );
+        let mut keystore = std::fs::read(dir.join("server.pem")).unwrap();
+        keystore.extend(std::fs::read(dir.join("server.key")).unwrap());
+        std::fs::write(dir.join("server-keystore.pem"), keystore).unwrap();
+        Certs {
+            ca: dir.join("ca.pem"),
+            server_keystore: dir.join("server-keystore.pem"),
+            client_cert: dir.join("client.pem"),
+            client_key: dir.join("client.key"),
+            other_ca: dir.join("other-ca.pem"),
+            dir,
+        }
+    }
+
+    pub fn server_opts(&self, tls_port: u16) -> Vec<String> {
+        vec![
+            format!("nimbus.thrift.tls.port={tls_port}"),
+            format!(
+                "nimbus.thrift.tls.server.keystore.path={}",
+                self.server_keystore.display()
+            ),
+            format!(
+                "nimbus.thrift.tls.server.truststore.path={}",
+                self.ca.display()
+            ),
+            // Short, so a silent client is dropped within the test.
+            "storm.thrift.tls.socket.timeout.ms=3000".into(),
+        ]
+    }
+
+    /// Client keys for TLS to `tls_port`, trusting `ca`, with the client certificate.
+    pub fn client_opts(&self, tls_port: u16, ca: &Path) -> Vec<String> {
+        vec![
+            "nimbus.thrift.client.use.tls=true".into(),
+            format!("nimbus.thrift.tls.port={tls_port}"),
+            format!("nimbus.thrift.tls.client.truststore.path={}", ca.display()),
+            format!(
+                "nimbus.thrift.tls.client.cert.path={}",
+                self.client_cert.display()
+            ),
+            format!(
+                "nimbus.thrift.tls.client.key.path={}",
+                self.client_key.display()
+            ),
+        ]
+    }
+
+    /// `(key, value)` pairs serving and using TLS on the supervisor (`prefix` "supervisor") or DRPC
+    /// ("drpc") Thrift service with mutual TLS: `<prefix>.thrift.transport` (both DRPC ports for
+    /// "drpc") is `TlsTransportPlugin`, clients set `<prefix>.thrift.client.use.tls` and present the
+    /// client certificate. Values are TOML/JSON literals (strings quoted).
+    pub fn service_keys(&self, prefix: &str) -> Vec<(String, String)> {
+        let q = |p: &Path| format!("{:?}", p.display().to_string());
+        let plugin = "\"org.apache.storm.security.auth.tls.TlsTransportPlugin\"".to_string();
+        let mut keys = vec![(format!("{prefix}.thrift.transport"), plugin.clone())];
+        if prefix == "drpc" {
+            keys.push(("drpc.invocations.thrift.transport".into(), plugin));
+        }
+        for (k, v) in [
+            ("tls.server.keystore.path", q(&self.server_keystore)),
+            ("tls.server.truststore.path", q(&self.ca)),
+            ("tls.client.truststore.path", q(&self.ca)),
+            ("tls.client.cert.path", q(&self.client_cert)),
+            ("tls.client.key.path", q(&self.client_key)),
+            ("client.use.tls", "true".into()),
+        ] {
+            keys.push((format!("{prefix}.thrift.{k}"), v));
+        }
+        keys
+    }
+}

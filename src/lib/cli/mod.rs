@@ -559,7 +559,8 @@ fn run_drpc_client(conf: &Config, function: Option<&str>, args: &[String]) -> Re
             }
             Err(e) => {
                 return Err(CliError::Other(format!(
-                    "{f} \"{a}\": DRPC server {addr}: {e}"
+                    "{f} \"{a}\": DRPC server {addr}: {}",
+                    crate::client::thrift_error_text(&e)
                 )))
             }
         }

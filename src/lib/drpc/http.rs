@@ -31,6 +31,8 @@ pub const MAX_IN_FLIGHT: usize = 1024;
 /// A running HTTP endpoint; [`HttpServer::shutdown`] (or drop) stops it.
 pub struct HttpServer {
     server: Arc<Server>,
+    /// Bounds request headers in front of tiny_http ([`crate::http::bind_guarded`]).
+    guard: crate::http::HeaderGuard,
     addr: SocketAddr,
     in_flight: Arc<(Mutex<usize>, Condvar)>,
     acceptor: Option<JoinHandle<()>>,
@@ -58,7 +60,8 @@ impl HttpServer {
         max_body_bytes: usize,
         security: Arc<HttpSecurity>,
     ) -> std::io::Result<HttpServer> {
-        let (server, local) = crate::http::bind(addr)?;
+        let (server, local, guard) =
+            crate::http::bind_guarded(addr, "drpc", crate::http::MAX_HEADER_BYTES)?;
         let in_flight = Arc::new((Mutex::new(0usize), Condvar::new()));
         let (srv, flight) = (server.clone(), in_flight.clone());
         let acceptor = std::thread::Builder::new()
@@ -67,6 +70,7 @@ impl HttpServer {
         tracing::info!(addr = %local, "DRPC HTTP server listening");
         Ok(HttpServer {
             server,
+            guard,
             addr: local,
             in_flight,
             acceptor: Some(acceptor),
@@ -104,6 +108,7 @@ impl HttpServer {
 
     /// Stops taking requests and waits for the acceptor thread.
     pub fn shutdown(&mut self) {
+        self.guard.shutdown();
         self.server.unblock();
         if let Some(h) = self.acceptor.take() {
             let _ = h.join();
@@ -264,7 +269,7 @@ fn serve(mut request: Request, drpc: &Drpc, max_body_bytes: usize, security: &Ht
     // This thread serves only this request: the user is its request context.
     crate::security::ReqContext {
         principal: user,
-        remote: request.remote_addr().copied(),
+        remote: crate::http::peer_addr(&request),
     }
     .install();
     let url = request.url().to_string();
@@ -338,12 +343,42 @@ fn respond_error(request: Request, status: u16, error: &str, msg: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     fn exec(func: &str, args: Option<&str>) -> Route {
         Route::Execute {
             func: func.into(),
             args: args.map(str::to_string),
         }
+    }
+
+    #[test]
+    fn oversized_request_headers_are_refused_with_431() {
+        let drpc = Arc::new(Drpc::new(Duration::from_secs(5), 16));
+        let server = HttpServer::start("127.0.0.1:0", drpc, 1024).unwrap();
+        let addr = server.local_addr();
+        let ask = |request: &[u8]| {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let _ = s.write_all(request);
+            let mut out = Vec::new();
+            let _ = s.read_to_end(&mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        let mut big = b"GET /nowhere HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
+        big.extend(std::iter::repeat_n(b'a', 3 * crate::http::MAX_HEADER_BYTES));
+        big.extend_from_slice(b"\r\n\r\n");
+        let answer = ask(&big);
+        assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+        // A header line that never ends is refused the same way.
+        let endless = [b"GET / HTTP/1.1\r\nX: ".as_slice(), &[b'b'; 20_000]].concat();
+        let answer = ask(&endless);
+        assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+        // Normal requests are still served, through the guard.
+        let answer = ask(b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n");
+        assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+        assert!(answer.contains("Connection: close\r\n"), "{answer}");
+        assert_eq!(server.in_flight(), 0);
     }
 
     #[test]

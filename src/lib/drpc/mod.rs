@@ -159,6 +159,17 @@ impl DrpcDaemon {
         let port = conf.get_port("drpc.port")?;
         let transport =
             |ty| crate::security::ServerTransport::from_conf(conf, ty).map(std::sync::Arc::new);
+        // TLS on drpc.port / drpc.invocations.port when their transport key names
+        // TlsTransportPlugin (keys drpc.thrift.tls.*); bad certificate files stop the daemon here.
+        let tls = |ty| -> anyhow::Result<_> {
+            let server = crate::security::tls::server_for(conf, ty)?.map(std::sync::Arc::new);
+            if server.is_some() {
+                tracing::info!(service = ?ty, "DRPC Thrift port serves TLS only");
+            }
+            Ok(server)
+        };
+        let rpc_tls = tls(crate::security::ConnectionType::Drpc)?;
+        let invocations_tls = tls(crate::security::ConnectionType::DrpcInvocations)?;
         let rpc = ThriftServer::start(
             "drpc",
             &format!("0.0.0.0:{port}"),
@@ -168,6 +179,7 @@ impl DrpcDaemon {
                 max_connections: count(conf, "drpc.worker.threads")?
                     .saturating_add(count(conf, "drpc.queue.size")?),
                 transport: transport(crate::security::ConnectionType::Drpc)?,
+                tls: rpc_tls,
                 ..ServerOptions::default()
             },
         )
@@ -184,6 +196,7 @@ impl DrpcDaemon {
                 max_frame_bytes: max_frame,
                 max_connections: count(conf, "drpc.invocations.threads")?,
                 transport: transport(crate::security::ConnectionType::DrpcInvocations)?,
+                tls: invocations_tls,
                 ..ServerOptions::default()
             },
         )

@@ -24,7 +24,7 @@
 //!   live nimbus holds is logged as an error (Storm gives up leadership instead; with one nimbus left
 //!   that would stop the cluster for good).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -250,16 +250,22 @@ impl Nimbus {
                 .get_u64("storm.thrift.socket.timeout.ms")
                 .unwrap_or(600_000),
         );
-        let transport = crate::client::ClientTransport::from_conf(
-            &self.conf,
-            crate::client::ConnectionType::Nimbus,
-        )
-        .map_err(|e| e.to_string())?;
+        // Each peer's registered TLS port (`/nimbuses`), used with nimbus.thrift.client.use.tls.
+        let tls_ports: BTreeMap<String, i32> = self
+            .cluster
+            .nimbuses()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|n| Some((format!("{}:{}", n.host, n.port), n.tls_port?)))
+            .collect();
         let mut errors = Vec::new();
         for source in sources {
             let attempt = (|| -> std::result::Result<bool, String> {
-                let mut client = NimbusClient::connect(source, timeout, &transport)
-                    .map_err(|e| e.to_string())?;
+                let (transport, addr) =
+                    crate::client::nimbus_peer(&self.conf, source, tls_ports.get(*source).copied())
+                        .map_err(|e| e.to_string())?;
+                let mut client =
+                    NimbusClient::connect(&addr, timeout, &transport).map_err(|e| e.to_string())?;
                 let meta = client.blob_meta(key).map_err(|e| e.to_string())?;
                 if self.blobs.version(key).ok() == Some(meta.version) {
                     self.blobs

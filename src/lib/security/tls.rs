@@ -42,6 +42,7 @@ use rustls::{
     ServerConfig, ServerConnection, SignatureScheme, StreamOwned,
 };
 
+use super::transport::{plugin, ConnectionType, Plugin, TransportConfigError};
 use crate::config::{Config, ConfigError};
 
 /// Storm's TLS transport plugin class (`nimbus.thrift.tls.transport`).
@@ -72,18 +73,35 @@ pub fn nimbus_tls_port(conf: &Config) -> Result<u16, ConfigError> {
     }
 }
 
-/// The Thrift services with TLS keys, as Storm's `ThriftConnectionType.*_TLS` names them.
+/// The Thrift services with TLS keys, as Storm's `ThriftConnectionType.*_TLS` names them (DRPC's
+/// two ports share the storm-rs keys `drpc.thrift.tls.*`; Storm 2.8 has no TLS for DRPC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsService {
     Nimbus,
     Supervisor,
+    Drpc,
 }
 
+/// Supervisor clients connect with TLS (Storm's `supervisor.thrift.client.use.tls`).
+pub const SUPERVISOR_CLIENT_USE_TLS: &str = "supervisor.thrift.client.use.tls";
+/// DRPC clients (the `storm` CLI, `DRPCSpout`, `ReturnResults`) connect with TLS (storm-rs).
+pub const DRPC_CLIENT_USE_TLS: &str = "drpc.thrift.client.use.tls";
+
 impl TlsService {
+    /// The TLS keys of the Thrift service `ty`.
+    pub fn of(ty: ConnectionType) -> TlsService {
+        match ty {
+            ConnectionType::Nimbus => TlsService::Nimbus,
+            ConnectionType::Supervisor => TlsService::Supervisor,
+            ConnectionType::Drpc | ConnectionType::DrpcInvocations => TlsService::Drpc,
+        }
+    }
+
     fn prefix(self) -> &'static str {
         match self {
             TlsService::Nimbus => "nimbus.thrift.tls.",
             TlsService::Supervisor => "supervisor.thrift.tls.",
+            TlsService::Drpc => "drpc.thrift.tls.",
         }
     }
 
@@ -96,7 +114,8 @@ impl TlsService {
     pub fn use_tls_key(self) -> &'static str {
         match self {
             TlsService::Nimbus => NIMBUS_CLIENT_USE_TLS,
-            TlsService::Supervisor => "supervisor.thrift.client.use.tls",
+            TlsService::Supervisor => SUPERVISOR_CLIENT_USE_TLS,
+            TlsService::Drpc => DRPC_CLIENT_USE_TLS,
         }
     }
 
@@ -105,7 +124,48 @@ impl TlsService {
         match self {
             TlsService::Nimbus => NIMBUS_TLS_PORT,
             TlsService::Supervisor => "supervisor.thrift.port",
+            TlsService::Drpc => "drpc.port or drpc.invocations.port",
         }
+    }
+
+    /// What turns the TLS server on.
+    fn enabled_by(self) -> &'static str {
+        match self {
+            TlsService::Nimbus => "nimbus.thrift.tls.port is set",
+            TlsService::Supervisor => {
+                "supervisor.thrift.transport (or storm.thrift.transport) names TlsTransportPlugin"
+            }
+            TlsService::Drpc => {
+                "drpc.thrift.transport or drpc.invocations.thrift.transport (or storm.thrift.transport) names TlsTransportPlugin"
+            }
+        }
+    }
+
+    /// Where a plain client should go instead.
+    fn plain_hint(self) -> &'static str {
+        match self {
+            TlsService::Nimbus => "plain clients use nimbus.thrift.port",
+            TlsService::Supervisor => "this supervisor serves TLS only (supervisor.thrift.transport)",
+            TlsService::Drpc => "this DRPC port serves TLS only (drpc.thrift.transport / drpc.invocations.thrift.transport)",
+        }
+    }
+}
+
+/// The TLS server for the supervisor or a DRPC port, when its transport key
+/// (`supervisor.thrift.transport`, `drpc.thrift.transport`, `drpc.invocations.thrift.transport`,
+/// else `storm.thrift.transport`) names [`TLS_PLUGIN`]: those services serve TLS on their usual
+/// port, as Storm's supervisor does. Nimbus serves TLS on its own port
+/// ([`NIMBUS_TLS_PORT`]), so this is `None` for it.
+pub fn server_for(
+    conf: &Config,
+    ty: ConnectionType,
+) -> Result<Option<TlsServer>, TransportConfigError> {
+    if ty == ConnectionType::Nimbus {
+        return Ok(None);
+    }
+    match plugin(conf, ty)? {
+        (Plugin::Tls, _) => Ok(Some(TlsServer::from_conf(conf, TlsService::of(ty))?)),
+        _ => Ok(None),
     }
 }
 
@@ -265,8 +325,12 @@ pub struct TlsServer {
 /// Why a TLS connection was refused by the server.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsAcceptError {
-    #[error("not a TLS client (first byte {first:#04x}): a plain Thrift client on the TLS port? Clients reach this port with {use_tls}: true; plain clients use nimbus.thrift.port")]
-    NotTls { first: u8, use_tls: &'static str },
+    #[error("not a TLS client (first byte {first:#04x}): a plain Thrift client on the TLS port? Clients reach this port with {use_tls}: true; {plain}")]
+    NotTls {
+        first: u8,
+        use_tls: &'static str,
+        plain: &'static str,
+    },
     #[error("the client closed the connection before sending anything")]
     Closed,
     #[error("the TLS handshake did not finish within {0:?}")]
@@ -283,8 +347,8 @@ impl TlsServer {
         let ks = opt_str(conf, &ks_key)?.ok_or_else(|| TlsConfigError::Missing {
             key: ks_key.clone(),
             why: format!(
-                "{} is set, so the TLS server needs a PEM file with its certificate chain and private key",
-                svc.port_key()
+                "{}, so the TLS server needs a PEM file with its certificate chain and private key",
+                svc.enabled_by()
             ),
         })?;
         let pem = read_pem(&ks_key, &ks)?;
@@ -314,7 +378,7 @@ impl TlsServer {
         let config = builder
             .with_single_cert(chain, key)
             .map_err(|e| setup_err(&ks_key, e))?;
-        tracing::info!(keystore = %ks, client_auth, "TLS server configured");
+        tracing::info!(service = ?svc, keystore = %ks, client_auth, "TLS server configured");
         Ok(TlsServer {
             config: Arc::new(config),
             client_auth,
@@ -359,6 +423,7 @@ impl TlsServer {
             return Err(TlsAcceptError::NotTls {
                 first: first[0],
                 use_tls: self.service.use_tls_key(),
+                plain: self.service.plain_hint(),
             });
         }
         let mut conn = ServerConnection::new(self.config.clone())

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use super::jaas::{JaasConfig, JaasError, LOGIN_CONFIG_KEY};
 use super::sasl::{self, SaslError};
+use super::tls::{TlsService, TLS_PLUGIN};
 use crate::config::{Config, ConfigError};
 
 pub const SIMPLE_PLUGIN: &str = "org.apache.storm.security.auth.SimpleTransportPlugin";
@@ -59,12 +60,20 @@ pub enum TransportConfigError {
     Jaas(#[from] JaasError),
     #[error(transparent)]
     Tls(#[from] super::tls::TlsConfigError),
-    #[error("config key \"{key}\" must be a string, but it is {found}")]
-    WrongType { key: String, found: String },
+    #[error("config key \"{key}\" must be {expected}, but it is {found}")]
+    WrongType {
+        key: String,
+        expected: &'static str,
+        found: String,
+    },
     #[error(
-        "{key} = {value} is not supported by storm-rs; use {SIMPLE_PLUGIN} or {DIGEST_PLUGIN}"
+        "{key} = {value} is not supported by storm-rs; use {SIMPLE_PLUGIN}, {DIGEST_PLUGIN} or (supervisor and DRPC only) {TLS_PLUGIN}"
     )]
     Unsupported { key: &'static str, value: String },
+    #[error(
+        "{key} = {TLS_PLUGIN} cannot apply to nimbus: nimbus serves TLS on its own port; set nimbus.thrift.tls.port (and nimbus.thrift.client.use.tls on clients), and set nimbus.thrift.transport to {SIMPLE_PLUGIN} or {DIGEST_PLUGIN}"
+    )]
+    TlsForNimbus { key: &'static str },
     #[error("{key} = {DIGEST_PLUGIN} needs a JAAS login file: set {LOGIN_CONFIG_KEY} to a file with a {section} section")]
     NoLoginFile {
         key: &'static str,
@@ -76,11 +85,24 @@ pub enum TransportConfigError {
 pub trait ConfLookup {
     /// The string value of `key`, `None` when unset.
     fn string(&self, key: &str) -> Result<Option<String>, TransportConfigError>;
+    /// The boolean value of `key`, `None` when unset.
+    fn boolean(&self, key: &str) -> Result<Option<bool>, TransportConfigError>;
+    /// These values as a [`Config`] (the TLS keys are read from one).
+    fn to_config(&self) -> Config;
 }
 
 impl ConfLookup for Config {
     fn string(&self, key: &str) -> Result<Option<String>, TransportConfigError> {
         Ok(self.get_opt_str(key)?.map(str::to_string))
+    }
+    fn boolean(&self, key: &str) -> Result<Option<bool>, TransportConfigError> {
+        match self.get(key) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(_) => Ok(Some(self.get_bool(key)?)),
+        }
+    }
+    fn to_config(&self) -> Config {
+        self.clone()
     }
 }
 
@@ -91,9 +113,33 @@ impl ConfLookup for serde_json::Map<String, serde_json::Value> {
             Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
             Some(other) => Err(TransportConfigError::WrongType {
                 key: key.to_string(),
+                expected: "a string",
                 found: other.to_string(),
             }),
         }
+    }
+    fn boolean(&self, key: &str) -> Result<Option<bool>, TransportConfigError> {
+        match self.get(key) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::Bool(b)) => Ok(Some(*b)),
+            // Java's `ObjectReader.getBoolean` also reads "true"/"false" strings.
+            Some(serde_json::Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(serde_json::Value::String(s)) if s.eq_ignore_ascii_case("false") => {
+                Ok(Some(false))
+            }
+            Some(other) => Err(TransportConfigError::WrongType {
+                key: key.to_string(),
+                expected: "true or false",
+                found: other.to_string(),
+            }),
+        }
+    }
+    fn to_config(&self) -> Config {
+        let mut c = Config::defaults();
+        for (k, v) in self {
+            c.set(k.clone(), v.clone());
+        }
+        c
     }
 }
 
@@ -102,6 +148,8 @@ impl ConfLookup for serde_json::Map<String, serde_json::Value> {
 pub enum Plugin {
     Simple,
     DigestSasl,
+    /// Storm's `TlsTransportPlugin` (supervisor and DRPC; see [`super::tls::server_for`]).
+    Tls,
 }
 
 /// The plugin `conf` selects for `ty`, with the key it came from.
@@ -122,6 +170,10 @@ pub fn plugin<C: ConfLookup + ?Sized>(
         DIGEST_PLUGIN | "backtype.storm.security.auth.digest.DigestSaslTransportPlugin" => {
             Plugin::DigestSasl
         }
+        TLS_PLUGIN if ty == ConnectionType::Nimbus => {
+            return Err(TransportConfigError::TlsForNimbus { key })
+        }
+        TLS_PLUGIN => Plugin::Tls,
         other => {
             return Err(TransportConfigError::Unsupported {
                 key,
@@ -143,6 +195,18 @@ fn login_file<C: ConfLookup + ?Sized>(
     }
 }
 
+/// Whether clients of `ty` use TLS by `<service>.thrift.client.use.tls` (nimbus:
+/// `nimbus.thrift.client.use.tls`, supervisor: `supervisor.thrift.client.use.tls`, both DRPC ports:
+/// `drpc.thrift.client.use.tls`).
+pub fn client_uses_tls<C: ConfLookup + ?Sized>(
+    conf: &C,
+    ty: ConnectionType,
+) -> Result<bool, TransportConfigError> {
+    Ok(conf
+        .boolean(TlsService::of(ty).use_tls_key())?
+        .unwrap_or(false))
+}
+
 /// What a server does with each new connection before serving it.
 #[derive(Clone, Default)]
 pub enum ServerTransport {
@@ -162,7 +226,8 @@ impl ServerTransport {
         ty: ConnectionType,
     ) -> Result<ServerTransport, TransportConfigError> {
         match plugin(conf, ty)? {
-            (Plugin::Simple, _) => Ok(ServerTransport::Simple),
+            // The TLS layer itself is `ServerOptions::tls` (`tls::server_for`).
+            (Plugin::Simple | Plugin::Tls, _) => Ok(ServerTransport::Simple),
             (Plugin::DigestSasl, key) => {
                 let jaas = login_file(conf, key, super::jaas::SERVER_SECTION)?;
                 let users = JaasConfig::load(&jaas)?.server_users()?;
@@ -342,8 +407,13 @@ impl ClientTransport {
         conf: &C,
         ty: ConnectionType,
     ) -> Result<ClientTransport, TransportConfigError> {
-        match plugin(conf, ty)? {
-            (Plugin::Simple, _) => Ok(ClientTransport::Simple),
+        let plugin = plugin(conf, ty)?;
+        if ty != ConnectionType::Nimbus && (plugin.0 == Plugin::Tls || client_uses_tls(conf, ty)?) {
+            let tls = super::tls::TlsClient::from_conf(&conf.to_config(), TlsService::of(ty))?;
+            return Ok(ClientTransport::Tls(tls));
+        }
+        match plugin {
+            (Plugin::Simple | Plugin::Tls, _) => Ok(ClientTransport::Simple),
             (Plugin::DigestSasl, key) => {
                 let jaas = login_file(conf, key, super::jaas::CLIENT_SECTION)?;
                 let (username, password) = JaasConfig::load(&jaas)?.client_credentials()?;
@@ -394,6 +464,7 @@ impl ClientTransport {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tls::DRPC_CLIENT_USE_TLS as DRPC_USE_TLS;
     use super::*;
 
     fn conf_with(kv: &[(&str, &str)]) -> Config {
@@ -441,5 +512,87 @@ mod tests {
             e.contains(LOGIN_CONFIG_KEY) && e.contains("StormClient"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn tls_plugin_selects_tls_for_supervisor_and_drpc_only() {
+        let c = conf_with(&[(TRANSPORT_KEY, TLS_PLUGIN)]);
+        assert_eq!(
+            plugin(&c, ConnectionType::Supervisor).unwrap(),
+            (Plugin::Tls, TRANSPORT_KEY)
+        );
+        assert_eq!(
+            plugin(&c, ConnectionType::DrpcInvocations).unwrap(),
+            (Plugin::Tls, TRANSPORT_KEY)
+        );
+        let e = plugin(&c, ConnectionType::Nimbus).unwrap_err().to_string();
+        assert!(e.contains("nimbus.thrift.tls.port"), "{e}");
+        // The TLS layer is separate: the SASL-level server transport stays simple.
+        assert!(matches!(
+            ServerTransport::from_conf(&c, ConnectionType::Drpc).unwrap(),
+            ServerTransport::Simple
+        ));
+        // A TLS server needs its keystore: the error names the key and what turned TLS on.
+        let c = conf_with(&[("supervisor.thrift.transport", TLS_PLUGIN)]);
+        let e = super::super::tls::server_for(&c, ConnectionType::Supervisor)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("supervisor.thrift.tls.server.keystore.path")
+                && e.contains("supervisor.thrift.transport"),
+            "{e}"
+        );
+        assert!(super::super::tls::server_for(&c, ConnectionType::Drpc)
+            .unwrap()
+            .is_none());
+        assert!(super::super::tls::server_for(&c, ConnectionType::Nimbus)
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn client_use_tls_keys_per_service() {
+        let mut m = serde_json::Map::new();
+        assert!(!client_uses_tls(&m, ConnectionType::Drpc).unwrap());
+        m.insert(
+            DRPC_USE_TLS.into(),
+            serde_json::Value::String("TRUE".into()),
+        );
+        assert!(client_uses_tls(&m, ConnectionType::Drpc).unwrap());
+        assert!(client_uses_tls(&m, ConnectionType::DrpcInvocations).unwrap());
+        assert!(!client_uses_tls(&m, ConnectionType::Supervisor).unwrap());
+        // A TLS client needs a trust store: the error names the key and the switch.
+        let e = ClientTransport::from_conf(&m, ConnectionType::DrpcInvocations)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("drpc.thrift.tls.client.truststore.path") && e.contains(DRPC_USE_TLS),
+            "{e}"
+        );
+        m.insert(DRPC_USE_TLS.into(), serde_json::Value::from(3));
+        let e = client_uses_tls(&m, ConnectionType::Drpc)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(DRPC_USE_TLS) && e.contains("true or false"),
+            "{e}"
+        );
+        let mut c = Config::defaults();
+        c.set("supervisor.thrift.client.use.tls", true);
+        let e = ClientTransport::from_conf(&c, ConnectionType::Supervisor)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("supervisor.thrift.tls.client.truststore.path"),
+            "{e}"
+        );
+        // Off by default; nimbus keeps its own switch (ClientTransport::nimbus).
+        assert!(
+            ClientTransport::from_conf(&Config::defaults(), ConnectionType::Supervisor)
+                .is_ok_and(|t| t == ClientTransport::Simple)
+        );
+        c.set("nimbus.thrift.client.use.tls", true);
+        assert!(ClientTransport::from_conf(&c, ConnectionType::Nimbus)
+            .is_ok_and(|t| t == ClientTransport::Simple));
     }
 }

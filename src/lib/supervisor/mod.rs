@@ -662,6 +662,14 @@ impl Supervisor {
             conf,
             crate::security::ConnectionType::Supervisor,
         )?);
+        // TLS on the same port when supervisor.thrift.transport names TlsTransportPlugin (Storm's
+        // SUPERVISOR_TLS); bad certificate files stop the supervisor here.
+        let tls =
+            crate::security::tls::server_for(conf, crate::security::ConnectionType::Supervisor)?
+                .map(Arc::new);
+        if tls.is_some() {
+            tracing::info!(port = thrift_port, "supervisor.thrift.port serves TLS only");
+        }
         let server = match ThriftServer::start(
             "supervisor",
             &format!("0.0.0.0:{thrift_port}"),
@@ -678,6 +686,7 @@ impl Supervisor {
                     .unwrap_or(usize::MAX)
                     .max(1),
                 transport,
+                tls,
                 ..ServerOptions::default()
             },
         ) {
@@ -836,13 +845,19 @@ pub fn default_leader_resolver(conf: Config, storage: Arc<dyn StateStorage>) -> 
                     conf.get_u64("storm.thrift.socket.timeout.ms")
                         .unwrap_or(600_000),
                 );
-                let transport = crate::client::ClientTransport::from_conf(
-                    &conf,
-                    crate::client::ConnectionType::Nimbus,
-                )
-                .map_err(|z| z.to_string())?;
-                crate::client::NimbusClient::connect(&from_zk, timeout, &transport)
-                    .map_err(|z| format!("{e}; the leader in /leader-lock, {from_zk}: {z}"))?
+                // TLS to the leader's nimbus.thrift.tls.port when nimbus.thrift.client.use.tls.
+                let advertised = crate::cluster::ClusterState::new(storage.clone())
+                    .and_then(|c| c.nimbuses())
+                    .ok()
+                    .and_then(|ns| {
+                        ns.into_iter()
+                            .find(|n| format!("{}:{}", n.host, n.port) == from_zk)
+                    })
+                    .and_then(|n| n.tls_port);
+                let (transport, addr) = crate::client::nimbus_peer(&conf, &from_zk, advertised)
+                    .map_err(|z| z.to_string())?;
+                crate::client::NimbusClient::connect(&addr, timeout, &transport)
+                    .map_err(|z| format!("{e}; the leader in /leader-lock, {addr}: {z}"))?
             }
         };
         Ok(Box::new(client) as Box<dyn BlobSource>)
