@@ -383,7 +383,11 @@ impl<'i> BoltExecutor<'i> {
                 if self.out.has_overflow() {
                     break;
                 }
-                self.out.flush_if_due();
+                // A clock read per tuple cost ~1.5 % of a 2-worker acking run; every 8th is enough
+                // for BATCH_DELAY (the loop also flushes when the inbox runs dry).
+                if executed % 8 == 0 {
+                    self.out.flush_if_due();
+                }
             }
             self.out.flush();
             if executed > 0 {
