@@ -489,11 +489,13 @@ impl Assets {
             .map_or(&[], Vec::as_slice)
     }
 
-    /// The peer topology's KEY=VALUE arguments: storm_perf's max-spout-pending and the JVM options of
-    /// the worker (the storm-perf settings are read by the topology from its jar).
-    fn topology_args(&self, o: &VsOptions, case: Case) -> Vec<String> {
+    /// The peer topology's KEY=VALUE arguments: workers, executors per component, storm_perf's
+    /// max-spout-pending and the JVM options of the worker (the storm-perf settings are read by the
+    /// topology from its jar). `local` (Storm's LocalCluster): 1 worker whatever `--workers`, which
+    /// is a cluster-variant option.
+    fn topology_args(&self, o: &VsOptions, case: Case, local: bool) -> Vec<String> {
         let mut args = vec![
-            format!("topology.workers={}", o.workers),
+            format!("topology.workers={}", if local { 1 } else { o.workers }),
             format!("stormrs.peer.parallelism={}", o.parallelism),
         ];
         if case.acking {
@@ -1012,7 +1014,7 @@ fn storm_local(o: &VsOptions, a: &Assets, case: Case, dir: &Path) -> Result<Figu
         .arg(acking_arg(case))
         .arg(&report)
         .arg(lifetime.as_secs().to_string())
-        .args(a.topology_args(o, case));
+        .args(a.topology_args(o, case, true));
     let mut jvm = Proc::spawn(cmd, "Storm LocalCluster JVM", &dir.join("java.out"))?;
     let pid = jvm.pid();
     measure_java(o, case, &report, 1, &mut || vec![pid], &mut || jvm.check())
@@ -1202,7 +1204,7 @@ impl StormDaemons {
             workload,
             acking_arg(case),
             report,
-            &a.topology_args(o, case),
+            &a.topology_args(o, case, false),
         )
     }
 
@@ -1337,7 +1339,7 @@ fn rs_java_run(
         .arg(case.workload.name())
         .arg(acking_arg(case))
         .arg(report)
-        .args(a.topology_args(o, case))
+        .args(a.topology_args(o, case, false))
         .current_dir(&cluster.dir)
         .env_remove("STORM_CONF_DIR")
         .env_remove("STORM_HOME")
