@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --example storm_perf -- WORKLOAD [--mode local|cluster] [--workers N]
-//!     [--acking on|off] [--warmup SECS] [--duration SECS] [--rate N] [--max-pending N] [--runs N]
+//!     [--parallelism N] [--acking on|off] [--warmup SECS] [--duration SECS] [--rate N] [--max-pending N] [--runs N]
 //!     [--ceiling-secs SECS] [--clients N] [--conf KEY=VALUE]... [--json]
 //! cargo run --release --example storm_perf -- vs-storm [--cases …] [--variants …] [--rounds N] …
 //! ```
@@ -17,6 +17,9 @@
 //! `scripts/bench_vs_storm.sh` builds what `vs-storm` needs and runs it.
 //! `storm_perf chaos …` (`chaos.rs`): the chaos runner on a multi-host cluster (`scripts/hosts.sh`),
 //! faults injected while the durable ledger topology runs, ids lost/duplicated and recovery times.
+//! `storm_perf scaling …` and `storm_perf idle …` (`scaling.rs`): throughput and RSS of both systems as
+//! executors and workers grow, and the CPU% of idle workers and daemons (BENCHMARKS.md, "Cost as work
+//! grows"; `scripts/scaling.sh`).
 //! `storm_perf zk-writes [--workers N]` (`zk_writes.rs`): ZooKeeper writes per second with N idle
 //! workers (RELIABILITY.md, "ZooKeeper write rate").
 
@@ -26,6 +29,8 @@ mod chaos;
 mod peer;
 #[path = "storm_perf/runner.rs"]
 mod runner;
+#[path = "storm_perf/scaling.rs"]
+mod scaling;
 #[path = "storm_perf/zk_writes.rs"]
 mod zk_writes;
 
@@ -47,6 +52,40 @@ fn main() {
         };
         if let Err(e) = peer::run(&options, &mut |line| println!("{line}")) {
             eprintln!("storm_perf vs-storm: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    if args.first().is_some_and(|a| a == "scaling") {
+        let options = match scaling::ScalingOptions::parse(&args) {
+            Ok(o) => o,
+            Err(e) => {
+                if !e.is_empty() {
+                    eprintln!("storm_perf scaling: {e}\n");
+                }
+                eprintln!("{}", scaling::SCALING_USAGE);
+                std::process::exit(2);
+            }
+        };
+        if let Err(e) = scaling::run_scaling(&options, &mut |line| println!("{line}")) {
+            eprintln!("storm_perf scaling: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    if args.first().is_some_and(|a| a == "idle") {
+        let options = match scaling::IdleOptions::parse(&args) {
+            Ok(o) => o,
+            Err(e) => {
+                if !e.is_empty() {
+                    eprintln!("storm_perf idle: {e}\n");
+                }
+                eprintln!("{}", scaling::IDLE_USAGE);
+                std::process::exit(2);
+            }
+        };
+        if let Err(e) = scaling::run_idle(&options, &mut |line| println!("{line}")) {
+            eprintln!("storm_perf idle: {e}");
             std::process::exit(1);
         }
         return;

@@ -10,6 +10,8 @@
 #   scripts/bench_vs_storm.sh --cases word-count:off --variants storm-local,rs-java --rounds 1 \
 #       --warmup 5 --duration 5 --max-outside-load 2                          # a quick check
 #   scripts/bench_vs_storm.sh --help                                         # every option
+#   scripts/bench_vs_storm.sh scaling|idle [options…]   # `storm_perf scaling|idle` instead of vs-storm
+#                                                        # (what scripts/scaling.sh runs)
 #
 # Builds: `cargo build --release --bins --examples` (SKIP_CARGO_BUILD=1 skips it), storm-rs's Java
 # bridge (scripts/build-java.sh bridge), the peer jar and its two classpaths (Maven; Storm 2.8.3's
@@ -26,12 +28,16 @@ cd "$(dirname "$0")/.."
 
 case "${1:-}" in
   -h|--help)
-    sed -n '2,23p' "$0"
+    sed -n '2,25p' "$0"
     [ -x target/release/examples/storm_perf ] && target/release/examples/storm_perf vs-storm --help || true
     exit 0 ;;
 esac
 
 die() { echo "bench_vs_storm.sh: $*" >&2; exit 1; }
+command=vs-storm
+case "${1:-}" in
+  scaling|idle) command=$1; shift ;;
+esac
 command -v mvn >/dev/null || die "Maven (mvn) is needed (Debian: apt-get install maven)"
 command -v java >/dev/null || [ -n "${JAVA_HOME:-}" ] || die "a JDK 11+ is needed (Debian: apt-get install default-jdk-headless)"
 
@@ -92,7 +98,7 @@ grep -q storm-server-2.8.3.jar "$peer/target/server-classpath.txt" || die "no st
 
 keep=()
 [ "${KEEP_SCRATCH:-0}" = 1 ] && keep=(--keep-scratch)
-echo "bench_vs_storm.sh: storm_perf vs-storm $* (scratch $scratch)" >&2
-target/release/examples/storm_perf vs-storm --scratch "$scratch" "${keep[@]}" "$@" &
+echo "bench_vs_storm.sh: storm_perf $command $* (scratch $scratch)" >&2
+target/release/examples/storm_perf "$command" --scratch "$scratch" "${keep[@]}" "$@" &
 pid=$!
 wait "$pid"

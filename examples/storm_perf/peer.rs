@@ -13,6 +13,11 @@
 //! * `rs-native`, `rs-native-local`: storm_perf's native Rust workload in cluster mode (1 worker) and
 //!   local mode, run as child `storm_perf … --json` processes.
 //!
+//! `--parallelism N` (executors of every component) and `--workers N` (worker processes of the
+//! cluster variants, which then really run N workers: max(2, N) slots, Storm's even
+//! `DefaultScheduler` for N > 1, and a check of the worker processes after the warm-up) apply to every
+//! variant; `storm_perf scaling` (`scaling.rs`) sweeps them.
+//!
 //! Every topology has storm_perf's shapes, parallelism, groupings, ackers and max-spout-pending, plus
 //! the settings Storm's storm-perf ships for the corresponding topology
 //! (`benches/storm-peer/src/main/resources/storm-perf-settings.txt`, read by the Java topology and
@@ -42,13 +47,19 @@ use storm::local::perf::LatencyHistogram;
 use crate::runner::{self, Workload};
 
 pub const USAGE: &str = "usage: storm_perf vs-storm [--cases CASE,…] [--variants VARIANT,…] [--rounds N]
-           [--warmup SECS] [--duration SECS] [--max-pending N] [--max-outside-load CORES]
+           [--warmup SECS] [--duration SECS] [--parallelism N] [--workers N] [--max-pending N]
+           [--max-outside-load CORES]
            [--ceiling-secs SECS] [--java-opts OPTS] [--peer-dir DIR] [--scratch DIR] [--keep-scratch]
        storm_perf WORKLOAD --vs-storm [--acking on|off] [the same options]
 CASE: WORKLOAD:on|off with WORKLOAD one of const-spout-null-bolt const-spout-id-bolt-null-bolt word-count
       (default const-spout-null-bolt:off,const-spout-null-bolt:on,const-spout-id-bolt-null-bolt:on,word-count:off)
 VARIANT: storm-local rs-native-local storm-cluster rs-java rs-native (default all, in this order)
-defaults: --rounds 5 --warmup 30 --duration 30 --max-pending 5000 --max-outside-load 0.25
+--parallelism N: executors of every component (spout and bolts; ackers stay 1 with acking on, 0 off)
+--workers N: worker processes of the cluster variants (storm-cluster, rs-java, rs-native); Storm's
+      supervisor and storm-rs's get max(2, N) slots; with N > 1 Storm's nimbus runs its DefaultScheduler
+      (the resource-aware scheduler, Storm's default, packs by memory and ignores topology.workers)
+defaults: --rounds 5 --warmup 30 --duration 30 --parallelism 1 --workers 1 --max-pending 5000
+          --max-outside-load 0.25
           --ceiling-secs 2 --java-opts -Xmx768m --peer-dir benches/storm-peer
 needs: cargo build --release --bins --examples, scripts/build-java.sh bridge, and the peer jar with
 its classpaths (benches/storm-peer/target); scripts/bench_vs_storm.sh builds all of it and runs this";
@@ -66,7 +77,7 @@ pub struct Case {
 }
 
 impl Case {
-    fn parse(s: &str) -> Result<Case, String> {
+    pub fn parse(s: &str) -> Result<Case, String> {
         let (w, a) = match s.split_once(':') {
             Some((w, a)) => (w, Some(a)),
             None => (s, None),
@@ -89,7 +100,7 @@ impl Case {
         Ok(Case { workload, acking })
     }
 
-    fn name(self) -> String {
+    pub fn name(self) -> String {
         format!(
             "{}:{}",
             self.workload.name(),
@@ -111,6 +122,16 @@ impl Case {
             _ => "null bolt executes/s",
         }
     }
+
+    /// Executors of its topology with `parallelism` per component, ackers included: the most
+    /// workers it can occupy.
+    fn executors(self, parallelism: u32) -> u32 {
+        let components = match self.workload {
+            Workload::ConstSpoutNullBolt => 2,
+            _ => 3,
+        };
+        components * parallelism + u32::from(self.acking)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -131,14 +152,14 @@ impl Variant {
         Variant::RsNative,
     ];
 
-    fn parse(s: &str) -> Result<Variant, String> {
+    pub fn parse(s: &str) -> Result<Variant, String> {
         Variant::DEFAULT
             .into_iter()
             .find(|v| v.name() == s)
             .ok_or_else(|| format!("unknown variant '{s}'"))
     }
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Variant::StormLocal => "storm-local",
             Variant::StormCluster => "storm-cluster",
@@ -148,32 +169,40 @@ impl Variant {
         }
     }
 
-    fn label(self) -> &'static str {
+    fn label(self, workers: u32) -> String {
+        let w = if workers == 1 {
+            "1 worker".to_owned()
+        } else {
+            format!("{workers} workers")
+        };
         match self {
-            Variant::StormLocal => "Apache Storm 2.8.3, LocalCluster, Java jar",
-            Variant::StormCluster => "Apache Storm 2.8.3 daemons, 1 worker, Java jar",
-            Variant::RsJava => "storm-rs cluster, 1 worker, same Java jar (`storm jar`)",
-            Variant::RsNative => "storm-rs cluster, 1 worker, native Rust",
-            Variant::RsNativeLocal => "storm-rs local mode, native Rust",
+            Variant::StormLocal => "Apache Storm 2.8.3, LocalCluster, Java jar".into(),
+            Variant::StormCluster => format!("Apache Storm 2.8.3 daemons, {w}, Java jar"),
+            Variant::RsJava => format!("storm-rs cluster, {w}, same Java jar (`storm jar`)"),
+            Variant::RsNative => format!("storm-rs cluster, {w}, native Rust"),
+            Variant::RsNativeLocal => "storm-rs local mode, native Rust".into(),
         }
     }
 
-    /// What its peak RSS covers.
-    fn rss_scope(self) -> &'static str {
-        match self {
-            Variant::StormLocal => "whole JVM",
-            Variant::StormCluster => "worker JVM",
-            Variant::RsJava => "worker + JVM",
-            Variant::RsNative => "worker",
-            Variant::RsNativeLocal => "process",
+    /// What its peak RSS covers (with several workers: the sum of their peaks).
+    fn rss_scope(self, workers: u32) -> &'static str {
+        match (self, workers > 1) {
+            (Variant::StormLocal, _) => "whole JVM",
+            (Variant::StormCluster, false) => "worker JVM",
+            (Variant::StormCluster, true) => "sum of worker JVMs",
+            (Variant::RsJava, false) => "worker + JVM",
+            (Variant::RsJava, true) => "sum of workers + JVMs",
+            (Variant::RsNative, false) => "worker",
+            (Variant::RsNative, true) => "sum of workers",
+            (Variant::RsNativeLocal, _) => "process",
         }
     }
 
-    fn is_storm(self) -> bool {
+    pub fn is_storm(self) -> bool {
         matches!(self, Variant::StormLocal | Variant::StormCluster)
     }
 
-    fn local(self) -> bool {
+    pub fn local(self) -> bool {
         matches!(self, Variant::StormLocal | Variant::RsNativeLocal)
     }
 }
@@ -185,6 +214,10 @@ pub struct VsOptions {
     pub rounds: u32,
     pub warmup: Duration,
     pub duration: Duration,
+    /// Executors per component (`--parallelism`).
+    pub parallelism: u32,
+    /// Worker processes of the cluster variants (`--workers`).
+    pub workers: u32,
     pub max_pending: u32,
     pub max_outside: f64,
     pub ceiling: Duration,
@@ -207,12 +240,21 @@ fn list<T>(s: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>,
     Ok(out)
 }
 
-fn secs(flag: &str, s: &str) -> Result<Duration, String> {
+pub fn secs(flag: &str, s: &str) -> Result<Duration, String> {
     s.parse::<f64>()
         .ok()
         .filter(|v| *v > 0.0 && v.is_finite())
         .map(Duration::from_secs_f64)
         .ok_or_else(|| format!("{flag}: '{s}' is not a positive number of seconds"))
+}
+
+/// `--workers N`: 1–64 worker processes.
+pub fn workers(flag: &str, value: &str) -> Result<u32, String> {
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=64).contains(n))
+        .ok_or_else(|| format!("{flag}: '{value}' is not a number of workers from 1 to 64"))
 }
 
 impl VsOptions {
@@ -229,6 +271,8 @@ impl VsOptions {
             rounds: 5,
             warmup: Duration::from_secs(30),
             duration: Duration::from_secs(30),
+            parallelism: 1,
+            workers: 1,
             max_pending: 5000,
             max_outside: 0.25,
             ceiling: Duration::from_secs(2),
@@ -274,6 +318,8 @@ impl VsOptions {
                 "--rounds" => o.rounds = num()?.clamp(1, 1000) as u32,
                 "--warmup" => o.warmup = secs(flag, value)?,
                 "--duration" => o.duration = secs(flag, value)?,
+                "--parallelism" => o.parallelism = runner::parallelism(flag, value)?,
+                "--workers" => o.workers = workers(flag, value)?,
                 "--max-pending" => {
                     o.max_pending = num()?.clamp(1, u32::MAX as u64) as u32;
                 }
@@ -316,9 +362,9 @@ impl VsOptions {
 // ---------------------------------------------------------------------------------------------
 // What the runs need: Java, the peer jar and its classpaths, the bridge, a Storm home.
 
-struct Assets {
+pub struct Assets {
     java: PathBuf,
-    java_version: String,
+    pub java_version: String,
     jar: PathBuf,
     /// storm-client 2.8.3 and its dependencies (what a topology jar is run with).
     client_cp: String,
@@ -374,7 +420,7 @@ fn parse_settings(text: &str) -> BTreeMap<String, Vec<(String, String)>> {
 }
 
 impl Assets {
-    fn load(o: &VsOptions, scratch: &Path) -> Result<Assets, String> {
+    pub fn load(o: &VsOptions, scratch: &Path) -> Result<Assets, String> {
         let java = storm::jvm::locate::java_executable().map_err(|e| e.to_string())?;
         let version = Command::new(&java)
             .arg("-version")
@@ -443,10 +489,15 @@ impl Assets {
             .map_or(&[], Vec::as_slice)
     }
 
-    /// The peer topology's KEY=VALUE arguments: storm_perf's max-spout-pending and the JVM options of
-    /// the worker (the storm-perf settings are read by the topology from its jar).
-    fn topology_args(&self, o: &VsOptions, case: Case) -> Vec<String> {
-        let mut args = Vec::new();
+    /// The peer topology's KEY=VALUE arguments: workers, executors per component, storm_perf's
+    /// max-spout-pending and the JVM options of the worker (the storm-perf settings are read by the
+    /// topology from its jar). `local` (Storm's LocalCluster): 1 worker whatever `--workers`, which
+    /// is a cluster-variant option.
+    fn topology_args(&self, o: &VsOptions, case: Case, local: bool) -> Vec<String> {
+        let mut args = vec![
+            format!("topology.workers={}", if local { 1 } else { o.workers }),
+            format!("stormrs.peer.parallelism={}", o.parallelism),
+        ];
         if case.acking {
             args.push(format!("topology.max.spout.pending={}", o.max_pending));
         }
@@ -463,7 +514,7 @@ impl Assets {
 // ---------------------------------------------------------------------------------------------
 // Processes.
 
-fn tail(path: &Path, lines: usize) -> String {
+pub fn tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
@@ -529,7 +580,7 @@ impl Drop for Proc {
 }
 
 /// One `/proc/<pid>/stat`: (parent, session, start time in ticks, utime + stime in ticks).
-fn proc_stat(pid: u32) -> Option<(u32, i64, u64, u64)> {
+pub fn proc_stat(pid: u32) -> Option<(u32, i64, u64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let f: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     Some((
@@ -551,7 +602,7 @@ fn all_pids() -> Vec<u32> {
 }
 
 /// Every live descendant of `root`.
-fn descendants(root: u32) -> Vec<u32> {
+pub fn descendants(root: u32) -> Vec<u32> {
     let parents: Vec<(u32, u32)> = all_pids()
         .into_iter()
         .filter_map(|p| proc_stat(p).map(|s| (p, s.0)))
@@ -574,7 +625,7 @@ fn our_session() -> i64 {
 }
 
 /// Worker pids listed under `<dir>/**/workers/*/pids/` and ZooKeeper pids in `<dir>/**/zk.pid`.
-fn pid_files(dir: &Path, depth: usize, out: &mut Vec<u32>) {
+pub fn pid_files(dir: &Path, depth: usize, out: &mut Vec<u32>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -604,7 +655,7 @@ fn pid_files(dir: &Path, depth: usize, out: &mut Vec<u32>) {
 
 /// Kills everything this runner started: its descendants, and the processes of its session named in
 /// pid files under `scratch` (workers and ZooKeeper servers that were re-parented).
-fn sweep(scratch: &Path) {
+pub fn sweep(scratch: &Path) {
     let me = std::process::id();
     let mut victims = descendants(me);
     let mut listed = Vec::new();
@@ -662,7 +713,7 @@ struct LoadState {
 
 /// Samples the machine's busy time and this session's processes every 500 ms (a process of ours
 /// that exits loses at most its last half second, which then counts as outside).
-struct LoadMonitor {
+pub struct LoadMonitor {
     state: Arc<Mutex<LoadState>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -671,7 +722,7 @@ struct LoadMonitor {
 }
 
 impl LoadMonitor {
-    fn start() -> LoadMonitor {
+    pub fn start() -> LoadMonitor {
         let sid = our_session();
         let state = Arc::new(Mutex::new(LoadState::default()));
         let sample = {
@@ -723,7 +774,7 @@ impl LoadMonitor {
     }
 
     /// (load average before, after, CPU cores used outside the session on average).
-    fn finish(mut self) -> (String, String, f64) {
+    pub fn finish(mut self) -> (String, String, f64) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -739,16 +790,17 @@ impl LoadMonitor {
 // One run's figures.
 
 #[derive(Debug, Clone, Default)]
-struct Figures {
-    tuples_per_sec: f64,
-    intervals: usize,
-    p50_ms: Option<f64>,
-    p99_ms: Option<f64>,
-    /// Peak RSS (VmHWM) of the measured process(es), summed.
-    rss_mb: f64,
-    cpu_per_million: f64,
+pub struct Figures {
+    pub tuples_per_sec: f64,
+    pub intervals: usize,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    /// Peak RSS (VmHWM) of the measured process(es), summed (several workers: the sum of their
+    /// peaks).
+    pub rss_mb: f64,
+    pub cpu_per_million: f64,
     /// Peak RSS of the daemons (nimbus, supervisor, Storm's LogWriter), summed, where known.
-    daemons_rss_mb: Option<f64>,
+    pub daemons_rss_mb: Option<f64>,
 }
 
 /// Per `counts-*.txt` under `dir`: (snapshot time in ns, the sum of `counter`'s lines).
@@ -781,13 +833,13 @@ fn read_counts(dir: &Path, counter: &str) -> BTreeMap<String, (i64, u64)> {
     out
 }
 
-fn vm_hwm(pids: &[u32]) -> f64 {
+pub fn vm_hwm(pids: &[u32]) -> f64 {
     pids.iter()
         .filter_map(|&p| runner::status_mb(p, "VmHWM"))
         .sum()
 }
 
-fn cpu(pids: &[u32]) -> f64 {
+pub fn cpu(pids: &[u32]) -> f64 {
     pids.iter().filter_map(|&p| runner::cpu_secs(p)).sum()
 }
 
@@ -805,11 +857,13 @@ fn sleep_checking(
 }
 
 /// The Java variants' measurement: wait for the counter to move, warm up, then read it every second
-/// for the window. `pids` names the measured processes (read after the warm-up).
+/// for the window. `pids` names the measured processes (read after the warm-up); fewer than
+/// `expected` of them is an error (`--workers N` must mean N workers).
 fn measure_java(
     o: &VsOptions,
     case: Case,
     report: &Path,
+    expected: usize,
     pids: &mut dyn FnMut() -> Vec<u32>,
     check: &mut dyn FnMut() -> Result<(), String>,
 ) -> Result<Figures, String> {
@@ -832,6 +886,13 @@ fn measure_java(
     let pids = pids();
     if pids.is_empty() {
         return Err("no process to measure (no worker pid found)".into());
+    }
+    if pids.len() < expected {
+        return Err(format!(
+            "--workers {}: {} worker process(es) running after the warm-up, {expected} expected",
+            o.workers,
+            pids.len()
+        ));
     }
     let hist0 = LatencyHistogram::read_dir(report);
     let cpu0 = cpu(&pids);
@@ -904,7 +965,7 @@ fn measure_java(
 // ---------------------------------------------------------------------------------------------
 // The variants.
 
-fn java_cmd(a: &Assets, classpath: &str) -> Command {
+pub fn java_cmd(a: &Assets, classpath: &str) -> Command {
     let mut cmd = Command::new(&a.java);
     cmd.env_remove("STORM_CONF_DIR")
         .env_remove("STORM_HOME")
@@ -923,7 +984,7 @@ fn log_props(cmd: &mut Command, a: &Assets, logs: &Path, file: &str, xml: &str) 
         ));
 }
 
-fn acking_arg(case: Case) -> &'static str {
+pub fn acking_arg(case: Case) -> &'static str {
     if case.acking {
         "on"
     } else {
@@ -953,14 +1014,15 @@ fn storm_local(o: &VsOptions, a: &Assets, case: Case, dir: &Path) -> Result<Figu
         .arg(acking_arg(case))
         .arg(&report)
         .arg(lifetime.as_secs().to_string())
-        .args(a.topology_args(o, case));
+        .args(a.topology_args(o, case, true));
     let mut jvm = Proc::spawn(cmd, "Storm LocalCluster JVM", &dir.join("java.out"))?;
     let pid = jvm.pid();
-    measure_java(o, case, &report, &mut || vec![pid], &mut || jvm.check())
+    measure_java(o, case, &report, 1, &mut || vec![pid], &mut || jvm.check())
 }
 
-/// Real Storm daemons from the Maven Central jars: ZooKeeper, nimbus, one supervisor with 2 slots.
-struct StormDaemons {
+/// Real Storm daemons from the Maven Central jars: ZooKeeper, nimbus, one supervisor with `slots`
+/// slots (2 unless more workers are asked for).
+pub struct StormDaemons {
     zk_dir: PathBuf,
     conf_file: PathBuf,
     local_dir: PathBuf,
@@ -986,7 +1048,10 @@ fn wait_port(port: u16, what: &str, proc: &mut Proc) -> Result<(), String> {
 }
 
 impl StormDaemons {
-    fn start(a: &Assets, dir: &Path) -> Result<StormDaemons, String> {
+    /// `even`: nimbus schedules with Storm's `DefaultScheduler` (executors spread evenly over
+    /// `topology.workers` slots) instead of its default resource-aware scheduler, which packs
+    /// executors by memory and would put a small topology in one worker whatever `topology.workers`.
+    pub fn start(a: &Assets, dir: &Path, slots: u32, even: bool) -> Result<StormDaemons, String> {
         let zk_dir = dir.join("zookeeper");
         let logs = dir.join("logs");
         let local_dir = dir.join("storm-local");
@@ -1017,9 +1082,9 @@ impl StormDaemons {
             ));
         }
         let nimbus_port = runner::free_port();
-        let slots = [runner::free_port(), runner::free_port()];
+        let slots: Vec<u16> = (0..slots.max(1)).map(|_| runner::free_port()).collect();
         // JSON is YAML.
-        let conf = serde_json::json!({
+        let mut conf = serde_json::json!({
             "storm.zookeeper.servers": ["127.0.0.1"],
             "storm.zookeeper.port": zk_port,
             "storm.zookeeper.root": "/storm-peer",
@@ -1036,6 +1101,9 @@ impl StormDaemons {
             "drpc.invocations.port": runner::free_port(),
             "drpc.http.port": runner::free_port(),
         });
+        if even {
+            conf["storm.scheduler"] = "org.apache.storm.scheduler.DefaultScheduler".into();
+        }
         std::fs::write(
             &d.conf_file,
             serde_json::to_string_pretty(&conf).unwrap_or_default(),
@@ -1077,14 +1145,14 @@ impl StormDaemons {
         Ok(d)
     }
 
-    fn check(&mut self) -> Result<(), String> {
+    pub fn check(&mut self) -> Result<(), String> {
         for p in self.nimbus.iter_mut().chain(self.supervisor.iter_mut()) {
             p.check()?;
         }
         Ok(())
     }
 
-    fn worker_pids(&self) -> Vec<u32> {
+    pub fn worker_pids(&self) -> Vec<u32> {
         let mut out = Vec::new();
         pid_files(&self.local_dir.join("workers"), 2, &mut out);
         out.retain(|&p| runner::alive(p));
@@ -1093,8 +1161,23 @@ impl StormDaemons {
         out
     }
 
+    pub fn nimbus_pid(&self) -> Option<u32> {
+        self.nimbus.as_ref().map(Proc::pid)
+    }
+
+    pub fn supervisor_pid(&self) -> Option<u32> {
+        self.supervisor.as_ref().map(Proc::pid)
+    }
+
+    /// The ZooKeeper server's pid (from its `zk.pid`).
+    pub fn zookeeper_pid(&self) -> Option<u32> {
+        let mut out = Vec::new();
+        pid_files(&self.zk_dir, 2, &mut out);
+        out.into_iter().find(|&p| runner::alive(p))
+    }
+
     /// nimbus, the supervisor and the workers' LogWriter JVMs.
-    fn daemon_pids(&self) -> Vec<u32> {
+    pub fn daemon_pids(&self) -> Vec<u32> {
         let workers = self.worker_pids();
         let mut out: Vec<u32> = self
             .nimbus
@@ -1115,6 +1198,25 @@ impl StormDaemons {
     /// Submits with Storm's own client (what `storm jar` does: `-Dstorm.jar`), retrying while nimbus
     /// is not ready.
     fn submit(&self, o: &VsOptions, a: &Assets, case: Case, report: &Path) -> Result<(), String> {
+        let workload = case.workload.name();
+        self.submit_workload(
+            a,
+            workload,
+            acking_arg(case),
+            report,
+            &a.topology_args(o, case, false),
+        )
+    }
+
+    /// Submits `PeerTopology submit peer WORKLOAD ACKING REPORT ARGS…`.
+    pub fn submit_workload(
+        &self,
+        a: &Assets,
+        workload: &str,
+        acking: &str,
+        report: &Path,
+        args: &[String],
+    ) -> Result<(), String> {
         let end = Instant::now() + Duration::from_secs(120);
         let log = self.logs.join("submit.out");
         loop {
@@ -1124,10 +1226,10 @@ impl StormDaemons {
                 .arg(format!("-Dstorm.home={}", a.storm_home.display()));
             log_props(&mut cmd, a, &self.logs, "submit.log", "cluster.xml");
             cmd.args(["org.stormrs.peer.PeerTopology", "submit", "peer"])
-                .arg(case.workload.name())
-                .arg(acking_arg(case))
+                .arg(workload)
+                .arg(acking)
                 .arg(report)
-                .args(a.topology_args(o, case));
+                .args(args);
             let out = File::create(&log).map_err(|e| e.to_string())?;
             let err = out.try_clone().map_err(|e| e.to_string())?;
             let status = cmd
@@ -1173,7 +1275,7 @@ impl Drop for StormDaemons {
 fn storm_cluster(o: &VsOptions, a: &Assets, case: Case, dir: &Path) -> Result<Figures, String> {
     let report = dir.join("report");
     std::fs::create_dir_all(&report).map_err(|e| e.to_string())?;
-    let mut daemons = StormDaemons::start(a, dir)?;
+    let mut daemons = StormDaemons::start(a, dir, o.workers.max(2), o.workers > 1)?;
     daemons.submit(o, a, case, &report)?;
     let d = &mut daemons;
     let local_dir = d.local_dir.clone();
@@ -1181,6 +1283,7 @@ fn storm_cluster(o: &VsOptions, a: &Assets, case: Case, dir: &Path) -> Result<Fi
         o,
         case,
         &report,
+        o.workers.min(case.executors(o.parallelism)) as usize,
         &mut || {
             let mut out = Vec::new();
             pid_files(&local_dir.join("workers"), 2, &mut out);
@@ -1203,7 +1306,7 @@ fn rs_java(o: &VsOptions, a: &Assets, case: Case, dir: &Path) -> Result<Figures,
         a.client_cp,
         a.bridge.display().to_string()
     );
-    let cluster = runner::PerfCluster::start_with(2, &toml)?;
+    let cluster = runner::PerfCluster::start_with(o.workers.max(2), &toml)?;
     let result = rs_java_run(o, a, case, dir, &report, &cluster);
     if result.is_err() {
         // The cluster's directory goes with it: keep its logs beside the run's.
@@ -1236,7 +1339,7 @@ fn rs_java_run(
         .arg(case.workload.name())
         .arg(acking_arg(case))
         .arg(report)
-        .args(a.topology_args(o, case))
+        .args(a.topology_args(o, case, false))
         .current_dir(&cluster.dir)
         .env_remove("STORM_CONF_DIR")
         .env_remove("STORM_HOME")
@@ -1252,9 +1355,15 @@ fn rs_java_run(
             tail(&log, 25)
         ));
     }
-    let mut f = measure_java(o, case, report, &mut || cluster.worker_pids(), &mut || {
-        Ok(())
-    })?;
+    let expected = o.workers.min(case.executors(o.parallelism)) as usize;
+    let mut f = measure_java(
+        o,
+        case,
+        report,
+        expected,
+        &mut || cluster.worker_pids(),
+        &mut || Ok(()),
+    )?;
     f.daemons_rss_mb = Some(vm_hwm(&cluster.daemon_pids()));
     Ok(f)
 }
@@ -1271,15 +1380,11 @@ fn rs_native(
     let mut cmd = Command::new(exe);
     cmd.arg(case.workload.name())
         .args(["--mode", if local { "local" } else { "cluster" }])
-        .args([
-            "--workers",
-            "1",
-            "--runs",
-            "1",
-            "--ceiling-secs",
-            "0",
-            "--json",
-        ])
+        .arg("--workers")
+        .arg(if local { 1 } else { o.workers }.to_string())
+        .arg("--parallelism")
+        .arg(o.parallelism.to_string())
+        .args(["--runs", "1", "--ceiling-secs", "0", "--json"])
         .args(["--acking", acking_arg(case)])
         .arg("--warmup")
         .arg(o.warmup.as_secs_f64().to_string())
@@ -1338,14 +1443,48 @@ fn rs_native(
 // The session.
 
 #[derive(Clone)]
-struct Record {
+pub struct Record {
+    pub case: Case,
+    pub variant: Variant,
+    pub round: u32,
+    pub result: Result<Figures, String>,
+    pub load_before: String,
+    pub load_after: String,
+    /// CPU cores used outside this runner's session during the run, on average.
+    pub outside: f64,
+}
+
+/// One run of `variant` on `case` in `dir`, with the machine's load around it; then whatever the
+/// run left under `scratch` is swept.
+pub fn run_variant(
+    o: &VsOptions,
+    assets: &Assets,
     case: Case,
     variant: Variant,
     round: u32,
-    result: Result<Figures, String>,
-    load_before: String,
-    load_after: String,
-    outside: f64,
+    dir: &Path,
+    scratch: &Path,
+) -> Record {
+    let monitor = LoadMonitor::start();
+    let result = match variant {
+        Variant::StormLocal => storm_local(o, assets, case, dir),
+        Variant::StormCluster => storm_cluster(o, assets, case, dir),
+        Variant::RsJava => rs_java(o, assets, case, dir),
+        Variant::RsNative => rs_native(o, assets, case, dir, false),
+        Variant::RsNativeLocal => rs_native(o, assets, case, dir, true),
+    };
+    let (load_before, load_after, outside) = monitor.finish();
+    // Whatever the run left (it cleans up after itself; this is the safety net).
+    sweep(scratch);
+    Record {
+        case,
+        variant,
+        round,
+        result,
+        load_before,
+        load_after,
+        outside,
+    }
 }
 
 fn fmt_ms(v: Option<f64>) -> String {
@@ -1360,7 +1499,7 @@ fn fmt_ms(v: Option<f64>) -> String {
     })
 }
 
-fn run_line(r: &Record, kept: bool) -> String {
+pub fn run_line(r: &Record, kept: bool) -> String {
     let verdict = if kept { "" } else { " OUTSIDE LOAD" };
     let load = format!(
         "load {} → {}, outside {:.2} cores{verdict}",
@@ -1389,7 +1528,7 @@ fn run_line(r: &Record, kept: bool) -> String {
     }
 }
 
-fn command_output(cmd: &str, args: &[&str]) -> String {
+pub fn command_output(cmd: &str, args: &[&str]) -> String {
     Command::new(cmd)
         .args(args)
         .output()
@@ -1399,7 +1538,7 @@ fn command_output(cmd: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-fn machine() -> String {
+pub fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()
@@ -1421,7 +1560,7 @@ fn machine() -> String {
     )
 }
 
-fn ceilings_line(o: &VsOptions) -> Option<String> {
+pub fn ceilings_line(o: &VsOptions) -> Option<String> {
     if o.ceiling.is_zero() {
         return None;
     }
@@ -1500,7 +1639,7 @@ fn table(o: &VsOptions, case: Case, records: &[Record], kept: &[u32], out: &mut 
         if fs.is_empty() {
             out(format!(
                 "| {} | failed ({failed} runs) | 0 | | | | | |",
-                v.label()
+                v.label(o.workers)
             ));
             continue;
         }
@@ -1544,7 +1683,7 @@ fn table(o: &VsOptions, case: Case, records: &[Record], kept: &[u32], out: &mut 
         };
         out(format!(
             "| {} | **{}** ({}–{}) | {}{} | {} | {} | {:.0} ({}) | {:.2} | {} |",
-            v.label(),
+            v.label(o.workers),
             runner::fmt_rate(m),
             runner::fmt_rate(lo),
             runner::fmt_rate(hi),
@@ -1557,7 +1696,7 @@ fn table(o: &VsOptions, case: Case, records: &[Record], kept: &[u32], out: &mut 
             ratio,
             latency,
             med(&fs, &|f| Some(f.rss_mb)).unwrap_or(0.0),
-            v.rss_scope(),
+            v.rss_scope(o.workers),
             med(&fs, &|f| Some(f.cpu_per_million)).unwrap_or(0.0),
             med(&fs, &|f| f.daemons_rss_mb).map_or("–".into(), |d| format!("{d:.0}")),
         ));
@@ -1566,6 +1705,19 @@ fn table(o: &VsOptions, case: Case, records: &[Record], kept: &[u32], out: &mut 
 
 /// Runs the whole comparison and prints its tables; `out` gets every line.
 pub fn run(o: &VsOptions, out: &mut dyn FnMut(String)) -> Result<(), String> {
+    with_session(o.scratch.as_deref(), o.keep_scratch, &mut |scratch| {
+        session(o, scratch, out)
+    })
+}
+
+/// Runs `body` as this runner's session: its own session id (for the load check), signals handled
+/// by a thread that kills everything started, TMPDIR and the scratch directory set up, and
+/// everything started swept (and the scratch removed unless kept, or a run failed) at the end.
+pub fn with_session(
+    scratch: Option<&Path>,
+    keep_scratch: bool,
+    body: &mut dyn FnMut(&Path) -> Result<(), String>,
+) -> Result<(), String> {
     // Signals go to one thread, which stops everything this runner started.
     let mut signals = nix::sys::signal::SigSet::empty();
     for s in [
@@ -1581,8 +1733,8 @@ pub fn run(o: &VsOptions, out: &mut dyn FnMut(String)) -> Result<(), String> {
     // A session of its own (when not a process-group leader already), so that the load check can tell
     // its processes from the machine's others.
     let _ = nix::unistd::setsid();
-    let scratch = match &o.scratch {
-        Some(s) => s.clone(),
+    let scratch = match scratch {
+        Some(s) => s.to_owned(),
         None => std::env::temp_dir().join(format!("storm-perf-vs-storm-{}", std::process::id())),
     };
     std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
@@ -1593,7 +1745,7 @@ pub fn run(o: &VsOptions, out: &mut dyn FnMut(String)) -> Result<(), String> {
     std::env::set_var("TMPDIR", &scratch);
     {
         let scratch = scratch.clone();
-        let keep = o.keep_scratch;
+        let keep = keep_scratch;
         std::thread::spawn(move || {
             if let Ok(sig) = signals.wait() {
                 eprintln!("storm_perf vs-storm: {sig:?}: stopping everything it started");
@@ -1605,14 +1757,14 @@ pub fn run(o: &VsOptions, out: &mut dyn FnMut(String)) -> Result<(), String> {
             }
         });
     }
-    let result = session(o, &scratch, out);
+    let result = body(&scratch);
     sweep(&scratch);
     // Logs are worth keeping when asked for, or when a run failed (a set-up error has none).
     let has_runs = std::fs::read_dir(&scratch).is_ok_and(|d| {
         d.flatten()
             .any(|e| e.file_name().to_string_lossy().starts_with("run-"))
     });
-    if o.keep_scratch || (result.is_err() && has_runs) {
+    if keep_scratch || (result.is_err() && has_runs) {
         eprintln!("storm_perf vs-storm: logs kept in {}", scratch.display());
     } else {
         let _ = std::fs::remove_dir_all(&scratch);
@@ -1639,14 +1791,17 @@ fn session(o: &VsOptions, scratch: &Path, out: &mut dyn FnMut(String)) -> Result
     out(format!("machine: {}; {}", machine(), assets.java_version));
     out(format!(
         "rounds {} × variants [{}]; warm-up {} s after the first counted tuple, window {} s; JVM options {}; \
-max-spout-pending {} (acking on); outside-load limit {:.2} cores",
+max-spout-pending {} (acking on); outside-load limit {:.2} cores; {} executor(s) per component, {} worker(s) \
+in the cluster variants",
         o.rounds,
         o.variants.iter().map(|v| v.name()).collect::<Vec<_>>().join(" "),
         o.warmup.as_secs_f64(),
         o.duration.as_secs_f64(),
         o.java_opts.join(" "),
         o.max_pending,
-        o.max_outside
+        o.max_outside,
+        o.parallelism,
+        o.workers
     ));
     if let Some(c) = ceilings_line(o) {
         out(format!("ceilings at start: {c}"));
@@ -1669,27 +1824,8 @@ max-spout-pending {} (acking on); outside-load limit {:.2} cores",
                 run_no += 1;
                 let dir = scratch.join(format!("run-{run_no:03}-{}", variant.name()));
                 std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-                let monitor = LoadMonitor::start();
-                let result = match variant {
-                    Variant::StormLocal => storm_local(o, &assets, case, &dir),
-                    Variant::StormCluster => storm_cluster(o, &assets, case, &dir),
-                    Variant::RsJava => rs_java(o, &assets, case, &dir),
-                    Variant::RsNative => rs_native(o, &assets, case, &dir, false),
-                    Variant::RsNativeLocal => rs_native(o, &assets, case, &dir, true),
-                };
-                let (load_before, load_after, outside) = monitor.finish();
-                // Whatever the run left (it cleans up after itself; this is the safety net).
-                sweep(scratch);
-                let record = Record {
-                    case,
-                    variant,
-                    round,
-                    result,
-                    load_before,
-                    load_after,
-                    outside,
-                };
-                out(run_line(&record, outside <= o.max_outside));
+                let record = run_variant(o, &assets, case, variant, round, &dir, scratch);
+                out(run_line(&record, record.outside <= o.max_outside));
                 if let Err(e) = &record.result {
                     for line in e.lines().skip(1).take(25) {
                         out(format!("      {line}"));

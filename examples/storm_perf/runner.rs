@@ -18,14 +18,18 @@ use storm::local::LocalCluster;
 use storm::prelude::*;
 use storm::thrift::{ExecutorSpecificStats, ExecutorSummary, TNimbusSyncClient};
 
-pub const USAGE: &str = "usage: storm_perf WORKLOAD [--mode local|cluster] [--workers N] [--acking on|off] \
-[--warmup SECS] [--duration SECS] [--rate N] [--max-pending N] [--runs N] [--ceiling-secs SECS] \
+pub const USAGE: &str = "usage: storm_perf WORKLOAD [--mode local|cluster] [--workers N] [--parallelism N] \
+[--acking on|off] [--warmup SECS] [--duration SECS] [--rate N] [--max-pending N] [--runs N] [--ceiling-secs SECS] \
 [--clients N] [--conf KEY=VALUE]... [--json]
 workloads: ceilings const-spout-only const-spout-null-bolt const-spout-id-bolt-null-bolt word-count \
 low-throughput-latency startup recovery drpc
 drpc: exclamation over the DRPC HTTP endpoint, --clients N concurrent HTTP clients (default 8)
+--parallelism N: executors of every component of the workload (default 1; the ackers stay as the workload \
+sets them: 1 with acking on, 0 off)
 --conf: a topology setting (VALUE as JSON when it parses, else a string); --json: one JSON object per run
-storm_perf vs-storm …: storm-rs beside Apache Storm 2.8.3 (storm_perf vs-storm --help)";
+storm_perf vs-storm …: storm-rs beside Apache Storm 2.8.3 (storm_perf vs-storm --help)
+storm_perf scaling …: throughput and RSS as executors and workers grow, both systems (storm_perf scaling --help)
+storm_perf idle …: CPU% of idle workers and daemons, both systems (storm_perf idle --help)";
 
 /// The constant string of storm-perf's `ConstSpout`-based topologies.
 pub const CONST_VALUE: &str = "some data";
@@ -79,6 +83,8 @@ pub struct Options {
     pub workload: Workload,
     pub cluster: bool,
     pub workers: u32,
+    /// Executors of every component of the workload (`--parallelism`; ackers excluded).
+    pub parallelism: u32,
     /// None: the workload's default.
     pub acking: Option<bool>,
     pub warmup: Duration,
@@ -115,12 +121,22 @@ fn secs(s: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("'{s}' is not a number of seconds"))
 }
 
+/// `--parallelism N`: executors per component, 1–256.
+pub fn parallelism(flag: &str, value: &str) -> Result<u32, String> {
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=256).contains(n))
+        .ok_or_else(|| format!("{flag}: '{value}' is not a number of executors from 1 to 256"))
+}
+
 impl Options {
     pub fn new(workload: Workload) -> Options {
         Options {
             workload,
             cluster: false,
             workers: 1,
+            parallelism: 1,
             acking: None,
             warmup: Duration::from_secs(5),
             duration: Duration::from_secs(10),
@@ -161,6 +177,9 @@ impl Options {
                     }
                 }
                 "--workers" => o.workers = num()?.clamp(1, 64) as u32,
+                "--parallelism" => {
+                    o.parallelism = parallelism(flag, value)?;
+                }
                 "--acking" => {
                     o.acking = Some(match value {
                         "on" => true,
@@ -375,15 +394,18 @@ struct Built {
     topology: StormTopology,
     conf: TopologyConf,
     counter: Counter,
+    /// Executors of the topology, ackers included (the most workers it can occupy).
+    executors: u32,
 }
 
 fn build(o: &Options, report_dir: &Path) -> Result<Built, String> {
     let acking = o.acking();
+    let p = o.parallelism.max(1);
     let mut b = TopologyBuilder::new();
     let spout = |value: ConstSpout| value.with_report_dir(report_dir);
     let counter = match o.workload {
         Workload::ConstSpoutOnly => {
-            b.set_spout("spout", spout(ConstSpout::new(CONST_VALUE, acking)), 1);
+            b.set_spout("spout", spout(ConstSpout::new(CONST_VALUE, acking)), p);
             if acking {
                 Counter::Acked("spout")
             } else {
@@ -391,16 +413,16 @@ fn build(o: &Options, report_dir: &Path) -> Result<Built, String> {
             }
         }
         Workload::ConstSpoutNullBolt | Workload::Recovery => {
-            b.set_spout("spout", spout(ConstSpout::new(CONST_VALUE, acking)), 1);
-            b.set_bolt("null", NullBolt, 1)
+            b.set_spout("spout", spout(ConstSpout::new(CONST_VALUE, acking)), p);
+            b.set_bolt("null", NullBolt, p)
                 .local_or_shuffle_grouping("spout");
             Counter::Executed("null")
         }
         Workload::ConstSpoutIdBoltNullBolt => {
-            b.set_spout("spout", spout(ConstSpout::new(CONST_VALUE, acking)), 1);
-            b.set_bolt("id", IdBolt, 1)
+            b.set_spout("spout", spout(ConstSpout::new(CONST_VALUE, acking)), p);
+            b.set_bolt("id", IdBolt, p)
                 .local_or_shuffle_grouping("spout");
-            b.set_bolt("null", NullBolt, 1)
+            b.set_bolt("null", NullBolt, p)
                 .local_or_shuffle_grouping("id");
             Counter::Executed("null")
         }
@@ -408,11 +430,11 @@ fn build(o: &Options, report_dir: &Path) -> Result<Built, String> {
             b.set_spout(
                 "spout",
                 spout(ConstSpout::cycling(&RandomSentenceSpout::SENTENCES, acking)),
-                1,
+                p,
             );
-            b.set_basic_bolt("split", SplitSentence, 1)
+            b.set_basic_bolt("split", SplitSentence, p)
                 .local_or_shuffle_grouping("spout");
-            b.set_basic_bolt("count", WordCount::new(), 1)
+            b.set_basic_bolt("count", WordCount::new(), p)
                 .fields_grouping("split", ["word"]);
             Counter::Executed("count")
         }
@@ -425,9 +447,9 @@ fn build(o: &Options, report_dir: &Path) -> Result<Built, String> {
             b.set_spout(
                 "spout",
                 spout(ConstSpout::new(CONST_VALUE, acking).with_rate(rate)),
-                1,
+                p,
             );
-            b.set_bolt("null", NullBolt, 1)
+            b.set_bolt("null", NullBolt, p)
                 .local_or_shuffle_grouping("spout");
             if acking {
                 Counter::Acked("spout")
@@ -438,6 +460,7 @@ fn build(o: &Options, report_dir: &Path) -> Result<Built, String> {
         Workload::Ceilings | Workload::Drpc => return Err("no topology".into()),
     };
     let topology = b.create_topology().map_err(|e| e.to_string())?;
+    let components = (topology.spouts.len() + topology.bolts.len()) as u32;
     let mut conf = TopologyConf::new();
     conf.set_num_workers(o.workers);
     conf.set_num_ackers(if acking { 1 } else { 0 });
@@ -451,6 +474,7 @@ fn build(o: &Options, report_dir: &Path) -> Result<Built, String> {
         topology,
         conf,
         counter,
+        executors: components * p + u32::from(acking),
     })
 }
 
@@ -521,6 +545,7 @@ pub struct RunResult {
     pub workload: String,
     pub mode: String,
     pub workers: u32,
+    pub parallelism: u32,
     pub acking: bool,
     pub unit: String,
     pub tuples_per_sec: f64,
@@ -565,6 +590,7 @@ impl RunResult {
             "workload": self.workload,
             "mode": self.mode,
             "workers": self.workers,
+            "parallelism": self.parallelism,
             "acking": self.acking,
             "unit": self.unit,
             "tuples_per_sec": self.tuples_per_sec,
@@ -589,6 +615,9 @@ impl RunResult {
             self.workers,
             if self.acking { "on" } else { "off" }
         );
+        if self.parallelism > 1 {
+            s.push_str(&format!(" parallelism={}", self.parallelism));
+        }
         if self.intervals > 0 {
             s.push_str(&format!(
                 " tuples/s={} ({}, median of {} intervals)",
@@ -705,6 +734,7 @@ fn base_result(o: &Options, mode: &str) -> RunResult {
         workload: o.workload.name().to_string(),
         mode: mode.to_string(),
         workers: o.workers,
+        parallelism: o.parallelism,
         acking: o.acking(),
         ..RunResult::default()
     }
@@ -1108,7 +1138,7 @@ impl Accumulator {
     }
 }
 
-fn topology_executors(
+pub fn topology_executors(
     client: &mut storm::client::NimbusClient,
     name: &str,
 ) -> Option<Vec<ExecutorSummary>> {
@@ -1240,6 +1270,15 @@ fn run_cluster(o: &Options) -> Result<RunResult, String> {
     }
     std::thread::sleep(o.warmup);
     let pids = cluster.worker_pids();
+    // --workers N must mean N worker processes (or as many as there are executors).
+    let expected = o.workers.min(built.executors) as usize;
+    if pids.len() < expected {
+        return Err(format!(
+            "--workers {}: {} worker process(es) running after the warm-up, {expected} expected",
+            o.workers,
+            pids.len()
+        ));
+    }
     let cpu0: f64 = pids.iter().filter_map(|&p| cpu_secs(p)).sum();
     let hist0 = LatencyHistogram::read_dir(&report);
     let start = Instant::now();

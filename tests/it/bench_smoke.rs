@@ -106,4 +106,27 @@ fn ceilings_and_options() {
     let o = Options::parse(&["drpc".to_string(), "--clients".into(), "3".into()]).unwrap();
     assert_eq!((o.workload, o.clients), (Workload::Drpc, 3));
     assert!(Options::parse(&["nope".to_string()]).is_err());
+    // --parallelism: executors of every component, 1 by default, named in its error.
+    assert_eq!(o.parallelism, 1);
+    let p = |v: &str| Options::parse(&["word-count".to_string(), "--parallelism".into(), v.into()]);
+    assert_eq!(p("3").unwrap().parallelism, 3);
+    for bad in ["0", "x", "257"] {
+        let e = p(bad).unwrap_err();
+        assert!(e.contains("--parallelism"), "{e}");
+    }
+}
+
+#[test]
+fn parallelism_runs_every_component_wider() {
+    let mut o = Options::new(Workload::WordCount);
+    o.acking = Some(false);
+    o.parallelism = 2;
+    o.warmup = Duration::from_millis(200);
+    o.duration = Duration::from_secs(1);
+    o.ceiling = Duration::ZERO;
+    let mut lines = Vec::new();
+    let r = runner::run(&o, &mut |l| lines.push(l)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(lines[0].contains(" parallelism=2 "), "{lines:?}");
+    assert_eq!(r[0].parallelism, 2);
+    assert!(r[0].intervals >= 1, "{}", r[0].line());
 }

@@ -25,10 +25,13 @@ import org.apache.storm.tuple.Fields;
  *       Storm's LocalCluster in this JVM (storm-server on the classpath) for SECONDS, then exits
  *
  *   WORKLOAD  const-spout-null-bolt | const-spout-id-bolt-null-bolt | word-count
+ *             | idle (a spout that emits nothing → a bolt, for storm_perf idle)
  *   ACKING    on (1 acker, topology.max.spout.pending 5000 unless given) | off (0 ackers, no message ids)
+ *   KEY=VALUE topology settings; stormrs.peer.parallelism=N (not a setting: the executors of every
+ *             component, default 1; the ackers stay as ACKING sets them)
  * </pre>
  *
- * Shapes, parallelism (1 everywhere), groupings, component names, acker count and max-spout-pending
+ * Shapes, parallelism (1 everywhere unless stormrs.peer.parallelism), groupings, component names, acker count and max-spout-pending
  * are those of storm-rs's storm_perf runner ({@code examples/storm_perf/runner.rs}, {@code build}); on
  * top come the settings Storm's storm-perf ships for the corresponding topology
  * ({@code storm-perf-settings.txt} in this jar), then KEY=VALUE overrides. The components write their
@@ -43,6 +46,9 @@ public final class PeerTopology {
         "snow white and the seven dwarfs",
         "i am at two with nature",
     };
+
+    /** The KEY=VALUE argument that sets the executors of every component. */
+    static final String PARALLELISM = "stormrs.peer.parallelism";
 
     private PeerTopology() {}
 
@@ -82,16 +88,31 @@ public final class PeerTopology {
             conf.setMaxSpoutPending(5000);
         }
         conf.putAll(settings(workload));
+        int parallelism = 1;
         for (int i = first; i < args.length; i++) {
             int eq = args[i].indexOf('=');
             if (eq <= 0) {
                 System.err.println("PeerTopology: expected KEY=VALUE, got " + args[i]);
                 System.exit(2);
             }
-            conf.put(args[i].substring(0, eq).trim(), parse(args[i].substring(eq + 1).trim()));
+            String key = args[i].substring(0, eq).trim();
+            String value = args[i].substring(eq + 1).trim();
+            if (key.equals(PARALLELISM)) {
+                try {
+                    parallelism = Integer.parseInt(value);
+                } catch (NumberFormatException e) {
+                    parallelism = 0;
+                }
+                if (parallelism < 1) {
+                    System.err.println("PeerTopology: " + PARALLELISM + " must be a positive integer, not " + value);
+                    System.exit(2);
+                }
+                continue;
+            }
+            conf.put(key, parse(value));
         }
         conf.put(Meter.REPORT_DIR, reportDir);
-        StormTopology topology = topology(workload, acking);
+        StormTopology topology = topology(workload, acking, parallelism);
         if (local) {
             runLocal(name, conf, topology, seconds);
         } else {
@@ -102,26 +123,31 @@ public final class PeerTopology {
     private static void usage() {
         System.err.println("usage: PeerTopology submit NAME WORKLOAD on|off REPORT_DIR [KEY=VALUE…]\n"
             + "       PeerTopology local NAME WORKLOAD on|off REPORT_DIR SECONDS [KEY=VALUE…]\n"
-            + "workloads: const-spout-null-bolt const-spout-id-bolt-null-bolt word-count");
+            + "workloads: const-spout-null-bolt const-spout-id-bolt-null-bolt word-count idle\n"
+            + PARALLELISM + "=N: executors of every component (default 1)");
         System.exit(2);
     }
 
-    static StormTopology topology(String workload, boolean acking) {
+    static StormTopology topology(String workload, boolean acking, int p) {
         TopologyBuilder b = new TopologyBuilder();
         switch (workload) {
             case "const-spout-null-bolt":
-                b.setSpout("spout", new ConstSpout(acking, "some data"), 1);
-                b.setBolt("null", new NullBolt(), 1).localOrShuffleGrouping("spout");
+                b.setSpout("spout", new ConstSpout(acking, "some data"), p);
+                b.setBolt("null", new NullBolt(), p).localOrShuffleGrouping("spout");
                 break;
             case "const-spout-id-bolt-null-bolt":
-                b.setSpout("spout", new ConstSpout(acking, "some data"), 1);
-                b.setBolt("id", new IdBolt(), 1).localOrShuffleGrouping("spout");
-                b.setBolt("null", new NullBolt(), 1).localOrShuffleGrouping("id");
+                b.setSpout("spout", new ConstSpout(acking, "some data"), p);
+                b.setBolt("id", new IdBolt(), p).localOrShuffleGrouping("spout");
+                b.setBolt("null", new NullBolt(), p).localOrShuffleGrouping("id");
                 break;
             case "word-count":
-                b.setSpout("spout", new ConstSpout(acking, SENTENCES), 1);
-                b.setBolt("split", new SplitBolt(), 1).localOrShuffleGrouping("spout");
-                b.setBolt("count", new CountBolt(), 1).fieldsGrouping("split", new Fields("word"));
+                b.setSpout("spout", new ConstSpout(acking, SENTENCES), p);
+                b.setBolt("split", new SplitBolt(), p).localOrShuffleGrouping("spout");
+                b.setBolt("count", new CountBolt(), p).fieldsGrouping("split", new Fields("word"));
+                break;
+            case "idle":
+                b.setSpout("spout", new Idle.Spout(), p);
+                b.setBolt("null", new Idle.Bolt(), p).localOrShuffleGrouping("spout");
                 break;
             default:
                 System.err.println("PeerTopology: unknown workload " + workload);
