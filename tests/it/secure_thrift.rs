@@ -11,79 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::support::{free_port, scratch_dir, storm, unique_root, wait_until, zk_connect};
+use crate::support::{free_port, scratch_dir, storm, wait_until, Listens, LoneNimbus as Nimbus};
 
 const DIGEST: &str = "org.apache.storm.security.auth.digest.DigestSaslTransportPlugin";
-
-struct Nimbus {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Nimbus {
-    fn start(name: &str, extra: &[String]) -> Nimbus {
-        let dir = scratch_dir(&format!("secure-{name}"));
-        let port = free_port();
-        let zk = zk_connect();
-        let zk_port = zk.rsplit_once(':').unwrap().1.to_string();
-        let stderr = std::fs::File::create(dir.join("stderr.txt")).unwrap();
-        let mut args = vec![
-            r#"storm.zookeeper.servers=["127.0.0.1"]"#.to_string(),
-            format!("storm.zookeeper.port={zk_port}"),
-            format!("storm.zookeeper.root={}", unique_root(name)),
-            format!("storm.local.dir={}", dir.join("local").display()),
-            format!("storm.log.dir={}", dir.join("logs").display()),
-            format!("nimbus.thrift.port={port}"),
-            "storm.local.hostname=127.0.0.1".to_string(),
-        ];
-        args.extend_from_slice(extra);
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nimbus"));
-        for a in &args {
-            cmd.arg("-c").arg(a);
-        }
-        let child = cmd
-            .current_dir(&dir)
-            .env_remove("STORM_CONF_DIR")
-            .env_remove("STORM_HOME")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("start the nimbus binary");
-        let mut n = Nimbus { child, port, dir };
-        wait_until(Duration::from_secs(30), "nimbus to listen", || {
-            if let Ok(Some(status)) = n.child.try_wait() {
-                panic!("nimbus exited early ({status}):\n{}", n.stderr());
-            }
-            TcpStream::connect(("127.0.0.1", n.port)).is_ok()
-        });
-        n
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.join("stderr.txt")).unwrap_or_default()
-    }
-
-    /// `storm list` against this nimbus with `extra` -c options.
-    fn list(&self, extra: &[String]) -> (i32, String, String) {
-        let seeds = r#"nimbus.seeds=["127.0.0.1"]"#.to_string();
-        let port = format!("nimbus.thrift.port={}", self.port);
-        let mut args: Vec<&str> = vec!["list", "-c", &seeds, "-c", &port];
-        for e in extra {
-            args.push("-c");
-            args.push(e);
-        }
-        storm(&self.dir, &args)
-    }
-}
-
-impl Drop for Nimbus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn jaas(dir: &Path, name: &str, client_user: &str, client_password: &str) -> PathBuf {
     let path = dir.join(name);
@@ -121,7 +51,12 @@ fn digest_sasl_nimbus_authenticates_the_cli_and_refuses_others() {
     let good = jaas(&dir, "good.conf", "bob", "bob\\\"secret");
     let wrong = jaas(&dir, "wrong.conf", "bob", "not-it");
     let unknown = jaas(&dir, "unknown.conf", "mallory", "x");
-    let nimbus = Nimbus::start("sasl", &sasl_opts(&good));
+    let nimbus = Nimbus::start(
+        "sasl",
+        &scratch_dir("secure-sasl"),
+        &sasl_opts(&good),
+        Listens::Plain,
+    );
 
     let (code, out, err) = nimbus.list(&sasl_opts(&good));
     assert_eq!(code, 0, "list with the right JAAS file: {out}\n{err}");
@@ -182,7 +117,7 @@ fn digest_sasl_nimbus_authenticates_the_cli_and_refuses_others() {
 fn sasl_client_against_a_plain_nimbus_is_told_to_match_the_transport() {
     let dir = scratch_dir("secure-thrift-plain");
     let good = jaas(&dir, "good.conf", "bob", "bob\\\"secret");
-    let nimbus = Nimbus::start("plain", &[]);
+    let nimbus = Nimbus::start("plain", &scratch_dir("secure-plain"), &[], Listens::Plain);
     let (code, _, err) = nimbus.list(&sasl_opts(&good));
     assert_ne!(code, 0);
     assert!(
@@ -197,15 +132,20 @@ fn sasl_client_against_a_plain_nimbus_is_told_to_match_the_transport() {
 /// Apache Storm 2.8.3's own Java client (`org.apache.storm.command.ListTopologies`, from
 /// `tests/java/storm-clients`, built by `scripts/build-java.sh`) configured with
 /// `DigestSaslTransportPlugin` and a JAAS file authenticates against our nimbus; with a wrong
-/// password it is refused.
+/// password it is refused. It also lists and kills a topology submitted over SASL.
 #[test]
 fn storms_java_client_authenticates_with_digest_sasl() {
     let classpath = java_classpath();
     let dir = scratch_dir("secure-thrift-java");
     let good = jaas(&dir, "good.conf", "bob", "bob\\\"secret");
     let wrong = jaas(&dir, "wrong.conf", "bob", "not-it");
-    let nimbus = Nimbus::start("java", &sasl_opts(&good));
-    let run = |jaas: &Path| {
+    let nimbus = Nimbus::start(
+        "java",
+        &scratch_dir("secure-java"),
+        &sasl_opts(&good),
+        Listens::Plain,
+    );
+    let run_class = |jaas: &Path, class: &str, args: &[&str]| {
         let yaml = dir.join("storm.yaml");
         std::fs::write(
             &yaml,
@@ -227,7 +167,8 @@ fn storms_java_client_authenticates_with_digest_sasl() {
                 "-Djava.security.auth.login.config={}",
                 jaas.display()
             ))
-            .arg("org.apache.storm.command.ListTopologies")
+            .arg(class)
+            .args(args)
             .stdin(Stdio::null())
             .output()
             .expect("run java");
@@ -237,9 +178,45 @@ fn storms_java_client_authenticates_with_digest_sasl() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
+    let run = |jaas: &Path| run_class(jaas, "org.apache.storm.command.ListTopologies", &[]);
     let (code, out, err) = run(&good);
     assert_eq!(code, 0, "Java ListTopologies over SASL:\n{out}\n{err}");
     assert!(out.contains("No topologies running"), "{out}\n{err}");
+
+    // A topology submitted over SASL by our submitter; Storm's Java client lists it and kills it.
+    let conf = nimbus.client_conf(&sasl_opts(&good));
+    let mut b = storm::api::TopologyBuilder::new();
+    b.set_spout(
+        "spout",
+        storm::local::durable::LedgerSpout::new(dir.join("data"), 10, 1),
+        1,
+    );
+    let topology = b.create_topology().unwrap();
+    let jar = crate::secure_zk::empty_jar(&dir);
+    storm::submitter::submit_to_cluster(
+        &conf,
+        "bobs",
+        &storm::api::TopologyConf::new(),
+        &topology,
+        &jar,
+    )
+    .unwrap_or_else(|e| panic!("bob submits over SASL: {e}\n{}", nimbus.stderr()));
+    let (code, out, err) = run(&good);
+    assert_eq!(code, 0, "Java ListTopologies over SASL:\n{out}\n{err}");
+    assert!(
+        out.contains("bobs"),
+        "Java lists the topology:\n{out}\n{err}"
+    );
+    let (code, out, err) = run_class(
+        &good,
+        "org.apache.storm.command.KillTopology",
+        &["-w", "0", "bobs"],
+    );
+    assert_eq!(code, 0, "Java KillTopology over SASL:\n{out}\n{err}");
+    wait_until(Duration::from_secs(30), "the killed topology to go", || {
+        let (code, out, _) = nimbus.list(&sasl_opts(&good));
+        code == 0 && !out.contains("bobs")
+    });
     let (code, out, err) = run(&wrong);
     assert_ne!(code, 0, "a wrong password must fail:\n{out}\n{err}");
     assert!(
@@ -419,18 +396,15 @@ fn simple_acl_authorizer_over_sasl_lets_only_the_owner_kill() {
         "nimbus.authorizer=org.apache.storm.security.auth.authorizer.SimpleACLAuthorizer".into(),
         r#"nimbus.admins=["carol"]"#.into(),
     ]);
-    let nimbus = Nimbus::start("authz", &server);
+    let nimbus = Nimbus::start(
+        "authz",
+        &scratch_dir("secure-authz"),
+        &server,
+        Listens::Plain,
+    );
 
     // alice submits through the library's submitter, authenticated with her JAAS entry.
-    let mut conf = storm::config::Config::defaults();
-    for o in sasl_opts(&alice).into_iter().chain([
-        r#"nimbus.seeds=["127.0.0.1"]"#.to_string(),
-        format!("nimbus.thrift.port={}", nimbus.port),
-    ]) {
-        let (k, v) = o.split_once('=').unwrap();
-        let v = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.into()));
-        conf.set(k, v);
-    }
+    let conf = nimbus.client_conf(&sasl_opts(&alice));
     let mut b = TopologyBuilder::new();
     b.set_spout("spout", LedgerSpout::new(dir.join("data"), 10, 1), 1);
     b.set_basic_bolt("split", SplitSentence, 1)

@@ -9,102 +9,12 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::support::{
-    free_port, openssl, scratch_dir, storm, unique_root, wait_until, zk_connect, Certs,
+    conf_of, free_port, openssl, scratch_dir, wait_until, Certs, Listens, LoneNimbus as Nimbus,
 };
-
-struct Nimbus {
-    child: Child,
-    port: u16,
-    tls_port: u16,
-    dir: PathBuf,
-}
-
-impl Nimbus {
-    fn start(name: &str, dir: &Path, extra: &[String], tls_port: u16) -> Nimbus {
-        let port = free_port();
-        let zk = zk_connect();
-        let zk_port = zk.rsplit_once(':').unwrap().1.to_string();
-        let stderr = std::fs::File::create(dir.join("nimbus-stderr.txt")).unwrap();
-        let mut args = vec![
-            r#"storm.zookeeper.servers=["127.0.0.1"]"#.to_string(),
-            format!("storm.zookeeper.port={zk_port}"),
-            format!("storm.zookeeper.root={}", unique_root(name)),
-            format!("storm.local.dir={}", dir.join("local").display()),
-            format!("storm.log.dir={}", dir.join("logs").display()),
-            format!("nimbus.thrift.port={port}"),
-            "storm.local.hostname=127.0.0.1".to_string(),
-        ];
-        args.extend_from_slice(extra);
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nimbus"));
-        for a in &args {
-            cmd.arg("-c").arg(a);
-        }
-        let child = cmd
-            .current_dir(dir)
-            .env_remove("STORM_CONF_DIR")
-            .env_remove("STORM_HOME")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("start the nimbus binary");
-        let mut n = Nimbus {
-            child,
-            port,
-            tls_port,
-            dir: dir.to_path_buf(),
-        };
-        wait_until(Duration::from_secs(30), "nimbus to listen", || {
-            if let Ok(Some(status)) = n.child.try_wait() {
-                panic!("nimbus exited early ({status}):\n{}", n.stderr());
-            }
-            TcpStream::connect(("127.0.0.1", n.port)).is_ok()
-                && TcpStream::connect(("127.0.0.1", n.tls_port)).is_ok()
-        });
-        n
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.join("nimbus-stderr.txt")).unwrap_or_default()
-    }
-
-    /// The `storm` CLI with `args` and `-c` options `opts` (seeds and the plain port added).
-    fn cli(&self, args: &[&str], opts: &[String]) -> (i32, String, String) {
-        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let base = [
-            r#"nimbus.seeds=["127.0.0.1"]"#.to_string(),
-            format!("nimbus.thrift.port={}", self.port),
-        ];
-        for o in base.iter().chain(opts) {
-            all.push("-c".into());
-            all.push(o.clone());
-        }
-        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-        storm(&self.dir, &refs)
-    }
-}
-
-impl Drop for Nimbus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn conf_of(opts: &[String]) -> storm::config::Config {
-    let mut conf = storm::config::Config::defaults();
-    for o in opts {
-        let (k, v) = o.split_once('=').unwrap();
-        let v = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.into()));
-        conf.set(k, v);
-    }
-    conf
-}
 
 #[test]
 fn mutual_tls_nimbus_serves_the_cli_and_explains_mismatched_clients() {
@@ -115,7 +25,12 @@ fn mutual_tls_nimbus_serves_the_cli_and_explains_mismatched_clients() {
     let dir = scratch_dir("secure-tls-mtls");
     let certs = Certs::make(&dir);
     let tls_port = free_port();
-    let nimbus = Nimbus::start("tls-mtls", &dir, &certs.server_opts(tls_port), tls_port);
+    let nimbus = Nimbus::start(
+        "tls-mtls",
+        &dir,
+        &certs.server_opts(tls_port),
+        Listens::PlainAnd(tls_port),
+    );
     let tls = certs.client_opts(tls_port, &certs.ca);
 
     let (code, out, err) = nimbus.cli(&["list"], &tls);
@@ -266,46 +181,8 @@ fn one_way_tls_only_nimbus() {
         "nimbus.thrift.tls.client.auth.required=false".into(),
         "nimbus.thrift.tls.server.only=true".into(),
     ];
-    let zk = zk_connect();
-    let zk_port = zk.rsplit_once(':').unwrap().1.to_string();
-    let plain_port = free_port();
-    let stderr = std::fs::File::create(dir.join("nimbus-stderr.txt")).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nimbus"));
-    for a in [
-        r#"storm.zookeeper.servers=["127.0.0.1"]"#.to_string(),
-        format!("storm.zookeeper.port={zk_port}"),
-        format!("storm.zookeeper.root={}", unique_root("tls-oneway")),
-        format!("storm.local.dir={}", dir.join("local").display()),
-        format!("storm.log.dir={}", dir.join("logs").display()),
-        format!("nimbus.thrift.port={plain_port}"),
-        "storm.local.hostname=127.0.0.1".to_string(),
-    ]
-    .into_iter()
-    .chain(server)
-    {
-        cmd.arg("-c").arg(a);
-    }
-    let child = cmd
-        .current_dir(&dir)
-        .env_remove("STORM_CONF_DIR")
-        .env_remove("STORM_HOME")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
-    let mut nimbus = Nimbus {
-        child,
-        port: plain_port,
-        tls_port,
-        dir: dir.clone(),
-    };
-    wait_until(Duration::from_secs(30), "nimbus to listen on TLS", || {
-        if let Ok(Some(status)) = nimbus.child.try_wait() {
-            panic!("nimbus exited early ({status}):\n{}", nimbus.stderr());
-        }
-        TcpStream::connect(("127.0.0.1", tls_port)).is_ok()
-    });
+    let nimbus = Nimbus::start("tls-oneway", &dir, &server, Listens::Only(tls_port));
+    let plain_port = nimbus.port;
     assert!(
         TcpStream::connect(("127.0.0.1", plain_port)).is_err(),
         "nimbus.thrift.tls.server.only: no plain port"
@@ -352,7 +229,12 @@ fn storms_java_client_lists_over_mutual_tls() {
     let dir = scratch_dir("secure-tls-java");
     let certs = Certs::make(&dir);
     let tls_port = free_port();
-    let nimbus = Nimbus::start("tls-java", &dir, &certs.server_opts(tls_port), tls_port);
+    let nimbus = Nimbus::start(
+        "tls-java",
+        &dir,
+        &certs.server_opts(tls_port),
+        Listens::PlainAnd(tls_port),
+    );
     let trust = certs.dir.join("truststore.p12");
     let out = Command::new("keytool")
         .args([

@@ -456,3 +456,127 @@ impl Certs {
         keys
     }
 }
+
+/// Which ports a [`LoneNimbus`] is ready on.
+pub enum Listens {
+    /// `nimbus.thrift.port` only.
+    Plain,
+    /// `nimbus.thrift.port` and this one (a TLS port).
+    PlainAnd(u16),
+    /// Only this one (`nimbus.thrift.tls.server.only`).
+    Only(u16),
+}
+
+/// A lone `nimbus` binary (no supervisor) on the shared ZooKeeper under its own root, for the
+/// transport and security tests; killed on drop. Its stderr is `DIR/nimbus-stderr.txt`.
+pub struct LoneNimbus {
+    child: std::process::Child,
+    /// `nimbus.thrift.port`.
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl LoneNimbus {
+    /// Starts nimbus in `dir` with `extra` `-c KEY=VALUE` options and waits until it `listens`.
+    pub fn start(name: &str, dir: &Path, extra: &[String], listens: Listens) -> LoneNimbus {
+        use std::net::TcpStream;
+        use std::process::Stdio;
+        let port = free_port();
+        let zk = zk_connect();
+        let zk_port = zk.rsplit_once(':').unwrap().1.to_string();
+        let stderr = std::fs::File::create(dir.join("nimbus-stderr.txt")).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nimbus"));
+        let base = [
+            r#"storm.zookeeper.servers=["127.0.0.1"]"#.to_string(),
+            format!("storm.zookeeper.port={zk_port}"),
+            format!("storm.zookeeper.root={}", unique_root(name)),
+            format!("storm.local.dir={}", dir.join("local").display()),
+            format!("storm.log.dir={}", dir.join("logs").display()),
+            format!("nimbus.thrift.port={port}"),
+            "storm.local.hostname=127.0.0.1".to_string(),
+        ];
+        for a in base.iter().chain(extra) {
+            cmd.arg("-c").arg(a);
+        }
+        let child = cmd
+            .current_dir(dir)
+            .env_remove("STORM_CONF_DIR")
+            .env_remove("STORM_HOME")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start the nimbus binary");
+        let mut n = LoneNimbus {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+        };
+        let ports = match listens {
+            Listens::Plain => vec![port],
+            Listens::PlainAnd(other) => vec![port, other],
+            Listens::Only(other) => vec![other],
+        };
+        wait_until(Duration::from_secs(30), "nimbus to listen", || {
+            if let Ok(Some(status)) = n.child.try_wait() {
+                panic!("nimbus exited early ({status}):\n{}", n.stderr());
+            }
+            ports
+                .iter()
+                .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok())
+        });
+        n
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("nimbus-stderr.txt")).unwrap_or_default()
+    }
+
+    /// The `storm` CLI with `args` and `-c` options `opts` (seeds and the plain port added first).
+    pub fn cli(&self, args: &[&str], opts: &[String]) -> (i32, String, String) {
+        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let base = [
+            r#"nimbus.seeds=["127.0.0.1"]"#.to_string(),
+            format!("nimbus.thrift.port={}", self.port),
+        ];
+        for o in base.iter().chain(opts) {
+            all.push("-c".into());
+            all.push(o.clone());
+        }
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        storm(&self.dir, &refs)
+    }
+
+    /// `storm list` against this nimbus with `opts` as `-c` options.
+    pub fn list(&self, opts: &[String]) -> (i32, String, String) {
+        self.cli(&["list"], opts)
+    }
+
+    /// A configuration for the library's clients: the defaults, this nimbus as the seed, and `opts`.
+    pub fn client_conf(&self, opts: &[String]) -> storm::config::Config {
+        let mut all = vec![
+            r#"nimbus.seeds=["127.0.0.1"]"#.to_string(),
+            format!("nimbus.thrift.port={}", self.port),
+        ];
+        all.extend_from_slice(opts);
+        conf_of(&all)
+    }
+}
+
+impl Drop for LoneNimbus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The defaults with `KEY=VALUE` options applied (values parsed as JSON where they are JSON).
+pub fn conf_of(opts: &[String]) -> storm::config::Config {
+    let mut conf = storm::config::Config::defaults();
+    for o in opts {
+        let (k, v) = o.split_once('=').unwrap();
+        let v = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.into()));
+        conf.set(k, v);
+    }
+    conf
+}

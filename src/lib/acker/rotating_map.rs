@@ -66,11 +66,16 @@ impl<K: Eq + Hash, V, S: BuildHasher + Clone> RotatingMap<K, V, S> {
     pub fn rotate(&mut self) -> HashMap<K, V, S> {
         let oldest = self.newest - (self.num_buckets - 1);
         let mut dead = HashMap::with_hasher(self.hasher.clone());
-        dead.extend(
-            self.entries
-                .extract_if(|_, slot| slot.generation <= oldest)
-                .map(|(k, slot)| (k, slot.value)),
-        );
+        // One pass over the live entries (`HashMap::extract_if` needs Rust 1.88; the MSRV is 1.85).
+        let fresh = HashMap::with_capacity_and_hasher(self.entries.len(), self.hasher.clone());
+        let live = std::mem::replace(&mut self.entries, fresh);
+        for (key, slot) in live {
+            if slot.generation <= oldest {
+                dead.insert(key, slot.value);
+            } else {
+                self.entries.insert(key, slot);
+            }
+        }
         self.newest += 1;
         dead
     }
