@@ -15,7 +15,7 @@ use storm::thrift::{
     TDistributedRPCInvocationsSyncClient, TDistributedRPCSyncClient,
 };
 
-use crate::support::{free_port, scratch_dir, wait_until};
+use crate::support::{free_port, scratch_dir, spawn_daemon, wait_until};
 
 struct Proc(Child);
 
@@ -188,19 +188,13 @@ fn daemon(bin: &str, dir: &Path, conf: &str, port: u16) -> Proc {
         Path::new(bin).file_name().unwrap().to_string_lossy()
     )))
     .unwrap();
-    let mut p = Proc(
+    let mut p = Proc(spawn_daemon(
         Command::new(bin)
             .arg("--config")
-            .arg(dir.join("storm.toml"))
-            .current_dir(dir)
-            .env_remove("STORM_CONF_DIR")
-            .env_remove("STORM_HOME")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("start the daemon"),
-    );
+            .arg(dir.join("storm.toml")),
+        dir,
+        stderr,
+    ));
     wait_until(Duration::from_secs(20), "the daemon to listen", || {
         if let Ok(Some(s)) = p.0.try_wait() {
             panic!("{bin} exited ({s})");

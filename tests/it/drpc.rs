@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -18,7 +18,7 @@ use storm::thrift::{
     DistributedRPCSyncClient, TDistributedRPCInvocationsSyncClient, TDistributedRPCSyncClient,
 };
 
-use crate::support::{free_port, python, repo, scratch_dir, wait_until};
+use crate::support::{free_port, python, repo, scratch_dir, spawn_daemon, wait_until};
 
 const TIMEOUT_SECS: u64 = 2;
 
@@ -115,14 +115,7 @@ pub(crate) fn spawn(
     for a in &args {
         cmd.arg("-c").arg(a);
     }
-    cmd.current_dir(dir)
-        .env_remove("STORM_CONF_DIR")
-        .env_remove("STORM_HOME")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .expect("start the drpc binary")
+    spawn_daemon(&mut cmd, dir, stderr)
 }
 
 /// The test's "topology": polls `fetchRequest(function)` and answers `args + "!"`, or `failRequest` for

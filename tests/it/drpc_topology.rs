@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ use storm::drpc::topology::{
 use storm::prelude::*;
 use storm::thrift::DRPCExceptionType;
 
-use crate::support::{free_port, init_logging, scratch_dir, storm, wait_until};
+use crate::support::{free_port, init_logging, scratch_dir, spawn_daemon, storm, wait_until};
 
 fn exclamation_topology(spout: DRPCSpout) -> StormTopology {
     let mut builder = TopologyBuilder::new();
@@ -87,15 +87,7 @@ impl DrpcProc {
         ] {
             cmd.arg("-c").arg(a);
         }
-        let child = cmd
-            .current_dir(&dir)
-            .env_remove("STORM_CONF_DIR")
-            .env_remove("STORM_HOME")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("start the drpc binary");
+        let child = spawn_daemon(&mut cmd, &dir, stderr);
         let mut d = DrpcProc {
             child,
             rpc,

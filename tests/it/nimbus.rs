@@ -4,13 +4,13 @@
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use storm::thrift::TNimbusSyncClient;
 
 use crate::support::{
-    free_port, python, repo, scratch_dir, storm, unique_root, wait_until, zk_connect,
+    free_port, python, repo, scratch_dir, spawn_daemon, storm, unique_root, wait_until, zk_connect,
 };
 
 /// A `nimbus` process on a free loopback port; killed on drop.
@@ -40,15 +40,7 @@ impl NimbusProc {
         for a in &args {
             cmd.arg("-c").arg(a);
         }
-        let child = cmd
-            .current_dir(&dir)
-            .env_remove("STORM_CONF_DIR")
-            .env_remove("STORM_HOME")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("start the nimbus binary");
+        let child = spawn_daemon(&mut cmd, &dir, stderr);
         let mut n = NimbusProc { child, port, dir };
         wait_until(Duration::from_secs(30), "nimbus to listen", || {
             if let Ok(Some(status)) = n.child.try_wait() {

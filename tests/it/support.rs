@@ -480,7 +480,6 @@ impl LoneNimbus {
     /// Starts nimbus in `dir` with `extra` `-c KEY=VALUE` options and waits until it `listens`.
     pub fn start(name: &str, dir: &Path, extra: &[String], listens: Listens) -> LoneNimbus {
         use std::net::TcpStream;
-        use std::process::Stdio;
         let port = free_port();
         let zk = zk_connect();
         let zk_port = zk.rsplit_once(':').unwrap().1.to_string();
@@ -498,15 +497,7 @@ impl LoneNimbus {
         for a in base.iter().chain(extra) {
             cmd.arg("-c").arg(a);
         }
-        let child = cmd
-            .current_dir(dir)
-            .env_remove("STORM_CONF_DIR")
-            .env_remove("STORM_HOME")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("start the nimbus binary");
+        let child = spawn_daemon(&mut cmd, dir, stderr);
         let mut n = LoneNimbus {
             child,
             port,
@@ -579,4 +570,18 @@ pub fn conf_of(opts: &[String]) -> storm::config::Config {
         conf.set(k, v);
     }
     conf
+}
+
+/// Spawns a daemon binary's `cmd` in `dir` with `STORM_CONF_DIR`/`STORM_HOME` removed (only the
+/// test's options apply), stdin and stdout to /dev/null and stderr to `stderr`.
+pub fn spawn_daemon(cmd: &mut Command, dir: &Path, stderr: std::fs::File) -> std::process::Child {
+    use std::process::Stdio;
+    cmd.current_dir(dir)
+        .env_remove("STORM_CONF_DIR")
+        .env_remove("STORM_HOME")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {:?}: {e}", cmd.get_program()))
 }
