@@ -3,7 +3,7 @@
 //! them from their working directories under the local names, an update that reaches the running
 //! workers without a restart, and a topology naming a missing blob refused at submit.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use storm::api::{TopologyBuilder, TopologyConf};
@@ -14,13 +14,7 @@ use crate::support::wait_until;
 
 const LONG: Duration = Duration::from_secs(90);
 
-fn empty_jar(dir: &Path) -> PathBuf {
-    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
-    eocd.extend([0u8; 18]);
-    let p = dir.join("topology.jar");
-    std::fs::write(&p, eocd).unwrap();
-    p
-}
+use crate::cluster_support::empty_jar;
 
 fn tar_gz(entries: &[(&str, &[u8])]) -> Vec<u8> {
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(

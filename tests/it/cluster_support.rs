@@ -453,3 +453,28 @@ impl Drop for TestCluster {
         self.others.clear();
     }
 }
+
+/// A stand-in topology jar for topologies whose components are built into the worker binary: an
+/// empty zip (its end-of-central-directory record only) at `DIR/topology.jar`.
+pub fn empty_jar(dir: &Path) -> PathBuf {
+    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
+    eocd.extend([0u8; 18]);
+    let p = dir.join("topology.jar");
+    std::fs::write(&p, eocd).unwrap();
+    p
+}
+
+/// The reliable word count the cluster tests run: a ledger spout (2 tasks, `limit` sentences each,
+/// `interval_ms` apart) → split (2, shuffle) → a counting file sink (2, fields on `word`) writing
+/// into `data`. Returned as a builder so a test can add components.
+pub fn ledger_word_count(data: &Path, limit: i64, interval_ms: u64) -> storm::api::TopologyBuilder {
+    use storm::local::components::SplitSentence;
+    use storm::local::durable::{CountFileSink, LedgerSpout};
+    let mut b = storm::api::TopologyBuilder::new();
+    b.set_spout("spout", LedgerSpout::new(data, limit, interval_ms), 2);
+    b.set_basic_bolt("split", SplitSentence, 2)
+        .shuffle_grouping("spout");
+    b.set_basic_bolt("count", CountFileSink::new(data), 2)
+        .fields_grouping("split", ["word"]);
+    b
+}

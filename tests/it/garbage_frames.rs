@@ -18,10 +18,9 @@ use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use storm::api::{TopologyBuilder, TopologyConf};
+use storm::api::TopologyConf;
 use storm::drpc::topology::{DRPCSpout, ExclaimBolt, ReturnResults};
-use storm::local::components::SplitSentence;
-use storm::local::durable::{expected_counts, read_counts, CountFileSink, LedgerSpout};
+use storm::local::durable::{expected_counts, read_counts};
 use storm::thrift::{
     DistributedRPCInvocationsSyncClient, DistributedRPCSyncClient, ExecutorInfo,
     SupervisorSyncClient, SupervisorWorkerHeartbeat, TDistributedRPCInvocationsSyncClient,
@@ -429,13 +428,7 @@ fn thrift_garbage(
 
 // ---- the cluster ------------------------------------------------------------------------------------
 
-fn empty_jar(dir: &Path) -> PathBuf {
-    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
-    eocd.extend([0u8; 18]);
-    let p = dir.join("topology.jar");
-    std::fs::write(&p, eocd).unwrap();
-    p
-}
+use crate::cluster_support::empty_jar;
 
 /// The value of `-c key=VALUE` on a daemon's command line.
 fn cmdline_option(pid: i32, key: &str) -> Option<String> {
@@ -510,12 +503,7 @@ fn garbage_frames_leave_every_daemon_serving_and_the_counts_exact() {
 
     let data = c.dir.join("data");
     let limit = 400;
-    let mut b = TopologyBuilder::new();
-    b.set_spout("spout", LedgerSpout::new(&data, limit, 15), 2);
-    b.set_basic_bolt("split", SplitSentence, 2)
-        .shuffle_grouping("spout");
-    b.set_basic_bolt("count", CountFileSink::new(&data), 2)
-        .fields_grouping("split", ["word"]);
+    let mut b = crate::cluster_support::ledger_word_count(&data, limit, 15);
     b.set_spout("drpc", DRPCSpout::new("exclamation"), 1);
     b.set_basic_bolt("exclaim", ExclaimBolt::failing_on("bad"), 1)
         .shuffle_grouping("drpc");

@@ -9,7 +9,7 @@
 //! `IdLogSink` recording every id) and assert that no emitted id is lost.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use storm::api::{TopologyBuilder, TopologyConf};
@@ -25,14 +25,7 @@ use crate::cluster_support::alive;
 use crate::hosts_support::{assigned_hosts, tcp_connections, HostCluster, LONG};
 use crate::support::{wait_until, wait_until_ok};
 
-/// An empty zip: a "jar" with no `resources/`, so the supervisors run the stock `worker` binary.
-fn empty_jar(dir: &Path) -> PathBuf {
-    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
-    eocd.extend([0u8; 18]);
-    let p = dir.join("topology.jar");
-    std::fs::write(&p, eocd).unwrap();
-    p
-}
+use crate::cluster_support::empty_jar;
 
 fn submit(
     c: &HostCluster,

@@ -17,13 +17,7 @@ use crate::support::wait_until;
 
 const LONG: Duration = Duration::from_secs(90);
 
-fn empty_jar(dir: &Path) -> PathBuf {
-    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
-    eocd.extend([0u8; 18]);
-    let p = dir.join("topology.jar");
-    std::fs::write(&p, eocd).unwrap();
-    p
-}
+use crate::cluster_support::empty_jar;
 
 /// Blob `key`'s content file in a nimbus's local dir (Storm's LocalFsBlobStore layout).
 fn blob_data(local: &Path, key: &str) -> PathBuf {

@@ -3,7 +3,6 @@
 //! `sendSupervisorWorkerHeartbeats` → nimbus), while `/workerbeats` is written only every
 //! `executor.metrics.frequency.secs`; and it reassigns when the worker stops heartbeating.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use storm::api::{TopologyBuilder, TopologyConf};
@@ -13,14 +12,7 @@ use storm::thrift::TNimbusSyncClient;
 use crate::cluster_support::TestCluster;
 use crate::support::wait_until;
 
-/// An empty zip: supervisors run the stock `worker` binary.
-fn empty_jar(dir: &Path) -> PathBuf {
-    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
-    eocd.extend([0u8; 18]);
-    let p = dir.join("topology.jar");
-    std::fs::write(&p, eocd).unwrap();
-    p
-}
+use crate::cluster_support::empty_jar;
 
 fn now_secs() -> i64 {
     std::time::SystemTime::now()

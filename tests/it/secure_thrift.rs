@@ -192,7 +192,7 @@ fn storms_java_client_authenticates_with_digest_sasl() {
         1,
     );
     let topology = b.create_topology().unwrap();
-    let jar = crate::secure_zk::empty_jar(&dir);
+    let jar = crate::cluster_support::empty_jar(&dir);
     storm::submitter::submit_to_cluster(
         &conf,
         "bobs",
@@ -410,7 +410,7 @@ fn simple_acl_authorizer_over_sasl_lets_only_the_owner_kill() {
     b.set_basic_bolt("split", SplitSentence, 1)
         .shuffle_grouping("spout");
     let topology = b.create_topology().unwrap();
-    let jar = crate::secure_zk::empty_jar(&dir);
+    let jar = crate::cluster_support::empty_jar(&dir);
     let mut topo_conf = TopologyConf::new();
     topo_conf.set("topology.sink.password", "hunter2");
     storm::submitter::submit_to_cluster(&conf, "alices", &topo_conf, &topology, &jar)
@@ -516,9 +516,8 @@ fn simple_acl_authorizer_over_sasl_lets_only_the_owner_kill() {
 /// heartbeat to a supervisor.
 #[test]
 fn a_fully_secured_cluster_runs_alices_word_count_exactly() {
-    use storm::api::{TopologyBuilder, TopologyConf};
-    use storm::local::components::SplitSentence;
-    use storm::local::durable::{expected_counts, read_counts, CountFileSink, LedgerSpout};
+    use storm::api::TopologyConf;
+    use storm::local::durable::{expected_counts, read_counts};
     use storm::thrift::{SupervisorSyncClient, SupervisorWorkerHeartbeat, TSupervisorSyncClient};
 
     let dir = scratch_dir("secure-thrift-cluster");
@@ -561,12 +560,7 @@ fn a_fully_secured_cluster_runs_alices_word_count_exactly() {
 
     let data = c.dir.join("data");
     let limit = 100;
-    let mut b = TopologyBuilder::new();
-    b.set_spout("spout", LedgerSpout::new(&data, limit, 0), 2);
-    b.set_basic_bolt("split", SplitSentence, 2)
-        .shuffle_grouping("spout");
-    b.set_basic_bolt("count", CountFileSink::new(&data), 2)
-        .fields_grouping("split", ["word"]);
+    let b = crate::cluster_support::ledger_word_count(&data, limit, 0);
     let topology = b.create_topology().unwrap();
     let mut conf = TopologyConf::new();
     conf.set_num_workers(2).set_max_spout_pending(200);
@@ -575,7 +569,7 @@ fn a_fully_secured_cluster_runs_alices_word_count_exactly() {
         "java.security.auth.login.config",
         serde_json::Value::String(alice.display().to_string()),
     );
-    let jar = crate::secure_zk::empty_jar(&c.dir);
+    let jar = crate::cluster_support::empty_jar(&c.dir);
     storm::submitter::submit_to_cluster(&alices, "alicewc", &conf, &topology, &jar)
         .unwrap_or_else(|e| panic!("alice submits: {e}\n{}", c.logs()));
 

@@ -19,8 +19,9 @@ use storm::thrift::{
     TDistributedRPCInvocationsSyncClient, TNimbusSyncClient, TSupervisorSyncClient,
 };
 
+use crate::cluster_support::empty_jar;
 use crate::cluster_support::TestCluster;
-use crate::secure_zk::{empty_jar, worker_logs};
+use crate::secure_zk::worker_logs;
 use crate::support::{free_port, storm_bin, wait_until, Certs};
 
 /// The cluster entries (TOML values) of `keys`.

@@ -8,11 +8,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use storm::api::{TopologyBuilder, TopologyConf};
+use storm::api::TopologyConf;
 use storm::cluster::acl::{digest_id, perms, AclEntry};
 use storm::cluster::{StateStorage, StorageError, ZkSettings, ZkStorage};
-use storm::local::components::SplitSentence;
-use storm::local::durable::{expected_counts, read_counts, CountFileSink, LedgerSpout};
+use storm::local::durable::{expected_counts, read_counts};
 
 use crate::cluster_support::TestCluster;
 use crate::support::{wait_until, zk_connect};
@@ -21,13 +20,7 @@ const LONG: Duration = Duration::from_secs(90);
 const DAEMON_PAYLOAD: &str = "storm:s3cret-daemons";
 const ZK_CLI: &str = "/usr/share/zookeeper/bin/zkCli.sh";
 
-pub(crate) fn empty_jar(dir: &Path) -> std::path::PathBuf {
-    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
-    eocd.extend([0u8; 18]);
-    let p = dir.join("topology.jar");
-    std::fs::write(&p, eocd).unwrap();
-    p
-}
+use crate::cluster_support::empty_jar;
 
 /// Runs zkCli.sh with `commands` on its standard input (after an optional `addauth`), returning
 /// everything it printed.
@@ -76,12 +69,7 @@ fn secure_zookeeper_acls_keep_plain_clients_out_and_the_topology_runs() {
 
     let data = c.dir.join("data");
     let limit = 100;
-    let mut b = TopologyBuilder::new();
-    b.set_spout("spout", LedgerSpout::new(&data, limit, 0), 2);
-    b.set_basic_bolt("split", SplitSentence, 2)
-        .shuffle_grouping("spout");
-    b.set_basic_bolt("count", CountFileSink::new(&data), 2)
-        .fields_grouping("split", ["word"]);
+    let b = crate::cluster_support::ledger_word_count(&data, limit, 0);
     let topology = b.create_topology().unwrap();
     let mut conf = TopologyConf::new();
     conf.set_num_workers(2).set_max_spout_pending(200);
@@ -232,12 +220,7 @@ fn authenticated_worker_links_refuse_a_raw_tcp_injector() {
     c.wait_supervisors(1);
     let data = c.dir.join("data");
     let limit = 300;
-    let mut b = TopologyBuilder::new();
-    b.set_spout("spout", LedgerSpout::new(&data, limit, 5), 2);
-    b.set_basic_bolt("split", SplitSentence, 2)
-        .shuffle_grouping("spout");
-    b.set_basic_bolt("count", CountFileSink::new(&data), 2)
-        .fields_grouping("split", ["word"]);
+    let b = crate::cluster_support::ledger_word_count(&data, limit, 5);
     let topology = b.create_topology().unwrap();
     let mut conf = TopologyConf::new();
     conf.set_num_workers(2).set_max_spout_pending(200);

@@ -4,7 +4,7 @@
 //! line to a file per `ack` call), and a young topology's `600` window must equal `:all-time` and
 //! both the count the topology made.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use storm::api::{TopologyBuilder, TopologyConf};
@@ -21,14 +21,7 @@ use crate::support::wait_until;
 const LONG: Duration = Duration::from_secs(90);
 const WINDOWS: [&str; 4] = ["10800", "600", "86400", ":all-time"];
 
-/// An empty zip: a "jar" with no `resources/`, so the supervisor runs the stock `worker` binary.
-fn empty_jar(dir: &Path) -> PathBuf {
-    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
-    eocd.extend([0u8; 18]);
-    let p = dir.join("topology.jar");
-    std::fs::write(&p, eocd).unwrap();
-    p
-}
+use crate::cluster_support::empty_jar;
 
 fn topology(data: &Path, limit: i64) -> StormTopology {
     let mut b = TopologyBuilder::new();

@@ -26,22 +26,10 @@ use crate::support::wait_until;
 
 const LONG: Duration = Duration::from_secs(90);
 
-/// An empty zip: a "jar" with no `resources/`, so supervisors run the stock `worker` binary.
-fn empty_jar(dir: &Path) -> PathBuf {
-    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
-    eocd.extend([0u8; 18]);
-    let p = dir.join("topology.jar");
-    std::fs::write(&p, eocd).unwrap();
-    p
-}
+use crate::cluster_support::empty_jar;
 
 fn word_count(data: &Path, limit: i64, interval_ms: u64) -> StormTopology {
-    let mut b = TopologyBuilder::new();
-    b.set_spout("spout", LedgerSpout::new(data, limit, interval_ms), 2);
-    b.set_basic_bolt("split", SplitSentence, 2)
-        .shuffle_grouping("spout");
-    b.set_basic_bolt("count", CountFileSink::new(data), 2)
-        .fields_grouping("split", ["word"]);
+    let b = crate::cluster_support::ledger_word_count(data, limit, interval_ms);
     b.create_topology().unwrap()
 }
 

@@ -128,14 +128,7 @@ fn assert_error(r: &Reply, status: u16, message: &str) {
     );
 }
 
-/// An empty zip: supervisors run the stock `worker` binary.
-fn empty_jar(dir: &Path) -> PathBuf {
-    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
-    eocd.extend([0u8; 18]);
-    let p = dir.join("topology.jar");
-    std::fs::write(&p, eocd).unwrap();
-    p
-}
+use crate::cluster_support::empty_jar;
 
 fn word_count(data: &Path, limit: i64, interval_ms: u64) -> StormTopology {
     let mut b = TopologyBuilder::new();

@@ -5,7 +5,7 @@
 //! acked by the sink), that the windows together saw every tuple exactly once, and the window
 //! bookkeeping (new, expired, start/end). Nimbus refuses a window longer than the message timeout.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration as StdDuration;
 
 use storm::api::{TopologyBuilder, TopologyConf};
@@ -20,14 +20,7 @@ use crate::support::wait_until;
 
 const LONG: StdDuration = StdDuration::from_secs(90);
 
-/// An empty zip: a "jar" with no `resources/`, so the supervisor runs the stock `worker` binary.
-fn empty_jar(dir: &Path) -> PathBuf {
-    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
-    eocd.extend([0u8; 18]);
-    let p = dir.join("topology.jar");
-    std::fs::write(&p, eocd).unwrap();
-    p
-}
+use crate::cluster_support::empty_jar;
 
 fn topology(data: &Path, windows: &Path, limit: i64, length: Duration) -> StormTopology {
     let mut b = TopologyBuilder::new();
