@@ -4,7 +4,8 @@
 //! from the ackers, `__tick` rotating the pending map); follow activation (`activate`/`deactivate`);
 //! retry held-back batches; then, if nothing is held back and fewer than `topology.max.spout.pending` ×
 //! tasks trees are pending, call `next_tuple` on every task, for up to a batch of rounds while the
-//! tasks keep emitting, and hand the filled batches over. With nothing to do it waits for a control
+//! tasks keep emitting, handing full batches over; the partly filled ones go when the tasks stop
+//! emitting or their oldest tuple waited `BATCH_DELAY`. With nothing to do it waits for a control
 //! message for up to a millisecond (or, held back, for a `Room` message from the full destination).
 
 use std::sync::atomic::Ordering;
@@ -378,6 +379,8 @@ impl<'i> SpoutExecutor<'i> {
             // Up to a batch of rounds of `next_tuple` on every task before handing the batches
             // over (sooner when the spout stops emitting or a batch is due).
             let mut emitted = 0;
+            // Whether the tasks were still emitting when the round cap ended the turn.
+            let mut busy = false;
             self.now_ms = now_ms();
             for rounds in 1..=BATCH_TUPLES {
                 let mut round = 0;
@@ -396,9 +399,17 @@ impl<'i> SpoutExecutor<'i> {
                 {
                     break;
                 }
+                busy = rounds == BATCH_TUPLES;
             }
             self.out.gauges.set_pending(self.pending.len());
-            self.out.flush();
+            if busy {
+                // Still emitting: keep filling the batches (full ones were handed over already),
+                // so a spout feeding many tasks still hands over full batches, not a round's
+                // worth split over every destination; none waits longer than BATCH_DELAY.
+                self.out.flush_if_due();
+            } else {
+                self.out.flush();
+            }
             if emitted > 0 {
                 idle = 0;
                 continue;
