@@ -222,13 +222,36 @@ fn clk_tck() -> f64 {
 
 /// utime + stime of `pid` in seconds.
 pub fn cpu_secs(pid: u32) -> Option<f64> {
+    cpu_split(pid).map(|(user, sys)| user + sys)
+}
+
+/// (utime, stime) of `pid` in seconds.
+pub fn cpu_split(pid: u32) -> Option<(f64, f64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = stat.rsplit_once(')')?.1;
     let f: Vec<&str> = rest.split_whitespace().collect();
     // rest starts at field 3 (state); utime is field 14, stime 15.
     let utime: f64 = f.get(11)?.parse().ok()?;
     let stime: f64 = f.get(12)?.parse().ok()?;
-    Some((utime + stime) / clk_tck())
+    Some((utime / clk_tck(), stime / clk_tck()))
+}
+
+/// (user, system) CPU seconds of all of `pids`.
+fn cpu_split_sum(pids: &[u32]) -> (f64, f64) {
+    pids.iter()
+        .filter_map(|&p| cpu_split(p))
+        .fold((0.0, 0.0), |(u, s), (du, ds)| (u + du, s + ds))
+}
+
+/// The system-time share of the CPU spent between two [`cpu_split_sum`] readings (0 when none).
+fn sys_share(before: (f64, f64), after: (f64, f64)) -> f64 {
+    let user = after.0 - before.0;
+    let sys = after.1 - before.1;
+    if user + sys > 0.0 {
+        sys / (user + sys)
+    } else {
+        0.0
+    }
 }
 
 /// Start time of `pid` in nanoseconds since boot (clock-tick resolution: 10 ms).
@@ -553,6 +576,8 @@ pub struct RunResult {
     pub latency: Option<LatencyHistogram>,
     pub rss_mb: Vec<f64>,
     pub cpu_per_million: f64,
+    /// The share of that CPU spent in the kernel (system time), 0..1.
+    pub sys_share: f64,
     /// The ceiling this result is compared with: (name, tuples/s).
     pub ceiling: Option<(String, f64)>,
     /// Workload-specific figures (startup, recovery, placement).
@@ -599,6 +624,7 @@ impl RunResult {
             "p99_ns": q(0.99),
             "rss_mb": self.rss_mb,
             "cpu_per_million": self.cpu_per_million,
+            "sys_share": self.sys_share,
             "extra": self.extra.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
         })
         .to_string()
@@ -652,7 +678,11 @@ impl RunResult {
             s.push_str(&format!(" peak_rss_mb=[{}]", rss.join(",")));
         }
         if self.cpu_per_million > 0.0 {
-            s.push_str(&format!(" cpu_s_per_M={:.2}", self.cpu_per_million));
+            s.push_str(&format!(
+                " cpu_s_per_M={:.2} sys={:.0}%",
+                self.cpu_per_million,
+                self.sys_share * 100.0
+            ));
         }
         for (k, v) in &self.extra {
             s.push_str(&format!(" {k}={v}"));
@@ -713,8 +743,9 @@ pub fn run(o: &Options, out: &mut dyn FnMut(String)) -> Result<Vec<RunResult>, S
             .map(|h| h.quantile_ns(0.99) as f64 / 1e6)
             .collect();
         let cpu: Vec<f64> = results.iter().map(|r| r.cpu_per_million).collect();
+        let sys: Vec<f64> = results.iter().map(|r| r.sys_share).collect();
         out(format!(
-            "median of {} runs: workload={} tuples/s={} p99={} cpu_s_per_M={:.2}",
+            "median of {} runs: workload={} tuples/s={} p99={} cpu_s_per_M={:.2} sys={:.0}%",
             results.len(),
             o.workload.name(),
             fmt_rate(median(&rates)),
@@ -723,7 +754,8 @@ pub fn run(o: &Options, out: &mut dyn FnMut(String)) -> Result<Vec<RunResult>, S
             } else {
                 format!("{:.3}ms", median(&p99))
             },
-            median(&cpu)
+            median(&cpu),
+            median(&sys) * 100.0
         ));
     }
     Ok(results)
@@ -800,7 +832,7 @@ fn run_local(o: &Options) -> Result<RunResult, String> {
             .unwrap_or(0)
     };
     let hist0 = LatencyHistogram::read_dir(&report);
-    let cpu0 = cpu_secs(pid).unwrap_or(0.0);
+    let cpu0 = cpu_split_sum(&[pid]);
     let start = Instant::now();
     let c0 = count();
     let mut last = (start, c0);
@@ -816,7 +848,7 @@ fn run_local(o: &Options) -> Result<RunResult, String> {
         rates.push((c - last.1) as f64 / (now - last.0).as_secs_f64());
         last = (now, c);
     }
-    let cpu1 = cpu_secs(pid).unwrap_or(0.0);
+    let cpu1 = cpu_split_sum(&[pid]);
     // The histogram files are rewritten every 200 ms.
     std::thread::sleep(Duration::from_millis(250));
     let hist1 = LatencyHistogram::read_dir(&report);
@@ -831,7 +863,8 @@ fn run_local(o: &Options) -> Result<RunResult, String> {
     }
     r.rss_mb = vec![status_mb(pid, "VmHWM").unwrap_or(0.0)];
     if total > 0 {
-        r.cpu_per_million = (cpu1 - cpu0) / total as f64 * 1e6;
+        r.cpu_per_million = (cpu1.0 + cpu1.1 - cpu0.0 - cpu0.1) / total as f64 * 1e6;
+        r.sys_share = sys_share(cpu0, cpu1);
     }
     let _ = std::fs::remove_dir_all(&report);
     Ok(r)
@@ -1279,7 +1312,7 @@ fn run_cluster(o: &Options) -> Result<RunResult, String> {
             pids.len()
         ));
     }
-    let cpu0: f64 = pids.iter().filter_map(|&p| cpu_secs(p)).sum();
+    let cpu0 = cpu_split_sum(&pids);
     let hist0 = LatencyHistogram::read_dir(&report);
     let start = Instant::now();
     let mut rates = Vec::new();
@@ -1296,7 +1329,7 @@ fn run_cluster(o: &Options) -> Result<RunResult, String> {
         }
     }
     let window = start.elapsed().as_secs_f64();
-    let cpu1: f64 = pids.iter().filter_map(|&p| cpu_secs(p)).sum();
+    let cpu1 = cpu_split_sum(&pids);
     let hist1 = LatencyHistogram::read_dir(&report);
     // The first change inside the window spans time before it; drop it.
     if rates.len() > 1 {
@@ -1315,7 +1348,9 @@ fn run_cluster(o: &Options) -> Result<RunResult, String> {
     let counted = last_total.saturating_sub(first_total.unwrap_or(last_total));
     if counted > 0 {
         // CPU over the window, tuples over the (heartbeat-quantized) window: scale by rate.
-        r.cpu_per_million = (cpu1 - cpu0) / (r.tuples_per_sec * window).max(1.0) * 1e6;
+        r.cpu_per_million =
+            (cpu1.0 + cpu1.1 - cpu0.0 - cpu0.1) / (r.tuples_per_sec * window).max(1.0) * 1e6;
+        r.sys_share = sys_share(cpu0, cpu1);
     }
     if o.workload == Workload::Recovery {
         let baseline = r.tuples_per_sec;
