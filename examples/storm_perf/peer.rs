@@ -1772,8 +1772,9 @@ pub fn with_session(
     result
 }
 
-fn session(o: &VsOptions, scratch: &Path, out: &mut dyn FnMut(String)) -> Result<(), String> {
-    let assets = Assets::load(o, scratch)?;
+/// The first line of a side-by-side report: the subcommand, this build (`git describe`) and the
+/// date.
+pub fn run_header(subcommand: &str) -> String {
     let date = command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
     let commit = command_output(
         "git",
@@ -1785,9 +1786,14 @@ fn session(o: &VsOptions, scratch: &Path, out: &mut dyn FnMut(String)) -> Result
             "--dirty",
         ],
     );
-    out(format!(
-        "storm_perf vs-storm: storm-rs {commit} vs Apache Storm 2.8.3 (Maven Central jars), {date}"
-    ));
+    format!(
+        "storm_perf {subcommand}: storm-rs {commit} vs Apache Storm 2.8.3 (Maven Central jars), {date}"
+    )
+}
+
+fn session(o: &VsOptions, scratch: &Path, out: &mut dyn FnMut(String)) -> Result<(), String> {
+    let assets = Assets::load(o, scratch)?;
+    out(run_header("vs-storm"));
     out(format!("machine: {}; {}", machine(), assets.java_version));
     out(format!(
         "rounds {} × variants [{}]; warm-up {} s after the first counted tuple, window {} s; JVM options {}; \

@@ -283,17 +283,6 @@ fn scaling_session(
     out: &mut dyn FnMut(String),
 ) -> Result<(), String> {
     let assets = Assets::load(&o.vs, scratch)?;
-    let date = peer::command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
-    let commit = peer::command_output(
-        "git",
-        &[
-            "-C",
-            env!("CARGO_MANIFEST_DIR"),
-            "describe",
-            "--always",
-            "--dirty",
-        ],
-    );
     let points = |s: Sweep| {
         o.points(s)
             .iter()
@@ -302,7 +291,7 @@ fn scaling_session(
             .join(",")
     };
     let header = [
-        format!("storm_perf scaling: storm-rs {commit} vs Apache Storm 2.8.3 (Maven Central jars), {date}"),
+        peer::run_header("scaling"),
         format!("machine: {}; {}", peer::machine(), assets.java_version),
         format!(
             "rounds {}; warm-up {} s, window {} s; cases [{}]; JVM options {}; outside-load limit {:.2} cores",

@@ -10,16 +10,8 @@ use storm::drpc::topology::reach::{expected_reach, reach_builder};
 use storm::drpc::topology::{DRPCSpout, ExclaimBolt, ReturnResults};
 use storm::prelude::*;
 
-use crate::cluster_support::TestCluster;
+use crate::cluster_support::{empty_jar, TestCluster};
 use crate::support::{free_port, python, repo, storm_bin, wait_until};
-
-fn empty_jar(dir: &std::path::Path) -> std::path::PathBuf {
-    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
-    eocd.extend([0u8; 18]);
-    let p = dir.join("drpc.jar");
-    std::fs::write(&p, eocd).unwrap();
-    p
-}
 
 fn curl(url: &str) -> (u16, String) {
     let out = Command::new("curl")
