@@ -281,18 +281,24 @@ impl TestCluster {
 
     /// Starts a nimbus on `port` with its HTTP file server on a free port.
     pub fn add_nimbus(&mut self, port: u16) -> usize {
+        self.add_nimbus_with(port, None)
+    }
+
+    /// Like [`TestCluster::add_nimbus`], with `nimbus.thrift.tls.port` set to `tls_port` for this
+    /// nimbus alone when given (two TLS nimbuses on one host).
+    pub fn add_nimbus_with(&mut self, port: u16, tls_port: Option<u16>) -> usize {
         let name = format!("nimbus{}", self.nimbuses.len());
-        let d = self.daemon(
-            &name,
-            env!("CARGO_BIN_EXE_nimbus"),
-            vec![format!("nimbus.thrift.port={port}")],
-        );
+        let mut args = vec![format!("nimbus.thrift.port={port}")];
+        args.extend(tls_port.map(|p| format!("nimbus.thrift.tls.port={p}")));
+        let d = self.daemon(&name, env!("CARGO_BIN_EXE_nimbus"), args);
         self.nimbuses.push(d);
         self.nimbus_ports.push(port);
         // A nimbus serving TLS only listens on nimbus.thrift.tls.port alone.
         let conf = self.conf();
         let listen = match conf.get("nimbus.thrift.tls.server.only") {
-            Some(serde_json::Value::Bool(true)) => conf.get_port("nimbus.thrift.tls.port").unwrap(),
+            Some(serde_json::Value::Bool(true)) => {
+                tls_port.unwrap_or_else(|| conf.get_port("nimbus.thrift.tls.port").unwrap())
+            }
             _ => port,
         };
         wait_until(Duration::from_secs(30), "nimbus to listen", || {

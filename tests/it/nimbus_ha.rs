@@ -194,3 +194,98 @@ fn the_standby_copies_every_blob_and_serves_the_topology_after_the_leader_is_los
             && holders(&mut c, &format!("{id}-stormcode.ser")).is_empty()
     });
 }
+
+/// The same hand-over with both nimbuses serving mutual TLS only (issue 18): the standby copies the
+/// code from the leader's registered TLS port (its own `nimbus.thrift.tls.port` differs, so a copy
+/// made through the configured port would reach itself), submission waits for it, and after the
+/// leader is lost the standby leads and answers TLS clients.
+#[test]
+fn tls_only_nimbuses_replicate_code_over_tls() {
+    let certs = crate::support::Certs::make(&crate::support::scratch_dir("ha-tls-certs"));
+    let q = |p: &Path| format!("{:?}", p.display().to_string());
+    let tls_ports = [crate::support::free_port(), crate::support::free_port()];
+    let keys: Vec<(String, String)> = vec![
+        ("nimbus.code.sync.freq.secs".into(), "2".into()),
+        ("topology.min.replication.count".into(), "2".into()),
+        ("topology.max.replication.wait.time.sec".into(), "60".into()),
+        ("nimbus.thrift.tls.port".into(), tls_ports[0].to_string()),
+        ("nimbus.thrift.tls.server.only".into(), "true".into()),
+        (
+            "nimbus.thrift.tls.server.keystore.path".into(),
+            q(&certs.server_keystore),
+        ),
+        (
+            "nimbus.thrift.tls.server.truststore.path".into(),
+            q(&certs.ca),
+        ),
+        ("nimbus.thrift.client.use.tls".into(), "true".into()),
+        (
+            "nimbus.thrift.tls.client.truststore.path".into(),
+            q(&certs.ca),
+        ),
+        (
+            "nimbus.thrift.tls.client.cert.path".into(),
+            q(&certs.client_cert),
+        ),
+        (
+            "nimbus.thrift.tls.client.key.path".into(),
+            q(&certs.client_key),
+        ),
+    ];
+    let entries: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut c = TestCluster::start("nimbus-ha-tls", &entries);
+    c.add_nimbus_with(crate::support::free_port(), Some(tls_ports[1]));
+    let standby_dir = c.nimbuses[1].local_dir();
+    let client_to = |c: &TestCluster, tls_port: u16| {
+        let mut conf = c.conf();
+        conf.set("nimbus.thrift.tls.port", serde_json::json!(tls_port));
+        let (transport, _, _) = storm::client::ClientTransport::nimbus(&conf).unwrap();
+        storm::client::NimbusClient::connect(
+            &format!("127.0.0.1:{tls_port}"),
+            Duration::from_secs(5),
+            &transport,
+        )
+    };
+    wait_until(
+        LONG,
+        "the standby to answer over TLS and name the leader",
+        || {
+            client_to(&c, tls_ports[1])
+                .and_then(|mut n| n.leader())
+                .is_ok_and(|l| l.port == i32::from(c.nimbus_port))
+        },
+    );
+
+    let mut b = TopologyBuilder::new();
+    b.set_spout("words", TestWordSpout::new(100), 1);
+    let mut conf = TopologyConf::new();
+    conf.set_num_workers(1);
+    storm::submitter::submit_to_cluster(
+        &c.conf(),
+        "hatls",
+        &conf,
+        &b.create_topology().unwrap(),
+        &empty_jar(&c.dir),
+    )
+    .unwrap_or_else(|e| panic!("submit over TLS: {e}\n{}", c.logs()));
+    let id = c.topology_id("hatls").expect("submitted");
+    for suffix in ["-stormjar.jar", "-stormcode.ser", "-stormconf.ser"] {
+        let key = format!("{id}{suffix}");
+        assert!(
+            blob_data(&standby_dir, &key).is_file(),
+            "the standby holds {key} when submit returns\n{}",
+            c.logs()
+        );
+        assert_eq!(holders(&mut c, &key).len(), 2, "{key}");
+    }
+
+    c.nimbuses[0].kill9();
+    wait_until(LONG, "the standby to lead", || {
+        client_to(&c, tls_ports[1])
+            .and_then(|mut n| n.leader())
+            .is_ok_and(|l| l.port == i32::from(c.nimbus_ports[1]))
+    });
+    let mut standby = client_to(&c, tls_ports[1]).unwrap();
+    let summary = standby.raw().get_topology_summary(id.clone()).unwrap();
+    assert_eq!(summary.name, "hatls");
+}
