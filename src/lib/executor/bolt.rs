@@ -4,11 +4,11 @@
 //! Each iteration (a turn): execute what the control queue holds (tick tuples, and for ackers the
 //! `__ack_*` traffic); retry held-back batches, and while any remain consume no data (backpressure);
 //! otherwise execute up to [`MAX_BATCH`] data tuples (the rest of a received batch waits in the inbox),
-//! stopping early when an emit gets held back, and hand what they emitted over. When idle, yield a
-//! while, then block on both queues.
+//! stopping early when an emit gets held back, and hand what they emitted over. When idle, spin for
+//! a few microseconds, yield a while, then block on both queues.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::emitter::{wait, ExecutorOutput, TaskEmitter};
 use super::now_ns;
@@ -29,7 +29,16 @@ use crate::tuple::{Value, Values};
 /// Most data tuples executed between two looks at the control queue.
 const MAX_BATCH: usize = 1024;
 
-/// Empty polls (each followed by a `yield_now`) before an idle bolt blocks on its queues.
+/// How long an idle bolt busy-waits (re-checking its queues between short pause bursts) before it
+/// yields: about the interval between two batches of a fast producer, so a bolt a little faster
+/// than its producer makes no system call per batch (a `yield_now` is one).
+const IDLE_SPIN: Duration = Duration::from_micros(20);
+
+/// Spin-loop hints between two looks at the queues while busy-waiting.
+const SPIN_PAUSES: u32 = 32;
+
+/// Empty polls (each followed by a `yield_now`) after [`IDLE_SPIN`] before an idle bolt blocks on
+/// its queues.
 const IDLE_YIELDS: u32 = 200;
 
 /// One bolt task of an executor.
@@ -356,6 +365,7 @@ impl<'i> BoltExecutor<'i> {
         let stop = self.shared.stop_receiver();
         let inbox = self.inbox;
         let mut idle_yields = 0u32;
+        let mut idle_since: Option<Instant> = None;
         loop {
             if self.shared.is_shutting_down() {
                 break;
@@ -392,6 +402,11 @@ impl<'i> BoltExecutor<'i> {
             self.out.flush();
             if executed > 0 {
                 idle_yields = 0;
+                idle_since = None;
+            } else if idle_since.get_or_insert_with(Instant::now).elapsed() < IDLE_SPIN {
+                for _ in 0..SPIN_PAUSES {
+                    std::hint::spin_loop();
+                }
             } else if idle_yields < IDLE_YIELDS {
                 // Storm's progressive wait strategy: yield a while before parking, so a producer
                 // a little slower than this bolt does not pay a futex wake-up per batch.
