@@ -27,6 +27,7 @@ mod redis_support;
 mod rpc_heartbeats;
 mod secure_thrift;
 mod secure_tls;
+mod secure_tls_links;
 mod secure_tls_services;
 mod secure_zk;
 mod stateful;

@@ -24,6 +24,10 @@
 //! ClientHello or random bytes cost one connection slot for a bounded time and never the server. A
 //! plain Thrift client on the TLS port is answered with a TLS alert (which our plain clients
 //! recognise and explain) and logged.
+//!
+//! Worker links (`storm.messaging.netty.tls.*`, Storm's `NettyTlsUtils`) reuse the same PEM loading:
+//! [`LinkTls`] holds the server and client configurations every worker-to-worker connection uses;
+//! the transport runs the sessions over its non-blocking sockets (`crate::transport::tls`).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -63,7 +67,7 @@ pub const TLS_SOCKET_TIMEOUT: &str = "storm.thrift.tls.socket.timeout.ms";
 pub const WORKER_NIMBUS_CLIENT_USE_TLS: &str = "topology.worker.nimbus.thrift.client.use.tls";
 
 /// A TLS alert record (fatal, unexpected_message): the answer to a client that is not speaking TLS.
-const ALERT_UNEXPECTED_MESSAGE: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x0a];
+pub(crate) const ALERT_UNEXPECTED_MESSAGE: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x0a];
 
 /// `nimbus.thrift.tls.port`: 0 (off) or a port.
 pub fn nimbus_tls_port(conf: &Config) -> Result<u16, ConfigError> {
@@ -194,6 +198,12 @@ pub enum TlsConfigError {
     },
     #[error("TLS setup for {what}: {message}")]
     Setup { what: String, message: String },
+    #[error("{key} = {value}: {why}")]
+    Unsupported {
+        key: String,
+        value: String,
+        why: String,
+    },
 }
 
 fn setup_err(what: &str, e: impl std::fmt::Display) -> TlsConfigError {
@@ -730,6 +740,242 @@ impl Write for SharedTls {
 /// a plain client reading a frame length sees them.
 pub fn looks_like_tls(first: &[u8]) -> bool {
     matches!(first, [0x15 | 0x16, 0x03, ..])
+}
+
+// ---- worker links (storm.messaging.netty.tls.*) --------------------------------------------------
+
+/// TLS on worker-to-worker links (read from the topology conf).
+pub const NETTY_TLS_ENABLE: &str = "storm.messaging.netty.tls.enable";
+/// The accepting worker's certificate chain and key (one PEM file; Storm: a JKS/PKCS12 keystore).
+pub const NETTY_TLS_KEYSTORE: &str = "storm.messaging.netty.tls.keystore.path";
+/// The CAs the accepting worker trusts for client certificates (PEM).
+pub const NETTY_TLS_TRUSTSTORE: &str = "storm.messaging.netty.tls.truststore.path";
+/// The connecting worker's certificate chain and key (one PEM file).
+pub const NETTY_TLS_CLIENT_KEYSTORE: &str = "storm.messaging.netty.tls.client.keystore.path";
+/// The CAs the connecting worker trusts for the accepting worker's certificate (PEM).
+pub const NETTY_TLS_CLIENT_TRUSTSTORE: &str = "storm.messaging.netty.tls.client.truststore.path";
+/// Cipher suites (a string or a list; IANA names, Storm's default is the three TLS 1.3 suites).
+pub const NETTY_TLS_CIPHERS: &str = "storm.messaging.netty.tls.ciphers";
+/// Protocol versions (`TLSv1.3`, Storm's default, and/or `TLSv1.2`).
+pub const NETTY_TLS_PROTOCOLS: &str = "storm.messaging.netty.tls.ssl.protocols";
+/// Storm: fail unless netty's OpenSSL provider is available. storm-rs uses rustls: ignored.
+pub const NETTY_TLS_REQUIRE_OPEN_SSL: &str = "storm.messaging.netty.tls.require.open.ssl";
+
+/// The TLS configurations of a worker's links, as Storm's `NettyTlsUtils` builds them: the server
+/// side (accepting workers) presents [`NETTY_TLS_KEYSTORE`] and **requires** a client certificate
+/// signed by a CA in [`NETTY_TLS_TRUSTSTORE`] (Storm's `ClientAuth.REQUIRE`); the client side
+/// (connecting workers) presents [`NETTY_TLS_CLIENT_KEYSTORE`] and verifies the server's chain
+/// against [`NETTY_TLS_CLIENT_TRUSTSTORE`] without comparing host names (Storm's netty client does
+/// no endpoint identification either). Every connection does a full handshake (no session
+/// tickets, no resumption), so certificates are checked on every reconnect.
+#[derive(Clone)]
+pub struct LinkTls {
+    server: Arc<ServerConfig>,
+    client: Arc<ClientConfig>,
+}
+
+impl std::fmt::Debug for LinkTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkTls").finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for LinkTls {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.server, &other.server) && Arc::ptr_eq(&self.client, &other.client)
+    }
+}
+impl Eq for LinkTls {}
+
+/// `storm.messaging.netty.tls.ssl.protocols`: a comma- or space-separated list.
+fn link_versions(
+    conf: &Config,
+) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, TlsConfigError> {
+    let Some(value) = opt_str(conf, NETTY_TLS_PROTOCOLS)? else {
+        return Ok(vec![&rustls::version::TLS13]);
+    };
+    let mut out: Vec<&'static rustls::SupportedProtocolVersion> = Vec::new();
+    for name in value.split([',', ' ']).filter(|s| !s.is_empty()) {
+        let v = match name.to_ascii_uppercase().as_str() {
+            "TLSV1.3" => &rustls::version::TLS13,
+            "TLSV1.2" => &rustls::version::TLS12,
+            _ => {
+                return Err(TlsConfigError::Unsupported {
+                    key: NETTY_TLS_PROTOCOLS.into(),
+                    value: value.clone(),
+                    why: format!("{name} is not supported; storm-rs speaks TLSv1.3 and TLSv1.2"),
+                })
+            }
+        };
+        if !out.iter().any(|o| o.version == v.version) {
+            out.push(v);
+        }
+    }
+    if out.is_empty() {
+        return Err(TlsConfigError::Unsupported {
+            key: NETTY_TLS_PROTOCOLS.into(),
+            value,
+            why: "no protocol named; use TLSv1.3 (Storm's default) and/or TLSv1.2".into(),
+        });
+    }
+    Ok(out)
+}
+
+/// A cipher suite name in one spelling: IANA's (`TLS_AES_128_GCM_SHA256`, what Storm's keys hold)
+/// and rustls's (`TLS13_AES_128_GCM_SHA256`) compare equal.
+fn suite_name(name: &str) -> String {
+    name.trim().to_ascii_uppercase().replace("TLS13_", "TLS_")
+}
+
+/// The crypto provider with the cipher suites of `storm.messaging.netty.tls.ciphers` (all of
+/// ring's when unset; Storm's default, the three TLS 1.3 suites, is that set for TLS 1.3).
+fn link_provider(conf: &Config) -> Result<Arc<CryptoProvider>, TlsConfigError> {
+    let wanted: Vec<String> = conf
+        .get_string_list(NETTY_TLS_CIPHERS)?
+        .iter()
+        .flat_map(|s| s.split(',').map(str::to_string).collect::<Vec<_>>())
+        .filter(|s| !s.trim().is_empty())
+        .collect();
+    let base = provider();
+    if wanted.is_empty() {
+        return Ok(base);
+    }
+    let known = |s: &rustls::SupportedCipherSuite| suite_name(&format!("{:?}", s.suite()));
+    let mut suites = Vec::new();
+    for name in &wanted {
+        match base
+            .cipher_suites
+            .iter()
+            .find(|s| known(s) == suite_name(name))
+        {
+            Some(s) => suites.push(*s),
+            None => {
+                tracing::warn!(key = NETTY_TLS_CIPHERS, cipher = %name, "cipher suite not supported by storm-rs (rustls/ring); ignored")
+            }
+        }
+    }
+    if suites.is_empty() {
+        let supported: Vec<String> = base.cipher_suites.iter().map(known).collect();
+        return Err(TlsConfigError::Unsupported {
+            key: NETTY_TLS_CIPHERS.into(),
+            value: wanted.join(","),
+            why: format!(
+                "none of these is supported; storm-rs supports {}",
+                supported.join(", ")
+            ),
+        });
+    }
+    Ok(Arc::new(CryptoProvider {
+        cipher_suites: suites,
+        ..(*base).clone()
+    }))
+}
+
+impl LinkTls {
+    /// `None` unless `storm.messaging.netty.tls.enable` is true; then the configurations from the
+    /// PEM files the keys name, read now (a missing or unreadable file is an error naming its key).
+    pub fn from_conf(conf: &Config) -> Result<Option<LinkTls>, TlsConfigError> {
+        let on = match conf.get(NETTY_TLS_ENABLE) {
+            None => false,
+            Some(_) => conf.get_bool(NETTY_TLS_ENABLE)?,
+        };
+        if !on {
+            return Ok(None);
+        }
+        if conf.get(NETTY_TLS_REQUIRE_OPEN_SSL).is_some()
+            && conf.get_bool(NETTY_TLS_REQUIRE_OPEN_SSL)?
+        {
+            tracing::warn!(
+                "{NETTY_TLS_REQUIRE_OPEN_SSL} is ignored: storm-rs worker links use rustls, not OpenSSL"
+            );
+        }
+        let required = |key: &str, why: &str| -> Result<String, TlsConfigError> {
+            opt_str(conf, key)?.ok_or_else(|| TlsConfigError::Missing {
+                key: key.to_string(),
+                why: format!("{NETTY_TLS_ENABLE} is true, so {why}"),
+            })
+        };
+        let versions = link_versions(conf)?;
+        let provider = link_provider(conf)?;
+        let suites_err = |e: rustls::Error| TlsConfigError::Unsupported {
+            key: format!("{NETTY_TLS_PROTOCOLS} / {NETTY_TLS_CIPHERS}"),
+            value: format!(
+                "{:?} / {:?}",
+                conf.get(NETTY_TLS_PROTOCOLS),
+                conf.get(NETTY_TLS_CIPHERS)
+            ),
+            why: format!("{e}: name at least one cipher suite of each protocol"),
+        };
+
+        // The accepting side: its certificate, and the CAs of the workers' client certificates.
+        let ks = required(
+            NETTY_TLS_KEYSTORE,
+            "each worker needs one PEM file with its certificate chain and unencrypted private key",
+        )?;
+        let pem = read_pem(NETTY_TLS_KEYSTORE, &ks)?;
+        let chain = certs_in(NETTY_TLS_KEYSTORE, &ks, &pem)?;
+        let key = key_in(NETTY_TLS_KEYSTORE, &ks, &pem)?;
+        let ts = required(
+            NETTY_TLS_TRUSTSTORE,
+            "each worker needs PEM CA certificates to verify the client certificates of the workers connecting to it (worker links are mutual TLS)",
+        )?;
+        let client_verifier = WebPkiClientVerifier::builder_with_provider(
+            roots(NETTY_TLS_TRUSTSTORE, &ts)?,
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| setup_err(NETTY_TLS_TRUSTSTORE, e))?;
+        let mut server = ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&versions)
+            .map_err(suites_err)?
+            .with_client_cert_verifier(client_verifier)
+            .with_single_cert(chain, key)
+            .map_err(|e| setup_err(NETTY_TLS_KEYSTORE, e))?;
+        server.send_tls13_tickets = 0;
+
+        // The connecting side: the CAs of the accepting workers, and its own client certificate.
+        let cts = required(
+            NETTY_TLS_CLIENT_TRUSTSTORE,
+            "each worker needs PEM CA certificates to verify the workers it connects to",
+        )?;
+        let cks = required(
+            NETTY_TLS_CLIENT_KEYSTORE,
+            "each worker needs one PEM file with the client certificate chain and unencrypted key it presents to other workers",
+        )?;
+        let pem = read_pem(NETTY_TLS_CLIENT_KEYSTORE, &cks)?;
+        let chain = certs_in(NETTY_TLS_CLIENT_KEYSTORE, &cks, &pem)?;
+        let key = key_in(NETTY_TLS_CLIENT_KEYSTORE, &cks, &pem)?;
+        let server_verifier = WebPkiServerVerifier::builder_with_provider(
+            roots(NETTY_TLS_CLIENT_TRUSTSTORE, &cts)?,
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| setup_err(NETTY_TLS_CLIENT_TRUSTSTORE, e))?;
+        let mut client = ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&versions)
+            .map_err(suites_err)?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(ChainOnlyVerifier(server_verifier)))
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| setup_err(NETTY_TLS_CLIENT_KEYSTORE, e))?;
+        client.resumption = rustls::client::Resumption::disabled();
+        tracing::info!(keystore = %ks, client_keystore = %cks, "worker-link TLS configured (mutual TLS)");
+        Ok(Some(LinkTls {
+            server: Arc::new(server),
+            client: Arc::new(client),
+        }))
+    }
+
+    /// A new accepting-side session.
+    pub fn server_session(&self) -> Result<ServerConnection, rustls::Error> {
+        ServerConnection::new(self.server.clone())
+    }
+
+    /// A new connecting-side session to the worker at `ip` (the name is only what the verifier is
+    /// given; it is not compared with the certificate).
+    pub fn client_session(&self, ip: std::net::IpAddr) -> Result<ClientConnection, rustls::Error> {
+        ClientConnection::new(self.client.clone(), ServerName::IpAddress(ip.into()))
+    }
 }
 
 // ---- X.500 names ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::auth::{self, ClientHandshake, ServerHandshake, ServerStep};
 use super::delivery::{self, FrameDecoder, Run};
+use super::tls::LinkStream;
 use super::wire::{self, FRAME_HEADER_BYTES};
 use super::{PeerQueue, Shared};
 use crate::executor::transport::Current;
@@ -31,7 +32,7 @@ const FRAMES_PER_TURN: usize = 16;
 const PAUSE_RECHECK: Duration = Duration::from_millis(50);
 
 struct Inbound {
-    stream: TcpStream,
+    stream: LinkStream,
     peer: SocketAddr,
     /// Receive buffer, all of it initialised once (reads are not preceded by zeroing): at least
     /// [`READ_CHUNK`] bytes, more only while a larger frame is being read.
@@ -45,12 +46,14 @@ struct Inbound {
     stalled: bool,
     /// The authentication handshake in progress (nothing is decoded until it is done).
     handshake: Option<ServerHandshake>,
-    /// When an unfinished handshake is given up.
+    /// The TLS handshake is not complete yet (it runs before the authentication handshake).
+    tls_handshaking: bool,
+    /// When an unfinished (TLS or authentication) handshake is given up.
     deadline: Option<Instant>,
 }
 
 struct Outbound {
-    stream: TcpStream,
+    stream: LinkStream,
     addr: SocketAddr,
     connected: bool,
     wbuf: Vec<u8>,
@@ -60,6 +63,8 @@ struct Outbound {
     handshake: Option<ClientHandshake>,
     /// The server's CHALLENGE so far.
     hs_buf: Vec<u8>,
+    /// The TLS handshake is not complete yet.
+    tls_handshaking: bool,
     deadline: Option<Instant>,
 }
 
@@ -210,10 +215,13 @@ impl EventLoop {
         for (token, inbound) in overdue {
             if inbound {
                 if let Some(Conn::In(conn)) = self.close(token) {
-                    tracing::warn!(topology = %self.shared.topology_id, peer = %conn.peer, "refused a worker connection: no authentication within the handshake deadline");
+                    tracing::warn!(topology = %self.shared.topology_id, peer = %conn.peer, "refused a worker connection: no TLS or authentication handshake within the deadline");
                 }
             } else {
-                self.drop_outbound(token, "the worker-link authentication handshake timed out");
+                self.drop_outbound(
+                    token,
+                    "the worker-link TLS or authentication handshake timed out",
+                );
             }
         }
     }
@@ -282,10 +290,18 @@ impl EventLoop {
             .collect();
         for addr in due {
             match TcpStream::connect(addr) {
-                Ok(mut stream) => {
+                Ok(stream) => {
                     let token = self.token();
+                    let mut stream =
+                        match LinkStream::connecting(stream, addr, self.shared.opts.tls.as_ref()) {
+                            Ok(s) => s,
+                            Err(e) => {
+                                self.connect_failed(addr, &format!("cannot start TLS: {e}"));
+                                continue;
+                            }
+                        };
                     if let Err(e) = self.poll.registry().register(
-                        &mut stream,
+                        stream.tcp_mut(),
                         token,
                         Interest::READABLE | Interest::WRITABLE,
                     ) {
@@ -303,6 +319,7 @@ impl EventLoop {
                             authenticated: false,
                             handshake: None,
                             hs_buf: Vec::new(),
+                            tls_handshaking: false,
                             deadline: None,
                         }),
                     );
@@ -338,8 +355,8 @@ impl EventLoop {
         let mut conn = self.conns.remove(&token)?;
         let registry = self.poll.registry();
         let _ = match &mut conn {
-            Conn::In(i) => registry.deregister(&mut i.stream),
-            Conn::Out(o) => registry.deregister(&mut o.stream),
+            Conn::In(i) => registry.deregister(i.stream.tcp_mut()),
+            Conn::Out(o) => registry.deregister(o.stream.tcp_mut()),
         };
         Some(conn)
     }
@@ -371,18 +388,33 @@ impl EventLoop {
     fn accept(&mut self) {
         loop {
             match self.listener.accept() {
-                Ok((mut stream, peer)) => {
+                Ok((stream, peer)) => {
                     let token = self.token();
-                    if let Err(e) =
-                        self.poll
-                            .registry()
-                            .register(&mut stream, token, Interest::READABLE)
+                    let tls = self.shared.opts.tls.as_ref();
+                    let _ = stream.set_nodelay(true);
+                    let mut stream = match LinkStream::accepted(stream, tls) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::warn!(topology = %self.shared.topology_id, peer = %peer, error = %e, "cannot start a TLS session for an accepted connection");
+                            continue;
+                        }
+                    };
+                    // A TLS session also writes while it reads (handshake): writable events too.
+                    let interest = match tls {
+                        Some(_) => Interest::READABLE | Interest::WRITABLE,
+                        None => Interest::READABLE,
+                    };
+                    if let Err(e) = self
+                        .poll
+                        .registry()
+                        .register(stream.tcp_mut(), token, interest)
                     {
                         tracing::warn!(topology = %self.shared.topology_id, peer = %peer, error = %e, "cannot register accepted connection");
                         continue;
                     }
-                    let _ = stream.set_nodelay(true);
                     tracing::debug!(topology = %self.shared.topology_id, peer = %peer, "accepted worker connection");
+                    let handshakes = tls.is_some() || self.shared.opts.auth.is_some();
+                    let tls_handshaking = tls.is_some();
                     self.conns.insert(
                         token,
                         Conn::In(Inbound {
@@ -394,12 +426,8 @@ impl EventLoop {
                             pending: None,
                             stalled: true,
                             handshake: self.shared.opts.auth.as_ref().map(ServerHandshake::new),
-                            deadline: self
-                                .shared
-                                .opts
-                                .auth
-                                .as_ref()
-                                .map(|_| Instant::now() + auth::HANDSHAKE_TIMEOUT),
+                            tls_handshaking,
+                            deadline: handshakes.then(|| Instant::now() + auth::HANDSHAKE_TIMEOUT),
                         }),
                     );
                     self.read_inbound(token);
@@ -428,11 +456,11 @@ impl EventLoop {
             return;
         };
         if !out.connected {
-            match out.stream.take_error() {
+            match out.stream.tcp().take_error() {
                 Ok(Some(e)) | Err(e) => return self.drop_outbound(token, &e.to_string()),
                 Ok(None) => {}
             }
-            match out.stream.peer_addr() {
+            match out.stream.tcp().peer_addr() {
                 Ok(_) => {}
                 Err(e)
                     if e.kind() == io::ErrorKind::NotConnected
@@ -443,7 +471,8 @@ impl EventLoop {
                 Err(e) => return self.drop_outbound(token, &e.to_string()),
             }
             out.connected = true;
-            let _ = out.stream.set_nodelay(true);
+            let _ = out.stream.tcp().set_nodelay(true);
+            // With TLS the HELLO waits in the session until its handshake is done.
             match &self.shared.opts.auth {
                 Some(secret) => {
                     let (hs, hello) = ClientHandshake::start(secret);
@@ -452,7 +481,11 @@ impl EventLoop {
                     out.wpos = 0;
                     out.deadline = Some(Instant::now() + auth::HANDSHAKE_TIMEOUT);
                 }
-                None => out.authenticated = true,
+                None => out.authenticated = !out.stream.is_tls(),
+            }
+            if out.stream.is_tls() {
+                out.tls_handshaking = true;
+                out.deadline = Some(Instant::now() + auth::HANDSHAKE_TIMEOUT);
             }
             let addr = out.addr;
             if let Some(p) = self.peers.get_mut(&addr) {
@@ -470,8 +503,31 @@ impl EventLoop {
                     return;
                 };
                 match out.stream.read(&mut scratch) {
+                    Ok(0) if out.tls_handshaking => {
+                        return self.drop_outbound(
+                            token,
+                            &format!(
+                                "closed by peer during the TLS handshake: does the worker have {}: true, and does its {} hold the CA of this worker's {}?",
+                                crate::security::tls::NETTY_TLS_ENABLE,
+                                crate::security::tls::NETTY_TLS_TRUSTSTORE,
+                                crate::security::tls::NETTY_TLS_CLIENT_KEYSTORE,
+                            ),
+                        )
+                    }
                     Ok(0) => return self.drop_outbound(token, "closed by peer"),
                     Ok(n) => {
+                        if out.handshake.is_none()
+                            && !out.stream.is_tls()
+                            && crate::security::tls::looks_like_tls(&scratch[..n])
+                        {
+                            return self.drop_outbound(
+                                token,
+                                &format!(
+                                    "the worker answered with TLS: set {}: true for every worker of the topology",
+                                    crate::security::tls::NETTY_TLS_ENABLE
+                                ),
+                            );
+                        }
                         if let Some(hs) = &out.handshake {
                             out.hs_buf.extend_from_slice(&scratch[..n]);
                             if out.hs_buf.len() > auth::CHALLENGE_LEN {
@@ -507,6 +563,16 @@ impl EventLoop {
                     Err(e) => return self.drop_outbound(token, &e.to_string()),
                 }
             }
+            if let Some(Conn::Out(out)) = self.conns.get_mut(&token) {
+                if out.tls_handshaking && !out.stream.is_handshaking() {
+                    out.tls_handshaking = false;
+                    if self.shared.opts.auth.is_none() {
+                        out.authenticated = true;
+                        out.deadline = None;
+                    }
+                    tracing::info!(topology = %self.shared.topology_id, peer = %out.addr, "worker link TLS session established");
+                }
+            }
         }
         self.write_peer(token);
     }
@@ -534,6 +600,24 @@ impl EventLoop {
         let Some(Conn::In(conn)) = self.conns.get_mut(&token) else {
             return;
         };
+        if conn.tls_handshaking {
+            match conn.stream.drive_handshake() {
+                Ok(true) => {
+                    conn.tls_handshaking = false;
+                    if conn.handshake.is_none() {
+                        conn.deadline = None;
+                    }
+                    tracing::debug!(topology = %self.shared.topology_id, peer = %conn.peer, "worker connection: TLS session established");
+                }
+                Ok(false) => return,
+                Err(e) => {
+                    if let Some(Conn::In(conn)) = self.close(token) {
+                        tracing::warn!(topology = %self.shared.topology_id, peer = %conn.peer, reason = %e, "refused a worker connection: no valid TLS handshake");
+                    }
+                    return;
+                }
+            }
+        }
         if conn.handshake.is_some() {
             match handshake_inbound(conn) {
                 Ok(true) => {
@@ -595,7 +679,11 @@ impl EventLoop {
             }
             if out.wpos == out.wbuf.len() {
                 if !out.authenticated {
-                    return; // handshake bytes sent; frames wait for the server's proof
+                    // Handshake bytes sent; frames wait for the server's proof.
+                    if let Err(e) = out.stream.flush_pending() {
+                        return self.drop_outbound(token, &e.to_string());
+                    }
+                    return;
                 }
                 if frames == FRAMES_PER_TURN {
                     self.more_work = true;
@@ -608,6 +696,10 @@ impl EventLoop {
                     return;
                 };
                 if !fill_frame(&mut out.wbuf, peer, &self.shared) {
+                    // Nothing more to send: hand the TLS session's records to the socket.
+                    if let Err(e) = out.stream.flush_pending() {
+                        return self.drop_outbound(token, &e.to_string());
+                    }
                     return;
                 }
                 frames += 1;
@@ -637,7 +729,17 @@ fn handshake_inbound(conn: &mut Inbound) -> Result<bool, String> {
         loop {
             match hs
                 .advance(&conn.buf[conn.start..conn.end])
-                .map_err(|e| e.to_string())?
+                .map_err(|e| match e {
+                    auth::HandshakeError::NotHandshake(ref first)
+                        if crate::security::tls::looks_like_tls(first) =>
+                    {
+                        format!(
+                            "{e}; the bytes look like a TLS handshake: the peer has {}: true and this worker does not; set it for every worker of the topology",
+                            crate::security::tls::NETTY_TLS_ENABLE
+                        )
+                    }
+                    e => e.to_string(),
+                })?
             {
                 ServerStep::NeedMore => break,
                 ServerStep::Reply { bytes, consumed } => {
@@ -671,7 +773,7 @@ fn handshake_inbound(conn: &mut Inbound) -> Result<bool, String> {
 }
 
 /// Writes a few handshake bytes to a fresh socket (its buffer has room; if not, give up).
-fn write_now(stream: &mut TcpStream, mut bytes: &[u8]) -> Result<(), String> {
+fn write_now(stream: &mut LinkStream, mut bytes: &[u8]) -> Result<(), String> {
     while !bytes.is_empty() {
         match stream.write(bytes) {
             Ok(0) => return Err("connection closed while answering the handshake".into()),
@@ -706,6 +808,12 @@ fn read_frames(
         let buffered = &conn.buf[conn.start..conn.end];
         let frame_len = match wire::peek_frame_len(buffered, max) {
             Ok(len) => len,
+            Err(e) if crate::security::tls::looks_like_tls(buffered) => {
+                return ReadOutcome::Closed(format!(
+                    "{e}; the bytes look like a TLS handshake: the peer has {}: true and this worker does not; set it for every worker of the topology",
+                    crate::security::tls::NETTY_TLS_ENABLE
+                ))
+            }
             Err(e) => return ReadOutcome::Closed(e.to_string()),
         };
         if let Some(len) = frame_len {

@@ -832,3 +832,376 @@ fn a_worker_with_another_secret_cannot_send() {
         .try_deliver(3, tuple(1, "default", vec![Value::Int(2)], vec![]), false);
     assert!(b.recv_data_timeout(3, Duration::from_secs(1)).is_none());
 }
+
+// ---- TLS links ---------------------------------------------------------------------------------
+
+/// Test certificates made with the `openssl` command (as the integration tests' `Certs`): a CA and
+/// a worker certificate it signed (for servers and clients), and a second CA with a stranger's.
+struct TestCerts {
+    _dir: tempfile::TempDir,
+    ca: std::path::PathBuf,
+    /// Certificate, then its key: a `storm.messaging.netty.tls.*keystore.path` file.
+    worker: std::path::PathBuf,
+    /// A worker certificate signed by another CA.
+    stranger: std::path::PathBuf,
+}
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run openssl (needed to make test certificates)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl TestCerts {
+    fn make() -> TestCerts {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let ec = |key: &str, subj: &str, extra: &[&str], out: &str| {
+            let mut args = vec![
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                key,
+                "-subj",
+                subj,
+                "-out",
+                out,
+            ];
+            args.extend_from_slice(extra);
+            openssl(d, &args);
+        };
+        let ca_ext = [
+            "-x509",
+            "-days",
+            "2",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ];
+        ec("ca.key", "/CN=links-ca", &ca_ext, "ca.pem");
+        ec("other.key", "/CN=other-ca", &ca_ext, "other.pem");
+        std::fs::write(
+            d.join("leaf.ext"),
+            "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:worker\n",
+        )
+        .unwrap();
+        for (name, ca) in [("worker", "ca"), ("stranger", "other")] {
+            ec(
+                &format!("{name}.key"),
+                &format!("/CN={name}"),
+                &[],
+                &format!("{name}.csr"),
+            );
+            openssl(
+                d,
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    &format!("{name}.csr"),
+                    "-CA",
+                    &format!("{ca}.pem"),
+                    "-CAkey",
+                    &format!("{ca}.key"),
+                    "-CAcreateserial",
+                    "-days",
+                    "2",
+                    "-extfile",
+                    "leaf.ext",
+                    "-out",
+                    &format!("{name}.pem"),
+                ],
+            );
+            let mut ks = std::fs::read(d.join(format!("{name}.pem"))).unwrap();
+            ks.extend(std::fs::read(d.join(format!("{name}.key"))).unwrap());
+            std::fs::write(d.join(format!("{name}-keystore.pem")), ks).unwrap();
+        }
+        TestCerts {
+            ca: d.join("ca.pem"),
+            worker: d.join("worker-keystore.pem"),
+            stranger: d.join("stranger-keystore.pem"),
+            _dir: dir,
+        }
+    }
+
+    /// The worker-link TLS keys: `keystore` for both sides, trusting `ca`.
+    fn conf(&self, keystore: &std::path::Path, ca: &std::path::Path) -> Config {
+        use crate::security::tls::*;
+        let mut c = Config::defaults();
+        c.set(NETTY_TLS_ENABLE, true);
+        c.set(NETTY_TLS_KEYSTORE, keystore.display().to_string());
+        c.set(NETTY_TLS_CLIENT_KEYSTORE, keystore.display().to_string());
+        c.set(NETTY_TLS_TRUSTSTORE, ca.display().to_string());
+        c.set(NETTY_TLS_CLIENT_TRUSTSTORE, ca.display().to_string());
+        c
+    }
+
+    fn tls(&self) -> crate::security::tls::LinkTls {
+        crate::security::tls::LinkTls::from_conf(&self.conf(&self.worker, &self.ca))
+            .unwrap()
+            .expect("TLS is on")
+    }
+}
+
+fn tls_opts(tls: &crate::security::tls::LinkTls) -> TransportOptions {
+    TransportOptions {
+        tls: Some(tls.clone()),
+        ..fast_opts()
+    }
+}
+
+/// Reads until the server closes the connection (an alert before it is fine).
+fn expect_closed(s: &mut TcpStream, what: &str) {
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut buf = [0u8; 256];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => assert!(
+                crate::security::tls::looks_like_tls(&buf[..n]),
+                "{what}: answered {:02x?}",
+                &buf[..n]
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return,
+            Err(e) => panic!("{what}: not refused: {e}"),
+        }
+    }
+}
+
+#[test]
+fn tls_workers_exchange_tuples_both_ways() {
+    let certs = TestCerts::make();
+    let tls = certs.tls();
+    let a = Node::start(0, &[1, 2], HashMap::new(), 64, tls_opts(&tls));
+    let b = Node::start(
+        0,
+        &[3],
+        HashMap::from([(1, localhost(&a.transport)), (2, localhost(&a.transport))]),
+        64,
+        tls_opts(&tls),
+    );
+    a.transport
+        .set_remote_tasks(HashMap::from([(3, localhost(&b.transport))]));
+    wait_until("both connected", || {
+        a.transport.all_connected() && b.transport.all_connected()
+    });
+    // Enough to span many TLS records and frames, with a large value.
+    let big = "x".repeat(100_000);
+    for i in 0..2000 {
+        let text = if i % 500 == 0 {
+            big.clone()
+        } else {
+            format!("a{i}")
+        };
+        a.send(
+            3,
+            tuple(1, "default", vec![Value::from(text)], vec![]),
+            false,
+        );
+    }
+    for i in 0..2000 {
+        let want = if i % 500 == 0 {
+            big.clone()
+        } else {
+            format!("a{i}")
+        };
+        assert_eq!(b.recv_data(3).values(), &[Value::from(want)]);
+    }
+    a.send(3, tuple(2, "__ack_ack", vec![Value::Long(7)], vec![]), true);
+    assert_eq!(b.recv_control(3).values(), &[Value::Long(7)]);
+    for i in 0..500 {
+        b.send(
+            if i % 2 == 0 { 1 } else { 2 },
+            tuple(3, "default", vec![Value::Int(i)], vec![]),
+            false,
+        );
+    }
+    for i in 0..500 {
+        let t = a.recv_data(if i % 2 == 0 { 1 } else { 2 });
+        assert_eq!(t.values(), &[Value::Int(i)]);
+    }
+}
+
+#[test]
+fn a_tls_worker_refuses_plain_peers_and_untrusted_certificates_and_keeps_serving() {
+    let certs = TestCerts::make();
+    let tls = certs.tls();
+    let b = Node::start(0, &[3], HashMap::new(), 64, tls_opts(&tls));
+    let b_addr = localhost(&b.transport);
+
+    // A raw client writing a well-formed plain frame, and one writing garbage: refused.
+    let mut raw = TcpStream::connect(b_addr).unwrap();
+    raw.write_all(&ok_frame("plain")).unwrap();
+    expect_closed(&mut raw, "a plain frame");
+    let mut garbage = TcpStream::connect(b_addr).unwrap();
+    garbage
+        .write_all(&[0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5])
+        .unwrap();
+    expect_closed(&mut garbage, "a broken ClientHello");
+
+    // A plain worker cannot send, nor can a TLS worker whose certificate another CA signed.
+    let plain = Node::start(0, &[1], HashMap::from([(3, b_addr)]), 64, fast_opts());
+    plain.router.try_deliver(
+        3,
+        tuple(1, "default", vec![Value::from("plain")], vec![]),
+        false,
+    );
+    let stranger_tls =
+        crate::security::tls::LinkTls::from_conf(&certs.conf(&certs.stranger, &certs.ca))
+            .unwrap()
+            .unwrap();
+    let stranger = Node::start(
+        0,
+        &[1],
+        HashMap::from([(3, b_addr)]),
+        64,
+        tls_opts(&stranger_tls),
+    );
+    stranger.router.try_deliver(
+        3,
+        tuple(1, "default", vec![Value::from("stranger")], vec![]),
+        false,
+    );
+
+    // A trusted worker's tuples flow, and only those arrive.
+    let a = Node::start(0, &[1], HashMap::from([(3, b_addr)]), 64, tls_opts(&tls));
+    for i in 0..50 {
+        a.send(3, tuple(1, "default", vec![Value::Int(i)], vec![]), false);
+    }
+    for i in 0..50 {
+        assert_eq!(b.recv_data(3).values(), &[Value::Int(i)], "only TLS tuples");
+    }
+    assert!(b.recv_data_timeout(3, Duration::from_millis(300)).is_none());
+
+    // A TLS worker cannot reach a plain one either (and the plain one keeps serving).
+    let p = Node::start(0, &[5], HashMap::new(), 64, fast_opts());
+    let p_addr = localhost(&p.transport);
+    a.transport
+        .set_remote_tasks(HashMap::from([(3, b_addr), (5, p_addr)]));
+    a.router.try_deliver(
+        5,
+        tuple(1, "default", vec![Value::from("tls")], vec![]),
+        false,
+    );
+    let c = Node::start(0, &[1], HashMap::from([(5, p_addr)]), 64, fast_opts());
+    c.send(
+        5,
+        tuple(1, "default", vec![Value::from("plain ok")], vec![]),
+        false,
+    );
+    assert_eq!(p.recv_data(5).values(), &[Value::from("plain ok")]);
+    assert!(p.recv_data_timeout(5, Duration::from_millis(300)).is_none());
+}
+
+#[test]
+fn tls_and_link_authentication_together() {
+    let certs = TestCerts::make();
+    let tls = certs.tls();
+    let opts = |payload: &str| TransportOptions {
+        tls: Some(tls.clone()),
+        ..auth_opts(payload)
+    };
+    let b = Node::start(0, &[3], HashMap::new(), 64, opts("alice:s"));
+    let b_addr = localhost(&b.transport);
+    let a = Node::start(0, &[1], HashMap::from([(3, b_addr)]), 64, opts("alice:s"));
+    b.transport
+        .set_remote_tasks(HashMap::from([(1, localhost(&a.transport))]));
+    wait_until("connected", || {
+        a.transport.all_connected() && b.transport.all_connected()
+    });
+    for i in 0..200 {
+        a.send(3, tuple(1, "default", vec![Value::Int(i)], vec![]), false);
+        b.send(1, tuple(3, "default", vec![Value::Int(-i)], vec![]), false);
+    }
+    for i in 0..200 {
+        assert_eq!(b.recv_data(3).values(), &[Value::Int(i)]);
+        assert_eq!(a.recv_data(1).values(), &[Value::Int(-i)]);
+    }
+    // A trusted TLS worker without the topology's secret still cannot send.
+    let m = Node::start(0, &[1], HashMap::from([(3, b_addr)]), 64, opts("mallory:x"));
+    m.router.try_deliver(
+        3,
+        tuple(1, "default", vec![Value::from("forged")], vec![]),
+        false,
+    );
+    a.send(
+        3,
+        tuple(1, "default", vec![Value::Int(1000)], vec![]),
+        false,
+    );
+    assert_eq!(b.recv_data(3).values(), &[Value::Int(1000)]);
+    assert!(b.recv_data_timeout(3, Duration::from_millis(300)).is_none());
+}
+
+#[test]
+fn link_tls_config_errors_name_the_key() {
+    use crate::security::tls::*;
+    let certs = TestCerts::make();
+    let mut c = Config::defaults();
+    assert!(LinkTls::from_conf(&c).unwrap().is_none(), "off by default");
+    c.set(NETTY_TLS_ENABLE, true);
+    let e = LinkTls::from_conf(&c).unwrap_err().to_string();
+    assert!(e.contains(NETTY_TLS_KEYSTORE), "{e}");
+
+    // A missing file, a file that is not PEM, a keystore without a key.
+    let missing = certs.ca.with_file_name("nope.pem");
+    let e = LinkTls::from_conf(&certs.conf(&missing, &certs.ca))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(NETTY_TLS_KEYSTORE) && e.contains("nope.pem"),
+        "{e}"
+    );
+    let junk = certs.ca.with_file_name("junk.pem");
+    std::fs::write(&junk, b"\x00\x01not pem").unwrap();
+    let e = LinkTls::from_conf(&certs.conf(&certs.worker, &junk))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(NETTY_TLS_TRUSTSTORE) && e.contains("PEM"), "{e}");
+    let mut only_ca = certs.conf(&certs.worker, &certs.ca);
+    only_ca.set(NETTY_TLS_CLIENT_KEYSTORE, certs.ca.display().to_string());
+    let e = LinkTls::from_conf(&only_ca).unwrap_err().to_string();
+    assert!(
+        e.contains(NETTY_TLS_CLIENT_KEYSTORE) && e.contains("PRIVATE KEY"),
+        "{e}"
+    );
+
+    // Protocols and ciphers in Storm's spelling.
+    let mut ok = certs.conf(&certs.worker, &certs.ca);
+    ok.set(NETTY_TLS_PROTOCOLS, "TLSv1.2, TLSv1.3");
+    ok.set(
+        NETTY_TLS_CIPHERS,
+        serde_json::json!([
+            "TLS_AES_256_GCM_SHA384",
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+        ]),
+    );
+    assert!(LinkTls::from_conf(&ok).unwrap().is_some());
+    ok.set(NETTY_TLS_PROTOCOLS, "TLSv1.1");
+    let e = LinkTls::from_conf(&ok).unwrap_err().to_string();
+    assert!(e.contains(NETTY_TLS_PROTOCOLS), "{e}");
+    ok.set(NETTY_TLS_PROTOCOLS, "TLSv1.3");
+    ok.set(NETTY_TLS_CIPHERS, "TLS_RSA_WITH_NULL_MD5");
+    let e = LinkTls::from_conf(&ok).unwrap_err().to_string();
+    assert!(
+        e.contains(NETTY_TLS_CIPHERS) && e.contains("TLS_AES_128_GCM_SHA256"),
+        "{e}"
+    );
+    // Only TLS 1.2 suites for a TLS 1.3-only link: no suite in common.
+    ok.set(NETTY_TLS_CIPHERS, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256");
+    let e = LinkTls::from_conf(&ok).unwrap_err().to_string();
+    assert!(e.contains(NETTY_TLS_CIPHERS), "{e}");
+}

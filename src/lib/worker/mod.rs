@@ -69,6 +69,11 @@ pub enum WorkerDaemonError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     LinkAuth(#[from] crate::transport::auth::NoSecret),
+    #[error(
+        "worker-link TLS: {0}; fix that key in the cluster or topology conf, or set \
+         storm.messaging.netty.tls.enable: false"
+    )]
+    LinkTls(#[from] crate::security::tls::TlsConfigError),
     #[error("cannot {what} {}: {source}", path.display())]
     Io {
         what: &'static str,
@@ -404,14 +409,18 @@ impl RunningWorker {
         let active = storm_active(&cluster, &args.topology_id, true)?;
 
         // The system topology, for decoding tuples from other workers.
-        let conf_obj = {
+        let topo_config = {
             let mut c = Config::defaults();
             c.overlay(
                 &merged,
                 &crate::config::ConfigSource::Topology(args.topology_id.clone()),
             )?;
-            c.to_json()
+            c
         };
+        // Storm reads the TLS keys from the topology conf (NettyTlsUtils); bad files stop the worker
+        // here, before anything starts.
+        let link_tls = crate::security::tls::LinkTls::from_conf(&topo_config)?;
+        let conf_obj = topo_config.to_json();
         let system = system_topology(&topology, &conf_obj)
             .map_err(|e| WorkerDaemonError::Topology(e.to_string()))?;
         let context = Arc::new(
@@ -438,6 +447,7 @@ impl RunningWorker {
                     &merged,
                     &args.topology_id,
                 )?,
+                tls: link_tls,
                 ..TransportOptions::from_conf(conf)?
             },
         )?;
