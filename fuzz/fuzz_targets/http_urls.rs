@@ -2,7 +2,7 @@
 //! decoders and query parser (`storm::http`, UI and logviewer), the logviewer's callback sanitising.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use tiny_http::Method;
+use storm::http::Method;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else {
@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
         2 => Method::Put,
         _ => Method::Head,
     };
-    let _ = storm::drpc::http::route(&method, &url);
+    let _ = storm::drpc::http::route(method, &url);
     let _ = storm::drpc::http::percent_decode(&url);
     if let Some(decoded) = storm::http::url_decode(&url) {
         // Encoding then decoding gives the text back.

@@ -129,7 +129,9 @@ fn drpc_http_credentials_and_acl_authorizer() {
     let (status, text) = curl(&url, None);
     assert_eq!(status, 401, "{text}");
     assert!(
-        text.contains("WWW-Authenticate: Basic realm=\"storm\""),
+        // Header names are case-insensitive; hyper writes this one `Www-Authenticate`.
+        text.to_ascii_lowercase()
+            .contains("www-authenticate: basic realm=\"storm\""),
         "{text}"
     );
     assert_eq!(curl(&url, Some("alice:wrong")).0, 401);
@@ -230,7 +232,9 @@ fn ui_and_logviewer_ask_for_credentials() {
     let (status, text) = curl(&ui, None);
     assert_eq!(status, 401, "{text}");
     assert!(
-        text.contains("WWW-Authenticate: Basic realm=\"test\""),
+        // Header names are case-insensitive; hyper writes this one `Www-Authenticate`.
+        text.to_ascii_lowercase()
+            .contains("www-authenticate: basic realm=\"test\""),
         "{text}"
     );
     assert_eq!(curl(&ui, Some("alice:nope")).0, 401);

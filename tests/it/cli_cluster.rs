@@ -251,40 +251,25 @@ fn rebalance_of_an_unknown_component_names_the_valid_ones() {
 /// A Maven-layout repository over HTTP on a free port, serving `files` (path → bytes) until dropped.
 struct Repo {
     port: u16,
-    server: std::sync::Arc<tiny_http::Server>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: storm::http::Server,
 }
 
 impl Repo {
     fn start(files: Vec<(String, Vec<u8>)>) -> Repo {
-        let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-        let port = server.server_addr().to_ip().unwrap().port();
-        let s = server.clone();
-        let thread = std::thread::spawn(move || {
-            for req in s.incoming_requests() {
-                let body = files
-                    .iter()
-                    .find(|(p, _)| *p == req.url())
-                    .map(|(_, b)| b.clone());
-                let _ = match body {
-                    Some(b) => req.respond(tiny_http::Response::from_data(b)),
-                    None => req.respond(tiny_http::Response::empty(404)),
-                };
-            }
-        });
+        use storm::http::{Limits, Request, Response, Server};
+        let server = Server::bind(
+            "127.0.0.1:0",
+            "repo",
+            Limits::new(4),
+            move |req: Request| match files.iter().find(|(p, _)| *p == req.url()) {
+                Some((_, b)) => Response::new(200, b.clone()),
+                None => Response::new(404, Vec::new()),
+            },
+        )
+        .unwrap();
         Repo {
-            port,
-            server,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Repo {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            port: server.local_addr().port(),
+            _server: server,
         }
     }
 }

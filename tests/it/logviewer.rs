@@ -14,7 +14,7 @@ use storm::api::{TopologyBuilder, TopologyConf};
 use storm::local::components::{PrintBolt, TestWordSpout};
 
 use crate::cluster_support::TestCluster;
-use crate::support::{free_port, wait_until};
+use crate::support::{assert_http_header_bound, free_port, wait_until};
 
 const LONG: Duration = Duration::from_secs(90);
 /// What the worker logs for every emit under `topology.debug`.
@@ -238,6 +238,9 @@ fn logviewer_lists_pages_downloads_and_searches_a_live_worker_log() {
     let name = format!("{id}/{port}/worker.log");
     let lv_port = lv.port;
     let get = |path: &str| curl(&dir, &format!("http://127.0.0.1:{lv_port}{path}"));
+
+    // Request headers are bounded (431), keep-alive works, and the logviewer keeps serving.
+    assert_http_header_bound(lv_port, "/api/v1/listLogs", 200);
 
     // The listing has the worker's logs.
     let all = get("/api/v1/listLogs").json();

@@ -585,3 +585,101 @@ pub fn spawn_daemon(cmd: &mut Command, dir: &Path, stderr: std::fs::File) -> std
         .spawn()
         .unwrap_or_else(|e| panic!("start {:?}: {e}", cmd.get_program()))
 }
+
+/// Reads one HTTP response (head and `Content-Length` body) from `s`; `None` when the connection
+/// closes first.
+pub fn read_http_response(s: &mut std::net::TcpStream) -> Option<(String, Vec<u8>)> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if s.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let len = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).ok()?;
+    Some((head, body))
+}
+
+/// Checks an HTTP daemon on `127.0.0.1:port` bounds request headers and keeps serving: a header
+/// section over 8 KiB is answered `431`, so is a header line that never ends (the daemon stops reading
+/// it), and then two requests for `path` on one keep-alive connection are both answered with
+/// `status`.
+pub fn assert_http_header_bound(port: u16, path: &str, status: u16) {
+    use std::io::{Read, Write};
+    let connect = || {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        // Only keeps a broken server from hanging the test.
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        s
+    };
+    let read_to_close = |s: &mut std::net::TcpStream| {
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            match s.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => out.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("the server did not close the connection: {e}"),
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    // A 24 KiB header.
+    let mut s = connect();
+    let mut big = format!("GET {path} HTTP/1.1\r\nHost: x\r\nX-Big: ").into_bytes();
+    big.extend(std::iter::repeat_n(b'a', 24 * 1024));
+    big.extend_from_slice(b"\r\n\r\n");
+    s.write_all(&big).unwrap();
+    let answer = read_to_close(&mut s);
+    assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+    // A header line that never ends: the writer stops when the server closes the connection, long
+    // before the cap.
+    const CAP: usize = 512 << 20;
+    let mut s = connect();
+    s.write_all(b"GET / HTTP/1.1\r\nX-Endless: ").unwrap();
+    let mut writer = s.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let chunk = [b'b'; 16 * 1024];
+        let mut sent = 0usize;
+        while sent < CAP {
+            match writer.write(&chunk) {
+                Ok(n) => sent += n,
+                Err(_) => break,
+            }
+        }
+        sent
+    });
+    let answer = read_to_close(&mut s);
+    assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+    let _ = s.shutdown(std::net::Shutdown::Both);
+    let sent = sender.join().unwrap();
+    assert!(
+        sent < CAP,
+        "the server kept reading an endless header ({sent} bytes)"
+    );
+    // Still serving, two requests on one connection.
+    let mut s = connect();
+    for i in 0..2 {
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .unwrap();
+        let (head, _) = read_http_response(&mut s)
+            .unwrap_or_else(|| panic!("request {i} on the kept-alive connection: no answer"));
+        assert!(
+            head.starts_with(&format!("HTTP/1.1 {status} ")),
+            "request {i}: {head}"
+        );
+    }
+}

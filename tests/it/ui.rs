@@ -21,7 +21,9 @@ use storm::local::durable::{expected_counts, ledger, CountFileSink, LedgerSpout}
 use storm::thrift::{StormTopology, TNimbusSyncClient, TopologyStatus};
 
 use crate::cluster_support::TestCluster;
-use crate::support::{free_port, python, repo, scratch_dir, storm, wait_until};
+use crate::support::{
+    assert_http_header_bound, free_port, python, repo, scratch_dir, storm, wait_until,
+};
 
 const LONG: Duration = Duration::from_secs(120);
 const JSON_TYPE: &str = "application/json;charset=utf-8";
@@ -917,6 +919,8 @@ fn ui_without_nimbus_answers_storms_errors_and_survives_bad_requests() {
         let mut buf = Vec::new();
         let _ = s.read_to_end(&mut buf);
     }
+    // Request headers are bounded (431), keep-alive works, and the UI keeps serving.
+    assert_http_header_bound(port, "/api/v1/nimbus/summary", 500);
     // Many clients at once: each gets an answer (the queue is bounded; overflow is a 503).
     let handles: Vec<_> = (0..24)
         .map(|_| {

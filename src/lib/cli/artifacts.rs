@@ -626,22 +626,24 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    /// A Maven repository over HTTP serving `files` (path → bytes), counting requests.
+    /// A Maven repository over HTTP serving `files` (path → bytes), counting requests; stops when
+    /// dropped.
     struct Repo {
-        server: Arc<tiny_http::Server>,
+        _server: crate::http::Server,
         url: String,
         hits: Arc<AtomicUsize>,
-        thread: Option<std::thread::JoinHandle<()>>,
     }
 
     impl Repo {
         fn start(files: BTreeMap<String, Vec<u8>>) -> Repo {
-            let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-            let port = server.server_addr().to_ip().unwrap().port();
+            use crate::http::{Limits, Request, Response, Server};
             let hits = Arc::new(AtomicUsize::new(0));
-            let (srv, h) = (server.clone(), hits.clone());
-            let thread = std::thread::spawn(move || {
-                while let Ok(req) = srv.recv() {
+            let h = hits.clone();
+            let server = Server::bind(
+                "127.0.0.1:0",
+                "repo",
+                Limits::new(4),
+                move |req: Request| {
                     let path = req.url().trim_start_matches("/repo/").to_string();
                     if !path.ends_with(".sha1")
                         && !path.ends_with(".sha256")
@@ -649,28 +651,18 @@ mod tests {
                     {
                         h.fetch_add(1, Ordering::SeqCst);
                     }
-                    let _ = match files.get(&path) {
-                        Some(b) => req.respond(tiny_http::Response::from_data(b.clone())),
-                        None => req.respond(
-                            tiny_http::Response::from_string("nope").with_status_code(404),
-                        ),
-                    };
-                }
-            });
+                    match files.get(&path) {
+                        Some(b) => Response::new(200, b.clone()),
+                        None => Response::text(404, "nope"),
+                    }
+                },
+            )
+            .unwrap();
+            let port = server.local_addr().port();
             Repo {
-                server,
+                _server: server,
                 url: format!("http://127.0.0.1:{port}/repo"),
                 hits,
-                thread: Some(thread),
-            }
-        }
-    }
-
-    impl Drop for Repo {
-        fn drop(&mut self) {
-            self.server.unblock();
-            if let Some(t) = self.thread.take() {
-                let _ = t.join();
             }
         }
     }

@@ -9,33 +9,30 @@
 //! 504 (`SERVER_TIMEOUT`) or 500 (`INTERNAL_ERROR`, other). Other paths are 404, other methods 405. A
 //! query string is ignored.
 //!
-//! Every request is served on its own thread, since a DRPC request blocks until it is answered; at most
-//! [`MAX_IN_FLIGHT`] at once, after which the endpoint stops taking requests until one finishes (they wait
-//! in the connection, they are not refused). tiny_http gives no way to notice that a client went away
-//! while its request waits, so such a request is reclaimed by the request timeout.
+//! The server is [`crate::http::Server`] (hyper): request headers over 8 KiB are refused with 431,
+//! keep-alive connections are served. A DRPC request blocks until it is answered, so up to
+//! [`MAX_IN_FLIGHT`] are served at once (each on a thread of the server's blocking pool); later ones
+//! wait in their connection, they are not refused. A request whose client went away still waits for
+//! its answer or the request timeout.
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tiny_http::{Header, Method, Request, Response, Server};
+use crate::http::{Limits, Method, Request, Response, Server};
 
 use super::server::Drpc;
 use crate::thrift::{DRPCExceptionType, DRPCExecutionException};
 
 /// The most HTTP requests served at once.
 pub const MAX_IN_FLIGHT: usize = 1024;
+/// The most connections at once.
+pub const MAX_CONNECTIONS: usize = 4096;
 
 /// A running HTTP endpoint; [`HttpServer::shutdown`] (or drop) stops it.
 pub struct HttpServer {
-    server: Arc<Server>,
-    /// Bounds request headers in front of tiny_http ([`crate::http::bind_guarded`]).
-    guard: crate::http::HeaderGuard,
-    addr: SocketAddr,
+    server: Server,
     in_flight: Arc<(Mutex<usize>, Condvar)>,
-    acceptor: Option<JoinHandle<()>>,
 }
 
 impl HttpServer {
@@ -60,26 +57,28 @@ impl HttpServer {
         max_body_bytes: usize,
         security: Arc<HttpSecurity>,
     ) -> std::io::Result<HttpServer> {
-        let (server, local, guard) =
-            crate::http::bind_guarded(addr, "drpc", crate::http::MAX_HEADER_BYTES)?;
+        let limits = Limits {
+            max_body_bytes,
+            max_connections: MAX_CONNECTIONS,
+            ..Limits::new(MAX_IN_FLIGHT)
+        };
         let in_flight = Arc::new((Mutex::new(0usize), Condvar::new()));
-        let (srv, flight) = (server.clone(), in_flight.clone());
-        let acceptor = std::thread::Builder::new()
-            .name("drpc-http-accept".into())
-            .spawn(move || accept_loop(&srv, &drpc, &flight, max_body_bytes, &security))?;
-        tracing::info!(addr = %local, "DRPC HTTP server listening");
-        Ok(HttpServer {
-            server,
-            guard,
-            addr: local,
-            in_flight,
-            acceptor: Some(acceptor),
-        })
+        let flight = in_flight.clone();
+        let server = Server::bind(addr, "drpc", limits, move |request: Request| {
+            let (lock, cv) = &*flight;
+            *lock.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+            let response = serve(request, &drpc, max_body_bytes, &security);
+            *lock.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+            cv.notify_all();
+            response
+        })?;
+        tracing::info!(addr = %server.local_addr(), "DRPC HTTP server listening");
+        Ok(HttpServer { server, in_flight })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.server.local_addr()
     }
 
     /// Requests being served.
@@ -106,63 +105,10 @@ impl HttpServer {
         true
     }
 
-    /// Stops taking requests and waits for the acceptor thread.
+    /// Stops taking requests (those in progress are answered) and waits for the server's thread.
     pub fn shutdown(&mut self) {
-        self.guard.shutdown();
-        self.server.unblock();
-        if let Some(h) = self.acceptor.take() {
-            let _ = h.join();
-            tracing::info!("DRPC HTTP server stopped");
-        }
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        self.shutdown();
-    }
-}
-
-fn accept_loop(
-    server: &Server,
-    drpc: &Arc<Drpc>,
-    in_flight: &Arc<(Mutex<usize>, Condvar)>,
-    max_body_bytes: usize,
-    security: &Arc<HttpSecurity>,
-) {
-    loop {
-        let request = match server.recv() {
-            Ok(r) => r,
-            // `unblock` (shutdown) or the listener failed.
-            Err(e) => {
-                tracing::debug!(error = %e, "DRPC HTTP acceptor ends");
-                return;
-            }
-        };
-        {
-            let (lock, cv) = &**in_flight;
-            let mut n = lock.lock().unwrap_or_else(|p| p.into_inner());
-            while *n >= MAX_IN_FLIGHT {
-                n = cv.wait(n).unwrap_or_else(|p| p.into_inner());
-            }
-            *n += 1;
-        }
-        let (drpc, flight, security) = (drpc.clone(), in_flight.clone(), security.clone());
-        let spawned = std::thread::Builder::new()
-            .name("drpc-http".into())
-            .spawn(move || {
-                serve(request, &drpc, max_body_bytes, &security);
-                let (lock, cv) = &*flight;
-                *lock.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
-                cv.notify_all();
-            });
-        if let Err(e) = spawned {
-            // The request (moved into the closure) is dropped, which closes its connection.
-            tracing::error!(error = %e, "cannot start a DRPC HTTP thread");
-            let (lock, cv) = &**in_flight;
-            *lock.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
-            cv.notify_all();
-        }
+        self.server.shutdown();
+        tracing::info!("DRPC HTTP server stopped");
     }
 }
 
@@ -179,7 +125,7 @@ pub enum Route {
 }
 
 /// Maps a method and URL (path and optional query) to a [`Route`].
-pub fn route(method: &Method, url: &str) -> Route {
+pub fn route(method: Method, url: &str) -> Route {
     let path = url.split(['?', '#']).next().unwrap_or("");
     let Some(rest) = path.strip_prefix("/drpc/") else {
         return Route::NotFound;
@@ -239,11 +185,6 @@ pub fn error_response(e: &DRPCExecutionException) -> (u16, String) {
     (status, body.to_string())
 }
 
-fn json_header() -> Header {
-    Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..])
-        .expect("a valid static header")
-}
-
 /// Who may use the HTTP endpoint: `drpc.http.filter` (credentials; `None`: anonymous) and
 /// `drpc.authorizer` (checked for `execute` as the authenticated user).
 #[derive(Debug, Default)]
@@ -254,32 +195,42 @@ pub struct HttpSecurity {
     pub authz: Option<Arc<crate::security::drpc_acl::DrpcAuthorizer>>,
 }
 
-fn serve(mut request: Request, drpc: &Drpc, max_body_bytes: usize, security: &HttpSecurity) {
-    let started = Instant::now();
+fn serve(
+    request: Request,
+    drpc: &Drpc,
+    max_body_bytes: usize,
+    security: &HttpSecurity,
+) -> Response {
     let user = match &security.auth {
         Some(auth) => match auth.check_request(&request) {
             Ok(user) => Some(user),
-            Err(resp) => {
-                let _ = request.respond(resp);
-                return;
-            }
+            Err(resp) => return resp,
         },
         None => None,
     };
-    // This thread serves only this request: the user is its request context.
+    // The request context of this (pooled) thread for this request only.
     crate::security::ReqContext {
         principal: user,
-        remote: crate::http::peer_addr(&request),
+        remote: Some(request.peer()),
     }
     .install();
-    let url = request.url().to_string();
-    let method = request.method().clone();
-    let (func, args) = match route(&method, &url) {
+    let response = execute(request, drpc, max_body_bytes, security);
+    crate::security::ReqContext::clear();
+    response
+}
+
+fn execute(
+    request: Request,
+    drpc: &Drpc,
+    max_body_bytes: usize,
+    security: &HttpSecurity,
+) -> Response {
+    let started = Instant::now();
+    let (func, args) = match route(request.method(), request.url()) {
         Route::Execute { func, args } => (func, args),
-        Route::NotFound => return respond_error(request, 404, "Not Found", "no such resource"),
+        Route::NotFound => return error_reply(404, "Not Found", "no such resource"),
         Route::MethodNotAllowed => {
-            return respond_error(
-                request,
+            return error_reply(
                 405,
                 "Method Not Allowed",
                 "use GET /drpc/<func>[/<args>] or POST /drpc/<func>",
@@ -288,62 +239,42 @@ fn serve(mut request: Request, drpc: &Drpc, max_body_bytes: usize, security: &Ht
     };
     let args = match args {
         Some(a) => a,
-        None => {
-            let mut body = Vec::new();
-            let limit = max_body_bytes as u64 + 1;
-            if let Err(e) = request.as_reader().take(limit).read_to_end(&mut body) {
-                tracing::debug!(error = %e, "cannot read a DRPC HTTP request body");
-                return;
-            }
-            if body.len() > max_body_bytes {
-                return respond_error(
-                    request,
-                    413,
-                    "Payload Too Large",
-                    &format!(
-                        "the request body is over drpc.max_buffer_size ({max_body_bytes} bytes)"
-                    ),
-                );
-            }
-            String::from_utf8_lossy(&body).into_owned()
+        None if request.body_too_large() => {
+            return error_reply(
+                413,
+                "Payload Too Large",
+                &format!("the request body is over drpc.max_buffer_size ({max_body_bytes} bytes)"),
+            )
         }
+        None => String::from_utf8_lossy(request.body()).into_owned(),
     };
     if let Some(authz) = &security.authz {
         if let Err(msg) = authz.check("execute", &func) {
-            return respond_error(request, 403, "Not Authorized", &msg);
+            return error_reply(403, "Not Authorized", &msg);
         }
     }
-    let outcome = drpc.execute(&func, &args);
-    let responded = match outcome {
-        Ok(result) => request.respond(Response::from_string(result)),
+    let response = match drpc.execute(&func, &args) {
+        Ok(result) => Response::bytes(200, "text/plain; charset=utf-8", result.into_bytes()),
         Err(e) => {
             let (status, body) = error_response(&e);
-            request.respond(
-                Response::from_string(body)
-                    .with_status_code(status)
-                    .with_header(json_header()),
-            )
+            Response::bytes(status, JSON, body.into_bytes())
         }
     };
-    if let Err(e) = responded {
-        tracing::debug!(function = %func, error = %e, "the DRPC HTTP client went away");
-    }
     tracing::debug!(function = %func, elapsed = ?started.elapsed(), "DRPC HTTP request served");
+    response
 }
 
-fn respond_error(request: Request, status: u16, error: &str, msg: &str) {
+const JSON: &str = "application/json";
+
+fn error_reply(status: u16, error: &str, msg: &str) -> Response {
     let body = serde_json::json!({ "error": error, "errorMessage": msg }).to_string();
-    let _ = request.respond(
-        Response::from_string(body)
-            .with_status_code(status)
-            .with_header(json_header()),
-    );
+    Response::bytes(status, JSON, body.into_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use std::io::{Read, Write};
 
     fn exec(func: &str, args: Option<&str>) -> Route {
         Route::Execute {
@@ -374,37 +305,57 @@ mod tests {
         let endless = [b"GET / HTTP/1.1\r\nX: ".as_slice(), &[b'b'; 20_000]].concat();
         let answer = ask(&endless);
         assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
-        // Normal requests are still served, through the guard.
-        let answer = ask(b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n");
-        assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
-        assert!(answer.contains("Connection: close\r\n"), "{answer}");
+        // Normal requests are still served, two on one keep-alive connection.
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        for _ in 0..2 {
+            s.write_all(b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                s.read_exact(&mut byte).unwrap();
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .unwrap()
+                .parse()
+                .unwrap();
+            let mut body = vec![0u8; len];
+            s.read_exact(&mut body).unwrap();
+            assert!(String::from_utf8_lossy(&body).contains("no such resource"));
+        }
         assert_eq!(server.in_flight(), 0);
     }
 
     #[test]
     fn routes() {
         assert_eq!(
-            route(&Method::Get, "/drpc/f/hello"),
+            route(Method::Get, "/drpc/f/hello"),
             exec("f", Some("hello"))
         );
-        assert_eq!(route(&Method::Get, "/drpc/f"), exec("f", Some("")));
-        assert_eq!(route(&Method::Get, "/drpc/f/"), exec("f", Some("")));
-        assert_eq!(route(&Method::Post, "/drpc/f"), exec("f", None));
+        assert_eq!(route(Method::Get, "/drpc/f"), exec("f", Some("")));
+        assert_eq!(route(Method::Get, "/drpc/f/"), exec("f", Some("")));
+        assert_eq!(route(Method::Post, "/drpc/f"), exec("f", None));
         assert_eq!(
-            route(&Method::Get, "/drpc/f/a%20b%2Fc+d?x=1"),
+            route(Method::Get, "/drpc/f/a%20b%2Fc+d?x=1"),
             exec("f", Some("a b/c+d"))
         );
-        assert_eq!(route(&Method::Get, "/drpc/f/a/b"), exec("f", Some("a/b")));
+        assert_eq!(route(Method::Get, "/drpc/f/a/b"), exec("f", Some("a/b")));
         assert_eq!(
-            route(&Method::Get, "/drpc/my%20f/x"),
+            route(Method::Get, "/drpc/my%20f/x"),
             exec("my f", Some("x"))
         );
-        assert_eq!(route(&Method::Get, "/"), Route::NotFound);
-        assert_eq!(route(&Method::Get, "/drpc"), Route::NotFound);
-        assert_eq!(route(&Method::Get, "/drpc/"), Route::NotFound);
-        assert_eq!(route(&Method::Get, "/other/f"), Route::NotFound);
-        assert_eq!(route(&Method::Put, "/drpc/f"), Route::MethodNotAllowed);
-        assert_eq!(route(&Method::Post, "/drpc/f/x"), Route::MethodNotAllowed);
+        assert_eq!(route(Method::Get, "/"), Route::NotFound);
+        assert_eq!(route(Method::Get, "/drpc"), Route::NotFound);
+        assert_eq!(route(Method::Get, "/drpc/"), Route::NotFound);
+        assert_eq!(route(Method::Get, "/other/f"), Route::NotFound);
+        assert_eq!(route(Method::Put, "/drpc/f"), Route::MethodNotAllowed);
+        assert_eq!(route(Method::Post, "/drpc/f/x"), Route::MethodNotAllowed);
     }
 
     #[test]

@@ -20,18 +20,19 @@
 //! "errorMessage"}`); an I/O failure is 500. JSON answers honour JSONP callbacks (sanitized as Storm does)
 //! and carry Storm's CORS headers. Methods other than GET/HEAD are 405.
 //!
-//! A fixed pool of [`THREADS`] threads serves requests; pages and downloads are streamed, so memory
-//! per request is small whatever the file size. A panic while serving a request is caught and logged;
-//! the thread keeps serving.
+//! The server is [`crate::http::Server`] (hyper): request headers over 8 KiB are refused with 431,
+//! keep-alive connections are served, a fixed pool of [`THREADS`] threads answers. Pages and
+//! downloads are streamed (read a chunk at a time as the client takes them), so memory per request
+//! is small whatever the file size, and a slow client holds no thread. A panic while serving a
+//! request is caught and logged; the thread keeps serving.
 
-use std::io::{Cursor, Read};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use serde_json::{json, Value};
-use tiny_http::{Header, Method, Request, Response, Server, StatusCode};
+
+use crate::http::{Limits, Method, Request, Response, Server};
 
 use super::files::{dir_files, is_plain_segment, LogFile, LogKind, LogRoots, MAX_FILES_PER_DIR};
 use super::page::{self, url_decode, Page};
@@ -46,8 +47,11 @@ pub const THREADS: usize = 16;
 /// Worker logs shown on the landing page.
 pub const LANDING_PAGE_MAX: usize = 5000;
 
-/// A response whose body is streamed.
-pub type Reply = Response<Box<dyn Read + Send>>;
+/// Connections at once.
+pub const MAX_CONNECTIONS: usize = 512;
+
+/// A response (pages and downloads streamed).
+pub type Reply = Response;
 
 /// What the handlers need.
 #[derive(Debug, Clone)]
@@ -63,9 +67,7 @@ pub struct Context {
 
 /// A running server; [`HttpServer::shutdown`] (or drop) stops it.
 pub struct HttpServer {
-    server: Arc<Server>,
-    addr: SocketAddr,
-    threads: Vec<JoinHandle<()>>,
+    server: Server,
 }
 
 impl HttpServer {
@@ -74,78 +76,38 @@ impl HttpServer {
         addr: &str,
         context: impl FnOnce(SocketAddr) -> Context,
     ) -> std::io::Result<HttpServer> {
-        let (server, local) = crate::http::bind(addr)?;
-        let ctx = Arc::new(context(local));
-        let mut threads = Vec::with_capacity(THREADS);
-        for i in 0..THREADS {
-            let (srv, ctx) = (server.clone(), ctx.clone());
-            let spawned = std::thread::Builder::new()
-                .name(format!("logviewer-http-{i}"))
-                .spawn(move || serve_loop(&srv, &ctx));
-            match spawned {
-                Ok(h) => threads.push(h),
-                Err(e) => {
-                    let mut partial = HttpServer {
-                        server,
-                        addr: local,
-                        threads,
-                    };
-                    partial.shutdown();
-                    return Err(e);
-                }
-            }
-        }
-        Ok(HttpServer {
-            server,
-            addr: local,
-            threads,
-        })
+        let listener = std::net::TcpListener::bind(addr)?;
+        let ctx = context(listener.local_addr()?);
+        let limits = Limits {
+            max_connections: MAX_CONNECTIONS,
+            ..Limits::new(THREADS)
+        };
+        let server = Server::serve(listener, "logviewer", limits, move |request: Request| {
+            serve(request, &ctx)
+        })?;
+        Ok(HttpServer { server })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.server.local_addr()
     }
 
-    /// Stops taking requests and waits for the serving threads.
+    /// Stops taking requests, lets the requests in progress finish and waits for the server.
     pub fn shutdown(&mut self) {
-        for _ in 0..self.threads.len() {
-            self.server.unblock();
-        }
-        for h in self.threads.drain(..) {
-            let _ = h.join();
-        }
+        self.server.shutdown();
     }
 }
 
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        self.shutdown();
-    }
-}
-
-fn serve_loop(server: &Server, ctx: &Context) {
-    while let Ok(request) = server.recv() {
-        serve(request, ctx);
-    }
-}
-
-fn serve(request: Request, ctx: &Context) {
+fn serve(request: Request, ctx: &Context) -> Reply {
     if let Some(auth) = &ctx.auth {
         if let Err(resp) = auth.check_request(&request) {
-            let _ = request.respond(resp);
-            return;
+            return resp;
         }
     }
-    let url = request.url().to_string();
-    let method = request.method().clone();
-    let origin = request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("Origin"))
-        .map(|h| h.value.as_str().to_string());
+    let (method, url) = (request.method(), request.url());
     let reply = match catch_unwind(AssertUnwindSafe(|| {
-        handle(ctx, &method, &url, origin.as_deref())
+        handle(ctx, method, url, request.header("Origin"))
     })) {
         Ok(r) => r,
         Err(_) => {
@@ -153,49 +115,16 @@ fn serve(request: Request, ctx: &Context) {
             text(500, "Internal Server Error")
         }
     };
-    let status = reply.status_code().0;
-    match catch_unwind(AssertUnwindSafe(move || request.respond(reply))) {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::debug!(url = %url, "the client went away: {e}"),
-        Err(_) => tracing::error!(url = %url, "a logviewer response panicked"),
-    }
-    tracing::debug!(method = %method, url = %url, status, "logviewer request");
-}
-
-fn header(name: &str, value: &str) -> Option<Header> {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
-}
-
-fn with_headers(
-    status: u16,
-    body: Box<dyn Read + Send>,
-    len: Option<usize>,
-    headers: Vec<Header>,
-) -> Reply {
-    let r = Response::new(StatusCode(status), headers, body, len, None);
-    if len.is_some() {
-        r.with_chunked_threshold(usize::MAX)
-    } else {
-        r
-    }
+    tracing::debug!(method = %method, url = %url, status = reply.status, "logviewer request");
+    reply
 }
 
 fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Reply {
-    let len = body.len();
-    with_headers(
-        status,
-        Box::new(Cursor::new(body)),
-        Some(len),
-        header("Content-Type", content_type).into_iter().collect(),
-    )
+    Response::bytes(status, content_type, body)
 }
 
 fn text(status: u16, body: &str) -> Reply {
-    bytes(
-        status,
-        "text/plain; charset=utf-8",
-        body.as_bytes().to_vec(),
-    )
+    Response::text(status, body)
 }
 
 fn html(status: u16, body: String) -> Reply {
@@ -229,32 +158,22 @@ fn json_reply(status: u16, value: &Value, callback: Option<&str>, origin: Option
         ),
         None => ("application/json;charset=utf-8", body),
     };
-    let mut headers: Vec<Header> = [
-        ("Content-Type", ctype),
-        ("Cache-Control", "no-cache, no-store"),
-        ("X-Content-Type-Options", "nosniff"),
-        (
+    let mut reply = bytes(status, ctype, body.into_bytes())
+        .with_header("Cache-Control", "no-cache, no-store")
+        .with_header("X-Content-Type-Options", "nosniff")
+        .with_header(
             "Access-Control-Allow-Headers",
             "Content-Type, Access-Control-Allow-Headers, Access-Controler-Allow-Origin, X-Requested-By, X-Csrf-Token, Authorization, X-Requested-With",
-        ),
-    ]
-    .iter()
-    .filter_map(|(k, v)| header(k, v))
-    .collect();
-    match origin.and_then(|o| header("Access-Control-Allow-Origin", o)) {
-        Some(h) if status == 200 => {
-            headers.push(h);
-            headers.extend(header("Access-Control-Allow-Credentials", "true"));
+        );
+    match origin {
+        Some(o) if status == 200 => {
+            reply = reply
+                .with_header("Access-Control-Allow-Origin", o)
+                .with_header("Access-Control-Allow-Credentials", "true");
         }
-        _ => headers.extend(header("Access-Control-Allow-Origin", "*")),
+        _ => reply = reply.with_header("Access-Control-Allow-Origin", "*"),
     }
-    let len = body.len();
-    with_headers(
-        status,
-        Box::new(Cursor::new(body.into_bytes())),
-        Some(len),
-        headers,
-    )
+    reply
 }
 
 fn json_error(status: u16, error: &str, message: &str, callback: Option<&str>) -> Reply {
@@ -278,7 +197,7 @@ fn method_not_allowed() -> Reply {
 }
 
 /// Answers one request (never panics on bad input; see the module doc).
-pub fn handle(ctx: &Context, method: &Method, url: &str, origin: Option<&str>) -> Reply {
+pub fn handle(ctx: &Context, method: Method, url: &str, origin: Option<&str>) -> Reply {
     if !matches!(method, Method::Get | Method::Head) {
         return method_not_allowed();
     }
@@ -351,14 +270,8 @@ fn log_page(ctx: &Context, q: &Query, daemon: bool) -> Reply {
         page::log_page(&file, &page, q.get("grep"), &siblings)
     });
     match result {
-        Ok(body) => with_headers(
-            200,
-            body,
-            None,
-            header("Content-Type", "text/html; charset=utf-8")
-                .into_iter()
-                .collect(),
-        ),
+        Ok(body) => Response::stream(200, body, None)
+            .with_header("Content-Type", "text/html; charset=utf-8"),
         Err(LogviewerError::BadRequest(m)) => text(400, &m),
         Err(LogviewerError::NotFound) => page_not_found(),
         Err(e) => server_error(&e),
@@ -387,23 +300,15 @@ fn send_file(file: &LogFile, download_name: &str) -> Reply {
         Ok(x) => x,
         Err(e) => return server_error(&LogviewerError::io("cannot open", &file.path, e)),
     };
-    let Ok(size) = usize::try_from(len) else {
-        return text(500, "the file is too large to send");
-    };
-    let headers = [
-        ("Content-Type", "application/octet-stream".to_string()),
-        (
+    Response::stream(200, Box::new(f.take(len)), Some(len))
+        .with_header("Content-Type", "application/octet-stream")
+        .with_header(
             "Content-Disposition",
             format!(
                 "attachment; filename=\"{}\"",
                 disposition_name(download_name)
             ),
-        ),
-    ]
-    .iter()
-    .filter_map(|(k, v)| header(k, v))
-    .collect();
-    with_headers(200, Box::new(f.take(len)), Some(size), headers)
+        )
 }
 
 fn download(ctx: &Context, q: &Query, daemon: bool) -> Reply {
@@ -608,15 +513,10 @@ mod tests {
     }
 
     fn get(ctx: &Context, url: &str) -> (u16, String, Vec<(String, String)>) {
-        let reply = handle(ctx, &Method::Get, url, None);
-        let status = reply.status_code().0;
-        let headers = reply
-            .headers()
-            .iter()
-            .map(|h| (h.field.to_string(), h.value.to_string()))
-            .collect();
-        let mut body = Vec::new();
-        reply.into_reader().read_to_end(&mut body).unwrap();
+        let reply = handle(ctx, Method::Get, url, None);
+        let status = reply.status;
+        let headers = reply.headers.clone();
+        let body = reply.into_body_bytes().unwrap();
         (status, String::from_utf8_lossy(&body).into_owned(), headers)
     }
 
@@ -731,8 +631,8 @@ mod tests {
             "/api/v1/search?file=t-1-1/6700/worker.log&search-string=x&start-byte-offset=999999",
         );
         assert_eq!(s, 400);
-        let reply = handle(&ctx, &Method::Post, "/api/v1/log", None);
-        assert_eq!(reply.status_code().0, 405);
+        let reply = handle(&ctx, Method::Post, "/api/v1/log", None);
+        assert_eq!(reply.status, 405);
     }
 
     #[test]

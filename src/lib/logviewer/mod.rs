@@ -10,7 +10,7 @@
 //! | [`page`] | the HTML pages (log page by byte offset with navigation, landing page, search results, dumps) and the paging arithmetic |
 //! | [`search`] | streaming substring search with bounded memory; Storm's search and deep-search JSON |
 //! | [`cleanup`] | Storm's `LogCleaner`: dead workers' old logs, per-worker and global size caps, never a live worker's active logs |
-//! | [`http`] | the tiny_http server, routing, parameters, statuses and headers |
+//! | [`http`] | the HTTP server (on [`crate::http::Server`]), routing, parameters, statuses and headers |
 //!
 //! [`main`] runs it in the foreground (logging to `<storm.log.dir>/logviewer.log`) until SIGTERM or
 //! SIGINT. Differences from Storm: no authentication or per-user authorization (Storm too allows every

@@ -143,29 +143,22 @@ impl BasicAuth {
         format!("Basic realm=\"{}\"", self.realm.replace('"', ""))
     }
 
-    /// Authenticates a tiny_http request: `Ok(user)`, or the `401` response to send.
+    /// Authenticates a request: `Ok(user)`, or the `401` response to send.
     pub fn check_request(
         &self,
-        request: &tiny_http::Request,
-    ) -> Result<String, tiny_http::Response<std::io::Cursor<Vec<u8>>>> {
-        let header = request
-            .headers()
-            .iter()
-            .find(|h| h.field.equiv("Authorization"))
-            .map(|h| h.value.as_str().to_string());
-        match self.authenticate(header.as_deref()) {
+        request: &crate::http::Request,
+    ) -> Result<String, crate::http::Response> {
+        let header = request.header("Authorization");
+        match self.authenticate(header) {
             Some(user) => Ok(user),
             None => {
                 if header.is_some() {
-                    tracing::info!(url = %request.url(), "HTTP request with wrong credentials refused");
+                    tracing::info!(url = %request.url(), peer = %request.peer(), "HTTP request with wrong credentials refused");
                 }
-                let mut resp =
-                    tiny_http::Response::from_string("401 Unauthorized: credentials required\n")
-                        .with_status_code(401);
-                if let Ok(h) = tiny_http::Header::from_bytes("WWW-Authenticate", self.challenge()) {
-                    resp.add_header(h);
-                }
-                Err(resp)
+                Err(
+                    crate::http::Response::text(401, "401 Unauthorized: credentials required\n")
+                        .with_header("WWW-Authenticate", self.challenge()),
+                )
             }
         }
     }

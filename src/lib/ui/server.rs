@@ -1,7 +1,7 @@
-//! The UI's HTTP server (tiny_http): one acceptor thread hands requests to a fixed pool of
-//! [`WORKERS`] threads through a bounded queue; when [`QUEUE`] requests already wait, the acceptor
-//! answers `503` at once, so a burst of clients costs bounded memory and never a panic. Request
-//! bodies are read up to [`MAX_BODY_BYTES`].
+//! The UI's HTTP server ([`crate::http::Server`], hyper): request headers over 8 KiB are refused with
+//! 431, keep-alive connections are served, a fixed pool of [`WORKERS`] threads answers; when [`QUEUE`]
+//! requests already wait for one, a new request is answered `503` at once, so a burst of clients costs
+//! bounded memory and never a panic. Request bodies are read up to [`MAX_BODY_BYTES`].
 //!
 //! `/api/v1/...` goes to [`Api`], answered as Storm's UI answers: `Content-Type:
 //! application/json;charset=utf-8` (`application/javascript;charset=utf-8` with a valid JSONP
@@ -11,14 +11,12 @@
 //! path is a page or asset embedded in the binary ([`super::assets`]), revalidated by `ETag`.
 //! Responses over 1 KiB are gzip-compressed for clients that accept it.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crossbeam_channel::{bounded, Receiver, TrySendError};
-use tiny_http::{Header, Request, Response, Server};
+use crate::http::{Handler, Limits, Request, Response, Server};
 
 use super::api::{reason, Api, ApiError, Body, Method, Query, MAX_BODY_BYTES};
 use super::assets;
@@ -27,84 +25,52 @@ use super::assets;
 pub const WORKERS: usize = 4;
 /// Requests waiting for a thread before new ones are refused with 503.
 pub const QUEUE: usize = 64;
+/// Connections at once.
+pub const MAX_CONNECTIONS: usize = 512;
 /// Bodies at least this long are compressed when the client accepts gzip.
 const GZIP_MIN_BYTES: usize = 1024;
 
 /// A running UI HTTP server; [`UiServer::shutdown`] (or drop) stops it.
 pub struct UiServer {
-    server: Arc<Server>,
-    addr: SocketAddr,
-    threads: Vec<JoinHandle<()>>,
+    server: Server,
+}
+
+struct Ui {
+    api: Arc<Api>,
+}
+
+impl Handler for Ui {
+    fn handle(&self, request: Request) -> Response {
+        serve(request, &self.api)
+    }
+
+    fn busy(&self) -> Response {
+        tracing::warn!("UI busy: {QUEUE} requests waiting; answering 503");
+        respond(error_reply(503, "the UI is busy; try again"), false)
+    }
 }
 
 impl UiServer {
     /// Binds `addr` (`host:port`) and serves the UI on it.
     pub fn start(addr: &str, api: Arc<Api>) -> std::io::Result<UiServer> {
-        let (server, local) = crate::http::bind(addr)?;
-        let (tx, rx) = bounded::<Request>(QUEUE);
-        let mut threads = Vec::new();
-        for i in 0..WORKERS {
-            let (rx, api): (Receiver<Request>, Arc<Api>) = (rx.clone(), api.clone());
-            threads.push(
-                std::thread::Builder::new()
-                    .name(format!("ui-http-{i}"))
-                    .spawn(move || {
-                        for request in rx {
-                            serve(request, &api);
-                        }
-                    })?,
-            );
-        }
-        let srv = server.clone();
-        threads.push(
-            std::thread::Builder::new()
-                .name("ui-http-accept".into())
-                .spawn(move || loop {
-                    let request = match srv.recv() {
-                        Ok(r) => r,
-                        Err(e) => {
-                            tracing::debug!(error = %e, "UI acceptor ends");
-                            return;
-                        }
-                    };
-                    match tx.try_send(request) {
-                        Ok(()) => {}
-                        Err(TrySendError::Full(request)) => {
-                            tracing::warn!("UI busy: {QUEUE} requests waiting; answering 503");
-                            respond(
-                                request,
-                                error_reply(503, "the UI is busy; try again"),
-                                false,
-                            );
-                        }
-                        Err(TrySendError::Disconnected(_)) => return,
-                    }
-                })?,
-        );
-        Ok(UiServer {
-            server,
-            addr: local,
-            threads,
-        })
+        let limits = Limits {
+            max_body_bytes: MAX_BODY_BYTES,
+            max_connections: MAX_CONNECTIONS,
+            queue: Some(QUEUE),
+            ..Limits::new(WORKERS)
+        };
+        let server = Server::bind(addr, "ui", limits, Ui { api })?;
+        Ok(UiServer { server })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.server.local_addr()
     }
 
-    /// Stops taking requests, lets the threads finish what they serve and waits for them.
+    /// Stops taking requests, lets the requests in progress finish and waits for the server.
     pub fn shutdown(&mut self) {
-        self.server.unblock();
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for UiServer {
-    fn drop(&mut self) {
-        self.shutdown();
+        self.server.shutdown();
     }
 }
 
@@ -170,23 +136,12 @@ fn error_reply(status: u16, message: &str) -> Reply {
     json_reply(status, body.to_string(), None)
 }
 
-fn header(request: &Request, name: &str) -> Option<String> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str().to_string())
-}
-
-fn serve(mut request: Request, api: &Api) {
+fn serve(request: Request, api: &Api) -> Response {
     let started = Instant::now();
     let user = match api.basic_auth() {
         Some(auth) => match auth.check_request(&request) {
             Ok(user) => Some(user),
-            Err(resp) => {
-                let _ = request.respond(resp);
-                return;
-            }
+            Err(resp) => return resp,
         },
         None => None,
     };
@@ -195,12 +150,14 @@ fn serve(mut request: Request, api: &Api) {
     let path = path.split('#').next().unwrap_or("").to_string();
     let query = Query::parse(query);
     let method = match request.method() {
-        tiny_http::Method::Get | tiny_http::Method::Head => Method::Get,
-        tiny_http::Method::Post | tiny_http::Method::Put => Method::Post,
+        crate::http::Method::Get | crate::http::Method::Head => Method::Get,
+        crate::http::Method::Post | crate::http::Method::Put => Method::Post,
         _ => Method::Other,
     };
-    let gzip = header(&request, "Accept-Encoding").is_some_and(|v| v.contains("gzip"));
-    let reply = if *request.method() == tiny_http::Method::Options {
+    let gzip = request
+        .header("Accept-Encoding")
+        .is_some_and(|v| v.contains("gzip"));
+    let reply = if request.method() == crate::http::Method::Options {
         let mut r = Reply {
             status: 200,
             content_type: "text/plain;charset=utf-8",
@@ -211,21 +168,16 @@ fn serve(mut request: Request, api: &Api) {
             .push(("Access-Control-Allow-Methods", "GET, POST, PUT".into()));
         r
     } else if let Some(rest) = path.strip_prefix("/api/v1") {
-        let mut body = Vec::new();
-        let mut too_large = false;
-        if method == Method::Post {
-            let limit = MAX_BODY_BYTES as u64 + 1;
-            if let Err(e) = request.as_reader().take(limit).read_to_end(&mut body) {
-                tracing::debug!(error = %e, "cannot read a UI request body");
-                return;
-            }
-            too_large = body.len() > MAX_BODY_BYTES;
-        }
-        let outcome = if too_large {
+        let body = if method == Method::Post {
+            request.body()
+        } else {
+            &[]
+        };
+        let outcome = if method == Method::Post && request.body_too_large() {
             Err(ApiError::TooLarge)
         } else {
             api.authorize(user.as_deref(), method, rest)
-                .and_then(|()| api.handle(method, rest, &query, &body))
+                .and_then(|()| api.handle(method, rest, &query, body))
         };
         match outcome {
             Ok(Body::Json(v)) => json_reply(200, v.to_string(), query.get("callback")),
@@ -244,7 +196,7 @@ fn serve(mut request: Request, api: &Api) {
         match assets::find(&path) {
             Some(asset) => {
                 let etag = assets::etag(asset);
-                let fresh = header(&request, "If-None-Match").is_some_and(|v| v == etag);
+                let fresh = request.header("If-None-Match").is_some_and(|v| v == etag);
                 Reply {
                     status: if fresh { 304 } else { 200 },
                     content_type: asset.content_type,
@@ -271,11 +223,11 @@ fn serve(mut request: Request, api: &Api) {
         error_reply(405, "HTTP 405 Method Not Allowed")
     };
     let status = reply.status;
-    respond(request, reply, gzip);
     tracing::debug!(path = %path, status, elapsed = ?started.elapsed(), "UI request served");
+    respond(reply, gzip)
 }
 
-fn respond(request: Request, mut reply: Reply, gzip: bool) {
+fn respond(mut reply: Reply, gzip: bool) -> Response {
     if gzip && reply.body.len() >= GZIP_MIN_BYTES {
         let mut enc = flate2::write::GzEncoder::new(
             Vec::with_capacity(reply.body.len() / 4),
@@ -289,17 +241,11 @@ fn respond(request: Request, mut reply: Reply, gzip: bool) {
         }
         reply.headers.push(("Vary", "Accept-Encoding".into()));
     }
-    let mut response = Response::from_data(reply.body).with_status_code(reply.status);
-    let headers =
-        std::iter::once(("Content-Type", reply.content_type.to_string())).chain(reply.headers);
-    for (name, value) in headers {
-        if let Ok(h) = Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            response.add_header(h);
-        }
-    }
-    if let Err(e) = request.respond(response) {
-        tracing::debug!(error = %e, "a UI client went away");
-    }
+    let mut response = Response::bytes(reply.status, reply.content_type, reply.body);
+    response
+        .headers
+        .extend(reply.headers.into_iter().map(|(k, v)| (k.to_string(), v)));
+    response
 }
 
 #[cfg(test)]
