@@ -484,3 +484,92 @@ pub fn ledger_word_count(data: &Path, limit: i64, interval_ms: u64) -> storm::ap
         .fields_grouping("split", ["word"]);
     b
 }
+
+/// A [`ledger_word_count`] running on two workers of a [`TestCluster`] (see
+/// [`TestCluster::run_two_worker_word_count`]).
+pub struct TwoWorkerWordCount {
+    pub id: String,
+    /// The two workers' slot ports.
+    pub ports: Vec<u16>,
+    data: PathBuf,
+    limit: i64,
+}
+
+impl TestCluster {
+    /// Starts a supervisor with two slots and runs [`ledger_word_count`] (300 sentences per spout
+    /// task) as `name` on two workers, so its fields grouping crosses workers; returns once both
+    /// workers heartbeat.
+    pub fn run_two_worker_word_count(&mut self, name: &str) -> TwoWorkerWordCount {
+        self.add_supervisor(2);
+        self.wait_supervisors(1);
+        let data = self.dir.join("data");
+        let limit = 300;
+        let topology = ledger_word_count(&data, limit, 5)
+            .create_topology()
+            .unwrap();
+        let mut conf = storm::api::TopologyConf::new();
+        conf.set_num_workers(2).set_max_spout_pending(200);
+        storm::submitter::submit_to_cluster(
+            &self.conf(),
+            name,
+            &conf,
+            &topology,
+            &empty_jar(&self.dir),
+        )
+        .unwrap_or_else(|e| panic!("submit: {e}\n{}", self.logs()));
+        let id = self
+            .topology_id(name)
+            .unwrap_or_else(|| panic!("{name} is not in /storms"));
+        wait_until(
+            Duration::from_secs(90),
+            "two workers with heartbeats",
+            || self.state().worker_heartbeats(&id).unwrap().len() == 2,
+        );
+        let ports: Vec<u16> = self.slots(&id).into_iter().map(|s| s.1 as u16).collect();
+        assert_eq!(ports.len(), 2);
+        TwoWorkerWordCount {
+            id,
+            ports,
+            data,
+            limit,
+        }
+    }
+}
+
+impl TwoWorkerWordCount {
+    /// Waits until the counts are exactly the spouts' words (nothing lost, nothing injected).
+    pub fn assert_exact_counts(&self, c: &TestCluster) {
+        use storm::local::durable::{expected_counts, read_counts};
+        let expected = expected_counts(self.limit, 2);
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wait_until(
+                Duration::from_secs(90),
+                "the word counts to be complete",
+                || read_counts(&self.data) == expected,
+            )
+        }));
+        assert!(
+            ok.is_ok(),
+            "counts {:?}\n{}",
+            read_counts(&self.data),
+            c.logs()
+        );
+        assert!(!read_counts(&self.data).contains_key("intruder"));
+    }
+}
+
+/// A well-formed worker frame of `["intruder"]` tuples to tasks 1–12, as a raw TCP client would
+/// inject it.
+pub fn intruder_frame() -> Vec<u8> {
+    use storm::transport::wire::{encode_frame, WireMessage};
+    let messages: Vec<WireMessage> = (1..=12)
+        .map(|task| WireMessage {
+            dest: task,
+            source_task: 3,
+            stream: "default".into(),
+            anchors: vec![],
+            values: vec![storm::tuple::Value::from("intruder")],
+        })
+        .collect();
+    encode_frame(&messages).unwrap()
+}

@@ -202,36 +202,13 @@ fn the_standby_copies_every_blob_and_serves_the_topology_after_the_leader_is_los
 #[test]
 fn tls_only_nimbuses_replicate_code_over_tls() {
     let certs = crate::support::Certs::make(&crate::support::scratch_dir("ha-tls-certs"));
-    let q = |p: &Path| format!("{:?}", p.display().to_string());
     let tls_ports = [crate::support::free_port(), crate::support::free_port()];
-    let keys: Vec<(String, String)> = vec![
-        ("nimbus.code.sync.freq.secs".into(), "2".into()),
+    let mut keys = certs.tls_only_nimbus_entries(tls_ports[0]);
+    keys.extend([
+        ("nimbus.code.sync.freq.secs".to_string(), "2".to_string()),
         ("topology.min.replication.count".into(), "2".into()),
         ("topology.max.replication.wait.time.sec".into(), "60".into()),
-        ("nimbus.thrift.tls.port".into(), tls_ports[0].to_string()),
-        ("nimbus.thrift.tls.server.only".into(), "true".into()),
-        (
-            "nimbus.thrift.tls.server.keystore.path".into(),
-            q(&certs.server_keystore),
-        ),
-        (
-            "nimbus.thrift.tls.server.truststore.path".into(),
-            q(&certs.ca),
-        ),
-        ("nimbus.thrift.client.use.tls".into(), "true".into()),
-        (
-            "nimbus.thrift.tls.client.truststore.path".into(),
-            q(&certs.ca),
-        ),
-        (
-            "nimbus.thrift.tls.client.cert.path".into(),
-            q(&certs.client_cert),
-        ),
-        (
-            "nimbus.thrift.tls.client.key.path".into(),
-            q(&certs.client_key),
-        ),
-    ];
+    ]);
     let entries: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut c = TestCluster::start("nimbus-ha-tls", &entries);
     c.add_nimbus_with(crate::support::free_port(), Some(tls_ports[1]));

@@ -8,16 +8,9 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use storm::api::TopologyConf;
-use storm::local::durable::{expected_counts, read_counts};
-use storm::transport::wire::{encode_frame, WireMessage};
-use storm::tuple::Value;
-
-use crate::cluster_support::{empty_jar, TestCluster};
+use crate::cluster_support::{intruder_frame, TestCluster};
 use crate::secure_zk::worker_logs;
-use crate::support::{wait_until, Certs};
-
-const LONG: Duration = Duration::from_secs(90);
+use crate::support::Certs;
 
 /// Reads until the worker closes the connection; a TLS alert before that is fine, anything else
 /// is not.
@@ -63,38 +56,12 @@ fn tls_worker_links_count_across_workers_and_refuse_plain_clients() {
             ("storm.messaging.netty.tls.client.truststore.path", &ca),
         ],
     );
-    c.add_supervisor(2);
-    c.wait_supervisors(1);
-    let data = c.dir.join("data");
-    let limit = 300;
-    let b = crate::cluster_support::ledger_word_count(&data, limit, 5);
-    let topology = b.create_topology().unwrap();
-    let mut conf = TopologyConf::new();
-    conf.set_num_workers(2).set_max_spout_pending(200);
-    storm::submitter::submit_to_cluster(&c.conf(), "tlswc", &conf, &topology, &empty_jar(&c.dir))
-        .unwrap_or_else(|e| panic!("submit: {e}\n{}", c.logs()));
-    let id = c.topology_id("tlswc").expect("tlswc is in /storms");
-    wait_until(LONG, "two workers with heartbeats", || {
-        c.state().worker_heartbeats(&id).unwrap().len() == 2
-    });
-    let ports: Vec<u16> = c.slots(&id).into_iter().map(|s| s.1 as u16).collect();
-    assert_eq!(ports.len(), 2);
+    let wc = c.run_two_worker_word_count("tlswc");
 
     // Raw TCP clients at each worker port: a well-formed plain frame, and garbage.
-    let frame = encode_frame(
-        &(1..=12)
-            .map(|task| WireMessage {
-                dest: task,
-                source_task: 3,
-                stream: "default".into(),
-                anchors: vec![],
-                values: vec![Value::from("intruder")],
-            })
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
+    let frame = intruder_frame();
     let mut injectors = Vec::new();
-    for port in &ports {
+    for port in &wc.ports {
         for (what, bytes) in [
             ("a plain frame", frame.clone()),
             // A TLS record header around a broken ClientHello.
@@ -111,14 +78,7 @@ fn tls_worker_links_count_across_workers_and_refuse_plain_clients() {
     }
 
     // The word counts (fields grouping across the two workers) are exactly the spouts' words.
-    let expected = expected_counts(limit, 2);
-    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        wait_until(LONG, "the word counts to be complete", || {
-            read_counts(&data) == expected
-        })
-    }));
-    assert!(ok.is_ok(), "counts {:?}\n{}", read_counts(&data), c.logs());
-    assert!(!read_counts(&data).contains_key("intruder"));
+    wc.assert_exact_counts(&c);
     let logs = worker_logs(&c.dir);
     assert!(
         logs.contains("worker link TLS session established"),
@@ -134,5 +94,5 @@ fn tls_worker_links_count_across_workers_and_refuse_plain_clients() {
         );
     }
     // Both workers are still the ones that started.
-    assert_eq!(c.state().worker_heartbeats(&id).unwrap().len(), 2);
+    assert_eq!(c.state().worker_heartbeats(&wc.id).unwrap().len(), 2);
 }

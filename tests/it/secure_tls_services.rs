@@ -340,34 +340,9 @@ fn supervisor_downloads_from_a_tls_only_leader_found_in_zookeeper() {
     let scratch = crate::support::scratch_dir("tls-leader-lock-certs");
     let certs = Certs::make(&scratch);
     let tls_port = free_port();
-    let q = |p: &std::path::Path| format!("{:?}", p.display().to_string());
-    let keys: Vec<(String, String)> = vec![
-        ("nimbus.thrift.tls.port".into(), tls_port.to_string()),
-        ("nimbus.thrift.tls.server.only".into(), "true".into()),
-        (
-            "nimbus.thrift.tls.server.keystore.path".into(),
-            q(&certs.server_keystore),
-        ),
-        (
-            "nimbus.thrift.tls.server.truststore.path".into(),
-            q(&certs.ca),
-        ),
-        ("nimbus.thrift.client.use.tls".into(), "true".into()),
-        (
-            "nimbus.thrift.tls.client.truststore.path".into(),
-            q(&certs.ca),
-        ),
-        (
-            "nimbus.thrift.tls.client.cert.path".into(),
-            q(&certs.client_cert),
-        ),
-        (
-            "nimbus.thrift.tls.client.key.path".into(),
-            q(&certs.client_key),
-        ),
-        // Nobody answers here: the supervisor must find the leader in /leader-lock.
-        ("nimbus.seeds".into(), r#"["127.0.0.1:1"]"#.into()),
-    ];
+    let mut keys = certs.tls_only_nimbus_entries(tls_port);
+    // Nobody answers here: the supervisor must find the leader in /leader-lock.
+    keys.push(("nimbus.seeds".into(), r#"["127.0.0.1:1"]"#.into()));
     let mut c = TestCluster::start("tls-leader-lock", &entries(&keys));
     c.add_supervisor(1);
     c.wait_supervisors(1);

@@ -209,44 +209,18 @@ pub(crate) fn worker_logs(dir: &Path) -> String {
 #[test]
 fn authenticated_worker_links_refuse_a_raw_tcp_injector() {
     use std::io::{Read, Write};
-    use storm::transport::wire::{encode_frame, WireMessage};
-    use storm::tuple::Value;
 
     let mut c = TestCluster::start(
         "securelink",
         &[("storm.messaging.netty.authentication", "true")],
     );
-    c.add_supervisor(2);
-    c.wait_supervisors(1);
-    let data = c.dir.join("data");
-    let limit = 300;
-    let b = crate::cluster_support::ledger_word_count(&data, limit, 5);
-    let topology = b.create_topology().unwrap();
-    let mut conf = TopologyConf::new();
-    conf.set_num_workers(2).set_max_spout_pending(200);
-    storm::submitter::submit_to_cluster(&c.conf(), "linkwc", &conf, &topology, &empty_jar(&c.dir))
-        .unwrap_or_else(|e| panic!("submit: {e}\n{}", c.logs()));
-    let id = c.topology_id("linkwc").expect("linkwc is in /storms");
-    wait_until(LONG, "two workers with heartbeats", || {
-        c.state().worker_heartbeats(&id).unwrap().len() == 2
-    });
-    let ports: Vec<i64> = c.slots(&id).into_iter().map(|s| s.1).collect();
-    assert_eq!(ports.len(), 2);
+    let wc = c.run_two_worker_word_count("linkwc");
 
     // A raw TCP client sends a well-formed frame of tuples to every task, at each worker port.
-    let messages: Vec<WireMessage> = (1..=12)
-        .map(|task| WireMessage {
-            dest: task,
-            source_task: 3,
-            stream: "default".into(),
-            anchors: vec![],
-            values: vec![Value::from("intruder")],
-        })
-        .collect();
-    let frame = encode_frame(&messages).unwrap();
+    let frame = crate::cluster_support::intruder_frame();
     let mut injector_addrs = Vec::new();
-    for port in &ports {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", *port as u16)).unwrap();
+    for port in &wc.ports {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", *port)).unwrap();
         injector_addrs.push(s.local_addr().unwrap().to_string());
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         s.write_all(&frame).unwrap();
@@ -260,14 +234,7 @@ fn authenticated_worker_links_refuse_a_raw_tcp_injector() {
 
     // The topology's own cross-worker traffic flows (fields grouping over two workers) and the
     // counts are exactly the spouts' words: nothing injected was counted.
-    let expected = expected_counts(limit, 2);
-    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        wait_until(LONG, "the word counts to be complete", || {
-            read_counts(&data) == expected
-        })
-    }));
-    assert!(ok.is_ok(), "counts {:?}\n{}", read_counts(&data), c.logs());
-    assert!(!read_counts(&data).contains_key("intruder"));
+    wc.assert_exact_counts(&c);
     let logs = worker_logs(&c.dir);
     assert!(logs.contains("worker link authenticated"), "{logs}");
     for addr in &injector_addrs {

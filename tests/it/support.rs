@@ -369,6 +369,29 @@ fn sign(dir: &Path, name: &str, subj: &str, ext: &str) {
 }
 
 impl Certs {
+    /// Cluster entries (TOML values) for nimbus serving mutual TLS only, on `tls_port`, with these
+    /// certificates, and for every nimbus client (CLI, supervisors, workers, nimbus peers) speaking
+    /// TLS with the client certificate.
+    pub fn tls_only_nimbus_entries(&self, tls_port: u16) -> Vec<(String, String)> {
+        let q = |p: &Path| format!("{:?}", p.display().to_string());
+        [
+            ("nimbus.thrift.tls.port", tls_port.to_string()),
+            ("nimbus.thrift.tls.server.only", "true".into()),
+            (
+                "nimbus.thrift.tls.server.keystore.path",
+                q(&self.server_keystore),
+            ),
+            ("nimbus.thrift.tls.server.truststore.path", q(&self.ca)),
+            ("nimbus.thrift.client.use.tls", "true".into()),
+            ("nimbus.thrift.tls.client.truststore.path", q(&self.ca)),
+            ("nimbus.thrift.tls.client.cert.path", q(&self.client_cert)),
+            ("nimbus.thrift.tls.client.key.path", q(&self.client_key)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
     pub fn make(dir: &Path) -> Certs {
         let dir = dir.join("certs");
         std::fs::create_dir_all(&dir).unwrap();
