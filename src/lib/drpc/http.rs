@@ -311,23 +311,9 @@ mod tests {
         for _ in 0..2 {
             s.write_all(b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
                 .unwrap();
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") {
-                s.read_exact(&mut byte).unwrap();
-                head.push(byte[0]);
-            }
-            let head = String::from_utf8_lossy(&head).into_owned();
+            let (head, body) = crate::http::server::tests::read_response(&mut s);
             assert!(head.starts_with("HTTP/1.1 404"), "{head}");
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("Content-Length: "))
-                .unwrap()
-                .parse()
-                .unwrap();
-            let mut body = vec![0u8; len];
-            s.read_exact(&mut body).unwrap();
-            assert!(String::from_utf8_lossy(&body).contains("no such resource"));
+            assert!(body.contains("no such resource"), "{body}");
         }
         assert_eq!(server.in_flight(), 0);
     }

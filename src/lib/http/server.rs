@@ -790,7 +790,7 @@ impl hyper::body::Body for WireBody {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::Write;
     use std::net::TcpStream as StdStream;
@@ -820,8 +820,9 @@ mod tests {
         s
     }
 
-    /// Reads one response (head and `Content-Length` body) from `s`.
-    fn read_response(s: &mut StdStream) -> (String, String) {
+    /// Reads one response (head and `Content-Length` body) from `s` (also for other modules' HTTP
+    /// tests).
+    pub(crate) fn read_response(s: &mut StdStream) -> (String, String) {
         let mut buf = Vec::new();
         let mut byte = [0u8; 1];
         while !buf.ends_with(b"\r\n\r\n") {
