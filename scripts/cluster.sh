@@ -6,7 +6,8 @@
 #                                running cluster; never starts one twice). --secure (first `up` only):
 #                                SASL DIGEST-MD5 on Thrift with a generated JAAS file, Storm's
 #                                SimpleACLAuthorizer, ZooKeeper digest ACLs and authenticated worker
-#                                links; users admin, alice and bob get client config files in secure/
+#                                links over TLS (certificates made with openssl); users admin, alice
+#                                and bob get client config files in secure/
 #   scripts/cluster.sh status    which processes run, and `storm list`
 #   scripts/cluster.sh down      kill every worker, the supervisors, nimbus and ZooKeeper
 #
@@ -53,6 +54,13 @@ common_opts() {
       -c 'storm.zookeeper.auth.scheme=digest' \
       -c "storm.zookeeper.auth.payload=$(cat "$SECURE_DIR/zookeeper.payload")" \
       -c 'storm.messaging.netty.authentication=true'
+    if [ -f "$SECURE_DIR/tls/worker.pem" ]; then
+      printf '%s\n' -c 'storm.messaging.netty.tls.enable=true' \
+        -c "storm.messaging.netty.tls.keystore.path=$SECURE_DIR/tls/worker.pem" \
+        -c "storm.messaging.netty.tls.truststore.path=$SECURE_DIR/tls/ca.pem" \
+        -c "storm.messaging.netty.tls.client.keystore.path=$SECURE_DIR/tls/worker.pem" \
+        -c "storm.messaging.netty.tls.client.truststore.path=$SECURE_DIR/tls/ca.pem"
+    fi
   fi
 }
 
@@ -72,6 +80,30 @@ StormClient {
     password="$3";
 };
 EOF
+}
+
+# --secure, worker links: a CA of this cluster (its key deleted once it signed) and one worker
+# certificate for both ends of a link (server and client use), PEM, 0600. Without openssl the links
+# stay authenticated but plain.
+make_link_tls() {
+  if ! command -v openssl >/dev/null; then
+    echo "cluster.sh: openssl not found: worker links are authenticated but not encrypted (install openssl for TLS)" >&2
+    return
+  fi
+  local d=$SECURE_DIR/tls ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  (umask 077 && mkdir -p "$d")
+  (
+    cd "$d" && umask 077 &&
+      openssl req -x509 "${ec[@]}" -days 365 -subj "/CN=storm-rs cluster CA" \
+        -addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign' \
+        -keyout ca.key -out ca.pem 2>/dev/null &&
+      openssl req "${ec[@]}" -subj "/CN=storm-worker" -keyout worker.key -out worker.csr 2>/dev/null &&
+      printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n' >worker.ext &&
+      openssl x509 -req -in worker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 365 \
+        -extfile worker.ext -out worker.crt 2>/dev/null &&
+      cat worker.crt worker.key >worker.pem &&
+      rm -f ca.key ca.srl worker.csr worker.ext worker.crt worker.key
+  ) || die "--secure: cannot make the worker-link certificates with openssl in $d"
 }
 
 # --secure: the daemons' JAAS file (every user nimbus accepts; the daemons log in as `storm`), one JAAS
@@ -102,6 +134,7 @@ EOF
   storm_pw=${pass[storm]}
   jaas_file "$SECURE_DIR/daemons.jaas" storm "$storm_pw" "$server"
   (umask 077 && echo "storm:$(secret)" >"$SECURE_DIR/zookeeper.payload")
+  make_link_tls
 }
 
 # Options of daemon NAME (nimbus or supervisor-I): its own local and log directories, and slot ports.
@@ -200,7 +233,7 @@ cmd_up() {
   for i in $(seq 1 "$n"); do start_daemon "supervisor-$i"; done
   echo "cluster up: nimbus + $n supervisor(s), ZooKeeper on port $ZK_PORT; files in $CLUSTER_DIR"
   if [ -f "$SECURE_DIR/daemons.jaas" ]; then
-    echo "secure: SASL DIGEST-MD5, SimpleACLAuthorizer (admins: admin, storm), ZooKeeper ACLs, worker-link authentication"
+    echo "secure: SASL DIGEST-MD5, SimpleACLAuthorizer (admins: admin, storm), ZooKeeper ACLs, worker-link authentication$([ -f "$SECURE_DIR/tls/worker.pem" ] && echo ' and TLS')"
     echo "  as alice: $BIN/storm --config $SECURE_DIR/alice.toml list   (also bob.toml, admin.toml)"
   fi
 }
