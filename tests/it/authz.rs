@@ -5,7 +5,7 @@
 //! principal) as the invocation user on the Thrift ports.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,19 +77,13 @@ fn drpc_http_credentials_and_acl_authorizer() {
     );
     std::fs::write(dir.join("storm.toml"), conf).unwrap();
     let stderr = std::fs::File::create(dir.join("stderr.txt")).unwrap();
-    let mut child = Proc(
+    let mut child = Proc(crate::support::spawn_daemon(
         Command::new(env!("CARGO_BIN_EXE_drpc"))
             .arg("--config")
-            .arg(dir.join("storm.toml"))
-            .current_dir(&dir)
-            .env_remove("STORM_CONF_DIR")
-            .env_remove("STORM_HOME")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("start drpc"),
-    );
+            .arg(dir.join("storm.toml")),
+        &dir,
+        stderr,
+    ));
     wait_until(Duration::from_secs(20), "drpc to listen", || {
         if let Ok(Some(s)) = child.0.try_wait() {
             panic!(

@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
@@ -40,16 +40,7 @@ impl LogviewerProc {
         {
             cmd.arg("-c").arg(a);
         }
-        let child = cmd
-            .current_dir(dir)
-            .env_remove("STORM_CONF_DIR")
-            .env_remove("STORM_HOME")
-            .env("STORM_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("start logviewer");
+        let child = crate::support::spawn_daemon(cmd.env("STORM_LOG", "info"), dir, stderr);
         let mut lv = LogviewerProc {
             child: Some(child),
             port,
