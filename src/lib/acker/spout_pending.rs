@@ -51,6 +51,12 @@ impl<M> PendingSpoutTuples<M> {
         self.max_pending.is_none_or(|max| self.pending.len() < max)
     }
 
+    /// How many more trees may start before the cap is reached (`usize::MAX` without a cap).
+    pub fn room(&self) -> usize {
+        self.max_pending
+            .map_or(usize::MAX, |max| max.saturating_sub(self.pending.len()))
+    }
+
     pub fn len(&self) -> usize {
         self.pending.len()
     }
@@ -141,7 +147,9 @@ mod tests {
         assert!(!p.has_capacity());
         p.take(0);
         assert!(p.has_capacity());
+        assert_eq!(p.room(), 1, "one more tree may start");
         let unlimited = PendingSpoutTuples::<()>::new(Some(0), 3);
+        assert_eq!(unlimited.room(), usize::MAX);
         assert_eq!(unlimited.max_pending(), None);
         assert!(unlimited.has_capacity());
     }

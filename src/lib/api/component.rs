@@ -40,6 +40,32 @@ pub trait Spout: Send {
         collector: &mut SpoutOutputCollector<'_>,
     ) -> Result<(), ComponentError>;
 
+    /// Calls `next_tuple` up to `max_calls` times in one go and returns how many calls were made
+    /// (at least 1). The executor asks this instead of calling `next_tuple` itself so a spout
+    /// behind a costly boundary (a Java spout in the embedded JVM) crosses it once for many calls.
+    /// An implementation stops early when a call emits nothing, and once it made `allowance`
+    /// reliable emits (the room left under `topology.max.spout.pending`, which Storm checks before
+    /// each `nextTuple`). The default makes one call.
+    fn next_tuples(
+        &mut self,
+        _max_calls: usize,
+        _allowance: usize,
+        collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<usize, ComponentError> {
+        self.next_tuple(collector)?;
+        Ok(1)
+    }
+
+    /// The executor handled a batch of acker verdicts (the `ack`/`fail` calls just made). A spout
+    /// that defers those calls (a Java spout delivers them into the JVM together) delivers them
+    /// here at the latest; the default does nothing.
+    fn end_batch(
+        &mut self,
+        _collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        Ok(())
+    }
+
     /// The tuple tree of `message_id` was fully processed.
     fn ack(
         &mut self,
@@ -127,6 +153,14 @@ pub trait Bolt: Send {
 
     fn component_configuration(&self) -> Option<ConfMap> {
         None
+    }
+
+    /// The executor ended a run of `execute` calls (its input ran dry, or a batch is done) and is
+    /// about to hand its output over or wait. A bolt that defers work across `execute` calls (a
+    /// Java bolt queues inputs to cross into the JVM once for many) finishes it here; the default
+    /// does nothing. A bolt wrapping another calls the inner one's.
+    fn end_batch(&mut self, _collector: &mut OutputCollector<'_>) -> Result<(), ComponentError> {
+        Ok(())
     }
 
     /// Lets a bolt whose work completes outside `execute` (a multilang subprocess answering

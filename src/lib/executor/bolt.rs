@@ -316,17 +316,25 @@ impl<'i> BoltExecutor<'i> {
                     self.execute(batch.dest, tuple.clone())?;
                 }
                 recycle(batch.tuples, batch.recycle.as_ref());
-                Ok(())
+                self.end_batch()
             }
             Control::Messages { dest, messages } => {
                 for m in &messages {
                     self.execute_message(dest, m)?;
                 }
-                Ok(())
+                self.end_batch()
             }
             Control::Wake => self.poll(),
             Control::Room => Ok(()),
         }
+    }
+
+    /// Calls every task's `end_batch` (see [`Bolt::end_batch`]).
+    fn end_batch(&mut self) -> Result<(), ComponentError> {
+        for index in 0..self.tasks.len() {
+            self.with_task(index, |bolt, _, _, collector| bolt.end_batch(collector))?;
+        }
+        Ok(())
     }
 
     /// Calls every task's `poll` (see [`Bolt::poll`]) unless output is held back (backpressure).
@@ -398,6 +406,9 @@ impl<'i> BoltExecutor<'i> {
                 if executed % 8 == 0 {
                     self.out.flush_if_due();
                 }
+            }
+            if executed > 0 {
+                self.end_batch()?;
             }
             self.out.flush();
             if executed > 0 {

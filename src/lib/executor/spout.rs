@@ -129,11 +129,16 @@ impl SpoutOutput for SpoutBackend<'_> {
 /// Which lifecycle call to make on a spout task.
 enum Call {
     Open,
-    NextTuple,
+    /// Up to `max` `next_tuple` calls ([`Spout::next_tuples`]) with `allowance` reliable emits.
+    NextTuples {
+        max: usize,
+        allowance: usize,
+    },
     Activate,
     Deactivate,
     Ack(MessageId),
     Fail(MessageId),
+    EndBatch,
 }
 
 pub(crate) struct SpoutExecutor<'i> {
@@ -147,6 +152,8 @@ pub(crate) struct SpoutExecutor<'i> {
     load_version: u64,
     /// `now_ms()` as of the current round of `next_tuple` calls (when reliable emits happened).
     now_ms: u64,
+    /// How many `next_tuple` calls the last `Call::NextTuples` made.
+    next_tuple_calls: usize,
 }
 
 impl<'i> SpoutExecutor<'i> {
@@ -170,6 +177,7 @@ impl<'i> SpoutExecutor<'i> {
             immediate_acks: Vec::new(),
             load_version: 0,
             now_ms: now_ms(),
+            next_tuple_calls: 0,
         }
     }
 
@@ -184,6 +192,7 @@ impl<'i> SpoutExecutor<'i> {
                 immediate_acks,
                 def,
                 now_ms,
+                next_tuple_calls: calls,
                 ..
             } = self;
             let task = &mut tasks[index];
@@ -200,11 +209,14 @@ impl<'i> SpoutExecutor<'i> {
             let spout = task.spout.as_mut();
             match call {
                 Call::Open => spout.open(&def.conf, &task.context, &mut collector)?,
-                Call::NextTuple => spout.next_tuple(&mut collector)?,
+                Call::NextTuples { max, allowance } => {
+                    *calls = spout.next_tuples(max, allowance, &mut collector)?;
+                }
                 Call::Activate => spout.activate(&mut collector)?,
                 Call::Deactivate => spout.deactivate(&mut collector)?,
                 Call::Ack(id) => spout.ack(id, &mut collector)?,
                 Call::Fail(id) => spout.fail(id, &mut collector)?,
+                Call::EndBatch => spout.end_batch(&mut collector)?,
             }
         }
         // Acking disabled: a reliable emit is acked right away (after the call, on this thread).
@@ -242,6 +254,9 @@ impl<'i> SpoutExecutor<'i> {
                 }
             }
             Control::Wake | Control::Room => return Ok(()),
+        }
+        for i in 0..self.tasks.len() {
+            self.call(i, Call::EndBatch)?;
         }
         self.out.gauges.set_pending(self.pending.len());
         Ok(())
@@ -382,24 +397,39 @@ impl<'i> SpoutExecutor<'i> {
             // Whether the tasks were still emitting when the round cap ended the turn.
             let mut busy = false;
             self.now_ms = now_ms();
-            for rounds in 1..=BATCH_TUPLES {
+            // A round is one `next_tuple` per task; a task may make several rounds in one call
+            // (`Spout::next_tuples`), then the round counts as that many.
+            let mut rounds = 0;
+            let mut clock_at = 0;
+            while rounds < BATCH_TUPLES {
                 let mut round = 0;
+                let mut calls = 1;
                 for i in 0..self.tasks.len() {
                     if !self.pending.has_capacity() || self.out.has_overflow() {
                         break;
                     }
-                    round += self.call(i, Call::NextTuple)?;
+                    let call = Call::NextTuples {
+                        max: BATCH_TUPLES - rounds,
+                        allowance: self.pending.room(),
+                    };
+                    round += self.call(i, call)?;
+                    calls = calls.max(self.next_tuple_calls);
                 }
+                rounds += calls;
                 emitted += round;
                 // The clock is read every 8 rounds: a read costs as much as a cheap `next_tuple`.
+                let clock_due = rounds - clock_at >= 8;
+                if clock_due {
+                    clock_at = rounds;
+                }
                 if round == 0
                     || !self.pending.has_capacity()
                     || self.out.has_overflow()
-                    || (rounds % 8 == 0 && self.out.batch_due())
+                    || (clock_due && self.out.batch_due())
                 {
                     break;
                 }
-                busy = rounds == BATCH_TUPLES;
+                busy = rounds >= BATCH_TUPLES;
             }
             self.out.gauges.set_pending(self.pending.len());
             if busy {

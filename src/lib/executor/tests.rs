@@ -773,3 +773,140 @@ fn executor_stats_count_failures_by_cause_in_every_window() {
     );
     cluster.kill_topology("causes").unwrap();
 }
+
+#[derive(Default)]
+struct BatchState {
+    calls: AtomicU64,
+    emitted: AtomicU64,
+    acked: AtomicU64,
+    /// Most trees pending (emitted, not yet acked) seen right after a `next_tuples`.
+    max_pending: AtomicU64,
+    end_batches: AtomicU64,
+}
+
+/// Overrides `next_tuples` as the Java spout does: up to `max_calls` reliable emits, no more than
+/// `allowance`.
+#[derive(Serialize, Deserialize)]
+struct BatchingSpout {
+    key: String,
+    #[serde(skip)]
+    next: i64,
+}
+
+#[typetag::serde(name = "storm::executor::tests::BatchingSpout")]
+impl Spout for BatchingSpout {
+    fn next_tuple(&mut self, _c: &mut SpoutOutputCollector<'_>) -> Result<(), ComponentError> {
+        Err("the executor calls next_tuples".into())
+    }
+
+    fn next_tuples(
+        &mut self,
+        max_calls: usize,
+        allowance: usize,
+        collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<usize, ComponentError> {
+        let state = shared::<BatchState>(&self.key);
+        state.calls.fetch_add(1, Ordering::SeqCst);
+        assert!(max_calls >= 1 && allowance >= 1);
+        let n = max_calls.min(allowance);
+        for _ in 0..n {
+            self.next += 1;
+            collector.emit(values![self.next], Some(Value::Long(self.next)))?;
+            state.emitted.fetch_add(1, Ordering::SeqCst);
+        }
+        let pending = state.emitted.load(Ordering::SeqCst) - state.acked.load(Ordering::SeqCst);
+        state.max_pending.fetch_max(pending, Ordering::SeqCst);
+        Ok(n)
+    }
+
+    fn ack(&mut self, _id: Value, _c: &mut SpoutOutputCollector<'_>) -> Result<(), ComponentError> {
+        shared::<BatchState>(&self.key)
+            .acked
+            .fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn declare_output_fields(&self, declarer: &mut OutputFieldsDeclarer) {
+        declarer.declare(["n"]);
+    }
+}
+
+/// Defers its inputs to `end_batch`, as the Java bolt does; acks nothing in `execute`.
+#[derive(Serialize, Deserialize)]
+struct DeferringBolt {
+    key: String,
+    #[serde(skip)]
+    held: Vec<Tuple>,
+}
+
+#[typetag::serde(name = "storm::executor::tests::DeferringBolt")]
+impl Bolt for DeferringBolt {
+    fn execute(
+        &mut self,
+        input: Tuple,
+        _c: &mut OutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        self.held.push(input);
+        Ok(())
+    }
+
+    fn end_batch(&mut self, collector: &mut OutputCollector<'_>) -> Result<(), ComponentError> {
+        shared::<BatchState>(&self.key)
+            .end_batches
+            .fetch_add(1, Ordering::SeqCst);
+        for t in self.held.drain(..) {
+            collector.ack(&t);
+        }
+        Ok(())
+    }
+
+    fn declare_output_fields(&self, _declarer: &mut OutputFieldsDeclarer) {}
+}
+
+#[test]
+fn executor_batched_next_tuples_keep_max_spout_pending_and_deferred_inputs_complete() {
+    let key = unique_key("batching");
+    let mut builder = TopologyBuilder::new();
+    builder.set_spout(
+        "spout",
+        BatchingSpout {
+            key: key.clone(),
+            next: 0,
+        },
+        1,
+    );
+    builder
+        .set_bolt(
+            "defer",
+            DeferringBolt {
+                key: key.clone(),
+                held: Vec::new(),
+            },
+            1,
+        )
+        .shuffle_grouping("spout");
+    let max_pending = 10;
+    let mut conf = TopologyConf::new();
+    conf.set_max_spout_pending(max_pending);
+    let cluster = LocalCluster::new();
+    cluster
+        .submit_topology("batching", &conf, &builder.create_topology().unwrap())
+        .unwrap();
+    let state = shared::<BatchState>(&key);
+    // Every tree completes only through `end_batch`: the executor calls it after its runs of
+    // `execute`, so the spout keeps going.
+    assert!(wait_until(DEADLINE, || state.acked.load(Ordering::SeqCst) >= 2000));
+    cluster.kill_topology("batching").unwrap();
+    assert!(state.end_batches.load(Ordering::SeqCst) > 0);
+    let most = state.max_pending.load(Ordering::SeqCst);
+    assert!(
+        most <= u64::from(max_pending),
+        "{most} trees pending with topology.max.spout.pending {max_pending}"
+    );
+    let calls = state.calls.load(Ordering::SeqCst);
+    let emitted = state.emitted.load(Ordering::SeqCst);
+    assert!(
+        emitted > calls,
+        "calls made several emits each: {emitted} emits in {calls} calls"
+    );
+}

@@ -139,50 +139,57 @@ impl Bolt for JavaBolt {
             Some(Inner::Java(live)) => &*live,
             None => return Err(format!("Java bolt {} used before prepare", self.component).into()),
         };
-        let jvm = live.jvm;
-        let api = &jvm.api;
-        let mut env = env(jvm)?;
-        let host = live.host.as_obj();
-        let state = &live.state;
         let explain = |e| explain_error(&self.component, e);
+        let mut env = env(live.jvm)?;
+        let state = &live.state;
         let (source, new) = state.source_index(input.source());
         if new {
             register_source(&mut env, live, source, &input).map_err(explain)?;
         }
-        // SAFETY: the Java host is not running (we are about to call it).
-        if let Err(len) = unsafe { state.write_values(input.values()) } {
-            let n =
-                i32::try_from(len).map_err(|_| format!("a tuple of {len} bytes is too large"))?;
-            call_void(
-                &mut env,
-                api,
-                host,
-                api.host_ensure,
-                &[JValue::Int(n).as_jni()],
-                "ensure",
-            )
-            .map_err(explain)?;
-            // SAFETY: as above.
-            unsafe { state.write_scratch() }?;
+        // A timed input runs alone, so the executor's clock measures it and nothing else.
+        let timed = input.exec_start_ns() != 0;
+        if timed {
+            flush_inputs(&mut env, live, collector).map_err(explain)?;
         }
+        queue_input(&mut env, live, &input, collector).map_err(explain)?;
         let handle = state.tuples.borrow_mut().insert(input);
-        let _guard = state.enter_bolt(collector);
-        call_void(
-            &mut env,
-            api,
-            host,
-            api.bolt_execute,
-            &[JValue::Int(source).as_jni(), JValue::Long(handle).as_jni()],
-            "execute",
-        )
-        .map_err(explain)
+        let at = state.queued_bytes.get();
+        // SAFETY: the Java host is not running; `queue_input` left room for the header at `at`.
+        let buffer = unsafe { state.buffer() };
+        buffer[at..at + 4].copy_from_slice(&source.to_le_bytes());
+        buffer[at + 4..at + 12].copy_from_slice(&handle.to_le_bytes());
+        state.queued_bytes.set(state.next_bytes.get());
+        state.queued.set(state.queued.get() + 1);
+        if timed || !state.batching.get() || state.queued.get() >= MAX_QUEUED_INPUTS {
+            flush_inputs(&mut env, live, collector).map_err(explain)?;
+        }
+        Ok(())
+    }
+
+    fn end_batch(&mut self, collector: &mut OutputCollector<'_>) -> Result<(), ComponentError> {
+        match &mut self.inner {
+            Some(Inner::Shell(shell)) => shell.end_batch(collector),
+            Some(Inner::Java(live)) => {
+                // The executor calls this after its runs of `execute`: inputs may wait for it.
+                live.state.batching.set(true);
+                let mut env = env(live.jvm)?;
+                flush_inputs(&mut env, live, collector)
+                    .map_err(|e| explain_error(&self.component, e))
+            }
+            None => Ok(()),
+        }
     }
 
     fn poll(&mut self, collector: &mut OutputCollector<'_>) -> Result<(), ComponentError> {
         match &mut self.inner {
             Some(Inner::Shell(shell)) => shell.poll(collector),
-            Some(Inner::Java(live)) if live.state.wake.take() => {
+            Some(Inner::Java(live)) => {
                 let mut env = env(live.jvm)?;
+                flush_inputs(&mut env, live, collector)
+                    .map_err(|e| explain_error(&self.component, e))?;
+                if !live.state.wake.take() {
+                    return Ok(());
+                }
                 let _guard = live.state.enter_bolt(collector);
                 call_void(
                     &mut env,
@@ -194,7 +201,7 @@ impl Bolt for JavaBolt {
                 )
                 .map_err(|e| explain_error(&self.component, e))
             }
-            _ => Ok(()),
+            None => Ok(()),
         }
     }
 
@@ -202,6 +209,9 @@ impl Bolt for JavaBolt {
         match &mut self.inner {
             Some(Inner::Shell(shell)) => shell.cleanup(),
             Some(Inner::Java(live)) => {
+                // Queued inputs were never executed; they go as undelivered input does.
+                live.state.queued.set(0);
+                live.state.queued_bytes.set(0);
                 let held = live.state.tuples.borrow().len();
                 if held > 0 {
                     tracing::debug!(component = %self.component, held, "inputs neither acked nor failed at cleanup");
@@ -226,6 +236,87 @@ impl Bolt for JavaBolt {
     fn declare_output_fields(&self, _declarer: &mut OutputFieldsDeclarer) {
         // A Java topology's streams were declared when it was built (they are in the topology).
     }
+}
+
+/// Most inputs queued for one `executeBatch` (storm-rs's executor batch).
+const MAX_QUEUED_INPUTS: usize = 64;
+
+/// Bytes before each queued input: its source index (int) and tuple handle (long).
+const INPUT_HEADER: usize = 12;
+
+/// Encodes `input`'s values after the queued inputs, leaving [`INPUT_HEADER`] bytes for the
+/// caller, and sets `next_bytes` to the end of the record. Runs the queue first, or grows the
+/// buffer, when it does not fit.
+fn queue_input(
+    env: &mut jni::JNIEnv<'static>,
+    live: &Live,
+    input: &Tuple,
+    collector: &mut OutputCollector<'_>,
+) -> Result<(), JvmError> {
+    let state = &live.state;
+    loop {
+        let at = state.queued_bytes.get();
+        // SAFETY: the Java host is not running.
+        let buffer = unsafe { state.buffer() };
+        if let Some(n) = buffer
+            .get_mut(at + INPUT_HEADER..)
+            .and_then(|out| crate::tuple::encode_values_into(input.values(), out))
+        {
+            state.next_bytes.set(at + INPUT_HEADER + n);
+            return Ok(());
+        }
+        if state.queued.get() > 0 {
+            flush_inputs(env, live, collector)?;
+            continue;
+        }
+        let mut scratch = state.scratch.borrow_mut();
+        scratch.clear();
+        crate::tuple::encode_values(input.values(), &mut scratch);
+        let len = scratch.len() + INPUT_HEADER;
+        drop(scratch);
+        let n = i32::try_from(len).map_err(|_| JvmError::Jni {
+            what: "execute".into(),
+            message: format!("a tuple of {len} bytes is too large"),
+        })?;
+        if n as usize <= buffer.len() {
+            // Cannot happen (it did not fit an empty buffer); avoid looping.
+            return Err(JvmError::Jni {
+                what: "execute".into(),
+                message: format!("a tuple of {len} bytes does not fit the bridge buffer"),
+            });
+        }
+        call_void(
+            env,
+            &live.jvm.api,
+            live.host.as_obj(),
+            live.jvm.api.host_ensure,
+            &[JValue::Int(n).as_jni()],
+            "ensure",
+        )?;
+    }
+}
+
+/// Runs the queued inputs (`BoltHost.executeBatch`).
+fn flush_inputs(
+    env: &mut jni::JNIEnv<'static>,
+    live: &Live,
+    collector: &mut OutputCollector<'_>,
+) -> Result<(), JvmError> {
+    let state = &live.state;
+    let n = state.queued.replace(0);
+    state.queued_bytes.set(0);
+    if n == 0 {
+        return Ok(());
+    }
+    let _guard = state.enter_bolt(collector);
+    call_void(
+        env,
+        &live.jvm.api,
+        live.host.as_obj(),
+        live.jvm.api.bolt_execute,
+        &[JValue::Int(n as i32).as_jni()],
+        "execute",
+    )
 }
 
 fn register_source(

@@ -113,6 +113,17 @@ pub(crate) struct HostState {
     /// The last source looked up (inputs mostly come from one source in a row).
     last_source: Cell<(usize, i32)>,
     pub scratch: RefCell<Vec<u8>>,
+    /// The task ids of the last flush of queued emits (offsets, then ids; see `Native.spoutFlush`).
+    pub results: RefCell<Vec<i32>>,
+    /// A bolt's inputs queued in the buffer for one `executeBatch`, the bytes they take, and the
+    /// end of the one being written.
+    pub queued: Cell<usize>,
+    pub queued_bytes: Cell<usize>,
+    pub next_bytes: Cell<usize>,
+    /// A spout's acker verdicts not yet delivered to Java: message keys, negated for a fail.
+    pub verdicts: RefCell<Vec<i64>>,
+    /// Whether the bolt's executor calls `end_batch` (then inputs may wait in the queue for it).
+    pub batching: Cell<bool>,
     pub wake: &'static Wake,
 }
 
@@ -134,6 +145,12 @@ impl HostState {
             sources: RefCell::default(),
             last_source: Cell::new((0, -1)),
             scratch: RefCell::new(Vec::with_capacity(1024)),
+            results: RefCell::default(),
+            queued: Cell::new(0),
+            queued_bytes: Cell::new(0),
+            next_bytes: Cell::new(0),
+            batching: Cell::new(false),
+            verdicts: RefCell::default(),
             wake: Wake::leaked(),
         })
     }

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use jni::objects::{JByteBuffer, JClass, JLongArray, JString};
+use jni::objects::{JByteBuffer, JClass, JIntArray, JLongArray, JString};
 use jni::sys::{jint, jlong, jlongArray};
 use jni::{JNIEnv, NativeMethod};
 
@@ -151,6 +151,203 @@ extern "system" fn spout_emit(
     })
 }
 
+/// `Native.spoutFlush`: the spout's queued emits, in order (see the Java docs for the layout).
+extern "system" fn spout_flush(
+    mut env: JNIEnv<'_>,
+    _class: JClass<'_>,
+    ctx: jlong,
+    count: jint,
+    results: JIntArray<'_>,
+) -> jint {
+    guarded(&mut env, 0, |env| {
+        let state = state(ctx)?;
+        // SAFETY: natives run during the host call that set the collector.
+        let collector = unsafe { state.spout_collector() }.ok_or_else(|| {
+            Thrown::state(format!(
+                "component {} emitted outside open/nextTuple/ack/fail/activate/deactivate",
+                state.component
+            ))
+        })?;
+        // SAFETY: as in `input_values`.
+        let buffer = unsafe { state.buffer() };
+        let count = usize::try_from(count).unwrap_or(0);
+        let bad = |what: &str| Thrown::state(format!("storm-rs bridge: bad queued emit: {what}"));
+        let mut out = state.results.borrow_mut();
+        out.clear();
+        out.resize(count + 1, 0);
+        let mut pos = 0usize;
+        for i in 0..count {
+            let header = buffer
+                .get(pos..pos + 12)
+                .ok_or_else(|| bad("truncated header"))?;
+            let stream = i32::from_le_bytes(header[..4].try_into().expect("4 bytes"));
+            let key = i64::from_le_bytes(header[4..].try_into().expect("8 bytes"));
+            let (values, used) = decode_values_prefix(&buffer[pos + 12..])
+                .map_err(|e| bad(&format!("values: {e}")))?;
+            pos += 12 + used;
+            let stream = usize::try_from(stream)
+                .ok()
+                .and_then(|s| state.streams.get(s))
+                .ok_or_else(|| bad("stream index"))?;
+            out[i] = out.len() as i32;
+            let message_id = (key != 0).then_some(Value::Long(key));
+            match collector.emit_stream(stream, values, message_id) {
+                Ok(tasks) => out.extend_from_slice(&tasks),
+                Err(e) => {
+                    write_refusal(buffer, &e.to_string());
+                    return Ok(-(i as jint) - 1);
+                }
+            }
+        }
+        finish_results(env, &mut out, count, &results)
+    })
+}
+
+/// Ends a flush's results (the end offset) and copies them to `results` when they fit; returns
+/// how many ints they are.
+fn finish_results(
+    env: &mut JNIEnv<'_>,
+    out: &mut [i32],
+    count: usize,
+    results: &JIntArray<'_>,
+) -> Result<jint, Thrown> {
+    out[count] = out.len() as i32;
+    let total = out.len();
+    if total <= env.get_array_length(results)? as usize {
+        env.set_int_array_region(results, 0, out)?;
+    }
+    Ok(total as jint)
+}
+
+/// Writes why an emit was refused at the start of the buffer (an int length, then UTF-8).
+fn write_refusal(buffer: &mut [u8], text: &str) {
+    if buffer.len() < 4 {
+        return;
+    }
+    let mut n = text.len().min(buffer.len() - 4);
+    while !text.is_char_boundary(n) {
+        n -= 1;
+    }
+    buffer[..4].copy_from_slice(&(n as i32).to_le_bytes());
+    buffer[4..4 + n].copy_from_slice(&text.as_bytes()[..n]);
+}
+
+/// Reads `N` bytes at `*pos` of a queued record, advancing `pos`.
+fn take<const N: usize>(buffer: &[u8], pos: &mut usize) -> Result<[u8; N], Thrown> {
+    let bytes = buffer
+        .get(*pos..*pos + N)
+        .ok_or_else(|| Thrown::state("storm-rs bridge: truncated queued record"))?;
+    *pos += N;
+    Ok(bytes.try_into().expect("N bytes"))
+}
+
+/// `Native.boltFlush`: the bolt's queued emits, acks, fails and timeout resets, in order (see the
+/// Java docs for the layout).
+extern "system" fn bolt_flush(
+    mut env: JNIEnv<'_>,
+    _class: JClass<'_>,
+    ctx: jlong,
+    count: jint,
+    results: JIntArray<'_>,
+) -> jint {
+    guarded(&mut env, 0, |env| {
+        let state = state(ctx)?;
+        // SAFETY: natives run during the host call that set the collector.
+        let collector = unsafe { state.bolt_collector() }.ok_or_else(|| {
+            Thrown::state(format!(
+                "component {} emitted, acked or failed outside prepare/execute",
+                state.component
+            ))
+        })?;
+        // SAFETY: as in `input_values`.
+        let buffer = unsafe { state.buffer() };
+        let count = usize::try_from(count).unwrap_or(0);
+        let mut out = state.results.borrow_mut();
+        out.clear();
+        out.resize(count + 1, 0);
+        let mut refused: Option<(usize, String)> = None;
+        let mut anchors: Vec<Tuple> = Vec::new();
+        let mut pos = 0usize;
+        for i in 0..count {
+            out[i] = out.len() as i32;
+            let [kind] = take::<1>(buffer, &mut pos)?;
+            if kind != 1 {
+                let handle = i64::from_le_bytes(take::<8>(buffer, &mut pos)?);
+                let verdict = match kind {
+                    2 => Verdict::Ack,
+                    3 => Verdict::Fail,
+                    4 => Verdict::ResetTimeout,
+                    _ => return Err(Thrown::state("storm-rs bridge: bad queued record kind")),
+                };
+                apply_verdict(state, collector, handle, verdict);
+                continue;
+            }
+            let stream = i32::from_le_bytes(take::<4>(buffer, &mut pos)?);
+            let n = i32::from_le_bytes(take::<4>(buffer, &mut pos)?);
+            anchors.clear();
+            {
+                let slab = state.tuples.borrow();
+                for _ in 0..n.max(0) {
+                    let handle = i64::from_le_bytes(take::<8>(buffer, &mut pos)?);
+                    // Anchors the bolt already acked or failed are left out.
+                    if let Some(t) = slab.get(handle) {
+                        anchors.push(t.clone());
+                    }
+                }
+            }
+            let (values, used) = decode_values_prefix(&buffer[pos..])
+                .map_err(|e| Thrown::state(format!("storm-rs bridge: bad queued emit: {e}")))?;
+            pos += used;
+            if refused.is_some() {
+                continue;
+            }
+            let stream = usize::try_from(stream)
+                .ok()
+                .and_then(|s| state.streams.get(s))
+                .ok_or_else(|| Thrown::state("storm-rs bridge: bad queued stream index"))?;
+            // One anchor (the usual case) needs no allocation.
+            let one: [&Tuple; 1];
+            let many: Vec<&Tuple>;
+            let refs: &[&Tuple] = match anchors.as_slice() {
+                [] => &[],
+                [t] => {
+                    one = [t];
+                    &one
+                }
+                all => {
+                    many = all.iter().collect();
+                    &many
+                }
+            };
+            match collector.emit_stream(stream, refs, values) {
+                Ok(tasks) => out.extend_from_slice(&tasks),
+                Err(e) => refused = Some((i, e.to_string())),
+            }
+        }
+        if let Some((i, text)) = refused {
+            write_refusal(buffer, &text);
+            return Ok(-(i as jint) - 1);
+        }
+        finish_results(env, &mut out, count, &results)
+    })
+}
+
+/// `Native.lastResults`: the last flush's results, when they did not fit the first array.
+extern "system" fn last_results(
+    mut env: JNIEnv<'_>,
+    _class: JClass<'_>,
+    ctx: jlong,
+    results: JIntArray<'_>,
+) {
+    guarded(&mut env, (), |env| {
+        let state = state(ctx)?;
+        let out = state.results.borrow();
+        let n = out.len().min(env.get_array_length(&results)? as usize);
+        env.set_int_array_region(&results, 0, &out[..n])?;
+        Ok(())
+    })
+}
+
 extern "system" fn spout_pending(mut env: JNIEnv<'_>, _class: JClass<'_>, ctx: jlong) -> jlong {
     guarded(&mut env, 0, |_| {
         let state = state(ctx)?;
@@ -228,48 +425,29 @@ enum Verdict {
     ResetTimeout,
 }
 
-fn verdict(env: &mut JNIEnv<'_>, ctx: jlong, handle: jlong, verdict: Verdict) {
-    guarded(env, (), |_| {
-        let state = state(ctx)?;
-        // SAFETY: as in `bolt_emit`.
-        let collector = unsafe { state.bolt_collector() }
-            .ok_or_else(|| Thrown::state("ack/fail outside a bolt call"))?;
-        match verdict {
-            Verdict::Ack | Verdict::Fail => {
-                let tuple = state.tuples.borrow_mut().remove(handle);
-                if let Some(t) = tuple {
-                    match verdict {
-                        Verdict::Ack => collector.ack(&t),
-                        _ => collector.fail(&t),
-                    }
-                }
-            }
-            Verdict::ResetTimeout => {
-                let tuple = state.tuples.borrow().get(handle).cloned();
-                if let Some(t) = tuple {
-                    collector.reset_timeout(&t);
+fn apply_verdict(
+    state: &HostState,
+    collector: &mut crate::api::OutputCollector<'static>,
+    handle: jlong,
+    verdict: Verdict,
+) {
+    match verdict {
+        Verdict::Ack | Verdict::Fail => {
+            let tuple = state.tuples.borrow_mut().remove(handle);
+            if let Some(t) = tuple {
+                match verdict {
+                    Verdict::Ack => collector.ack(&t),
+                    _ => collector.fail(&t),
                 }
             }
         }
-        Ok(())
-    })
-}
-
-extern "system" fn ack(mut env: JNIEnv<'_>, _class: JClass<'_>, ctx: jlong, handle: jlong) {
-    verdict(&mut env, ctx, handle, Verdict::Ack);
-}
-
-extern "system" fn fail(mut env: JNIEnv<'_>, _class: JClass<'_>, ctx: jlong, handle: jlong) {
-    verdict(&mut env, ctx, handle, Verdict::Fail);
-}
-
-extern "system" fn reset_timeout(
-    mut env: JNIEnv<'_>,
-    _class: JClass<'_>,
-    ctx: jlong,
-    handle: jlong,
-) {
-    verdict(&mut env, ctx, handle, Verdict::ResetTimeout);
+        Verdict::ResetTimeout => {
+            let tuple = state.tuples.borrow().get(handle).cloned();
+            if let Some(t) = tuple {
+                collector.reset_timeout(&t);
+            }
+        }
+    }
 }
 
 extern "system" fn release(mut env: JNIEnv<'_>, _class: JClass<'_>, ctx: jlong, handle: jlong) {
@@ -405,14 +583,14 @@ pub(crate) fn register(env: &mut JNIEnv<'_>) -> jni::errors::Result<()> {
             spout_emit as *mut c_void,
         ),
         m("spoutPending", "(J)J", spout_pending as *mut c_void),
+        m("spoutFlush", "(JI[I)I", spout_flush as *mut c_void),
+        m("lastResults", "(J[I)V", last_results as *mut c_void),
         m(
             "boltEmit",
             "(JILjava/lang/String;IJ[J)I",
             bolt_emit as *mut c_void,
         ),
-        m("ack", "(JJ)V", ack as *mut c_void),
-        m("fail", "(JJ)V", fail as *mut c_void),
-        m("resetTimeout", "(JJ)V", reset_timeout as *mut c_void),
+        m("boltFlush", "(JI[I)I", bolt_flush as *mut c_void),
         m("release", "(JJ)V", release as *mut c_void),
         m("messageIds", "(JJ)[J", message_ids as *mut c_void),
         m(

@@ -66,6 +66,7 @@ impl JavaSpout {
             .ok_or_else(|| format!("Java spout {} used before open", self.component).into())
     }
 
+    /// Calls the host (verdicts not yet delivered go first).
     fn call(
         &self,
         collector: &mut SpoutOutputCollector<'_>,
@@ -73,6 +74,7 @@ impl JavaSpout {
         args: &[jvalue],
         what: &str,
     ) -> Result<(), ComponentError> {
+        self.deliver(collector)?;
         let live = self.live()?;
         let mut env = env(live.jvm)?;
         let _guard = live.state.enter_spout(collector);
@@ -87,6 +89,67 @@ impl JavaSpout {
         .map_err(|e| explain_error(&self.component, e))
     }
 }
+
+impl JavaSpout {
+    /// Writes the undelivered verdicts at the start of the buffer (8 bytes each) and returns how
+    /// many there are; the caller makes the call that takes them.
+    fn write_verdicts(&self, live: &Live) -> usize {
+        let mut verdicts = live.state.verdicts.borrow_mut();
+        if verdicts.is_empty() {
+            return 0;
+        }
+        // SAFETY: the Java host is not running (we are about to call it).
+        let buffer = unsafe { live.state.buffer() };
+        let n = verdicts.len().min(buffer.len() / 8);
+        for (i, key) in verdicts.drain(..n).enumerate() {
+            buffer[8 * i..8 * i + 8].copy_from_slice(&key.to_le_bytes());
+        }
+        n
+    }
+
+    /// Delivers the undelivered verdicts (`SpoutHost.verdicts`).
+    fn deliver(&self, collector: &mut SpoutOutputCollector<'_>) -> Result<(), ComponentError> {
+        let Some(live) = &self.live else {
+            return Ok(());
+        };
+        while !live.state.verdicts.borrow().is_empty() {
+            let n = self.write_verdicts(live);
+            let mut env = env(live.jvm)?;
+            let _guard = live.state.enter_spout(collector);
+            call_void(
+                &mut env,
+                &live.jvm.api,
+                live.host.as_obj(),
+                live.jvm.api.spout_verdicts,
+                &[JValue::Int(n as i32).as_jni()],
+                "ack",
+            )
+            .map_err(|e| explain_error(&self.component, e))?;
+        }
+        Ok(())
+    }
+
+    /// Queues an acker verdict for the next call into Java (at most a batch waits).
+    fn verdict(
+        &mut self,
+        key: i64,
+        collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        let live = self.live()?;
+        let n = {
+            let mut verdicts = live.state.verdicts.borrow_mut();
+            verdicts.push(key);
+            verdicts.len()
+        };
+        if n >= MAX_QUEUED_VERDICTS {
+            self.deliver(collector)?;
+        }
+        Ok(())
+    }
+}
+
+/// Most acker verdicts a Java spout's executor queues before delivering them.
+const MAX_QUEUED_VERDICTS: usize = 64;
 
 pub(crate) fn explain_error(component: &str, e: JvmError) -> ComponentError {
     match e {
@@ -236,7 +299,44 @@ impl Spout for JavaSpout {
         &mut self,
         collector: &mut SpoutOutputCollector<'_>,
     ) -> Result<(), ComponentError> {
-        self.call(collector, |a| a.spout_next, &[], "nextTuple")
+        self.next_tuples(1, usize::MAX, collector).map(drop)
+    }
+
+    fn next_tuples(
+        &mut self,
+        max_calls: usize,
+        allowance: usize,
+        collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<usize, ComponentError> {
+        if let Some(shell) = &mut self.shell {
+            return shell.next_tuples(max_calls, allowance, collector);
+        }
+        let live = self.live()?;
+        let verdicts = self.write_verdicts(live);
+        let mut env = env(live.jvm)?;
+        let _guard = live.state.enter_spout(collector);
+        let args = [
+            JValue::Int(verdicts as i32).as_jni(),
+            JValue::Int(i32::try_from(max_calls.max(1)).unwrap_or(i32::MAX)).as_jni(),
+            JValue::Long(i64::try_from(allowance).unwrap_or(i64::MAX)).as_jni(),
+        ];
+        // SAFETY: nextTuples is (IIJ)I.
+        let result = unsafe {
+            env.call_method_unchecked(
+                live.host.as_obj(),
+                live.jvm.api.spout_next,
+                jni::signature::ReturnType::Primitive(jni::signature::Primitive::Int),
+                &args,
+            )
+        };
+        let calls = check(
+            &mut env,
+            &live.jvm.api,
+            result.and_then(|v| v.i()),
+            "nextTuple",
+        )
+        .map_err(|e| explain_error(&self.component, e))?;
+        Ok(usize::try_from(calls).unwrap_or(0).max(1))
     }
 
     fn ack(
@@ -247,8 +347,7 @@ impl Spout for JavaSpout {
         if let Some(shell) = &mut self.shell {
             return shell.ack(message_id, collector);
         }
-        let key = JValue::Long(key_of(&message_id)).as_jni();
-        self.call(collector, |a| a.spout_ack, &[key], "ack")
+        self.verdict(key_of(&message_id), collector)
     }
 
     fn fail(
@@ -259,8 +358,17 @@ impl Spout for JavaSpout {
         if let Some(shell) = &mut self.shell {
             return shell.fail(message_id, collector);
         }
-        let key = JValue::Long(key_of(&message_id)).as_jni();
-        self.call(collector, |a| a.spout_fail, &[key], "fail")
+        self.verdict(-key_of(&message_id), collector)
+    }
+
+    fn end_batch(
+        &mut self,
+        collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        if let Some(shell) = &mut self.shell {
+            return shell.end_batch(collector);
+        }
+        self.deliver(collector)
     }
 
     fn activate(&mut self, collector: &mut SpoutOutputCollector<'_>) -> Result<(), ComponentError> {

@@ -512,6 +512,8 @@ impl Bolt for CheckpointTupleForwarder {
         collector: &mut OutputCollector<'_>,
     ) -> Result<(), ComponentError> {
         if is_checkpoint(&input) {
+            // Inputs the inner bolt deferred go first (their emits precede the checkpoint).
+            self.end_batch(collector)?;
             let (txid, action) = checkpoint_fields(&input)?;
             let gate = self.gate.get_or_insert_with(|| CheckpointGate::new(1));
             if gate.arrived(action, txid) && gate.is_current(txid) {
@@ -529,6 +531,16 @@ impl Bolt for CheckpointTupleForwarder {
         };
         let mut oc = OutputCollector::new(&mut wrapped);
         self.bolt.execute(input, &mut oc)
+    }
+
+    fn end_batch(&mut self, collector: &mut OutputCollector<'_>) -> Result<(), ComponentError> {
+        let mut wrapped = Anchoring {
+            inner: &mut *collector,
+            component: &self.component,
+            acked: None,
+        };
+        let mut oc = OutputCollector::new(&mut wrapped);
+        self.bolt.end_batch(&mut oc)
     }
 
     fn cleanup(&mut self) {

@@ -1,6 +1,8 @@
 package org.stormrs.bridge;
 
 import java.lang.ref.Cleaner;
+import java.nio.BufferOverflowException;
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
@@ -17,6 +19,9 @@ import org.apache.storm.tuple.Tuple;
  * One Java bolt task driven by a storm-rs bolt executor. Each input is an {@link RsTuple} holding
  * a handle to the Rust tuple (for anchoring, ack, fail); the handle is given back when the tuple
  * is acked or failed, or, for a tuple the bolt drops without either, when the JVM collects it.
+ *
+ * <p>Inputs arrive several at a time ({@link #executeBatch}); emits, acks and fails are queued in
+ * the buffer and reach Rust together (see {@link Host}).
  */
 public final class BoltHost extends Host {
     private static final Cleaner CLEANER = Cleaner.create();
@@ -26,6 +31,15 @@ public final class BoltHost extends Host {
     private String[] sourceComponents = new String[8];
     private int[] sourceTasks = new int[8];
     private String[] sourceStreams = new String[8];
+    /** Kinds of queued records. */
+    private static final byte EMIT = 1;
+    private static final byte ACK = 2;
+    private static final byte FAIL = 3;
+    private static final byte RESET_TIMEOUT = 4;
+
+    /** Whether an unanchored emit may be queued (Rust refuses them in a stateful topology). */
+    private boolean queueUnanchored;
+    private RsTuple[] inputs = new RsTuple[MAX_QUEUED];
     /** Handles of tuples the JVM collected un-acked, released on the executor thread. */
     private final ConcurrentLinkedQueue<Long> released = new ConcurrentLinkedQueue<>();
 
@@ -37,7 +51,14 @@ public final class BoltHost extends Host {
 
     public void prepare(String confJson) {
         context = worker.taskContext(taskId, new HashMap<>());
-        bolt.prepare(conf(confJson), context, new OutputCollector(new Collector()));
+        learnStreams(context);
+        queueUnanchored = !context.getRawTopology().get_spouts().containsKey("$checkpointspout");
+        try {
+            drain();
+            bolt.prepare(conf(confJson), context, new OutputCollector(new Collector()));
+        } finally {
+            flush();
+        }
     }
 
     /** Names source {@code index} (a component's task and stream) for later inputs. */
@@ -53,34 +74,61 @@ public final class BoltHost extends Host {
         sourceStreams[index] = stream;
     }
 
-    /** Executes the input whose values are at the start of the buffer. */
-    public void execute(int source, long handle) {
-        drain();
-        buffer.clear();
-        List<Object> values = codec.decodeValues(buffer);
-        RsTuple t = new RsTuple(this, worker.general, values, sourceComponents[source], sourceTasks[source],
-            sourceStreams[source], handle);
-        bolt.execute(t);
-        if (t.keptAfterExecute()) {
-            AtomicLong box = t.box();
-            CLEANER.register(t, () -> {
-                long h = box.getAndSet(0);
-                if (h != 0) {
-                    released.add(h);
-                    Native.wake(wakeCtx);
+    /**
+     * Executes the {@code count} inputs at the start of the buffer, in order: each an int source
+     * index, a long handle and the encoded values.
+     */
+    public void executeBatch(int count) {
+        try {
+            drain();
+            if (count > inputs.length) {
+                inputs = new RsTuple[count];
+            }
+            buffer.clear();
+            for (int i = 0; i < count; i++) {
+                int source = buffer.getInt();
+                long handle = buffer.getLong();
+                List<Object> values = codec.decodeValues(buffer);
+                inputs[i] = new RsTuple(this, worker.general, values, sourceComponents[source], sourceTasks[source],
+                    sourceStreams[source], handle);
+            }
+            for (int i = 0; i < count; i++) {
+                RsTuple t = inputs[i];
+                inputs[i] = null;
+                bolt.execute(t);
+                if (t.keptAfterExecute()) {
+                    AtomicLong box = t.box();
+                    CLEANER.register(t, () -> {
+                        long h = box.getAndSet(0);
+                        if (h != 0) {
+                            released.add(h);
+                            Native.wake(wakeCtx);
+                        }
+                    });
                 }
-            });
+            }
+        } finally {
+            Arrays.fill(inputs, null);
+            flush();
         }
     }
 
     /** Runs queued collector calls from other threads and releases collected tuples. */
     public void poll() {
-        drain();
+        try {
+            drain();
+        } finally {
+            flush();
+        }
     }
 
     public void cleanup() {
-        drain();
-        bolt.cleanup();
+        try {
+            drain();
+            bolt.cleanup();
+        } finally {
+            flush();
+        }
     }
 
     @Override
@@ -107,21 +155,70 @@ public final class BoltHost extends Host {
     }
 
     private List<Integer> emitNow(String stream, Collection<Tuple> anchors, List<Object> values, int directTask) {
+        int s = stream(stream);
+        int anchorCount = anchors == null ? 0 : anchors.size();
+        if (directTask < 0 && s >= 0 && values != null && values.size() == fieldCount(s)
+                && (anchorCount > 0 || queueUnanchored)) {
+            int index;
+            while (true) {
+                ByteBuffer b = recordStart();
+                try {
+                    b.put(EMIT);
+                    b.putInt(s);
+                    b.putInt(anchorCount);
+                    if (anchorCount > 0) {
+                        for (Tuple t : anchors) {
+                            b.putLong(handleOf(t));
+                        }
+                    }
+                    codec.encodeValues(b, values);
+                    index = recordEnd();
+                    break;
+                } catch (BufferOverflowException e) {
+                    recordOverflow(stream);
+                }
+            }
+            List<Integer> tasks = lazyTasks(index);
+            flushIfFull();
+            return tasks;
+        }
+        flush();
         encode(stream, values);
         long anchor = 0;
         long[] many = null;
-        if (anchors != null && !anchors.isEmpty()) {
-            if (anchors.size() == 1) {
+        if (anchorCount > 0) {
+            if (anchorCount == 1) {
                 anchor = handleOf(anchors.iterator().next());
             } else {
-                many = new long[anchors.size()];
+                many = new long[anchorCount];
                 int i = 0;
                 for (Tuple a : anchors) {
                     many[i++] = handleOf(a);
                 }
             }
         }
-        return tasks(Native.boltEmit(ctx(), stream(stream), stream, directTask, anchor, many));
+        return tasks(Native.boltEmit(ctx(), s, stream, directTask, anchor, many));
+    }
+
+    /** Queues an ack, fail or timeout reset of {@code handle}. */
+    private void verdict(byte kind, long handle) {
+        while (true) {
+            ByteBuffer b = recordStart();
+            try {
+                b.put(kind);
+                b.putLong(handle);
+                recordEnd();
+                break;
+            } catch (BufferOverflowException e) {
+                recordOverflow("ack");
+            }
+        }
+        flushIfFull();
+    }
+
+    @Override
+    int flushNative(long ctx, int n, int[] results) {
+        return Native.boltFlush(ctx, n, results);
     }
 
     private final class Collector implements IOutputCollector {
@@ -142,9 +239,9 @@ public final class BoltHost extends Host {
                 return;
             }
             if (onExecutorThread()) {
-                Native.ack(ctx(), h);
+                verdict(ACK, h);
             } else {
-                later(() -> Native.ack(ctx(), h));
+                later(() -> verdict(ACK, h));
             }
         }
 
@@ -155,9 +252,9 @@ public final class BoltHost extends Host {
                 return;
             }
             if (onExecutorThread()) {
-                Native.fail(ctx(), h);
+                verdict(FAIL, h);
             } else {
-                later(() -> Native.fail(ctx(), h));
+                later(() -> verdict(FAIL, h));
             }
         }
 
@@ -165,7 +262,7 @@ public final class BoltHost extends Host {
         public void resetTimeout(Tuple input) {
             long h = handleOf(input);
             if (h != 0) {
-                later(() -> Native.resetTimeout(ctx(), h));
+                later(() -> verdict(RESET_TIMEOUT, h));
             }
         }
 

@@ -21,16 +21,32 @@ final class Native {
     static native long spoutPending(long ctx);
 
     /**
+     * Emits the {@code count} emits queued at the start of the host's buffer, each an int stream
+     * index, a long message key (0: unreliable) and the encoded values. Writes into
+     * {@code results}, when it is long enough, each emit's offset into it (count + 1 of them) and
+     * then the chosen task ids, and returns how many ints that is (fetch them with
+     * {@link #spoutResults} when more than {@code results.length}). When an emit is refused it
+     * returns {@code -(emits sent) - 1}, with the reason at the start of the buffer (an int length,
+     * then UTF-8).
+     */
+    static native int spoutFlush(long ctx, int count, int[] results);
+
+    /**
+     * As {@link #spoutFlush}, for a bolt's queued records, each a byte kind then: 1 (emit) an int
+     * stream index, an int anchor count, that many long handles and the values; 2 (ack), 3 (fail)
+     * or 4 (reset timeout) a long handle. After a refused emit, later emits are dropped and acks
+     * and fails still apply.
+     */
+    static native int boltFlush(long ctx, int count, int[] results);
+
+    /** The results of the last flush into {@code results} (long enough for them). */
+    static native void lastResults(long ctx, int[] results);
+
+    /**
      * As {@link #spoutEmit}, for a bolt: anchored to the tuple handle {@code anchor} (0: none) or,
      * when {@code anchors} is not null, to every handle in it.
      */
     static native int boltEmit(long ctx, int stream, String streamName, int directTask, long anchor, long[] anchors);
-
-    static native void ack(long ctx, long handle);
-
-    static native void fail(long ctx, long handle);
-
-    static native void resetTimeout(long ctx, long handle);
 
     /** Forgets a tuple the bolt dropped without acking (its Java object was collected). */
     static native void release(long ctx, long handle);
