@@ -260,6 +260,27 @@ fn java_drpc_pystorm_mix_and_user_objects() {
     let (code, _, err) = storm_cli(&c, &["kill", "jmix", "-w", "0"]);
     assert_eq!(code, 0, "{err}");
 
+    // A Java ShellSpout subclass (a pystorm spout from the jar's resources/) feeding the pystorm
+    // bolt and a Java bolt: every sentence counted once.
+    let out = c.dir.join("pyspout-out");
+    submit(
+        &c,
+        &["pyspout", "jpyspout", out.to_str().unwrap(), "300", &python],
+    );
+    let expected = expected_counts(300);
+    let mut last = std::collections::BTreeMap::new();
+    let ok = wait_until_ok(Duration::from_secs(120), || {
+        last = word_counts(&out).0;
+        last == expected
+    });
+    assert!(
+        ok,
+        "pystorm spout (Java ShellSpout) → pystorm bolt → Java bolt: counts {last:?}, expected {expected:?}\n{}",
+        c.logs()
+    );
+    let (code, _, err) = storm_cli(&c, &["kill", "jpyspout", "-w", "0"]);
+    assert_eq!(code, 0, "{err}");
+
     // Storm's windowing: a BaseWindowedBolt (Storm's WindowedBoltExecutor, whose timer thread
     // triggers windows and whose window manager acks tuples as they leave a window).
     let out = c.dir.join("windowed-out");

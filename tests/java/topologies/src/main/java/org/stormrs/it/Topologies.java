@@ -18,6 +18,7 @@ import org.apache.storm.tuple.Fields;
  *   exclamation NAME OUTDIR       TestWordSpout → exclaim1 → exclaim2 → sink
  *   drpc      NAME FUNCTION       LinearDRPCTopologyBuilder: FUNCTION(x) = x + "!"
  *   mixed     NAME OUTDIR TOTAL PYTHON   Java spout → pystorm split (ShellBolt) → Java count
+ *   pyspout   NAME OUTDIR TOTAL PYTHON   pystorm spout (ShellSpout) → pystorm split → Java count
  *   objects   NAME OUTDIR TOTAL   split → box (a user's POJO and a TreeSet) → count grouped on the POJO
  *   windowed  NAME OUTDIR TOTAL   split → a BaseWindowedBolt with a tumbling one-second window
  * </pre>
@@ -101,6 +102,17 @@ public final class Topologies {
                 TopologyBuilder b = new TopologyBuilder();
                 b.setSpout("sentences", new SentenceSpout(total, out), 1);
                 b.setBolt("split", new PySplitBolt(args[4]), 2).shuffleGrouping("sentences");
+                b.setBolt("count", new CountBolt(out), 2).fieldsGrouping("split", new Fields("word"));
+                topology = b.createTopology();
+                break;
+            }
+            case "pyspout": {
+                String out = args[2];
+                int total = Integer.parseInt(args[3]);
+                conf.put("test.sentences", total);
+                TopologyBuilder b = new TopologyBuilder();
+                b.setSpout("sentences", new PySentenceSpout(args[4]), 1);
+                b.setBolt("split", new PySplitBolt(args[4]), 1).shuffleGrouping("sentences");
                 b.setBolt("count", new CountBolt(out), 2).fieldsGrouping("split", new Fields("word"));
                 topology = b.createTopology();
                 break;
