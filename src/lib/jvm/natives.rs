@@ -171,25 +171,14 @@ extern "system" fn spout_flush(
         // SAFETY: as in `input_values`.
         let buffer = unsafe { state.buffer() };
         let count = usize::try_from(count).unwrap_or(0);
-        let bad = |what: &str| Thrown::state(format!("storm-rs bridge: bad queued emit: {what}"));
-        let mut out = state.results.borrow_mut();
-        out.clear();
-        out.resize(count + 1, 0);
+        let mut out = start_results(state, count);
         let mut pos = 0usize;
         for i in 0..count {
-            let header = buffer
-                .get(pos..pos + 12)
-                .ok_or_else(|| bad("truncated header"))?;
-            let stream = i32::from_le_bytes(header[..4].try_into().expect("4 bytes"));
-            let key = i64::from_le_bytes(header[4..].try_into().expect("8 bytes"));
-            let (values, used) = decode_values_prefix(&buffer[pos + 12..])
-                .map_err(|e| bad(&format!("values: {e}")))?;
-            pos += 12 + used;
-            let stream = usize::try_from(stream)
-                .ok()
-                .and_then(|s| state.streams.get(s))
-                .ok_or_else(|| bad("stream index"))?;
             out[i] = out.len() as i32;
+            let stream = i32::from_le_bytes(take::<4>(buffer, &mut pos)?);
+            let key = i64::from_le_bytes(take::<8>(buffer, &mut pos)?);
+            let values = queued_values(buffer, &mut pos)?;
+            let stream = queued_stream(state, stream)?;
             let message_id = (key != 0).then_some(Value::Long(key));
             match collector.emit_stream(stream, values, message_id) {
                 Ok(tasks) => out.extend_from_slice(&tasks),
@@ -201,6 +190,31 @@ extern "system" fn spout_flush(
         }
         finish_results(env, &mut out, count, &results)
     })
+}
+
+/// The host's results of this flush, with room for the `count` offsets.
+fn start_results(state: &HostState, count: usize) -> std::cell::RefMut<'_, Vec<i32>> {
+    let mut out = state.results.borrow_mut();
+    out.clear();
+    out.resize(count + 1, 0);
+    out
+}
+
+/// Decodes a queued record's values at `*pos`, advancing `pos`.
+fn queued_values(buffer: &[u8], pos: &mut usize) -> Result<Vec<Value>, Thrown> {
+    let (values, used) = decode_values_prefix(buffer.get(*pos..).unwrap_or_default())
+        .map_err(|e| Thrown::state(format!("storm-rs bridge: bad queued emit: {e}")))?;
+    *pos += used;
+    Ok(values)
+}
+
+/// The declared stream a queued emit names by index.
+fn queued_stream(state: &HostState, index: i32) -> Result<&str, Thrown> {
+    usize::try_from(index)
+        .ok()
+        .and_then(|s| state.streams.get(s))
+        .map(String::as_str)
+        .ok_or_else(|| Thrown::state("storm-rs bridge: bad queued stream index"))
 }
 
 /// Ends a flush's results (the end offset) and copies them to `results` when they fit; returns
@@ -262,9 +276,7 @@ extern "system" fn bolt_flush(
         // SAFETY: as in `input_values`.
         let buffer = unsafe { state.buffer() };
         let count = usize::try_from(count).unwrap_or(0);
-        let mut out = state.results.borrow_mut();
-        out.clear();
-        out.resize(count + 1, 0);
+        let mut out = start_results(state, count);
         let mut refused: Option<(usize, String)> = None;
         let mut anchors: Vec<Tuple> = Vec::new();
         let mut pos = 0usize;
@@ -295,16 +307,11 @@ extern "system" fn bolt_flush(
                     }
                 }
             }
-            let (values, used) = decode_values_prefix(&buffer[pos..])
-                .map_err(|e| Thrown::state(format!("storm-rs bridge: bad queued emit: {e}")))?;
-            pos += used;
+            let values = queued_values(buffer, &mut pos)?;
             if refused.is_some() {
                 continue;
             }
-            let stream = usize::try_from(stream)
-                .ok()
-                .and_then(|s| state.streams.get(s))
-                .ok_or_else(|| Thrown::state("storm-rs bridge: bad queued stream index"))?;
+            let stream = queued_stream(state, stream)?;
             // One anchor (the usual case) needs no allocation.
             let one: [&Tuple; 1];
             let many: Vec<&Tuple>;

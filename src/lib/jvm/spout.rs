@@ -75,6 +75,17 @@ impl JavaSpout {
         what: &str,
     ) -> Result<(), ComponentError> {
         self.deliver(collector)?;
+        self.invoke(collector, method, args, what)
+    }
+
+    /// Calls the host as it is.
+    fn invoke(
+        &self,
+        collector: &mut SpoutOutputCollector<'_>,
+        method: impl Fn(&super::Api) -> jni::objects::JMethodID,
+        args: &[jvalue],
+        what: &str,
+    ) -> Result<(), ComponentError> {
         let live = self.live()?;
         let mut env = env(live.jvm)?;
         let _guard = live.state.enter_spout(collector);
@@ -113,18 +124,8 @@ impl JavaSpout {
             return Ok(());
         };
         while !live.state.verdicts.borrow().is_empty() {
-            let n = self.write_verdicts(live);
-            let mut env = env(live.jvm)?;
-            let _guard = live.state.enter_spout(collector);
-            call_void(
-                &mut env,
-                &live.jvm.api,
-                live.host.as_obj(),
-                live.jvm.api.spout_verdicts,
-                &[JValue::Int(n as i32).as_jni()],
-                "ack",
-            )
-            .map_err(|e| explain_error(&self.component, e))?;
+            let n = JValue::Int(self.write_verdicts(live) as i32).as_jni();
+            self.invoke(collector, |a| a.spout_verdicts, &[n], "ack")?;
         }
         Ok(())
     }
