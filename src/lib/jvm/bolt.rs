@@ -151,14 +151,14 @@ impl Bolt for JavaBolt {
         if timed {
             flush_inputs(&mut env, live, collector).map_err(explain)?;
         }
-        queue_input(&mut env, live, &input, collector).map_err(explain)?;
+        let end = queue_input(&mut env, live, &input, collector).map_err(explain)?;
         let handle = state.tuples.borrow_mut().insert(input);
         let at = state.queued_bytes.get();
         // SAFETY: the Java host is not running; `queue_input` left room for the header at `at`.
         let buffer = unsafe { state.buffer() };
         buffer[at..at + 4].copy_from_slice(&source.to_le_bytes());
         buffer[at + 4..at + 12].copy_from_slice(&handle.to_le_bytes());
-        state.queued_bytes.set(state.next_bytes.get());
+        state.queued_bytes.set(end);
         state.queued.set(state.queued.get() + 1);
         if timed || !state.batching.get() || state.queued.get() >= MAX_QUEUED_INPUTS {
             flush_inputs(&mut env, live, collector).map_err(explain)?;
@@ -245,14 +245,14 @@ const MAX_QUEUED_INPUTS: usize = 64;
 const INPUT_HEADER: usize = 12;
 
 /// Encodes `input`'s values after the queued inputs, leaving [`INPUT_HEADER`] bytes for the
-/// caller, and sets `next_bytes` to the end of the record. Runs the queue first, or grows the
-/// buffer, when it does not fit.
+/// caller, and returns where the record ends. Runs the queue first, or grows the buffer, when it
+/// does not fit.
 fn queue_input(
     env: &mut jni::JNIEnv<'static>,
     live: &Live,
     input: &Tuple,
     collector: &mut OutputCollector<'_>,
-) -> Result<(), JvmError> {
+) -> Result<usize, JvmError> {
     let state = &live.state;
     loop {
         let at = state.queued_bytes.get();
@@ -262,8 +262,7 @@ fn queue_input(
             .get_mut(at + INPUT_HEADER..)
             .and_then(|out| crate::tuple::encode_values_into(input.values(), out))
         {
-            state.next_bytes.set(at + INPUT_HEADER + n);
-            return Ok(());
+            return Ok(at + INPUT_HEADER + n);
         }
         if state.queued.get() > 0 {
             flush_inputs(env, live, collector)?;

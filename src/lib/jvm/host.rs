@@ -115,11 +115,9 @@ pub(crate) struct HostState {
     pub scratch: RefCell<Vec<u8>>,
     /// The task ids of the last flush of queued emits (offsets, then ids; see `Native.spoutFlush`).
     pub results: RefCell<Vec<i32>>,
-    /// A bolt's inputs queued in the buffer for one `executeBatch`, the bytes they take, and the
-    /// end of the one being written.
+    /// A bolt's inputs queued in the buffer for one `executeBatch`, and the bytes they take.
     pub queued: Cell<usize>,
     pub queued_bytes: Cell<usize>,
-    pub next_bytes: Cell<usize>,
     /// A spout's acker verdicts not yet delivered to Java: message keys, negated for a fail.
     pub verdicts: RefCell<Vec<i64>>,
     /// Whether the bolt's executor calls `end_batch` (then inputs may wait in the queue for it).
@@ -148,7 +146,6 @@ impl HostState {
             results: RefCell::default(),
             queued: Cell::new(0),
             queued_bytes: Cell::new(0),
-            next_bytes: Cell::new(0),
             batching: Cell::new(false),
             verdicts: RefCell::default(),
             wake: Wake::leaked(),

@@ -16,7 +16,7 @@ use jni::sys::{jint, jlong, jlongArray};
 use jni::{JNIEnv, NativeMethod};
 
 use super::host::{HostState, Wake};
-use crate::api::Tuple;
+use crate::api::{OutputCollector, SpoutOutputCollector, Tuple};
 use crate::tuple::codec::decode_values_prefix;
 use crate::tuple::Value;
 
@@ -120,6 +120,43 @@ fn write_tasks(state: &HostState, tasks: &[i32]) -> Result<jint, Thrown> {
     Ok(tasks.len() as jint)
 }
 
+/// The collector of the spout call in progress.
+///
+/// # Safety
+/// As [`HostState::spout_collector`]: only from a native running during that call.
+#[allow(clippy::mut_from_ref)]
+unsafe fn spout_collector(state: &HostState) -> Result<&mut SpoutOutputCollector<'static>, Thrown> {
+    state.spout_collector().ok_or_else(|| {
+        Thrown::state(format!(
+            "component {} emitted outside open/nextTuple/ack/fail/activate/deactivate",
+            state.component
+        ))
+    })
+}
+
+/// The collector of the bolt call in progress.
+///
+/// # Safety
+/// As [`HostState::bolt_collector`]: only from a native running during that call.
+#[allow(clippy::mut_from_ref)]
+unsafe fn bolt_collector(state: &HostState) -> Result<&mut OutputCollector<'static>, Thrown> {
+    state.bolt_collector().ok_or_else(|| {
+        Thrown::state(format!(
+            "component {} emitted, acked or failed outside prepare/execute",
+            state.component
+        ))
+    })
+}
+
+/// Calls `f` with references to `anchors` (one anchor, the usual case, needs no allocation).
+fn with_refs<R>(anchors: &[Tuple], f: impl FnOnce(&[&Tuple]) -> R) -> R {
+    match anchors {
+        [] => f(&[]),
+        [t] => f(&[t]),
+        all => f(&all.iter().collect::<Vec<_>>()),
+    }
+}
+
 extern "system" fn spout_emit(
     mut env: JNIEnv<'_>,
     _class: JClass<'_>,
@@ -134,12 +171,7 @@ extern "system" fn spout_emit(
         let stream = stream_name(env, state, stream, &name)?;
         let values = input_values(state)?;
         // SAFETY: natives run during the host call that set the collector.
-        let collector = unsafe { state.spout_collector() }.ok_or_else(|| {
-            Thrown::state(format!(
-                "component {} emitted outside open/nextTuple/ack/fail/activate/deactivate",
-                state.component
-            ))
-        })?;
+        let collector = unsafe { spout_collector(state) }?;
         let message_id = (key != 0).then_some(Value::Long(key));
         let tasks = if direct >= 0 {
             collector.emit_direct(direct, &stream, values, message_id)
@@ -162,12 +194,7 @@ extern "system" fn spout_flush(
     guarded(&mut env, 0, |env| {
         let state = state(ctx)?;
         // SAFETY: natives run during the host call that set the collector.
-        let collector = unsafe { state.spout_collector() }.ok_or_else(|| {
-            Thrown::state(format!(
-                "component {} emitted outside open/nextTuple/ack/fail/activate/deactivate",
-                state.component
-            ))
-        })?;
+        let collector = unsafe { spout_collector(state) }?;
         // SAFETY: as in `input_values`.
         let buffer = unsafe { state.buffer() };
         let count = usize::try_from(count).unwrap_or(0);
@@ -267,12 +294,7 @@ extern "system" fn bolt_flush(
     guarded(&mut env, 0, |env| {
         let state = state(ctx)?;
         // SAFETY: natives run during the host call that set the collector.
-        let collector = unsafe { state.bolt_collector() }.ok_or_else(|| {
-            Thrown::state(format!(
-                "component {} emitted, acked or failed outside prepare/execute",
-                state.component
-            ))
-        })?;
+        let collector = unsafe { bolt_collector(state) }?;
         // SAFETY: as in `input_values`.
         let buffer = unsafe { state.buffer() };
         let count = usize::try_from(count).unwrap_or(0);
@@ -312,21 +334,7 @@ extern "system" fn bolt_flush(
                 continue;
             }
             let stream = queued_stream(state, stream)?;
-            // One anchor (the usual case) needs no allocation.
-            let one: [&Tuple; 1];
-            let many: Vec<&Tuple>;
-            let refs: &[&Tuple] = match anchors.as_slice() {
-                [] => &[],
-                [t] => {
-                    one = [t];
-                    &one
-                }
-                all => {
-                    many = all.iter().collect();
-                    &many
-                }
-            };
-            match collector.emit_stream(stream, refs, values) {
+            match with_refs(&anchors, |refs| collector.emit_stream(stream, refs, values)) {
                 Ok(tasks) => out.extend_from_slice(&tasks),
                 Err(e) => refused = Some((i, e.to_string())),
             }
@@ -381,44 +389,33 @@ extern "system" fn bolt_emit(
         let stream = stream_name(env, state, stream, &name)?;
         let values = input_values(state)?;
         // Anchors the bolt already acked or failed are left out (their trees no longer wait).
-        // One anchor (the usual case) needs no allocation.
-        let one: Option<Tuple>;
-        let many: Vec<Tuple>;
-        let refs_one: [&Tuple; 1];
-        let refs_many: Vec<&Tuple>;
-        let refs: &[&Tuple] = if anchors.is_null() {
-            one = state.tuples.borrow().get(anchor).cloned();
-            match &one {
-                Some(t) => {
-                    refs_one = [t];
-                    &refs_one
-                }
-                None => &[],
-            }
+        let anchors: Vec<Tuple> = if anchors.is_null() {
+            state
+                .tuples
+                .borrow()
+                .get(anchor)
+                .cloned()
+                .into_iter()
+                .collect()
         } else {
             let n = env.get_array_length(&anchors)? as usize;
             let mut handles = vec![0i64; n];
             env.get_long_array_region(&anchors, 0, &mut handles)?;
             let slab = state.tuples.borrow();
-            many = handles
+            handles
                 .iter()
                 .filter_map(|h| slab.get(*h).cloned())
-                .collect();
-            refs_many = many.iter().collect();
-            &refs_many
+                .collect()
         };
         // SAFETY: natives run during the host call that set the collector.
-        let collector = unsafe { state.bolt_collector() }.ok_or_else(|| {
-            Thrown::state(format!(
-                "component {} emitted outside prepare/execute",
-                state.component
-            ))
-        })?;
-        let tasks = if direct >= 0 {
-            collector.emit_direct(direct, &stream, refs, values)
-        } else {
-            collector.emit_stream(&stream, refs, values)
-        }
+        let collector = unsafe { bolt_collector(state) }?;
+        let tasks = with_refs(&anchors, |refs| {
+            if direct >= 0 {
+                collector.emit_direct(direct, &stream, refs, values)
+            } else {
+                collector.emit_stream(&stream, refs, values)
+            }
+        })
         .map_err(|e| Thrown::argument(e.to_string()))?;
         write_tasks(state, &tasks)
     })
