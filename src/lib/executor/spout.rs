@@ -34,6 +34,8 @@ pub(crate) struct SpoutTask {
     pub spout: Box<dyn Spout>,
     pub emitter: TaskEmitter,
     pub context: TopologyContext,
+    /// `ack` or `fail` was called since the last `end_batch` (only then is `end_batch` due).
+    pub verdicts: bool,
 }
 
 /// What the pending map remembers of a reliable emit.
@@ -196,6 +198,11 @@ impl<'i> SpoutExecutor<'i> {
                 ..
             } = self;
             let task = &mut tasks[index];
+            match call {
+                Call::Ack(_) | Call::Fail(_) => task.verdicts = true,
+                Call::EndBatch => task.verdicts = false,
+                _ => {}
+            }
             let mut backend = SpoutBackend {
                 task_id: task.task_id,
                 emitter: &mut task.emitter,
@@ -256,7 +263,9 @@ impl<'i> SpoutExecutor<'i> {
             Control::Wake | Control::Room => return Ok(()),
         }
         for i in 0..self.tasks.len() {
-            self.call(i, Call::EndBatch)?;
+            if self.tasks[i].verdicts {
+                self.call(i, Call::EndBatch)?;
+            }
         }
         self.out.gauges.set_pending(self.pending.len());
         Ok(())

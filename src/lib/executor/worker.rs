@@ -115,6 +115,7 @@ fn build_parts(shared: &WorkerShared, def: &ExecutorDef) -> Result<Parts, Worker
                     spout: decode_spout(&def.component, object)?,
                     emitter: emitter(task, &mut seeds)?,
                     context: TopologyContext::new(Arc::clone(&shared.context), task),
+                    verdicts: false,
                 });
             }
             Ok(Parts::Spout(tasks))

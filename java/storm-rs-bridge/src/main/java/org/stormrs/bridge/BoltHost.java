@@ -97,9 +97,9 @@ public final class BoltHost extends Host {
                 inputs[i] = null;
                 bolt.execute(t);
                 if (t.keptAfterExecute()) {
-                    AtomicLong box = t.box();
+                    AtomicLong cell = t.cell();
                     CLEANER.register(t, () -> {
-                        long h = box.getAndSet(0);
+                        long h = cell.getAndSet(0);
                         if (h != 0) {
                             released.add(h);
                             Native.wake(wakeCtx);

@@ -11,61 +11,54 @@ import org.apache.storm.tuple.TupleImpl;
 /**
  * A bolt's input: Storm's {@link TupleImpl} (values, fields, source) plus the handle of the Rust
  * tuple behind it. The handle is taken by ack/fail (a second ack or fail does nothing); when the
- * bolt keeps the tuple past {@code execute} it moves into a box the JVM's cleaner can reach.
+ * bolt keeps the tuple past {@code execute}, the JVM's cleaner releases it through the handle's own
+ * cell, which does not reach the tuple. One atomic cell and no monitor: a bolt may ack from
+ * another thread, and the executor checks the handle once per input.
  */
 final class RsTuple extends TupleImpl {
     private static final MessageId UNANCHORED = MessageId.makeUnanchored();
 
     final BoltHost host;
-    private long handle;
-    private AtomicLong box;
-    private MessageId messageId;
+    private final AtomicLong handle;
+    private volatile MessageId messageId;
 
     RsTuple(BoltHost host, GeneralTopologyContext context, List<Object> values, String component, int task,
             String stream, long handle) {
         super(context, values, component, task, stream, UNANCHORED);
         this.host = host;
-        this.handle = handle;
+        this.handle = new AtomicLong(handle);
     }
 
     /** The handle for anchoring (0 once acked or failed). */
-    synchronized long handle() {
-        return box != null ? box.get() : handle;
+    long handle() {
+        return handle.get();
     }
 
     /** Takes the handle for ack or fail. */
-    synchronized long take() {
-        if (box != null) {
-            return box.getAndSet(0);
-        }
-        long h = handle;
-        handle = 0;
-        return h;
+    long take() {
+        return handle.getAndSet(0);
     }
 
-    /** Whether the tuple still holds its handle once execute returned (then it moves into a box). */
-    synchronized boolean keptAfterExecute() {
-        if (box == null && handle != 0) {
-            box = new AtomicLong(handle);
-            handle = 0;
-            return true;
-        }
-        return false;
+    /**
+     * Whether the tuple still holds its handle once execute returned; then {@link #cell()} is what
+     * the cleaner releases.
+     */
+    boolean keptAfterExecute() {
+        return handle.get() != 0;
     }
 
-    synchronized AtomicLong box() {
-        return box;
+    /** The handle's cell, for the cleaner (it must not reach this tuple). */
+    AtomicLong cell() {
+        return handle;
     }
 
     @Override
     public MessageId getMessageId() {
-        long h;
-        synchronized (this) {
-            if (messageId != null) {
-                return messageId;
-            }
-            h = handle();
+        MessageId id = messageId;
+        if (id != null) {
+            return id;
         }
+        long h = handle();
         if (h == 0) {
             return UNANCHORED;
         }
@@ -74,10 +67,8 @@ final class RsTuple extends TupleImpl {
         for (int i = 0; i + 1 < pairs.length; i += 2) {
             ids.put(pairs[i], pairs[i + 1]);
         }
-        MessageId id = MessageId.makeId(ids);
-        synchronized (this) {
-            messageId = id;
-        }
+        id = MessageId.makeId(ids);
+        messageId = id;
         return id;
     }
 }
