@@ -48,6 +48,19 @@ pub trait SpoutOutput {
         direct_task: Option<i32>,
     ) -> Result<Vec<i32>, EmitError>;
 
+    /// [`SpoutOutput::emit`] of a copy of `values`: the executor copies them into a spent tuple's
+    /// buffers, so a spout that refills one vector per emit allocates nothing per tuple. The
+    /// default emits `values.to_vec()`.
+    fn emit_copied(
+        &mut self,
+        stream: &str,
+        values: &[Value],
+        message_id: Option<MessageId>,
+        direct_task: Option<i32>,
+    ) -> Result<Vec<i32>, EmitError> {
+        self.emit(stream, values.to_vec(), message_id, direct_task)
+    }
+
     /// Reports an error (throttled, then shown by `storm get-errors` / the UI).
     fn report_error(&mut self, message: String);
 
@@ -66,6 +79,18 @@ pub trait BoltOutput {
         values: Values,
         direct_task: Option<i32>,
     ) -> Result<Vec<i32>, EmitError>;
+
+    /// [`BoltOutput::emit`] of a copy of `values`, copied into a spent tuple's buffers where the
+    /// executor can (see [`SpoutOutput::emit_copied`]). The default emits `values.to_vec()`.
+    fn emit_copied(
+        &mut self,
+        stream: &str,
+        anchors: &[&Tuple],
+        values: &[Value],
+        direct_task: Option<i32>,
+    ) -> Result<Vec<i32>, EmitError> {
+        self.emit(stream, anchors, values.to_vec(), direct_task)
+    }
 
     /// Emits a copy of `values` unanchored on `stream` to task `task`, without allocating where
     /// the executor can (the acker's verdicts use it). The default emits a copy through
@@ -142,6 +167,18 @@ impl<'a> SpoutOutputCollector<'a> {
         self.backend.emit(stream, values, message_id, Some(task))
     }
 
+    /// Emits a copy of `values` on `stream`: for a spout that builds each tuple in one reused
+    /// vector, the executor copies them into a spent tuple's buffers (no allocation per emit once
+    /// warm) instead of taking a fresh vector.
+    pub fn emit_stream_copied(
+        &mut self,
+        stream: &str,
+        values: &[Value],
+        message_id: Option<MessageId>,
+    ) -> Result<Vec<i32>, EmitError> {
+        self.backend.emit_copied(stream, values, message_id, None)
+    }
+
     pub fn report_error(&mut self, error: impl fmt::Display) {
         self.backend.report_error(error.to_string());
     }
@@ -190,6 +227,17 @@ impl<'a> OutputCollector<'a> {
         values: Values,
     ) -> Result<Vec<i32>, EmitError> {
         self.backend.emit(stream, anchors, values, None)
+    }
+
+    /// Emits a copy of `values` on `stream` anchored to `anchors`, copied into a spent tuple's
+    /// buffers where the executor can (see [`SpoutOutputCollector::emit_stream_copied`]).
+    pub fn emit_stream_copied(
+        &mut self,
+        stream: &str,
+        anchors: &[&Tuple],
+        values: &[Value],
+    ) -> Result<Vec<i32>, EmitError> {
+        self.backend.emit_copied(stream, anchors, values, None)
     }
 
     /// Emits on `stream` to task `task` (a direct grouping), anchored to `anchors`.

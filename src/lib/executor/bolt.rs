@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::emitter::{wait, ExecutorOutput, TaskEmitter};
+use super::emitter::{wait, EmitValues, ExecutorOutput, TaskEmitter};
 use super::now_ns;
 use super::shared::{ExecutorDef, WorkerShared};
 use super::transport::{
@@ -56,15 +56,16 @@ struct BoltBackend<'a> {
     queues: &'a ExecutorQueues,
 }
 
-impl BoltOutput for BoltBackend<'_> {
-    fn emit(
+impl BoltBackend<'_> {
+    fn emit_values(
         &mut self,
         stream: &str,
         anchors: &[&Tuple],
-        values: Values,
+        values: EmitValues<'_>,
         direct_task: Option<i32>,
     ) -> Result<Vec<i32>, EmitError> {
-        let (source, system, targets) = self.emitter.route(stream, &values, direct_task)?;
+        let (source, system, targets) =
+            self.emitter.route(stream, values.as_slice(), direct_task)?;
         if self.out.acking && anchors.iter().any(|a| a.is_anchored()) {
             self.out.send(source, system, &targets, values, |ids| {
                 // Storm: per target and anchor a fresh edge, XORed into the anchor's ack value and
@@ -84,6 +85,28 @@ impl BoltOutput for BoltBackend<'_> {
                 .send(source, system, &targets, values, |_| TupleIds::default());
         }
         Ok(targets)
+    }
+}
+
+impl BoltOutput for BoltBackend<'_> {
+    fn emit(
+        &mut self,
+        stream: &str,
+        anchors: &[&Tuple],
+        values: Values,
+        direct_task: Option<i32>,
+    ) -> Result<Vec<i32>, EmitError> {
+        self.emit_values(stream, anchors, EmitValues::Owned(values), direct_task)
+    }
+
+    fn emit_copied(
+        &mut self,
+        stream: &str,
+        anchors: &[&Tuple],
+        values: &[Value],
+        direct_task: Option<i32>,
+    ) -> Result<Vec<i32>, EmitError> {
+        self.emit_values(stream, anchors, EmitValues::Borrowed(values), direct_task)
     }
 
     fn emit_direct_copied(

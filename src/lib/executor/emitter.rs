@@ -280,6 +280,22 @@ struct OutBatch {
     tuples: Vec<Tuple>,
 }
 
+/// The values of one emit: the component's own vector (moved into the last target's tuple), or a
+/// borrowed slice copied into recycled tuples (their buffers reused: no allocation once warm).
+pub(crate) enum EmitValues<'a> {
+    Owned(Values),
+    Borrowed(&'a [Value]),
+}
+
+impl EmitValues<'_> {
+    pub fn as_slice(&self) -> &[Value] {
+        match self {
+            EmitValues::Owned(values) => values,
+            EmitValues::Borrowed(values) => values,
+        }
+    }
+}
+
 /// An executor's outbound side: the router, the batches being filled per destination, the overflow
 /// of batches their destinations could not take yet, buffered stats, and the acking switch and id
 /// source.
@@ -560,20 +576,31 @@ impl ExecutorOutput {
         source: &'static TupleSource,
         system: bool,
         targets: &[i32],
-        values: Values,
+        values: EmitValues<'_>,
         mut ids_for: impl FnMut(&mut EdgeIdGen) -> TupleIds,
     ) {
-        self.count_emit(source, &values, targets);
-        let mut values = Some(values);
-        for (i, &dest) in targets.iter().enumerate() {
-            let v = if i + 1 == targets.len() {
-                values.take().unwrap_or_default()
-            } else {
-                values.clone().unwrap_or_default()
-            };
-            let ids = ids_for(&mut self.ids);
-            let tuple = self.pool.make(source, v, ids);
-            self.transfer(dest, tuple, system);
+        self.count_emit(source, values.as_slice(), targets);
+        match values {
+            EmitValues::Owned(values) => {
+                let mut values = Some(values);
+                for (i, &dest) in targets.iter().enumerate() {
+                    let v = if i + 1 == targets.len() {
+                        values.take().unwrap_or_default()
+                    } else {
+                        values.clone().unwrap_or_default()
+                    };
+                    let ids = ids_for(&mut self.ids);
+                    let tuple = self.pool.make(source, v, ids);
+                    self.transfer(dest, tuple, system);
+                }
+            }
+            EmitValues::Borrowed(values) => {
+                for &dest in targets {
+                    let ids = ids_for(&mut self.ids);
+                    let tuple = self.pool.make_copied(source, values, ids);
+                    self.transfer(dest, tuple, system);
+                }
+            }
         }
     }
 

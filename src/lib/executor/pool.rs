@@ -63,8 +63,8 @@ impl TuplePool {
         .unwrap_or_else(|ids| Tuple::with_ids(source, values.unwrap_or_default(), ids))
     }
 
-    /// A tuple carrying a copy of `values`, in a spent one's allocation (and values vector) when
-    /// one is free.
+    /// A tuple carrying a copy of `values`, in a spent one's allocation (its values vector, and
+    /// the buffers of its strings and byte arrays) when one is free.
     pub(crate) fn make_copied(
         &mut self,
         source: &'static TupleSource,
@@ -72,8 +72,13 @@ impl TuplePool {
         ids: TupleIds,
     ) -> Tuple {
         self.build(source, ids, |slot| {
-            slot.clear();
-            slot.extend_from_slice(values);
+            // In place: a spent tuple's strings and vectors take the new ones' bytes.
+            slot.truncate(values.len());
+            let kept = slot.len();
+            for (to, from) in slot.iter_mut().zip(values) {
+                to.clone_from(from);
+            }
+            slot.extend_from_slice(&values[kept..]);
         })
         .unwrap_or_else(|ids| Tuple::with_ids(source, values.to_vec(), ids))
     }

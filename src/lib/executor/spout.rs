@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::emitter::{wait, ExecutorOutput, TaskEmitter, BATCH_TUPLES};
+use super::emitter::{wait, EmitValues, ExecutorOutput, TaskEmitter, BATCH_TUPLES};
 use super::now_ms;
 use super::shared::{ExecutorDef, WorkerShared};
 use super::transport::{prefetch_after, recycle, Control, ExecutorInbox};
@@ -68,18 +68,18 @@ struct SpoutBackend<'a> {
     now_ms: &'a u64,
 }
 
-impl SpoutOutput for SpoutBackend<'_> {
-    fn emit(
+impl SpoutBackend<'_> {
+    fn emit_values(
         &mut self,
         stream: &str,
-        values: Values,
+        values: EmitValues<'_>,
         message_id: Option<MessageId>,
         direct_task: Option<i32>,
     ) -> Result<Vec<i32>, EmitError> {
         let mut targets = Vec::with_capacity(1);
         let (source, system) =
             self.emitter
-                .route_into(stream, &values, direct_task, &mut targets)?;
+                .route_into(stream, values.as_slice(), direct_task, &mut targets)?;
         *self.emitted += 1;
         match message_id {
             Some(id) if self.out.acking => {
@@ -117,6 +117,33 @@ impl SpoutOutput for SpoutBackend<'_> {
             }
         }
         Ok(targets)
+    }
+}
+
+impl SpoutOutput for SpoutBackend<'_> {
+    fn emit(
+        &mut self,
+        stream: &str,
+        values: Values,
+        message_id: Option<MessageId>,
+        direct_task: Option<i32>,
+    ) -> Result<Vec<i32>, EmitError> {
+        self.emit_values(stream, EmitValues::Owned(values), message_id, direct_task)
+    }
+
+    fn emit_copied(
+        &mut self,
+        stream: &str,
+        values: &[Value],
+        message_id: Option<MessageId>,
+        direct_task: Option<i32>,
+    ) -> Result<Vec<i32>, EmitError> {
+        self.emit_values(
+            stream,
+            EmitValues::Borrowed(values),
+            message_id,
+            direct_task,
+        )
     }
 
     fn report_error(&mut self, message: String) {

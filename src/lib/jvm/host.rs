@@ -115,6 +115,9 @@ pub(crate) struct HostState {
     pub scratch: RefCell<Vec<u8>>,
     /// The task ids of the last flush of queued emits (offsets, then ids; see `Native.spoutFlush`).
     pub results: RefCell<Vec<i32>>,
+    /// The values of the queued emit being flushed, decoded in place emit after emit (reusing
+    /// their strings' buffers) and copied into recycled tuples.
+    pub emit_values: Cell<crate::tuple::Values>,
     /// A bolt's inputs queued in the buffer for one `executeBatch`, and the bytes they take.
     pub queued: Cell<usize>,
     pub queued_bytes: Cell<usize>,
@@ -144,6 +147,7 @@ impl HostState {
             last_source: Cell::new((0, -1)),
             scratch: RefCell::new(Vec::with_capacity(1024)),
             results: RefCell::default(),
+            emit_values: Cell::default(),
             queued: Cell::new(0),
             queued_bytes: Cell::new(0),
             batching: Cell::new(false),

@@ -17,7 +17,7 @@ use jni::{JNIEnv, NativeMethod};
 
 use super::host::{HostState, Wake};
 use crate::api::{OutputCollector, SpoutOutputCollector, Tuple};
-use crate::tuple::codec::decode_values_prefix;
+use crate::tuple::codec::{decode_values_prefix, decode_values_prefix_into};
 use crate::tuple::Value;
 
 /// An exception to throw in Java: its class and message.
@@ -200,22 +200,30 @@ extern "system" fn spout_flush(
         let count = usize::try_from(count).unwrap_or(0);
         let mut out = start_results(state, count);
         let mut pos = 0usize;
-        for i in 0..count {
-            out[i] = out.len() as i32;
-            let stream = i32::from_le_bytes(take::<4>(buffer, &mut pos)?);
-            let key = i64::from_le_bytes(take::<8>(buffer, &mut pos)?);
-            let values = queued_values(buffer, &mut pos)?;
-            let stream = queued_stream(state, stream)?;
-            let message_id = (key != 0).then_some(Value::Long(key));
-            match collector.emit_stream(stream, values, message_id) {
-                Ok(tasks) => out.extend_from_slice(&tasks),
-                Err(e) => {
-                    write_refusal(buffer, &e.to_string());
-                    return Ok(-(i as jint) - 1);
+        let mut values = state.emit_values.take();
+        let flushed = (|| -> Result<Option<usize>, Thrown> {
+            for i in 0..count {
+                out[i] = out.len() as i32;
+                let stream = i32::from_le_bytes(take::<4>(buffer, &mut pos)?);
+                let key = i64::from_le_bytes(take::<8>(buffer, &mut pos)?);
+                queued_values(buffer, &mut pos, &mut values)?;
+                let stream = queued_stream(state, stream)?;
+                let message_id = (key != 0).then_some(Value::Long(key));
+                match collector.emit_stream_copied(stream, &values, message_id) {
+                    Ok(tasks) => out.extend_from_slice(&tasks),
+                    Err(e) => {
+                        write_refusal(buffer, &e.to_string());
+                        return Ok(Some(i));
+                    }
                 }
             }
+            Ok(None)
+        })();
+        state.emit_values.set(values);
+        match flushed? {
+            Some(i) => Ok(-(i as jint) - 1),
+            None => finish_results(env, &mut out, count, &results),
         }
-        finish_results(env, &mut out, count, &results)
     })
 }
 
@@ -227,12 +235,12 @@ fn start_results(state: &HostState, count: usize) -> std::cell::RefMut<'_, Vec<i
     out
 }
 
-/// Decodes a queued record's values at `*pos`, advancing `pos`.
-fn queued_values(buffer: &[u8], pos: &mut usize) -> Result<Vec<Value>, Thrown> {
-    let (values, used) = decode_values_prefix(buffer.get(*pos..).unwrap_or_default())
+/// Decodes a queued record's values at `*pos` into `values` (in place), advancing `pos`.
+fn queued_values(buffer: &[u8], pos: &mut usize, values: &mut Vec<Value>) -> Result<(), Thrown> {
+    let used = decode_values_prefix_into(buffer.get(*pos..).unwrap_or_default(), values)
         .map_err(|e| Thrown::state(format!("storm-rs bridge: bad queued emit: {e}")))?;
     *pos += used;
-    Ok(values)
+    Ok(())
 }
 
 /// The declared stream a queued emit names by index.
@@ -302,43 +310,51 @@ extern "system" fn bolt_flush(
         let mut refused: Option<(usize, String)> = None;
         let mut anchors: Vec<Tuple> = Vec::new();
         let mut pos = 0usize;
-        for i in 0..count {
-            out[i] = out.len() as i32;
-            let [kind] = take::<1>(buffer, &mut pos)?;
-            if kind != 1 {
-                let handle = i64::from_le_bytes(take::<8>(buffer, &mut pos)?);
-                let verdict = match kind {
-                    2 => Verdict::Ack,
-                    3 => Verdict::Fail,
-                    4 => Verdict::ResetTimeout,
-                    _ => return Err(Thrown::state("storm-rs bridge: bad queued record kind")),
-                };
-                apply_verdict(state, collector, handle, verdict);
-                continue;
-            }
-            let stream = i32::from_le_bytes(take::<4>(buffer, &mut pos)?);
-            let n = i32::from_le_bytes(take::<4>(buffer, &mut pos)?);
-            anchors.clear();
-            {
-                let slab = state.tuples.borrow();
-                for _ in 0..n.max(0) {
+        let mut values = state.emit_values.take();
+        let flushed = (|| -> Result<(), Thrown> {
+            for i in 0..count {
+                out[i] = out.len() as i32;
+                let [kind] = take::<1>(buffer, &mut pos)?;
+                if kind != 1 {
                     let handle = i64::from_le_bytes(take::<8>(buffer, &mut pos)?);
-                    // Anchors the bolt already acked or failed are left out.
-                    if let Some(t) = slab.get(handle) {
-                        anchors.push(t.clone());
+                    let verdict = match kind {
+                        2 => Verdict::Ack,
+                        3 => Verdict::Fail,
+                        4 => Verdict::ResetTimeout,
+                        _ => return Err(Thrown::state("storm-rs bridge: bad queued record kind")),
+                    };
+                    apply_verdict(state, collector, handle, verdict);
+                    continue;
+                }
+                let stream = i32::from_le_bytes(take::<4>(buffer, &mut pos)?);
+                let n = i32::from_le_bytes(take::<4>(buffer, &mut pos)?);
+                anchors.clear();
+                {
+                    let slab = state.tuples.borrow();
+                    for _ in 0..n.max(0) {
+                        let handle = i64::from_le_bytes(take::<8>(buffer, &mut pos)?);
+                        // Anchors the bolt already acked or failed are left out.
+                        if let Some(t) = slab.get(handle) {
+                            anchors.push(t.clone());
+                        }
                     }
                 }
+                queued_values(buffer, &mut pos, &mut values)?;
+                if refused.is_some() {
+                    continue;
+                }
+                let stream = queued_stream(state, stream)?;
+                match with_refs(&anchors, |refs| {
+                    collector.emit_stream_copied(stream, refs, &values)
+                }) {
+                    Ok(tasks) => out.extend_from_slice(&tasks),
+                    Err(e) => refused = Some((i, e.to_string())),
+                }
             }
-            let values = queued_values(buffer, &mut pos)?;
-            if refused.is_some() {
-                continue;
-            }
-            let stream = queued_stream(state, stream)?;
-            match with_refs(&anchors, |refs| collector.emit_stream(stream, refs, values)) {
-                Ok(tasks) => out.extend_from_slice(&tasks),
-                Err(e) => refused = Some((i, e.to_string())),
-            }
-        }
+            Ok(())
+        })();
+        state.emit_values.set(values);
+        flushed?;
         if let Some((i, text)) = refused {
             write_refusal(buffer, &text);
             return Ok(-(i as jint) - 1);

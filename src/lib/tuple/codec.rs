@@ -222,6 +222,26 @@ pub fn decode_values_prefix(input: &[u8]) -> Result<(Vec<Value>, usize), CodecEr
     Ok((values, d.pos))
 }
 
+/// [`decode_values_prefix`] into `values`, reusing its `String` and `Vec<u8>` buffers where the
+/// same kind of value comes at the same place (a spout refilling one vector per emit allocates
+/// nothing once it is warm). Returns the bytes consumed; on an error `values` holds a partial
+/// decode and must not be used.
+pub fn decode_values_prefix_into(
+    input: &[u8],
+    values: &mut Vec<Value>,
+) -> Result<usize, CodecError> {
+    let mut d = Decoder { input, pos: 0 };
+    let count = d.count(1)?;
+    values.truncate(count);
+    for i in 0..count {
+        match values.get_mut(i) {
+            Some(slot) => d.value_into(slot)?,
+            None => values.push(d.value(0)?),
+        }
+    }
+    Ok(d.pos)
+}
+
 /// Decodes one value from the front of `input`, returning it and the bytes consumed.
 pub fn decode_value_prefix(input: &[u8]) -> Result<(Value, usize), CodecError> {
     let mut d = Decoder { input, pos: 0 };
@@ -312,6 +332,32 @@ impl<'a> Decoder<'a> {
                 remaining,
             }),
         }
+    }
+
+    /// [`Decoder::value`] into `slot`, in its own buffer when it is a string or bytes and so is
+    /// the value.
+    fn value_into(&mut self, slot: &mut Value) -> Result<(), CodecError> {
+        match (self.input.get(self.pos).copied(), &mut *slot) {
+            (Some(TAG_STRING), Value::String(text)) => {
+                self.pos += 1;
+                let len = self.count(1)?;
+                let start = self.pos;
+                let bytes = self.take(len)?;
+                let s = std::str::from_utf8(bytes)
+                    .map_err(|_| CodecError::InvalidUtf8 { offset: start })?;
+                text.clear();
+                text.push_str(s);
+            }
+            (Some(TAG_BYTES), Value::Bytes(bytes)) => {
+                self.pos += 1;
+                let len = self.count(1)?;
+                let taken = self.take(len)?;
+                bytes.clear();
+                bytes.extend_from_slice(taken);
+            }
+            _ => *slot = self.value(0)?,
+        }
+        Ok(())
     }
 
     fn value(&mut self, depth: usize) -> Result<Value, CodecError> {
@@ -549,6 +595,25 @@ pub(crate) mod tests {
         }
 
         #[test]
+        fn decoding_into_a_used_vector_matches_a_fresh_decode(
+            before in proptest::collection::vec(arb_value(), 0..8),
+            values in proptest::collection::vec(arb_value(), 0..8),
+        ) {
+            let bytes = enc(&values);
+            let mut into = before;
+            let used = decode_values_prefix_into(&bytes, &mut into).unwrap();
+            prop_assert_eq!(used, bytes.len());
+            prop_assert_eq!(enc(&into), bytes);
+        }
+
+        #[test]
+        fn cloning_into_a_used_value_matches_a_clone(before in arb_value(), value in arb_value()) {
+            let mut into = before;
+            into.clone_from(&value);
+            prop_assert_eq!(enc(std::slice::from_ref(&into)), enc(std::slice::from_ref(&value)));
+        }
+
+        #[test]
         fn truncation_is_an_error(values in proptest::collection::vec(arb_value(), 1..6), cut in any::<prop::sample::Index>()) {
             let bytes = enc(&values);
             let cut = cut.index(bytes.len());
@@ -559,6 +624,8 @@ pub(crate) mod tests {
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
             let _ = decode_values(&bytes);
             let _ = decode_value_prefix(&bytes);
+            let mut into = vec![Value::String("x".into()), Value::Bytes(vec![1])];
+            let _ = decode_values_prefix_into(&bytes, &mut into);
         }
     }
 }

@@ -31,7 +31,10 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 /// One field of a tuple. See the [module documentation](self) for the Java correspondence.
-#[derive(Debug, Clone, PartialEq, Default)]
+///
+/// `clone_from` reuses the target's `String`/`Vec` allocation when both sides are the same kind, so
+/// copying values into a recycled tuple allocates nothing once its buffers are big enough.
+#[derive(Debug, PartialEq, Default)]
 pub enum Value {
     /// Java `null`.
     #[default]
@@ -58,6 +61,37 @@ pub enum Value {
     /// opaque bytes only a JVM reads back, with the object's `hashCode()` so fields groupings route
     /// it as Storm does.
     Java(Box<JavaValue>),
+}
+
+impl Clone for Value {
+    fn clone(&self) -> Value {
+        match self {
+            Value::Null => Value::Null,
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Int(v) => Value::Int(*v),
+            Value::Long(v) => Value::Long(*v),
+            Value::Float(v) => Value::Float(*v),
+            Value::Double(v) => Value::Double(*v),
+            Value::String(s) => Value::String(s.clone()),
+            Value::Bytes(b) => Value::Bytes(b.clone()),
+            Value::List(items) => Value::List(items.clone()),
+            Value::Map(entries) => Value::Map(entries.clone()),
+            Value::Java(j) => Value::Java(j.clone()),
+        }
+    }
+
+    fn clone_from(&mut self, source: &Value) {
+        match (self, source) {
+            (Value::String(to), Value::String(from)) => to.clone_from(from),
+            (Value::Bytes(to), Value::Bytes(from)) => to.clone_from(from),
+            (Value::List(to), Value::List(from)) => to.clone_from(from),
+            (Value::Java(to), Value::Java(from)) => {
+                to.hash = from.hash;
+                to.bytes.clone_from(&from.bytes);
+            }
+            (to, from) => *to = from.clone(),
+        }
+    }
 }
 
 /// A Java object in a tuple: what the worker's JVM serialized (Storm's Kryo registrations, Java
