@@ -193,6 +193,18 @@ struct Anchoring<'c, 'a> {
     acked: Option<&'c mut Vec<Tuple>>,
 }
 
+impl Anchoring<'_, '_> {
+    fn refuse_unanchored(&self, stream: &str, anchors: &[&Tuple]) -> Result<(), EmitError> {
+        if anchors.is_empty() {
+            return Err(EmitError::Unanchored {
+                component: self.component.to_owned(),
+                stream: stream.to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
 impl BoltOutput for Anchoring<'_, '_> {
     fn emit(
         &mut self,
@@ -201,15 +213,26 @@ impl BoltOutput for Anchoring<'_, '_> {
         values: Values,
         direct_task: Option<i32>,
     ) -> Result<Vec<i32>, EmitError> {
-        if anchors.is_empty() {
-            return Err(EmitError::Unanchored {
-                component: self.component.to_owned(),
-                stream: stream.to_owned(),
-            });
-        }
+        self.refuse_unanchored(stream, anchors)?;
         match direct_task {
             Some(task) => self.inner.emit_direct(task, stream, anchors, values),
             None => self.inner.emit_stream(stream, anchors, values),
+        }
+    }
+
+    fn emit_copied(
+        &mut self,
+        stream: &str,
+        anchors: &[&Tuple],
+        values: &[Value],
+        direct_task: Option<i32>,
+    ) -> Result<Vec<i32>, EmitError> {
+        self.refuse_unanchored(stream, anchors)?;
+        match direct_task {
+            Some(task) => self
+                .inner
+                .emit_direct(task, stream, anchors, values.to_vec()),
+            None => self.inner.emit_stream_copied(stream, anchors, values),
         }
     }
 
@@ -485,6 +508,20 @@ impl CheckpointTupleForwarder {
             component: String::new(),
         }
     }
+
+    /// Runs `call` on the wrapped bolt with the anchoring collector over `collector`.
+    fn with_anchoring<R>(
+        &mut self,
+        collector: &mut OutputCollector<'_>,
+        call: impl FnOnce(&mut dyn Bolt, &mut OutputCollector<'_>) -> R,
+    ) -> R {
+        let mut wrapped = Anchoring {
+            inner: collector,
+            component: &self.component,
+            acked: None,
+        };
+        call(self.bolt.as_mut(), &mut OutputCollector::new(&mut wrapped))
+    }
 }
 
 #[typetag::serde(name = "storm::CheckpointTupleForwarder")]
@@ -497,13 +534,7 @@ impl Bolt for CheckpointTupleForwarder {
     ) -> Result<(), ComponentError> {
         self.gate = Some(CheckpointGate::from_context(context));
         self.component = context.this_component_id().to_owned();
-        let mut wrapped = Anchoring {
-            inner: &mut *collector,
-            component: &self.component,
-            acked: None,
-        };
-        let mut oc = OutputCollector::new(&mut wrapped);
-        self.bolt.prepare(conf, context, &mut oc)
+        self.with_anchoring(collector, |bolt, oc| bolt.prepare(conf, context, oc))
     }
 
     fn execute(
@@ -524,23 +555,11 @@ impl Bolt for CheckpointTupleForwarder {
             }
             return Ok(());
         }
-        let mut wrapped = Anchoring {
-            inner: &mut *collector,
-            component: &self.component,
-            acked: None,
-        };
-        let mut oc = OutputCollector::new(&mut wrapped);
-        self.bolt.execute(input, &mut oc)
+        self.with_anchoring(collector, |bolt, oc| bolt.execute(input, oc))
     }
 
     fn end_batch(&mut self, collector: &mut OutputCollector<'_>) -> Result<(), ComponentError> {
-        let mut wrapped = Anchoring {
-            inner: &mut *collector,
-            component: &self.component,
-            acked: None,
-        };
-        let mut oc = OutputCollector::new(&mut wrapped);
-        self.bolt.end_batch(&mut oc)
+        self.with_anchoring(collector, |bolt, oc| bolt.end_batch(oc))
     }
 
     fn cleanup(&mut self) {
@@ -557,12 +576,6 @@ impl Bolt for CheckpointTupleForwarder {
     }
 
     fn poll(&mut self, collector: &mut OutputCollector<'_>) -> Result<(), ComponentError> {
-        let mut wrapped = Anchoring {
-            inner: &mut *collector,
-            component: &self.component,
-            acked: None,
-        };
-        let mut oc = OutputCollector::new(&mut wrapped);
-        self.bolt.poll(&mut oc)
+        self.with_anchoring(collector, |bolt, oc| bolt.poll(oc))
     }
 }
