@@ -257,27 +257,23 @@ fn queue_input(
     loop {
         let at = state.queued_bytes.get();
         // SAFETY: the Java host is not running.
-        let buffer = unsafe { state.buffer() };
-        if let Some(n) = buffer
-            .get_mut(at + INPUT_HEADER..)
-            .and_then(|out| crate::tuple::encode_values_into(input.values(), out))
-        {
-            return Ok(at + INPUT_HEADER + n);
-        }
-        if state.queued.get() > 0 {
-            flush_inputs(env, live, collector)?;
-            continue;
-        }
-        let mut scratch = state.scratch.borrow_mut();
-        scratch.clear();
-        crate::tuple::encode_values(input.values(), &mut scratch);
-        let len = scratch.len() + INPUT_HEADER;
-        drop(scratch);
+        let encoded = match unsafe { state.write_values_at(at + INPUT_HEADER, input.values()) } {
+            Ok(n) => return Ok(at + INPUT_HEADER + n),
+            // Run what is queued, then try again at the start of the buffer.
+            Err(_) if state.queued.get() > 0 => {
+                flush_inputs(env, live, collector)?;
+                continue;
+            }
+            Err(encoded) => encoded,
+        };
+        // SAFETY: as above.
+        let buffer_len = unsafe { state.buffer() }.len();
+        let len = encoded + INPUT_HEADER;
         let n = i32::try_from(len).map_err(|_| JvmError::Jni {
             what: "execute".into(),
             message: format!("a tuple of {len} bytes is too large"),
         })?;
-        if n as usize <= buffer.len() {
+        if n as usize <= buffer_len {
             // Cannot happen (it did not fit an empty buffer); avoid looping.
             return Err(JvmError::Jni {
                 what: "execute".into(),

@@ -183,13 +183,28 @@ impl HostState {
         std::slice::from_raw_parts_mut(ptr, len)
     }
 
-    /// Writes `values` at the start of the shared buffer and returns their length, or `None` when
-    /// they do not fit (then they are in [`HostState::scratch`] and the buffer must grow first).
+    /// Writes `values` at the start of the shared buffer and returns their length, or their
+    /// length as `Err` when they do not fit (then they are in [`HostState::scratch`] and the
+    /// buffer must grow first).
     ///
     /// # Safety
     /// As [`HostState::buffer`].
     pub unsafe fn write_values(&self, values: &[crate::tuple::Value]) -> Result<usize, usize> {
-        if let Some(n) = crate::tuple::encode_values_into(values, self.buffer()) {
+        self.write_values_at(0, values)
+    }
+
+    /// [`HostState::write_values`] at offset `at` of the buffer.
+    ///
+    /// # Safety
+    /// As [`HostState::buffer`].
+    pub unsafe fn write_values_at(
+        &self,
+        at: usize,
+        values: &[crate::tuple::Value],
+    ) -> Result<usize, usize> {
+        if let Some(n) = (self.buffer().get_mut(at..))
+            .and_then(|out| crate::tuple::encode_values_into(values, out))
+        {
             return Ok(n);
         }
         let mut scratch = self.scratch.borrow_mut();

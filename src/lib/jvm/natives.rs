@@ -200,16 +200,15 @@ extern "system" fn spout_flush(
         let count = usize::try_from(count).unwrap_or(0);
         let mut out = start_results(state, count);
         let mut pos = 0usize;
-        let mut values = state.emit_values.take();
-        let flushed = (|| -> Result<Option<usize>, Thrown> {
+        let refused = with_emit_values(state, |values| -> Result<Option<usize>, Thrown> {
             for i in 0..count {
                 out[i] = out.len() as i32;
                 let stream = i32::from_le_bytes(take::<4>(buffer, &mut pos)?);
                 let key = i64::from_le_bytes(take::<8>(buffer, &mut pos)?);
-                queued_values(buffer, &mut pos, &mut values)?;
+                queued_values(buffer, &mut pos, values)?;
                 let stream = queued_stream(state, stream)?;
                 let message_id = (key != 0).then_some(Value::Long(key));
-                match collector.emit_stream_copied(stream, &values, message_id) {
+                match collector.emit_stream_copied(stream, values, message_id) {
                     Ok(tasks) => out.extend_from_slice(&tasks),
                     Err(e) => {
                         write_refusal(buffer, &e.to_string());
@@ -218,13 +217,21 @@ extern "system" fn spout_flush(
                 }
             }
             Ok(None)
-        })();
-        state.emit_values.set(values);
-        match flushed? {
+        })?;
+        match refused {
             Some(i) => Ok(-(i as jint) - 1),
             None => finish_results(env, &mut out, count, &results),
         }
     })
+}
+
+/// Runs a flush with the host's reused vector of emitted values, taken out of its cell for the
+/// call (so nothing the emit calls into finds it borrowed) and put back after it.
+fn with_emit_values<R>(state: &HostState, flush: impl FnOnce(&mut Vec<Value>) -> R) -> R {
+    let mut values = state.emit_values.take();
+    let result = flush(&mut values);
+    state.emit_values.set(values);
+    result
 }
 
 /// The host's results of this flush, with room for the `count` offsets.
@@ -310,8 +317,7 @@ extern "system" fn bolt_flush(
         let mut refused: Option<(usize, String)> = None;
         let mut anchors: Vec<Tuple> = Vec::new();
         let mut pos = 0usize;
-        let mut values = state.emit_values.take();
-        let flushed = (|| -> Result<(), Thrown> {
+        with_emit_values(state, |values| -> Result<(), Thrown> {
             for i in 0..count {
                 out[i] = out.len() as i32;
                 let [kind] = take::<1>(buffer, &mut pos)?;
@@ -339,22 +345,20 @@ extern "system" fn bolt_flush(
                         }
                     }
                 }
-                queued_values(buffer, &mut pos, &mut values)?;
+                queued_values(buffer, &mut pos, values)?;
                 if refused.is_some() {
                     continue;
                 }
                 let stream = queued_stream(state, stream)?;
                 match with_refs(&anchors, |refs| {
-                    collector.emit_stream_copied(stream, refs, &values)
+                    collector.emit_stream_copied(stream, refs, values)
                 }) {
                     Ok(tasks) => out.extend_from_slice(&tasks),
                     Err(e) => refused = Some((i, e.to_string())),
                 }
             }
             Ok(())
-        })();
-        state.emit_values.set(values);
-        flushed?;
+        })?;
         if let Some((i, text)) = refused {
             write_refusal(buffer, &text);
             return Ok(-(i as jint) - 1);
