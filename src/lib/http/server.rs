@@ -33,6 +33,7 @@ use std::convert::Infallible;
 use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
@@ -534,7 +535,10 @@ async fn serve_connection(
     });
     let name = shared.name;
     let limits = shared.limits.clone();
-    let service = service_fn(move |request| answer(request, peer, shared.clone()));
+    // Set by `answer` when it leaves a request body unread: the connection cannot be reused then.
+    let unread_body = Arc::new(AtomicBool::new(false));
+    let unread = unread_body.clone();
+    let service = service_fn(move |request| answer(request, peer, shared.clone(), unread.clone()));
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -562,7 +566,7 @@ async fn serve_connection(
         }
     };
     let linger = match &outcome {
-        Ok(()) => false,
+        Ok(()) => unread_body.load(Ordering::Relaxed),
         Err(e) if e.is_parse_too_large() => {
             tracing::warn!(
                 server = name,
@@ -611,6 +615,7 @@ async fn answer(
     request: hyper::Request<Incoming>,
     peer: SocketAddr,
     shared: Arc<Shared>,
+    unread_body: Arc<AtomicBool>,
 ) -> Result<hyper::Response<WireBody>, Infallible> {
     let (parts, mut incoming) = request.into_parts();
     let max_body = shared.limits.max_body_bytes;
@@ -667,7 +672,10 @@ async fn answer(
     let _admitted = match &shared.admit {
         Some(admit) => match admit.clone().try_acquire_owned() {
             Ok(permit) => Some(permit),
-            Err(_) => return Ok(to_wire(shared.handler.busy(), shared.name)),
+            Err(_) => {
+                let busy = to_wire(shared.handler.busy(), shared.name);
+                return Ok(end_if_unread(busy, body_too_large, &unread_body));
+            }
         },
         None => None,
     };
@@ -679,7 +687,24 @@ async fn answer(
             Response::text(500, "Internal Server Error")
         }
     };
-    Ok(to_wire(response, shared.name))
+    let wire = to_wire(response, shared.name);
+    Ok(end_if_unread(wire, body_too_large, &unread_body))
+}
+
+/// After a request whose body was left unread (the rest is still on the wire) the connection ends with
+/// this answer: it says `Connection: close`, so a pooling client does not send its next request on a
+/// connection about to close, and the connection is marked for a lingering close.
+fn end_if_unread(
+    mut wire: hyper::Response<WireBody>,
+    body_unread: bool,
+    unread_body: &AtomicBool,
+) -> hyper::Response<WireBody> {
+    if body_unread {
+        unread_body.store(true, Ordering::Relaxed);
+        wire.headers_mut()
+            .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    wire
 }
 
 fn to_wire(response: Response, name: &'static str) -> hyper::Response<WireBody> {
@@ -983,7 +1008,14 @@ pub(crate) mod tests {
         let mut big = b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n".to_vec();
         big.extend(std::iter::repeat_n(b'z', 100_000));
         s.write_all(&big).unwrap();
-        assert!(read_response(&mut s).1.ends_with("body=too-large"));
+        let (head, body) = read_response(&mut s);
+        assert!(body.ends_with("body=too-large"));
+        // The unread rest of the body ends the connection, and the answer says so.
+        assert!(
+            head.to_ascii_lowercase().contains("connection: close"),
+            "{head}"
+        );
+        assert_eq!(read_to_close(&mut s), "");
         // Chunked, over the limit.
         let mut s = connect(&server);
         s.write_all(b"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n")
