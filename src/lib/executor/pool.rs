@@ -18,6 +18,9 @@ pub(crate) struct TuplePool {
     tx: Recycle,
     rx: Receiver<Vec<Tuple>>,
     spare: Vec<Tuple>,
+    /// Spent batches taken from `rx`, the most recently returned last (see
+    /// [`TuplePool::next_returned`]).
+    returned: Vec<Vec<Tuple>>,
     vecs: Vec<Vec<Tuple>>,
     /// Tuples to build before looking at `rx` again after finding it empty (tuples sent to other
     /// workers do not come back).
@@ -26,6 +29,19 @@ pub(crate) struct TuplePool {
 
 /// How many spent tuples ahead of the one being refilled are fetched into cache.
 const PREFETCH_AHEAD: usize = 8;
+
+/// How many more recently returned batches a spent batch waits behind before it is built in again.
+/// The oldest batch of a long backlog (a producer that ran ahead of its consumer, or a burst at start
+/// fills the way back with hundreds of batches) was written a whole backlog ago and is cold: with
+/// storm-perf's 50 000-tuple receive buffer, reusing it cost the null bolt workload a fifth of its
+/// throughput (BENCHMARKS.md, "Spent tuples reused 64 returns old"). The newest, on the other hand, is in the consumer's core's cache still, and taking
+/// it from there slowed the word count (whose count bolt reads every word) by about 8 %. A batch
+/// 64 returns old (4096 tuples) is neither.
+const REUSE_AFTER: usize = 64;
+
+/// Most spent batches kept to build in; beyond it the oldest are freed (a producer with a queue
+/// of hundreds of thousands of tuples in flight allocates some afresh instead of holding them all).
+const RETURNED_BATCHES: usize = 2 * RECYCLE_BATCHES;
 
 /// Most spent batch vectors kept for reuse.
 const SPARE_VECS: usize = 16;
@@ -42,6 +58,7 @@ impl TuplePool {
             tx,
             rx,
             spare: Vec::new(),
+            returned: Vec::new(),
             vecs: Vec::new(),
             skip: 0,
         }
@@ -112,16 +129,40 @@ impl TuplePool {
                 self.skip -= 1;
                 return Err(ids);
             }
-            match self.rx.try_recv() {
-                Ok(spent) => {
+            self.take_returned();
+            match self.next_returned() {
+                Some(spent) => {
                     let empty = std::mem::replace(&mut self.spare, spent);
                     self.keep_vec(empty);
                 }
-                Err(_) => {
+                None => {
                     self.skip = BATCH_TUPLES;
                     return Err(ids);
                 }
             }
+        }
+    }
+
+    /// The spent batch to build in next: the oldest that came back, or, when more than
+    /// [`REUSE_AFTER`] wait, the one [`REUSE_AFTER`] returns older than the newest.
+    fn next_returned(&mut self) -> Option<Vec<Tuple>> {
+        let n = self.returned.len();
+        match n.checked_sub(REUSE_AFTER + 1) {
+            Some(i) => Some(self.returned.remove(i)),
+            None if n > 0 => Some(self.returned.remove(0)),
+            None => None,
+        }
+    }
+
+    /// Moves the spent batches waiting in `rx` onto `returned`, keeping at most
+    /// [`RETURNED_BATCHES`] (the oldest beyond that are freed).
+    fn take_returned(&mut self) {
+        while let Ok(spent) = self.rx.try_recv() {
+            self.returned.push(spent);
+        }
+        if self.returned.len() > RETURNED_BATCHES {
+            let extra = self.returned.len() - RETURNED_BATCHES;
+            self.returned.drain(..extra);
         }
     }
 
@@ -141,5 +182,66 @@ impl TuplePool {
             }
             None => Vec::with_capacity(capacity),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tuple::Fields;
+
+    fn batch(tag: i64) -> Vec<Tuple> {
+        let source = TupleSource::new("c", 1, "default", Fields::new(["n"]).unwrap()).intern();
+        vec![Tuple::with_ids(
+            source,
+            vec![Value::Long(tag)],
+            TupleIds::default(),
+        )]
+    }
+
+    fn tag(batch: &[Tuple]) -> i64 {
+        batch[0].values()[0].as_i64().unwrap()
+    }
+
+    #[test]
+    fn spent_batches_are_reused_oldest_first_but_never_older_than_the_reuse_distance() {
+        let mut pool = TuplePool::new();
+        assert!(pool.next_returned().is_none());
+        for t in 0..3 {
+            pool.tx.send(batch(t)).unwrap();
+        }
+        pool.take_returned();
+        let order: Vec<i64> =
+            std::iter::from_fn(|| pool.next_returned().map(|b| tag(&b))).collect();
+        assert_eq!(order, [0, 1, 2]);
+        // A backlog longer than REUSE_AFTER: the batch REUSE_AFTER returns older than the newest.
+        let n = (REUSE_AFTER + 10) as i64;
+        for t in 0..n {
+            pool.tx.send(batch(t)).unwrap();
+        }
+        pool.take_returned();
+        assert_eq!(
+            tag(&pool.next_returned().unwrap()),
+            n - 1 - REUSE_AFTER as i64
+        );
+        assert_eq!(
+            tag(&pool.next_returned().unwrap()),
+            n - 2 - REUSE_AFTER as i64
+        );
+        assert_eq!(pool.returned.len(), n as usize - 2);
+    }
+
+    #[test]
+    fn the_kept_batches_are_bounded() {
+        let mut pool = TuplePool::new();
+        for round in 0..3 {
+            for t in 0..RECYCLE_BATCHES as i64 {
+                pool.tx.send(batch(round * 1000 + t)).unwrap();
+            }
+            pool.take_returned();
+        }
+        assert_eq!(pool.returned.len(), RETURNED_BATCHES);
+        // The oldest were freed: the first kept is from the second round.
+        assert_eq!(tag(&pool.returned[0]), 1000);
     }
 }
