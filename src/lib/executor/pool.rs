@@ -34,9 +34,9 @@ const PREFETCH_AHEAD: usize = 8;
 /// The oldest batch of a long backlog (a producer that ran ahead of its consumer, or a burst at start
 /// fills the way back with hundreds of batches) was written a whole backlog ago and is cold: with
 /// storm-perf's 50 000-tuple receive buffer, reusing it cost the null bolt workload a fifth of its
-/// throughput (BENCHMARKS.md, "Spent tuples reused 64 returns old"). The newest, on the other hand, is in the consumer's core's cache still, and taking
-/// it from there slowed the word count (whose count bolt reads every word) by about 8 %. A batch
-/// 64 returns old (4096 tuples) is neither.
+/// throughput (BENCHMARKS.md, "Spent tuples reused 64 returns old"). The newest, on the other hand,
+/// is in the consumer's core's cache still, and taking it from there slowed the word count (whose
+/// count bolt reads every word) by about 8 %. A batch 64 returns old (4096 tuples) is neither.
 const REUSE_AFTER: usize = 64;
 
 /// Most spent batches kept to build in; beyond it the oldest are freed (a producer with a queue
