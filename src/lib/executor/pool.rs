@@ -88,16 +88,10 @@ impl TuplePool {
         values: &[Value],
         ids: TupleIds,
     ) -> Tuple {
-        self.build(source, ids, |slot| {
-            // In place: a spent tuple's strings and vectors take the new ones' bytes.
-            slot.truncate(values.len());
-            let kept = slot.len();
-            for (to, from) in slot.iter_mut().zip(values) {
-                to.clone_from(from);
-            }
-            slot.extend_from_slice(&values[kept..]);
-        })
-        .unwrap_or_else(|ids| Tuple::with_ids(source, values.to_vec(), ids))
+        // In place: `clone_into` truncates, `clone_from`s the values already there (a spent
+        // tuple's strings and vectors take the new ones' bytes) and appends the rest.
+        self.build(source, ids, |slot| values.clone_into(slot))
+            .unwrap_or_else(|ids| Tuple::with_ids(source, values.to_vec(), ids))
     }
 
     /// Refills a spent tuple nobody holds any more; gives `ids` back when there is none.
