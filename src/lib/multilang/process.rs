@@ -27,6 +27,8 @@ const INCOMING_CAPACITY: usize = 1024;
 const MAX_STDERR_LINE: usize = 16 * 1024;
 /// stderr lines kept for error messages.
 const STDERR_TAIL: usize = 20;
+/// How long an error about a child whose stdout ended waits for its exit and the end of its stderr.
+const DYING_GRACE: Duration = Duration::from_millis(500);
 /// Heartbeat tuples to a bolt subprocess.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -76,6 +78,8 @@ pub(crate) struct ShellProcess {
     pub wake_pending: Arc<AtomicBool>,
     write_error: Arc<Mutex<Option<String>>>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    /// Set by the stderr thread when the child's stderr ended (so an error can quote all of it).
+    stderr_done: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -155,6 +159,7 @@ impl ShellProcess {
         let wake_pending = Arc::new(AtomicBool::new(false));
         let write_error = Arc::new(Mutex::new(None));
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+        let stderr_done = Arc::new(AtomicBool::new(false));
         let (in_tx, in_rx) = bounded::<Incoming>(INCOMING_CAPACITY);
         let (prio_tx, prio_rx) = unbounded::<Vec<u8>>();
         let (tuple_tx, tuple_rx) = bounded::<Vec<u8>>(launch.tuple_queue.unwrap_or(1).max(1));
@@ -172,6 +177,7 @@ impl ShellProcess {
             wake_pending: Arc::clone(&wake_pending),
             write_error: Arc::clone(&write_error),
             stderr_tail: Arc::clone(&stderr_tail),
+            stderr_done: Arc::clone(&stderr_done),
             threads: Vec::new(),
         };
         let tag = format!("{}-{}", launch.component, launch.task);
@@ -185,8 +191,10 @@ impl ShellProcess {
             let component = launch.component.to_owned();
             let task = launch.task;
             let tail = Arc::clone(&stderr_tail);
+            let done = Arc::clone(&stderr_done);
             let h = spawn_thread(format!("shell-stderr-{tag}"), move || {
-                stderr_loop(stderr, &component, task, os_pid, &tail)
+                stderr_loop(stderr, &component, task, os_pid, &tail);
+                done.store(true, Ordering::Release);
             })
             .map_err(|e| process.error(thread_error(e)))?;
             process.threads.push(h);
@@ -235,7 +243,7 @@ impl ShellProcess {
         };
         let pid = match reply.and_then(|text| parse_pid(&text).map_err(ShellErrorKind::Frame)) {
             Ok(pid) => pid,
-            Err(kind) => return Err(process.error(kind)),
+            Err(kind) => return Err(process.fail(kind)),
         };
         process.pid = pid;
         tracing::info!(
@@ -304,14 +312,23 @@ impl ShellProcess {
     }
 
     /// An error about this process, with its exit status when it has exited.
+    ///
+    /// When the child's stdout ended or its stdin broke, the child is usually dying: give it a moment (at most
+    /// [`DYING_GRACE`]) to be reaped so the exit code can be named, and for its stderr to be read to
+    /// the end so the error quotes what it said last (a Python traceback arrives on stderr at about the
+    /// time stdout closes, and the stderr thread may not have read it yet).
     pub fn fail(&mut self, kind: ShellErrorKind) -> Box<ShellError> {
-        // Give a dying child a moment to be reaped so the exit code can be named.
         let mut status = self.exit_status();
-        if status.is_none() && matches!(kind, ShellErrorKind::Frame(FrameError::Eof { .. })) {
-            let until = Instant::now() + Duration::from_millis(200);
-            while status.is_none() && Instant::now() < until {
-                std::thread::sleep(Duration::from_millis(10));
-                status = self.exit_status();
+        if matches!(
+            kind,
+            ShellErrorKind::Frame(FrameError::Eof { .. }) | ShellErrorKind::Write(_)
+        ) {
+            let until = Instant::now() + DYING_GRACE;
+            while (status.is_none() || !self.stderr_done.load(Ordering::Acquire))
+                && Instant::now() < until
+            {
+                std::thread::sleep(Duration::from_millis(5));
+                status = status.or_else(|| self.exit_status());
             }
         }
         let mut e = self.error(kind);
