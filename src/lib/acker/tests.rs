@@ -208,14 +208,19 @@ proptest! {
         emits.sort();
         let mut pending = PendingSpoutTuples::new(None, 1);
         let mut timed_out_at = HashMap::new();
+        let mut roots = HashMap::new();
         let mut next = 0;
         for tick in 0..8 {
             while next < emits.len() && emits[next] == tick {
-                pending.insert(next as i64, PendingTuple { message_id: next, task_id: 1, emit_ms: 0 });
+                let root = pending.insert(
+                    (next as i64 + 1) << 40,
+                    PendingTuple { message_id: next, task_id: 1, emit_ms: 0 },
+                );
+                roots.insert(root, next);
                 next += 1;
             }
             for (root, t) in pending.tick() {
-                prop_assert_eq!(root as usize, t.message_id);
+                prop_assert_eq!(roots.get(&root).copied(), Some(t.message_id));
                 timed_out_at.insert(t.message_id, tick);
             }
         }

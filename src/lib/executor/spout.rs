@@ -83,21 +83,21 @@ impl SpoutBackend<'_> {
         *self.emitted += 1;
         match message_id {
             Some(id) if self.out.acking => {
-                let root = self.out.ids.next_id();
-                let mut xor = 0i64;
-                self.out.send(source, system, &targets, values, |ids| {
-                    let edge = ids.next_id();
-                    xor ^= edge;
-                    TupleIds::One((root, edge))
-                });
-                self.pending.insert(
-                    root,
+                // The pending map picks the root (a random id naming the entry's slot).
+                let root = self.pending.insert(
+                    self.out.ids.next_id(),
                     PendingTuple {
                         message_id: PendingMsg { id, source },
                         task_id: self.task_id,
                         emit_ms: *self.now_ms,
                     },
                 );
+                let mut xor = 0i64;
+                self.out.send(source, system, &targets, values, |ids| {
+                    let edge = ids.next_id();
+                    xor ^= edge;
+                    TupleIds::One((root, edge))
+                });
                 self.out.emit_system(
                     self.emitter,
                     ACKER_INIT_STREAM_ID,
