@@ -16,7 +16,7 @@ mod spout_pending;
 mod state;
 
 pub use ids::{acker_index, acker_task, EdgeIdGen};
-pub use rotating_map::{IdBuildHasher, IdHasher, RotatingMap};
+pub use rotating_map::{IdBuildHasher, IdHasher, RootBuildHasher, RootHasher, RotatingMap};
 pub use spout_pending::{PendingSpoutTuples, PendingTuple};
 pub use state::{Acker, AckerMessage, AckerOutcome};
 

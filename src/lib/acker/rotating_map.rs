@@ -175,6 +175,42 @@ impl Hasher for IdHasher {
 /// [`BuildHasher`] for [`IdHasher`].
 pub type IdBuildHasher = BuildHasherDefault<IdHasher>;
 
+/// Hasher for the acker's map of root ids: the id itself. A root's high bits are random, and its low
+/// bits name the slot it holds in its spout's pending map (see `acker::spout_pending`), which the
+/// spout hands out in turn; so with the table's position taken from the low bits, trees started one
+/// after another sit side by side in the acker's table as in the spout's slab, and the acker works
+/// through a few hot cache lines instead of jumping across the whole table. The random high bits
+/// give `hashbrown` its tag bits and spread the roots of several spouts (bits above the slot index).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RootHasher(u64);
+
+impl Hasher for RootHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    #[inline]
+    fn write_i64(&mut self, v: i64) {
+        self.0 = v as u64;
+    }
+
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// [`BuildHasher`] for [`RootHasher`].
+pub type RootBuildHasher = BuildHasherDefault<RootHasher>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@
 //! else failed → fail, else a reset-timeout request → reset. Ticks rotate the map; a tree untouched for
 //! three ticks is dropped silently (its spout has timed it out by then).
 
-use super::rotating_map::{IdBuildHasher, RotatingMap};
+use super::rotating_map::{RootBuildHasher, RotatingMap};
 use super::{
     AckerError, ACKER_ACK_STREAM_ID, ACKER_FAIL_STREAM_ID, ACKER_INIT_STREAM_ID,
     ACKER_RESET_TIMEOUT_STREAM_ID, ACKER_TIMEOUT_BUCKETS,
@@ -222,7 +222,7 @@ impl AckEntry {
 /// failed flag, in a 3-bucket [`RotatingMap`] rotated by [`Acker::tick`].
 #[derive(Debug, Clone)]
 pub struct Acker {
-    pending: RotatingMap<i64, AckEntry, IdBuildHasher>,
+    pending: RotatingMap<i64, AckEntry, RootBuildHasher>,
 }
 
 impl Default for Acker {
@@ -234,7 +234,7 @@ impl Default for Acker {
 impl Acker {
     pub fn new() -> Acker {
         Acker {
-            pending: RotatingMap::build(ACKER_TIMEOUT_BUCKETS, IdBuildHasher::default()),
+            pending: RotatingMap::build(ACKER_TIMEOUT_BUCKETS, RootBuildHasher::default()),
         }
     }
 
