@@ -140,6 +140,14 @@ impl<K: Eq + Hash, V, S: BuildHasher + Clone> RotatingMap<K, V, S> {
     }
 }
 
+/// FNV-1a steps over `bytes` from `state`: the id hashers' path for keys other than one integer.
+#[inline]
+fn fnv_bytes(state: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(state, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
 /// Hasher for the random 64-bit ids the acker and spouts key on: a SplitMix64 finalizer over the id,
 /// much cheaper than SipHash and with well-mixed low and high bits.
 #[derive(Debug, Clone, Copy, Default)]
@@ -148,9 +156,7 @@ pub struct IdHasher(u64);
 impl Hasher for IdHasher {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-        }
+        self.0 = fnv_bytes(self.0, bytes);
     }
 
     #[inline]
@@ -187,9 +193,7 @@ pub struct RootHasher(u64);
 impl Hasher for RootHasher {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-        }
+        self.0 = fnv_bytes(self.0, bytes);
     }
 
     #[inline]

@@ -354,11 +354,47 @@ fn a_subprocess_that_cannot_start_is_reported_with_its_stderr() {
     cluster.shutdown();
 }
 
+/// Runs the sentence spout into a shell bolt `name` running `script` (written to `name.py` in a
+/// fresh multilang dir) until the bolt reports an error containing `needle`; returns that error.
+fn first_bolt_error(name: &str, script: &str, needle: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = format!("{name}.py");
+    std::fs::write(dir.path().join(&file), script).unwrap();
+    let py = python();
+    let mut builder = TopologyBuilder::new();
+    builder.set_spout(
+        "sentences",
+        ShellSpout::new([py.as_str(), "sentence_spout.py"]).declare(["sentence"]),
+        1,
+    );
+    builder
+        .set_bolt(name, ShellBolt::new([py.as_str(), file.as_str()]), 1)
+        .add_configuration(MULTILANG_DIR_KEY, dir.path().to_string_lossy().into_owned())
+        .shuffle_grouping("sentences");
+    let topology = builder.create_topology().unwrap();
+    let cluster = LocalCluster::new();
+    cluster.submit_topology(name, &conf(5), &topology).unwrap();
+    let found = |cluster: &LocalCluster| {
+        cluster
+            .errors(name)
+            .unwrap()
+            .into_iter()
+            .find(|e| e.component_id == name && e.error.contains(needle))
+    };
+    assert!(
+        wait_until(DEADLINE, || found(&cluster).is_some()),
+        "errors:\n{}",
+        describe(&cluster.errors(name).unwrap())
+    );
+    let error = found(&cluster).unwrap().error;
+    cluster.shutdown();
+    error
+}
+
 #[test]
 fn a_subprocess_breaking_the_protocol_is_named_with_the_offending_text() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("broken.py"),
+    let error = first_bolt_error(
+        "broken",
         "import json, os, sys\n\
          lines = []\n\
          while True:\n\
@@ -372,88 +408,27 @@ fn a_subprocess_breaking_the_protocol_is_named_with_the_offending_text() {
          sys.stdout.write('this is not json\\nend\\n')\n\
          sys.stdout.flush()\n\
          sys.stdin.read()\n",
-    )
-    .unwrap();
-    let py = python();
-    let mut builder = TopologyBuilder::new();
-    builder.set_spout(
-        "sentences",
-        ShellSpout::new([py.as_str(), "sentence_spout.py"]).declare(["sentence"]),
-        1,
+        "invalid JSON",
     );
-    builder
-        .set_bolt("broken", ShellBolt::new([py.as_str(), "broken.py"]), 1)
-        .add_configuration(MULTILANG_DIR_KEY, dir.path().to_string_lossy().into_owned())
-        .shuffle_grouping("sentences");
-    let topology = builder.create_topology().unwrap();
-    let cluster = LocalCluster::new();
-    cluster
-        .submit_topology("broken", &conf(5), &topology)
-        .unwrap();
-    let found = |cluster: &LocalCluster| {
-        cluster
-            .errors("broken")
-            .unwrap()
-            .into_iter()
-            .find(|e| e.component_id == "broken" && e.error.contains("invalid JSON"))
-    };
-    assert!(
-        wait_until(DEADLINE, || found(&cluster).is_some()),
-        "errors:\n{}",
-        describe(&cluster.errors("broken").unwrap())
-    );
-    let error = found(&cluster).unwrap().error;
     assert!(error.contains("this is not json"), "{error}");
-    cluster.shutdown();
 }
 
 #[test]
 fn a_dying_subprocess_is_quoted_with_what_it_wrote_to_stderr_after_closing_stdout() {
     // The child closes stdout first and writes its last words to stderr only afterwards: the error
     // must wait for them (the race behind a CI failure, made certain here by the sleep in the child).
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("late.py"),
+    let error = first_bolt_error(
+        "late",
         "import os, sys, time\n\
          os.close(1)\n\
          time.sleep(0.2)\n\
          sys.stderr.write('late last words\\n')\n\
          sys.exit(3)\n",
-    )
-    .unwrap();
-    let py = python();
-    let mut builder = TopologyBuilder::new();
-    builder.set_spout(
-        "sentences",
-        ShellSpout::new([py.as_str(), "sentence_spout.py"]).declare(["sentence"]),
-        1,
+        "Pipe to subprocess",
     );
-    builder
-        .set_bolt("late", ShellBolt::new([py.as_str(), "late.py"]), 1)
-        .add_configuration(MULTILANG_DIR_KEY, dir.path().to_string_lossy().into_owned())
-        .shuffle_grouping("sentences");
-    let topology = builder.create_topology().unwrap();
-    let cluster = LocalCluster::new();
-    cluster
-        .submit_topology("late", &conf(5), &topology)
-        .unwrap();
-    let found = |cluster: &LocalCluster| {
-        cluster
-            .errors("late")
-            .unwrap()
-            .into_iter()
-            .find(|e| e.component_id == "late" && e.error.contains("Pipe to subprocess"))
-    };
-    assert!(
-        wait_until(DEADLINE, || found(&cluster).is_some()),
-        "errors:\n{}",
-        describe(&cluster.errors("late").unwrap())
-    );
-    let error = found(&cluster).unwrap().error;
     assert!(
         error.contains("late last words"),
         "stderr is quoted: {error}"
     );
     assert!(error.contains("exit status: 3"), "exit is named: {error}");
-    cluster.shutdown();
 }
