@@ -196,11 +196,7 @@ impl Hasher for RootHasher {
         self.0 = fnv_bytes(self.0, bytes);
     }
 
-    #[inline]
-    fn write_i64(&mut self, v: i64) {
-        self.0 = v as u64;
-    }
-
+    /// (`write_i64`'s default comes here too.)
     #[inline]
     fn write_u64(&mut self, v: u64) {
         self.0 = v;

@@ -78,8 +78,8 @@ pub(crate) struct ShellProcess {
     pub wake_pending: Arc<AtomicBool>,
     write_error: Arc<Mutex<Option<String>>>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
-    /// Set by the stderr thread when the child's stderr ended (so an error can quote all of it).
-    stderr_done: Arc<AtomicBool>,
+    /// The stderr reader first (see [`ShellProcess::stderr_ended`]), then the stdout reader and the
+    /// writer.
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -159,7 +159,6 @@ impl ShellProcess {
         let wake_pending = Arc::new(AtomicBool::new(false));
         let write_error = Arc::new(Mutex::new(None));
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
-        let stderr_done = Arc::new(AtomicBool::new(false));
         let (in_tx, in_rx) = bounded::<Incoming>(INCOMING_CAPACITY);
         let (prio_tx, prio_rx) = unbounded::<Vec<u8>>();
         let (tuple_tx, tuple_rx) = bounded::<Vec<u8>>(launch.tuple_queue.unwrap_or(1).max(1));
@@ -177,7 +176,6 @@ impl ShellProcess {
             wake_pending: Arc::clone(&wake_pending),
             write_error: Arc::clone(&write_error),
             stderr_tail: Arc::clone(&stderr_tail),
-            stderr_done: Arc::clone(&stderr_done),
             threads: Vec::new(),
         };
         let tag = format!("{}-{}", launch.component, launch.task);
@@ -191,10 +189,8 @@ impl ShellProcess {
             let component = launch.component.to_owned();
             let task = launch.task;
             let tail = Arc::clone(&stderr_tail);
-            let done = Arc::clone(&stderr_done);
             let h = spawn_thread(format!("shell-stderr-{tag}"), move || {
-                stderr_loop(stderr, &component, task, os_pid, &tail);
-                done.store(true, Ordering::Release);
+                stderr_loop(stderr, &component, task, os_pid, &tail)
             })
             .map_err(|e| process.error(thread_error(e)))?;
             process.threads.push(h);
@@ -313,10 +309,11 @@ impl ShellProcess {
 
     /// An error about this process, with its exit status when it has exited.
     ///
-    /// When the child's stdout ended or its stdin broke, the child is usually dying: give it a moment (at most
-    /// [`DYING_GRACE`]) to be reaped so the exit code can be named, and for its stderr to be read to
-    /// the end so the error quotes what it said last (a Python traceback arrives on stderr at about the
-    /// time stdout closes, and the stderr thread may not have read it yet).
+    /// When the child's stdout ended or its stdin broke, the child is usually dying: give it a
+    /// moment (at most [`DYING_GRACE`]) to be reaped so the exit code can be named, and for its
+    /// stderr to be read to the end so the error quotes what it said last (a Python traceback
+    /// arrives on stderr at about the time stdout closes, and the stderr thread may not have read
+    /// it yet).
     pub fn fail(&mut self, kind: ShellErrorKind) -> Box<ShellError> {
         let mut status = self.exit_status();
         if matches!(
@@ -324,9 +321,7 @@ impl ShellProcess {
             ShellErrorKind::Frame(FrameError::Eof { .. }) | ShellErrorKind::Write(_)
         ) {
             let until = Instant::now() + DYING_GRACE;
-            while (status.is_none() || !self.stderr_done.load(Ordering::Acquire))
-                && Instant::now() < until
-            {
+            while (status.is_none() || !self.stderr_ended()) && Instant::now() < until {
                 std::thread::sleep(Duration::from_millis(5));
                 status = status.or_else(|| self.exit_status());
             }
@@ -334,6 +329,11 @@ impl ShellProcess {
         let mut e = self.error(kind);
         e.exit = status.map(|s| s.to_string());
         e
+    }
+
+    /// Whether the stderr reader (the first thread started) has read the child's stderr to its end.
+    fn stderr_ended(&self) -> bool {
+        self.threads.first().is_none_or(JoinHandle::is_finished)
     }
 
     /// Kills the child (idempotent).
