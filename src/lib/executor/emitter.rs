@@ -273,6 +273,10 @@ pub(crate) const BATCH_TUPLES: usize = 64;
 /// they wait, so this only bounds the delay behind a slow `execute`/`next_tuple` loop.
 pub(crate) const BATCH_DELAY: Duration = Duration::from_micros(200);
 
+/// Longest buffered counters wait to be published while an executor stays busy without handing a
+/// batch over (a spout nobody subscribes to, for one): readers see its counts this fresh.
+const STATS_DELAY_MS: u64 = 100;
+
 /// Tuples for one destination and lane.
 struct OutBatch {
     dest: i32,
@@ -319,6 +323,8 @@ pub(crate) struct ExecutorOutput {
     pub stats: Arc<Mutex<ExecutorStatsState>>,
     /// Counters not yet published into `stats`.
     pub counts: StatsBuffer,
+    /// [`super::turn_ms`] when `counts` were last published.
+    published_ms: u64,
     pub gauges: Arc<ExecutorGauges>,
     /// Whether the topology has ackers.
     pub acking: bool,
@@ -349,6 +355,7 @@ impl ExecutorOutput {
             own_control: None,
             stats,
             counts: StatsBuffer::default(),
+            published_ms: 0,
             gauges,
             acking,
             ids: EdgeIdGen::from_entropy(),
@@ -373,8 +380,10 @@ impl ExecutorOutput {
         if self.counts.is_empty() {
             return;
         }
+        let now = super::turn_ms();
+        self.published_ms = now;
         let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
-        stats.publish(&mut self.counts, super::turn_ms());
+        stats.publish(&mut self.counts, now);
     }
 
     /// Adds a system message to the batch for local task `dest`; a full batch is handed over at
@@ -432,12 +441,15 @@ impl ExecutorOutput {
     }
 
     /// Hands the batches over if the oldest buffered tuple waited [`BATCH_DELAY`] (call between
-    /// lifecycle calls).
+    /// lifecycle calls); publishes the counters when many sources or [`STATS_DELAY_MS`] piled up.
     pub fn flush_if_due(&mut self) {
         if self.batch_due() {
             self.flush();
         }
-        if self.counts.is_large() {
+        if self.counts.is_large()
+            || (!self.counts.is_empty()
+                && super::turn_ms().saturating_sub(self.published_ms) >= STATS_DELAY_MS)
+        {
             self.publish_stats();
         }
     }

@@ -910,3 +910,44 @@ fn executor_batched_next_tuples_keep_max_spout_pending_and_deferred_inputs_compl
         "calls made several emits each: {emitted} emits in {calls} calls"
     );
 }
+
+#[test]
+fn executor_stats_of_a_busy_spout_without_subscribers_are_published_while_it_runs() {
+    // Nothing subscribes to the spout, so it never hands a batch over and never waits: its counts
+    // must still reach the shared stats (the UI, `storm_perf const-spout-only`) while it runs.
+    let key = unique_key("lonely-spout");
+    let mut builder = TopologyBuilder::new();
+    builder.set_spout(
+        "spout",
+        FloodSpout {
+            key: key.clone(),
+            reliable: false,
+            next: 0,
+        },
+        1,
+    );
+    let cluster = LocalCluster::new();
+    cluster
+        .submit_topology(
+            "lonely",
+            &TopologyConf::new(),
+            &builder.create_topology().unwrap(),
+        )
+        .unwrap();
+    let emitted = || -> u64 {
+        let stats = cluster.stats("lonely").unwrap();
+        (stats.iter())
+            .filter(|s| s.component_id == "spout")
+            .map(|s| s.stats.user_emitted())
+            .sum()
+    };
+    assert!(
+        wait_until(DEADLINE, || emitted() > 0),
+        "the spout emitted {} tuples, its stats show none",
+        shared::<FloodState>(&key).emitted.load(Ordering::SeqCst)
+    );
+    // And they keep coming: a later look sees more.
+    let first = emitted();
+    assert!(wait_until(DEADLINE, || emitted() > first));
+    cluster.kill_topology("lonely").unwrap();
+}
