@@ -61,6 +61,21 @@ pub trait SpoutOutput {
         self.emit(stream, values.to_vec(), message_id, direct_task)
     }
 
+    /// [`SpoutOutput::emit_copied`] appending the target task ids to `tasks` instead of returning
+    /// a new vector: with a reused `tasks`, an emit allocates nothing. The default appends what
+    /// [`SpoutOutput::emit_copied`] returns.
+    fn emit_copied_into(
+        &mut self,
+        stream: &str,
+        values: &[Value],
+        message_id: Option<MessageId>,
+        direct_task: Option<i32>,
+        tasks: &mut Vec<i32>,
+    ) -> Result<(), EmitError> {
+        tasks.extend(self.emit_copied(stream, values, message_id, direct_task)?);
+        Ok(())
+    }
+
     /// Reports an error (throttled, then shown by `storm get-errors` / the UI).
     fn report_error(&mut self, message: String);
 
@@ -90,6 +105,21 @@ pub trait BoltOutput {
         direct_task: Option<i32>,
     ) -> Result<Vec<i32>, EmitError> {
         self.emit(stream, anchors, values.to_vec(), direct_task)
+    }
+
+    /// [`BoltOutput::emit_copied`] appending the target task ids to `tasks` (see
+    /// [`SpoutOutput::emit_copied_into`]). The default appends what [`BoltOutput::emit_copied`]
+    /// returns.
+    fn emit_copied_into(
+        &mut self,
+        stream: &str,
+        anchors: &[&Tuple],
+        values: &[Value],
+        direct_task: Option<i32>,
+        tasks: &mut Vec<i32>,
+    ) -> Result<(), EmitError> {
+        tasks.extend(self.emit_copied(stream, anchors, values, direct_task)?);
+        Ok(())
     }
 
     /// Emits a copy of `values` unanchored on `stream` to task `task`, without allocating where
@@ -179,6 +209,20 @@ impl<'a> SpoutOutputCollector<'a> {
         self.backend.emit_copied(stream, values, message_id, None)
     }
 
+    /// [`SpoutOutputCollector::emit_stream_copied`] appending the target task ids to `tasks`
+    /// instead of returning them: a spout that also reuses `tasks` (clearing it when it likes)
+    /// allocates nothing per emit.
+    pub fn emit_stream_copied_into(
+        &mut self,
+        stream: &str,
+        values: &[Value],
+        message_id: Option<MessageId>,
+        tasks: &mut Vec<i32>,
+    ) -> Result<(), EmitError> {
+        self.backend
+            .emit_copied_into(stream, values, message_id, None, tasks)
+    }
+
     pub fn report_error(&mut self, error: impl fmt::Display) {
         self.backend.report_error(error.to_string());
     }
@@ -238,6 +282,19 @@ impl<'a> OutputCollector<'a> {
         values: &[Value],
     ) -> Result<Vec<i32>, EmitError> {
         self.backend.emit_copied(stream, anchors, values, None)
+    }
+
+    /// [`OutputCollector::emit_stream_copied`] appending the target task ids to `tasks` instead of
+    /// returning them (see [`SpoutOutputCollector::emit_stream_copied_into`]).
+    pub fn emit_stream_copied_into(
+        &mut self,
+        stream: &str,
+        anchors: &[&Tuple],
+        values: &[Value],
+        tasks: &mut Vec<i32>,
+    ) -> Result<(), EmitError> {
+        self.backend
+            .emit_copied_into(stream, anchors, values, None, tasks)
     }
 
     /// Emits on `stream` to task `task` (a direct grouping), anchored to `anchors`.

@@ -63,11 +63,16 @@ impl BoltBackend<'_> {
         anchors: &[&Tuple],
         values: EmitValues<'_>,
         direct_task: Option<i32>,
-    ) -> Result<Vec<i32>, EmitError> {
-        let (source, system, targets) =
-            self.emitter.route(stream, values.as_slice(), direct_task)?;
+        tasks: &mut Vec<i32>,
+    ) -> Result<(), EmitError> {
+        let start = tasks.len();
+        let routed = self
+            .emitter
+            .route_into(stream, values.as_slice(), direct_task, tasks);
+        let (source, system) = routed.inspect_err(|_| tasks.truncate(start))?;
+        let targets = &tasks[start..];
         if self.out.acking && anchors.iter().any(|a| a.is_anchored()) {
-            self.out.send(source, system, &targets, values, |ids| {
+            self.out.send(source, system, targets, values, |ids| {
                 // Storm: per target and anchor a fresh edge, XORed into the anchor's ack value and
                 // into the child's id for every root of the anchor.
                 let mut child = TupleIds::default();
@@ -82,9 +87,22 @@ impl BoltBackend<'_> {
             });
         } else {
             self.out
-                .send(source, system, &targets, values, |_| TupleIds::default());
+                .send(source, system, targets, values, |_| TupleIds::default());
         }
-        Ok(targets)
+        Ok(())
+    }
+
+    /// [`BoltBackend::emit_values`] into a new vector of target tasks.
+    fn emit_returning(
+        &mut self,
+        stream: &str,
+        anchors: &[&Tuple],
+        values: EmitValues<'_>,
+        direct_task: Option<i32>,
+    ) -> Result<Vec<i32>, EmitError> {
+        let mut tasks = Vec::with_capacity(1);
+        self.emit_values(stream, anchors, values, direct_task, &mut tasks)?;
+        Ok(tasks)
     }
 }
 
@@ -96,7 +114,7 @@ impl BoltOutput for BoltBackend<'_> {
         values: Values,
         direct_task: Option<i32>,
     ) -> Result<Vec<i32>, EmitError> {
-        self.emit_values(stream, anchors, EmitValues::Owned(values), direct_task)
+        self.emit_returning(stream, anchors, EmitValues::Owned(values), direct_task)
     }
 
     fn emit_copied(
@@ -106,7 +124,19 @@ impl BoltOutput for BoltBackend<'_> {
         values: &[Value],
         direct_task: Option<i32>,
     ) -> Result<Vec<i32>, EmitError> {
-        self.emit_values(stream, anchors, EmitValues::Borrowed(values), direct_task)
+        self.emit_returning(stream, anchors, EmitValues::Borrowed(values), direct_task)
+    }
+
+    fn emit_copied_into(
+        &mut self,
+        stream: &str,
+        anchors: &[&Tuple],
+        values: &[Value],
+        direct_task: Option<i32>,
+        tasks: &mut Vec<i32>,
+    ) -> Result<(), EmitError> {
+        let values = EmitValues::Borrowed(values);
+        self.emit_values(stream, anchors, values, direct_task, tasks)
     }
 
     fn emit_direct_copied(

@@ -75,11 +75,14 @@ impl SpoutBackend<'_> {
         values: EmitValues<'_>,
         message_id: Option<MessageId>,
         direct_task: Option<i32>,
-    ) -> Result<Vec<i32>, EmitError> {
-        let mut targets = Vec::with_capacity(1);
-        let (source, system) =
-            self.emitter
-                .route_into(stream, values.as_slice(), direct_task, &mut targets)?;
+        tasks: &mut Vec<i32>,
+    ) -> Result<(), EmitError> {
+        let start = tasks.len();
+        let routed = self
+            .emitter
+            .route_into(stream, values.as_slice(), direct_task, tasks);
+        let (source, system) = routed.inspect_err(|_| tasks.truncate(start))?;
+        let targets = &tasks[start..];
         *self.emitted += 1;
         match message_id {
             Some(id) if self.out.acking => {
@@ -93,7 +96,7 @@ impl SpoutBackend<'_> {
                     },
                 );
                 let mut xor = 0i64;
-                self.out.send(source, system, &targets, values, |ids| {
+                self.out.send(source, system, targets, values, |ids| {
                     let edge = ids.next_id();
                     xor ^= edge;
                     TupleIds::One((root, edge))
@@ -113,10 +116,23 @@ impl SpoutBackend<'_> {
                     self.immediate_acks.push((self.task_id, id, source));
                 }
                 self.out
-                    .send(source, system, &targets, values, |_| TupleIds::default());
+                    .send(source, system, targets, values, |_| TupleIds::default());
             }
         }
-        Ok(targets)
+        Ok(())
+    }
+
+    /// [`SpoutBackend::emit_values`] into a new vector of target tasks.
+    fn emit_returning(
+        &mut self,
+        stream: &str,
+        values: EmitValues<'_>,
+        message_id: Option<MessageId>,
+        direct_task: Option<i32>,
+    ) -> Result<Vec<i32>, EmitError> {
+        let mut tasks = Vec::with_capacity(1);
+        self.emit_values(stream, values, message_id, direct_task, &mut tasks)?;
+        Ok(tasks)
     }
 }
 
@@ -128,7 +144,7 @@ impl SpoutOutput for SpoutBackend<'_> {
         message_id: Option<MessageId>,
         direct_task: Option<i32>,
     ) -> Result<Vec<i32>, EmitError> {
-        self.emit_values(stream, EmitValues::Owned(values), message_id, direct_task)
+        self.emit_returning(stream, EmitValues::Owned(values), message_id, direct_task)
     }
 
     fn emit_copied(
@@ -138,11 +154,28 @@ impl SpoutOutput for SpoutBackend<'_> {
         message_id: Option<MessageId>,
         direct_task: Option<i32>,
     ) -> Result<Vec<i32>, EmitError> {
+        self.emit_returning(
+            stream,
+            EmitValues::Borrowed(values),
+            message_id,
+            direct_task,
+        )
+    }
+
+    fn emit_copied_into(
+        &mut self,
+        stream: &str,
+        values: &[Value],
+        message_id: Option<MessageId>,
+        direct_task: Option<i32>,
+        tasks: &mut Vec<i32>,
+    ) -> Result<(), EmitError> {
         self.emit_values(
             stream,
             EmitValues::Borrowed(values),
             message_id,
             direct_task,
+            tasks,
         )
     }
 

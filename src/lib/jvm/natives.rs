@@ -208,12 +208,11 @@ extern "system" fn spout_flush(
                 queued_values(buffer, &mut pos, values)?;
                 let stream = queued_stream(state, stream)?;
                 let message_id = (key != 0).then_some(Value::Long(key));
-                match collector.emit_stream_copied(stream, values, message_id) {
-                    Ok(tasks) => out.extend_from_slice(&tasks),
-                    Err(e) => {
-                        write_refusal(buffer, &e.to_string());
-                        return Ok(Some(i));
-                    }
+                if let Err(e) =
+                    collector.emit_stream_copied_into(stream, values, message_id, &mut out)
+                {
+                    write_refusal(buffer, &e.to_string());
+                    return Ok(Some(i));
                 }
             }
             Ok(None)
@@ -350,11 +349,10 @@ extern "system" fn bolt_flush(
                     continue;
                 }
                 let stream = queued_stream(state, stream)?;
-                match with_refs(&anchors, |refs| {
-                    collector.emit_stream_copied(stream, refs, values)
+                if let Err(e) = with_refs(&anchors, |refs| {
+                    collector.emit_stream_copied_into(stream, refs, values, &mut out)
                 }) {
-                    Ok(tasks) => out.extend_from_slice(&tasks),
-                    Err(e) => refused = Some((i, e.to_string())),
+                    refused = Some((i, e.to_string()));
                 }
             }
             Ok(())

@@ -233,6 +233,9 @@ pub struct ConstSpout {
     tuples: Vec<[Value; 1]>,
     #[serde(skip)]
     next: usize,
+    /// Reused for the target tasks of each emit.
+    #[serde(skip)]
+    tasks: Vec<i32>,
     #[serde(skip)]
     emitted: u64,
     #[serde(skip)]
@@ -351,18 +354,25 @@ impl Spout for ConstSpout {
         if self.next == self.tuples.len() {
             self.next = 0;
         }
+        // A copy into a spent tuple's buffers: no allocation per tuple (Storm's ConstSpout emits
+        // one shared String; a Rust `String` cannot be shared without a copy or a refcount).
         // Complete latency is sampled on one tuple in LATENCY_SAMPLE (two clock reads per tuple cost
-        // as much as the rest of the spout); the others carry 0.
-        let id = self.reliable.then(|| {
-            Value::Long(if self.emitted % LATENCY_SAMPLE == 0 {
+        // as much as the rest of the spout); the others carry 0. The message id is built in each
+        // branch: one `Option<Value>` written a byte and a word at a time, then read whole by the
+        // call, stalled the store buffer on every emit.
+        let values = &self.tuples[tuple];
+        self.tasks.clear();
+        if self.reliable {
+            let at = if self.emitted % LATENCY_SAMPLE == 0 {
                 now_ns()
             } else {
                 0
-            })
-        });
-        // A copy into a spent tuple's buffers: no allocation per tuple (Storm's ConstSpout emits
-        // one shared String; a Rust `String` cannot be shared without a copy or a refcount).
-        collector.emit_stream_copied(DEFAULT_STREAM_ID, &self.tuples[tuple], id)?;
+            };
+            let id = Some(Value::Long(at));
+            collector.emit_stream_copied_into(DEFAULT_STREAM_ID, values, id, &mut self.tasks)?;
+        } else {
+            collector.emit_stream_copied_into(DEFAULT_STREAM_ID, values, None, &mut self.tasks)?;
+        }
         self.emitted += 1;
         if self.emitted % 1024 == 0 {
             self.report(false);

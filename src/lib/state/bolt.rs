@@ -236,6 +236,26 @@ impl BoltOutput for Anchoring<'_, '_> {
         }
     }
 
+    fn emit_copied_into(
+        &mut self,
+        stream: &str,
+        anchors: &[&Tuple],
+        values: &[Value],
+        direct_task: Option<i32>,
+        tasks: &mut Vec<i32>,
+    ) -> Result<(), EmitError> {
+        match direct_task {
+            Some(_) => {
+                tasks.extend(self.emit_copied(stream, anchors, values, direct_task)?);
+                Ok(())
+            }
+            None => {
+                self.refuse_unanchored(stream, anchors)?;
+                (self.inner).emit_stream_copied_into(stream, anchors, values, tasks)
+            }
+        }
+    }
+
     fn ack(&mut self, input: &Tuple) {
         match self.acked.as_mut() {
             Some(acked) => acked.push(input.clone()),
