@@ -70,7 +70,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut builder = TopologyBuilder::new();
     builder.set_spout("spout", RandomSentenceSpout::new(0, true), 1);
     builder
-        .set_basic_bolt("split", SplitSentence, 2)
+        .set_basic_bolt("split", SplitSentence::default(), 2)
         .set_num_tasks(4)
         .shuffle_grouping("spout");
     builder

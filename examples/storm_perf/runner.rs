@@ -455,7 +455,7 @@ fn build(o: &Options, report_dir: &Path) -> Result<Built, String> {
                 spout(ConstSpout::cycling(&RandomSentenceSpout::SENTENCES, acking)),
                 p,
             );
-            b.set_basic_bolt("split", SplitSentence, p)
+            b.set_basic_bolt("split", SplitSentence::default(), p)
                 .local_or_shuffle_grouping("spout");
             b.set_basic_bolt("count", WordCount::new(), p)
                 .fields_grouping("split", ["word"]);

@@ -478,7 +478,7 @@ pub fn ledger_word_count(data: &Path, limit: i64, interval_ms: u64) -> storm::ap
     use storm::local::durable::{CountFileSink, LedgerSpout};
     let mut b = storm::api::TopologyBuilder::new();
     b.set_spout("spout", LedgerSpout::new(data, limit, interval_ms), 2);
-    b.set_basic_bolt("split", SplitSentence, 2)
+    b.set_basic_bolt("split", SplitSentence::default(), 2)
         .shuffle_grouping("spout");
     b.set_basic_bolt("count", CountFileSink::new(data), 2)
         .fields_grouping("split", ["word"]);

@@ -144,7 +144,7 @@ fn multihost_word_count_across_three_supervisor_hosts_is_exact() {
     let limit = 300;
     let mut b = TopologyBuilder::new();
     b.set_spout("spout", LedgerSpout::new(&data, limit, 0), 2);
-    b.set_basic_bolt("split", SplitSentence, 3)
+    b.set_basic_bolt("split", SplitSentence::default(), 3)
         .shuffle_grouping("spout");
     b.set_basic_bolt("count", CountFileSink::new(&data), 3)
         .fields_grouping("split", ["word"]);
@@ -351,7 +351,7 @@ fn multihost_zookeeper_node_kill9_word_count_stays_exact() {
     let limit = 2000;
     let mut b = TopologyBuilder::new();
     b.set_spout("spout", LedgerSpout::new(&data, limit, 2), 2);
-    b.set_basic_bolt("split", SplitSentence, 2)
+    b.set_basic_bolt("split", SplitSentence::default(), 2)
         .shuffle_grouping("spout");
     b.set_basic_bolt("count", CountFileSink::new(&data), 2)
         .fields_grouping("split", ["word"]);

@@ -407,7 +407,7 @@ fn simple_acl_authorizer_over_sasl_lets_only_the_owner_kill() {
     let conf = nimbus.client_conf(&sasl_opts(&alice));
     let mut b = TopologyBuilder::new();
     b.set_spout("spout", LedgerSpout::new(dir.join("data"), 10, 1), 1);
-    b.set_basic_bolt("split", SplitSentence, 1)
+    b.set_basic_bolt("split", SplitSentence::default(), 1)
         .shuffle_grouping("spout");
     let topology = b.create_topology().unwrap();
     let jar = crate::cluster_support::empty_jar(&dir);

@@ -49,7 +49,7 @@ fn mutual_tls_nimbus_serves_the_cli_and_explains_mismatched_clients() {
     let conf = conf_of(&conf_opts);
     let mut b = TopologyBuilder::new();
     b.set_spout("spout", LedgerSpout::new(dir.join("data"), 10, 1), 1);
-    b.set_basic_bolt("split", SplitSentence, 1)
+    b.set_basic_bolt("split", SplitSentence::default(), 1)
         .shuffle_grouping("spout");
     let topology = b.create_topology().unwrap();
     let jar = dir.join("topology.jar");

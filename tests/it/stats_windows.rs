@@ -26,7 +26,7 @@ use crate::cluster_support::empty_jar;
 fn topology(data: &Path, limit: i64) -> StormTopology {
     let mut b = TopologyBuilder::new();
     b.set_spout("spout", LedgerSpout::new(data, limit, 0), 2);
-    b.set_basic_bolt("split", SplitSentence, 2)
+    b.set_basic_bolt("split", SplitSentence::default(), 2)
         .shuffle_grouping("spout");
     b.set_basic_bolt("count", CountFileSink::new(data), 1)
         .fields_grouping("split", ["word"]);

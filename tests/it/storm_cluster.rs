@@ -387,7 +387,7 @@ fn a_user_error_kills_the_worker_which_is_relaunched_and_replays() {
     b.set_spout("spout", LedgerSpout::new(&data, limit, 0), 2);
     b.set_basic_bolt("crash", CrashOnceBolt::new(&data), 1)
         .shuffle_grouping("spout");
-    b.set_basic_bolt("split", SplitSentence, 2)
+    b.set_basic_bolt("split", SplitSentence::default(), 2)
         .shuffle_grouping("crash");
     b.set_basic_bolt("count", CountFileSink::new(&data), 2)
         .fields_grouping("split", ["word"]);

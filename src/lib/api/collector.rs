@@ -376,6 +376,19 @@ impl<'c, 'a> BasicOutputCollector<'c, 'a> {
             .emit_direct(task, stream, &[self.input], values)
     }
 
+    /// Emits a copy of `values` on `stream`, anchored to the input, appending the target task ids
+    /// to `tasks` (see [`OutputCollector::emit_stream_copied_into`]): a bolt that builds each
+    /// output in reused buffers allocates nothing per emit once warm.
+    pub fn emit_stream_copied_into(
+        &mut self,
+        stream: &str,
+        values: &[Value],
+        tasks: &mut Vec<i32>,
+    ) -> Result<(), EmitError> {
+        self.collector
+            .emit_stream_copied_into(stream, &[self.input], values, tasks)
+    }
+
     /// Restarts the timeout of the input's trees.
     pub fn reset_timeout(&mut self) {
         self.collector.reset_timeout(self.input);

@@ -100,7 +100,8 @@ impl BoltBackend<'_> {
         values: EmitValues<'_>,
         direct_task: Option<i32>,
     ) -> Result<Vec<i32>, EmitError> {
-        let mut tasks = Vec::with_capacity(1);
+        // No allocation unless a task subscribes (an emit nobody hears is common).
+        let mut tasks = Vec::new();
         self.emit_values(stream, anchors, values, direct_task, &mut tasks)?;
         Ok(tasks)
     }

@@ -130,7 +130,8 @@ impl SpoutBackend<'_> {
         message_id: Option<MessageId>,
         direct_task: Option<i32>,
     ) -> Result<Vec<i32>, EmitError> {
-        let mut tasks = Vec::with_capacity(1);
+        // No allocation unless a task subscribes (an emit nobody hears is common).
+        let mut tasks = Vec::new();
         self.emit_values(stream, values, message_id, direct_task, &mut tasks)?;
         Ok(tasks)
     }

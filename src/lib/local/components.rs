@@ -9,10 +9,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::api::{
-    BasicBolt, BasicOutputCollector, Bolt, ComponentError, ConfMap, MessageId, OutputCollector,
-    OutputFieldsDeclarer, Spout, SpoutOutputCollector, TopologyContext, Tuple,
+    BasicBolt, BasicOutputCollector, Bolt, ComponentError, ConfMap, EmitError, MessageId,
+    OutputCollector, OutputFieldsDeclarer, Spout, SpoutOutputCollector, TopologyContext, Tuple,
 };
 use crate::grouping::{entropy_seed, JavaRandom};
+use crate::topology::system::DEFAULT_STREAM_ID;
 use crate::tuple::Value;
 use crate::values;
 
@@ -156,8 +157,53 @@ impl Spout for RandomSentenceSpout {
 }
 
 /// Splits field 0 (a sentence) on whitespace and emits each word on field `word`.
+///
+/// Each word is written into one reused string and emitted as a copy (into a spent tuple's
+/// buffers): no allocation per word once warm.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SplitSentence;
+pub struct SplitSentence {
+    #[serde(skip)]
+    out: Emitted<1>,
+}
+
+/// A bolt's reused output values and target-task scratch (see
+/// [`BasicOutputCollector::emit_stream_copied_into`]).
+#[derive(Debug, Clone)]
+struct Emitted<const N: usize> {
+    values: [Value; N],
+    tasks: Vec<i32>,
+}
+
+impl<const N: usize> Default for Emitted<N> {
+    fn default() -> Self {
+        Emitted {
+            values: std::array::from_fn(|_| Value::String(String::new())),
+            tasks: Vec::new(),
+        }
+    }
+}
+
+impl<const N: usize> Emitted<N> {
+    /// Field `i` emptied as a string, for the next value to be written into.
+    fn string(&mut self, i: usize) -> &mut String {
+        if !matches!(self.values[i], Value::String(_)) {
+            self.values[i] = Value::String(String::new());
+        }
+        match &mut self.values[i] {
+            Value::String(s) => {
+                s.clear();
+                s
+            }
+            _ => unreachable!("field {i} was just made a string"),
+        }
+    }
+
+    /// Emits a copy of the values on the default stream, anchored to the input.
+    fn emit(&mut self, collector: &mut BasicOutputCollector<'_, '_>) -> Result<(), EmitError> {
+        self.tasks.clear();
+        collector.emit_stream_copied_into(DEFAULT_STREAM_ID, &self.values, &mut self.tasks)
+    }
+}
 
 #[typetag::serde(name = "storm::SplitSentence")]
 impl BasicBolt for SplitSentence {
@@ -167,7 +213,8 @@ impl BasicBolt for SplitSentence {
         collector: &mut BasicOutputCollector<'_, '_>,
     ) -> Result<(), ComponentError> {
         for word in input.get_str(0)?.split_whitespace() {
-            collector.emit(values![word])?;
+            self.out.string(0).push_str(word);
+            self.out.emit(collector)?;
         }
         Ok(())
     }
@@ -183,9 +230,11 @@ impl BasicBolt for SplitSentence {
 pub struct WordCount {
     pub print_on_cleanup: bool,
     #[serde(skip)]
-    counts: HashMap<String, i64>,
+    counts: HashMap<String, i64, foldhash::fast::RandomState>,
     #[serde(skip)]
     task: i32,
+    #[serde(skip)]
+    out: Emitted<2>,
 }
 
 impl WordCount {
@@ -218,10 +267,20 @@ impl BasicBolt for WordCount {
         collector: &mut BasicOutputCollector<'_, '_>,
     ) -> Result<(), ComponentError> {
         let word = input.get_str_by_field("word")?;
-        let count = self.counts.entry(word.to_owned()).or_insert(0);
-        *count += 1;
-        let count = *count;
-        collector.emit(values![word, count])?;
+        // A word seen before is looked up by `&str`: only a new word is copied into the map.
+        let count = match self.counts.get_mut(word) {
+            Some(count) => {
+                *count += 1;
+                *count
+            }
+            None => {
+                self.counts.insert(word.to_owned(), 1);
+                1
+            }
+        };
+        self.out.string(0).push_str(word);
+        self.out.values[1] = Value::Long(count);
+        self.out.emit(collector)?;
         Ok(())
     }
 

@@ -62,7 +62,7 @@ fn local_word_count_with_fixed_input_gives_exact_counts() {
         )
         .set_num_tasks(3);
     builder
-        .set_basic_bolt("split", SplitSentence, 2)
+        .set_basic_bolt("split", SplitSentence::default(), 2)
         .set_num_tasks(4)
         .shuffle_grouping("spout");
     builder

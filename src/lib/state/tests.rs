@@ -52,7 +52,7 @@ impl StatefulBolt for CountState {
 fn topology(stateful: bool) -> StormTopology {
     let mut b = TopologyBuilder::new();
     b.set_spout("words", TestWordSpout::new(10), 1);
-    b.set_basic_bolt("split", SplitSentence, 1)
+    b.set_basic_bolt("split", SplitSentence::default(), 1)
         .shuffle_grouping("words");
     if stateful {
         b.set_stateful_bolt("count", CountState::default(), 1)

@@ -119,7 +119,7 @@ fn fixture(port: u16) -> Fixture {
     let mut builder = TopologyBuilder::new();
     builder.set_spout("spout", RandomSentenceSpout::new(1, true), 1);
     builder
-        .set_basic_bolt("split", SplitSentence, 2)
+        .set_basic_bolt("split", SplitSentence::default(), 2)
         .shuffle_grouping("spout");
     builder
         .set_basic_bolt("count", WordCount::new(), 2)
