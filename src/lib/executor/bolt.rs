@@ -66,10 +66,8 @@ impl BoltBackend<'_> {
         tasks: &mut Vec<i32>,
     ) -> Result<(), EmitError> {
         let start = tasks.len();
-        let routed = self
-            .emitter
-            .route_into(stream, values.as_slice(), direct_task, tasks);
-        let (source, system) = routed.inspect_err(|_| tasks.truncate(start))?;
+        let (source, system) =
+            (self.emitter).route_into(stream, values.as_slice(), direct_task, tasks)?;
         let targets = &tasks[start..];
         if self.out.acking && anchors.iter().any(|a| a.is_anchored()) {
             self.out.send(source, system, targets, values, |ids| {

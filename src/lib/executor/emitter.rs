@@ -164,7 +164,8 @@ impl TaskEmitter {
     }
 
     /// Appends the target tasks of `values` on `stream` (to `direct` with Storm's direct-grouping
-    /// rules) to `tasks`; gives the stream's tuple source and whether it is a system stream.
+    /// rules) to `tasks`; gives the stream's tuple source and whether it is a system stream. On an
+    /// error `tasks` is left as it was.
     pub fn route_into(
         &mut self,
         stream: &str,
@@ -220,8 +221,12 @@ impl TaskEmitter {
                 if out.has_direct {
                     return Err(GroupingError::RegularEmitToDirectStream.into());
                 }
+                let start = tasks.len();
                 for target in &mut out.targets {
-                    target.grouper.choose_tasks(task_id, values, tasks)?;
+                    if let Err(e) = target.grouper.choose_tasks(task_id, values, tasks) {
+                        tasks.truncate(start);
+                        return Err(e.into());
+                    }
                 }
             }
         }

@@ -78,10 +78,8 @@ impl SpoutBackend<'_> {
         tasks: &mut Vec<i32>,
     ) -> Result<(), EmitError> {
         let start = tasks.len();
-        let routed = self
-            .emitter
-            .route_into(stream, values.as_slice(), direct_task, tasks);
-        let (source, system) = routed.inspect_err(|_| tasks.truncate(start))?;
+        let (source, system) =
+            (self.emitter).route_into(stream, values.as_slice(), direct_task, tasks)?;
         let targets = &tasks[start..];
         *self.emitted += 1;
         match message_id {

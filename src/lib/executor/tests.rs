@@ -951,3 +951,107 @@ fn executor_stats_of_a_busy_spout_without_subscribers_are_published_while_it_run
     assert!(wait_until(DEADLINE, || emitted() > first));
     cluster.kill_topology("lonely").unwrap();
 }
+
+/// Chooses a task, then fails: a custom grouping that breaks after it (and others) routed.
+struct PushThenFail;
+
+impl CustomStreamGrouping for PushThenFail {
+    fn prepare(&mut self, _c: &GrouperContext<'_>, _targets: &[i32]) -> Result<(), GroupingError> {
+        Ok(())
+    }
+
+    fn choose_tasks(
+        &mut self,
+        _s: i32,
+        _v: &[Value],
+        out: &mut Vec<i32>,
+    ) -> Result<(), GroupingError> {
+        out.push(i32::MAX);
+        Err(GroupingError::Custom {
+            name: "push-then-fail".into(),
+            message: "refused on purpose".into(),
+        })
+    }
+}
+
+#[derive(Default)]
+struct IntoOutcome {
+    /// The caller's task vector after the failed emit, and the error.
+    seen: Mutex<Option<(Vec<i32>, String)>>,
+}
+
+/// Emits once with `emit_stream_copied_into` into a vector already holding a task id, and records
+/// what the vector holds afterwards.
+#[derive(Serialize, Deserialize)]
+struct EmitIntoSpout {
+    key: String,
+    #[serde(skip)]
+    done: bool,
+}
+
+#[typetag::serde(name = "storm::executor::tests::EmitIntoSpout")]
+impl Spout for EmitIntoSpout {
+    fn next_tuple(
+        &mut self,
+        collector: &mut SpoutOutputCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        if std::mem::replace(&mut self.done, true) {
+            return Ok(());
+        }
+        let mut tasks = vec![-7];
+        let values = [Value::Long(1)];
+        let result = collector.emit_stream_copied_into("default", &values, None, &mut tasks);
+        let error = result.err().map(|e| e.to_string()).unwrap_or_default();
+        *shared::<IntoOutcome>(&self.key).seen.lock().unwrap() = Some((tasks, error));
+        Ok(())
+    }
+
+    fn declare_output_fields(&self, declarer: &mut OutputFieldsDeclarer) {
+        declarer.declare(["n"]);
+    }
+}
+
+#[test]
+fn executor_emit_into_leaves_the_callers_tasks_as_they_were_when_a_grouping_fails() {
+    register_custom_grouping("storm-rs-test:push-then-fail", |_payload| {
+        Ok(Box::new(PushThenFail))
+    });
+    let key = unique_key("emit-into");
+    let mut builder = TopologyBuilder::new();
+    builder.set_spout(
+        "spout",
+        EmitIntoSpout {
+            key: key.clone(),
+            done: false,
+        },
+        1,
+    );
+    // Two subscribers that route before the failing one (whatever order the streams keep).
+    builder
+        .set_bolt("a-all", CaptureBolt::new(unique_key("a-all")), 2)
+        .all_grouping("spout");
+    builder
+        .set_bolt("m-failing", CaptureBolt::new(unique_key("m")), 1)
+        .custom_grouping("spout", "storm-rs-test:push-then-fail", Vec::new());
+    builder
+        .set_bolt("z-all", CaptureBolt::new(unique_key("z-all")), 2)
+        .all_grouping("spout");
+    let cluster = LocalCluster::new();
+    cluster
+        .submit_topology(
+            "emit-into",
+            &TopologyConf::new(),
+            &builder.create_topology().unwrap(),
+        )
+        .unwrap();
+    let outcome = shared::<IntoOutcome>(&key);
+    assert!(wait_until(DEADLINE, || outcome
+        .seen
+        .lock()
+        .unwrap()
+        .is_some()));
+    let (tasks, error) = outcome.seen.lock().unwrap().clone().unwrap();
+    assert_eq!(tasks, vec![-7], "the failed emit left routed tasks behind");
+    assert!(error.contains("refused on purpose"), "error: {error}");
+    cluster.kill_topology("emit-into").unwrap();
+}
