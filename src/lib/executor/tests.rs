@@ -36,6 +36,14 @@ struct FloodState {
     acked: AtomicU64,
 }
 
+/// A local cluster running `builder`'s topology as `name`, with default settings.
+fn submit_local(name: &str, builder: &TopologyBuilder) -> LocalCluster {
+    let cluster = LocalCluster::new();
+    let topology = builder.create_topology().unwrap();
+    (cluster.submit_topology(name, &TopologyConf::new(), &topology)).unwrap();
+    cluster
+}
+
 /// Emits as fast as it is allowed to, reliably or not.
 #[derive(Serialize, Deserialize)]
 struct FloodSpout {
@@ -288,14 +296,7 @@ fn executor_direct_grouping_rules_and_emit_errors_follow_storm() {
         .set_bolt("regular-sink", CaptureBolt::new(&capture), 1)
         .shuffle_grouping("probe");
     builder.set_spout("other", FixedTupleSpout::new(["v"], Vec::new(), None), 1);
-    let cluster = LocalCluster::new();
-    cluster
-        .submit_topology(
-            "direct",
-            &TopologyConf::new(),
-            &builder.create_topology().unwrap(),
-        )
-        .unwrap();
+    let cluster = submit_local("direct", &builder);
     let results = shared::<DirectResults>(&key);
     assert!(wait_until(DEADLINE, || !results
         .results
@@ -349,14 +350,7 @@ fn executor_tick_tuples_arrive_with_their_frequency() {
         .set_num_tasks(2)
         .set_tick_tuple_freq_secs(1)
         .shuffle_grouping("spout");
-    let cluster = LocalCluster::new();
-    cluster
-        .submit_topology(
-            "ticks",
-            &TopologyConf::new(),
-            &builder.create_topology().unwrap(),
-        )
-        .unwrap();
+    let cluster = submit_local("ticks", &builder);
     let captured = shared::<Captured>(&capture);
     // Both tasks of the executor get ticks from __system (task -1) on __tick with [1].
     assert!(wait_until(DEADLINE, || {
@@ -440,14 +434,7 @@ fn executor_groupings_route_like_storm() {
     builder
         .set_bolt("local", CaptureBolt::new(&keys[6]), 2)
         .local_or_shuffle_grouping("spout");
-    let cluster = LocalCluster::new();
-    cluster
-        .submit_topology(
-            "groupings",
-            &TopologyConf::new(),
-            &builder.create_topology().unwrap(),
-        )
-        .unwrap();
+    let cluster = submit_local("groupings", &builder);
     let n = words.len();
     let captured: Vec<_> = keys.iter().map(|k| shared::<Captured>(k)).collect();
     assert!(wait_until(DEADLINE, || {
@@ -497,14 +484,7 @@ fn executor_stats_convert_to_thrift() {
     builder
         .set_bolt("sink", CaptureBolt::new(&capture), 1)
         .shuffle_grouping("spout");
-    let cluster = LocalCluster::new();
-    cluster
-        .submit_topology(
-            "stats",
-            &TopologyConf::new(),
-            &builder.create_topology().unwrap(),
-        )
-        .unwrap();
+    let cluster = submit_local("stats", &builder);
     assert!(wait_until(DEADLINE, || {
         cluster
             .stats("stats")
@@ -926,14 +906,7 @@ fn executor_stats_of_a_busy_spout_without_subscribers_are_published_while_it_run
         },
         1,
     );
-    let cluster = LocalCluster::new();
-    cluster
-        .submit_topology(
-            "lonely",
-            &TopologyConf::new(),
-            &builder.create_topology().unwrap(),
-        )
-        .unwrap();
+    let cluster = submit_local("lonely", &builder);
     let emitted = || -> u64 {
         let stats = cluster.stats("lonely").unwrap();
         (stats.iter())
@@ -1036,14 +1009,7 @@ fn executor_emit_into_leaves_the_callers_tasks_as_they_were_when_a_grouping_fail
     builder
         .set_bolt("z-all", CaptureBolt::new(unique_key("z-all")), 2)
         .all_grouping("spout");
-    let cluster = LocalCluster::new();
-    cluster
-        .submit_topology(
-            "emit-into",
-            &TopologyConf::new(),
-            &builder.create_topology().unwrap(),
-        )
-        .unwrap();
+    let cluster = submit_local("emit-into", &builder);
     let outcome = shared::<IntoOutcome>(&key);
     assert!(wait_until(DEADLINE, || outcome
         .seen
