@@ -23,7 +23,7 @@ use crate::grouping::{
     direct_emit_target, CustomStreamGrouping, Grouper, GrouperContext, GroupingError, LoadMapping,
 };
 use crate::topology::system::is_system_id;
-use crate::tuple::{Value, Values};
+use crate::tuple::{short_str_eq, Value, Values};
 
 /// How groupers are set up in this worker.
 #[derive(Debug, Clone)]
@@ -57,27 +57,6 @@ pub(crate) struct TaskEmitter {
 
 /// Up to this many streams a linear scan beats hashing the stream id.
 const SCAN_STREAMS: usize = 8;
-
-/// `a == b` without a call into the C library's `memcmp` for names up to 16 bytes (stream names
-/// such as `default`, compared on every emit): two overlapping word loads decide.
-#[inline]
-fn short_str_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    fn word<const W: usize>(s: &[u8], at: usize) -> [u8; W] {
-        let mut w = [0; W];
-        w.copy_from_slice(&s[at..at + W]);
-        w
-    }
-    match n {
-        8..=16 => word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, n - 8) == word::<8>(b, n - 8),
-        4..=7 => word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, n - 4) == word::<4>(b, n - 4),
-        _ => a == b,
-    }
-}
 
 /// Resolves `Grouping::Custom` names through the process-wide registry.
 struct RegistryFactory;
@@ -688,40 +667,5 @@ pub(crate) fn wait(
         recv(control) -> m => m.ok(),
         recv(stop) -> _ => None,
         default(timeout) => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::short_str_eq;
-    use proptest::prelude::*;
-
-    #[test]
-    fn short_str_eq_tells_stream_names_apart() {
-        assert!(short_str_eq("default", "default"));
-        assert!(!short_str_eq("default", "defaulT"));
-        assert!(!short_str_eq("default", "Default"));
-        assert!(!short_str_eq("default", "defaults"));
-        assert!(short_str_eq("__ack_init", "__ack_init"));
-        assert!(!short_str_eq("__ack_init", "__ack_fail"));
-        assert!(short_str_eq("", ""));
-        assert!(!short_str_eq("a", ""));
-    }
-
-    proptest! {
-        #[test]
-        fn short_str_eq_is_string_equality(a in "[a-c_]{0,20}", b in "[a-c_]{0,20}") {
-            prop_assert_eq!(short_str_eq(&a, &b), a == b);
-            prop_assert!(short_str_eq(&a, &a.clone()));
-        }
-
-        #[test]
-        fn short_str_eq_sees_one_changed_byte(a in "[a-z]{1,24}", at in any::<prop::sample::Index>()) {
-            let mut b = a.clone().into_bytes();
-            let i = at.index(b.len());
-            b[i] = b'_';
-            let b = String::from_utf8(b).unwrap();
-            prop_assert_eq!(short_str_eq(&a, &b), a == b);
-        }
     }
 }

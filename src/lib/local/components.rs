@@ -205,6 +205,31 @@ impl<const N: usize> Emitted<N> {
     }
 }
 
+/// Calls `f` on each word of `s`, the words [`str::split_whitespace`] finds. ASCII text (the usual
+/// sentence) is split on its bytes, without decoding characters: its whitespace is `\t`, `\n`,
+/// `\x0B`, `\x0C`, `\r` and the space, as in Java's `\\s`.
+fn for_each_word<E>(s: &str, mut f: impl FnMut(&str) -> Result<(), E>) -> Result<(), E> {
+    if !s.is_ascii() {
+        return s.split_whitespace().try_for_each(f);
+    }
+    let mut start = None;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        let space = b == b' ' || (b'\t'..=b'\r').contains(&b);
+        match (space, start) {
+            (true, Some(from)) => {
+                f(&s[from..i])?;
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    match start {
+        Some(from) => f(&s[from..]),
+        None => Ok(()),
+    }
+}
+
 #[typetag::serde(name = "storm::SplitSentence")]
 impl BasicBolt for SplitSentence {
     fn execute(
@@ -212,10 +237,11 @@ impl BasicBolt for SplitSentence {
         input: &Tuple,
         collector: &mut BasicOutputCollector<'_, '_>,
     ) -> Result<(), ComponentError> {
-        for word in input.get_str(0)?.split_whitespace() {
-            self.out.string(0).push_str(word);
-            self.out.emit(collector)?;
-        }
+        let out = &mut self.out;
+        for_each_word(input.get_str(0)?, |word| {
+            out.string(0).push_str(word);
+            out.emit(collector)
+        })?;
         Ok(())
     }
 
@@ -340,4 +366,52 @@ impl BasicBolt for PrintBolt {
     }
 
     fn declare_output_fields(&self, _declarer: &mut OutputFieldsDeclarer) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::for_each_word;
+    use proptest::prelude::*;
+
+    fn words(s: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for_each_word(s, |w| {
+            out.push(w.to_owned());
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn words_are_split_on_any_whitespace() {
+        assert_eq!(words("the cow jumped"), ["the", "cow", "jumped"]);
+        assert_eq!(words("  a\tb\n\x0Bc\x0C\rd  "), ["a", "b", "c", "d"]);
+        assert_eq!(words(""), Vec::<String>::new());
+        assert_eq!(words(" \t "), Vec::<String>::new());
+        // Not ASCII: Unicode whitespace (a no-break space, an ideographic space) splits too.
+        assert_eq!(words("über\u{a0}alles\u{3000}x"), ["über", "alles", "x"]);
+    }
+
+    #[test]
+    fn an_error_stops_the_split_and_is_returned() {
+        let mut seen = 0;
+        let r = for_each_word("a b c", |w| {
+            seen += 1;
+            if w == "b" {
+                Err(w.to_owned())
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!((r, seen), (Err("b".to_owned()), 2));
+    }
+
+    proptest! {
+        #[test]
+        fn words_are_those_of_split_whitespace(s in "[a-c \t\n\x0B\x0C\r\x1C\u{a0}\u{85}é]{0,40}") {
+            let want: Vec<&str> = s.split_whitespace().collect();
+            prop_assert_eq!(words(&s), want);
+        }
+    }
 }

@@ -33,6 +33,30 @@ pub struct Fields {
     index: HashMap<String, usize>,
 }
 
+/// Up to this many fields a linear scan of the names beats hashing the one looked up.
+const SCAN_FIELDS: usize = 8;
+
+/// `a == b` without a call into the C library's `memcmp` for names up to 16 bytes (stream and
+/// field names such as `default` or `word`, compared on every emit or field lookup): two overlapping word loads decide.
+#[inline]
+pub(crate) fn short_str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    fn word<const W: usize>(s: &[u8], at: usize) -> [u8; W] {
+        let mut w = [0; W];
+        w.copy_from_slice(&s[at..at + W]);
+        w
+    }
+    match n {
+        8..=16 => word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, n - 8) == word::<8>(b, n - 8),
+        4..=7 => word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, n - 4) == word::<4>(b, n - 4),
+        _ => a == b,
+    }
+}
+
 impl Fields {
     /// Builds fields from names; a repeated name is an error (as in Storm).
     pub fn new<I, S>(names: I) -> Result<Fields, FieldsError>
@@ -77,12 +101,17 @@ impl Fields {
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        self.index.contains_key(name)
+        self.index_of(name).is_some()
     }
 
-    /// The position of `name`, if declared.
+    /// The position of `name`, if declared. A few fields (the usual case: `get_str_by_field` on
+    /// every tuple) are scanned without hashing.
     pub fn index_of(&self, name: &str) -> Option<usize> {
-        self.index.get(name).copied()
+        if self.names.len() <= SCAN_FIELDS {
+            self.names.iter().position(|n| short_str_eq(n, name))
+        } else {
+            self.index.get(name).copied()
+        }
     }
 
     /// The position of `name`, or [`FieldsError::Unknown`] naming it.
@@ -164,7 +193,52 @@ impl From<Fields> for Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn short_str_eq_tells_stream_names_apart() {
+        assert!(short_str_eq("default", "default"));
+        assert!(!short_str_eq("default", "defaulT"));
+        assert!(!short_str_eq("default", "Default"));
+        assert!(!short_str_eq("default", "defaults"));
+        assert!(short_str_eq("__ack_init", "__ack_init"));
+        assert!(!short_str_eq("__ack_init", "__ack_fail"));
+        assert!(short_str_eq("", ""));
+        assert!(!short_str_eq("a", ""));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn short_str_eq_is_string_equality(a in "[a-c_]{0,20}", b in "[a-c_]{0,20}") {
+            proptest::prop_assert_eq!(short_str_eq(&a, &b), a == b);
+            proptest::prop_assert!(short_str_eq(&a, &a.clone()));
+        }
+
+        #[test]
+        fn short_str_eq_sees_one_changed_byte(a in "[a-z]{1,24}", at in proptest::prelude::any::<proptest::sample::Index>()) {
+            let mut b = a.clone().into_bytes();
+            let i = at.index(b.len());
+            b[i] = b'_';
+            let b = String::from_utf8(b).unwrap();
+            proptest::prop_assert_eq!(short_str_eq(&a, &b), a == b);
+        }
+    }
+
     use super::*;
+
+    #[test]
+    fn few_and_many_fields_are_found_by_name_alike() {
+        for n in [1, SCAN_FIELDS, SCAN_FIELDS + 1, 40] {
+            let names: Vec<String> = (0..n).map(|i| format!("field_{i}")).collect();
+            let fields = Fields::new(names.clone()).unwrap();
+            for (i, name) in names.iter().enumerate() {
+                assert_eq!(fields.index_of(name), Some(i), "{name} of {n}");
+                assert!(fields.contains(name));
+            }
+            for absent in ["", "field_", "field_00", "Field_0", &format!("field_{n}")] {
+                assert_eq!(fields.index_of(absent), None, "{absent} of {n}");
+                assert!(!fields.contains(absent));
+            }
+        }
+    }
 
     #[test]
     fn index_and_select_follow_selector_order() {

@@ -14,6 +14,7 @@ mod fields;
 pub mod value;
 
 pub use codec::{decode_values, encode_values, encode_values_into, CodecError};
+pub(crate) use fields::short_str_eq;
 pub use fields::{Fields, FieldsError};
 pub use value::{
     deep_hash_code, double_hash_code, float_hash_code, long_hash_code, string_hash_code,
