@@ -67,7 +67,8 @@ impl BoltBackend<'_> {
     ) -> Result<(), EmitError> {
         let start = tasks.len();
         let (source, system) =
-            (self.emitter).route_into(stream, values.as_slice(), direct_task, tasks)?;
+            self.emitter
+                .route_into(stream, values.as_slice(), direct_task, tasks)?;
         let targets = &tasks[start..];
         if self.out.acking && anchors.iter().any(|a| a.is_anchored()) {
             self.out.send(source, system, targets, values, |ids| {

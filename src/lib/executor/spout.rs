@@ -79,7 +79,8 @@ impl SpoutBackend<'_> {
     ) -> Result<(), EmitError> {
         let start = tasks.len();
         let (source, system) =
-            (self.emitter).route_into(stream, values.as_slice(), direct_task, tasks)?;
+            self.emitter
+                .route_into(stream, values.as_slice(), direct_task, tasks)?;
         let targets = &tasks[start..];
         *self.emitted += 1;
         match message_id {

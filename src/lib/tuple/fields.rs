@@ -37,7 +37,8 @@ pub struct Fields {
 const SCAN_FIELDS: usize = 8;
 
 /// `a == b` without a call into the C library's `memcmp` for names up to 16 bytes (stream and
-/// field names such as `default` or `word`, compared on every emit or field lookup): two overlapping word loads decide.
+/// field names such as `default` or `word`, compared on every emit or field lookup): two
+/// overlapping word loads decide.
 #[inline]
 pub(crate) fn short_str_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -193,6 +194,9 @@ impl From<Fields> for Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
     #[test]
     fn short_str_eq_tells_stream_names_apart() {
         assert!(short_str_eq("default", "default"));
@@ -205,24 +209,22 @@ mod tests {
         assert!(!short_str_eq("a", ""));
     }
 
-    proptest::proptest! {
+    proptest! {
         #[test]
         fn short_str_eq_is_string_equality(a in "[a-c_]{0,20}", b in "[a-c_]{0,20}") {
-            proptest::prop_assert_eq!(short_str_eq(&a, &b), a == b);
-            proptest::prop_assert!(short_str_eq(&a, &a.clone()));
+            prop_assert_eq!(short_str_eq(&a, &b), a == b);
+            prop_assert!(short_str_eq(&a, &a.clone()));
         }
 
         #[test]
-        fn short_str_eq_sees_one_changed_byte(a in "[a-z]{1,24}", at in proptest::prelude::any::<proptest::sample::Index>()) {
+        fn short_str_eq_sees_one_changed_byte(a in "[a-z]{1,24}", at in any::<prop::sample::Index>()) {
             let mut b = a.clone().into_bytes();
             let i = at.index(b.len());
             b[i] = b'_';
             let b = String::from_utf8(b).unwrap();
-            proptest::prop_assert_eq!(short_str_eq(&a, &b), a == b);
+            prop_assert_eq!(short_str_eq(&a, &b), a == b);
         }
     }
-
-    use super::*;
 
     #[test]
     fn few_and_many_fields_are_found_by_name_alike() {
