@@ -61,7 +61,7 @@ pub use object::{
     register_custom_grouping, registered_custom_grouping, spout_object, ComponentCodecError,
     CustomGroupingFn, PARTIAL_KEY_GROUPING_CLASS, RUST_COMPONENT_MAGIC,
 };
-pub(crate) use tuple::TupleIds;
+pub(crate) use tuple::{take_values_read, TupleIds};
 pub use tuple::{MessageId, Tuple, TupleError, TupleSource};
 
 /// Builds tuple values from anything convertible to [`Value`](crate::tuple::Value):

@@ -9,6 +9,41 @@ use crate::thrift::{ComponentObject, GlobalStreamId, Grouping, NullStruct, Shell
 use crate::tuple::Value;
 
 #[test]
+fn api_tuple_reading_values_is_noted_per_thread_until_taken() {
+    // Tests share threads only one at a time, but start from a known state.
+    take_values_read();
+    let t = Tuple::for_test("split", "default", &["word"], values!["cow"]);
+    // What a null bolt touches (the tuple's header) is not a read of its values.
+    let _ = (
+        t.len(),
+        t.is_empty(),
+        t.message_id(),
+        t.source_stream(),
+        t.ack_val(),
+    );
+    assert!(!take_values_read());
+    assert_eq!(t.get_str_by_field("word").unwrap(), "cow");
+    assert!(take_values_read());
+    assert!(!take_values_read(), "taking it resets it");
+    let _ = t.values();
+    // Another thread's reads are its own.
+    std::thread::spawn(|| assert!(!take_values_read()))
+        .join()
+        .unwrap();
+    assert!(take_values_read());
+    // The prefetch hints read the values without noting it, and never fault.
+    t.prefetch();
+    t.prefetch_values();
+    t.prefetch_payload();
+    t.prefetch_values_for_write();
+    assert!(!take_values_read());
+    let empty = Tuple::for_test("s", "default", &[], Vec::new());
+    empty.prefetch_values();
+    empty.prefetch_payload();
+    empty.prefetch_values_for_write();
+}
+
+#[test]
 fn api_tuple_getters_name_the_field() {
     let t = Tuple::for_test("split", "default", &["word", "count"], values!["cow", 3i64]);
     assert_eq!(t.get_str(0).unwrap(), "cow");

@@ -163,6 +163,50 @@ struct Inner {
     exec_start_ns: AtomicU64,
 }
 
+thread_local! {
+    /// Whether this thread read a tuple's values since [`take_values_read`] last looked.
+    static VALUES_READ: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+#[inline]
+fn note_values_read() {
+    VALUES_READ.set(true);
+}
+
+/// Whether this thread read any tuple's values (through [`Tuple::values`] or [`Tuple::get`] and
+/// what calls them) since the last call, which resets it. A consumer fetches the values of the
+/// tuples ahead into cache only while its component reads them: for one that does not (a null
+/// bolt), the fetch would pull every tuple's values over from the producer's core for nothing.
+pub(crate) fn take_values_read() -> bool {
+    VALUES_READ.replace(false)
+}
+
+/// Hints the CPU to fetch the cache line at `p` for reading.
+#[inline]
+fn prefetch_read(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `prefetcht0` is a hint: it never faults (any address will do), changes no register
+    // or memory the program sees.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Hints the CPU to fetch the cache line at `p` for writing.
+#[inline]
+fn prefetch_write(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `prefetchw` is a hint: it never faults, changes no register or memory the program
+    // sees, and is a no-op on processors without it.
+    unsafe {
+        std::arch::asm!("prefetchw [{0}]", in(reg) p, options(nostack, preserves_flags, readonly));
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// A tuple: its values, the fields naming them, its source and its place in tuple trees. Cloning is
 /// cheap (shared); a bolt may keep a tuple and ack it later.
 #[derive(Clone)]
@@ -214,6 +258,43 @@ impl Tuple {
         }
     }
 
+    /// Hints the CPU to fetch this tuple's values vector into cache, for reading (a consumer, a few
+    /// tuples ahead of the one it executes; the shared part should already be cached, see
+    /// [`Tuple::prefetch`]: this reads it).
+    #[inline]
+    pub(crate) fn prefetch_values(&self) {
+        prefetch_read(self.inner.values.as_ptr().cast());
+    }
+
+    /// Hints the CPU to fetch the bytes of this tuple's first strings and byte arrays into cache,
+    /// for reading (after [`Tuple::prefetch_values`]: this reads the values vector).
+    #[inline]
+    pub(crate) fn prefetch_payload(&self) {
+        for v in self.inner.values.iter().take(2) {
+            match v {
+                Value::String(s) if !s.is_empty() => prefetch_read(s.as_ptr()),
+                Value::Bytes(b) if !b.is_empty() => prefetch_read(b.as_ptr()),
+                _ => {}
+            }
+        }
+    }
+
+    /// Hints the CPU to fetch this tuple's values vector and the bytes of its first strings into
+    /// cache, for writing (a producer, a few spent tuples ahead of the one it refills; the shared
+    /// part should be cached already: this reads it).
+    #[inline]
+    pub(crate) fn prefetch_values_for_write(&self) {
+        let values = &self.inner.values;
+        prefetch_write(values.as_ptr().cast());
+        for v in values.iter().take(2) {
+            match v {
+                Value::String(s) if s.capacity() > 0 => prefetch_write(s.as_ptr()),
+                Value::Bytes(b) if b.capacity() > 0 => prefetch_write(b.as_ptr()),
+                _ => {}
+            }
+        }
+    }
+
     /// Makes this tuple a new one in place when nobody else holds it (the executor that built it
     /// reuses its allocation once the consumer is done): `fill` gets the old values to replace or
     /// refill. Gives `ids` back, without calling `fill`, when the tuple is shared.
@@ -249,6 +330,7 @@ impl Tuple {
     }
 
     pub fn values(&self) -> &[Value] {
+        note_values_read();
         &self.inner.values
     }
 
@@ -317,6 +399,7 @@ impl Tuple {
 
     /// The value at `index`, if any.
     pub fn get(&self, index: usize) -> Option<&Value> {
+        note_values_read();
         self.inner.values.get(index)
     }
 

@@ -113,6 +113,14 @@ impl TuplePool {
                 {
                     ahead.prefetch();
                 }
+                if let Some(ahead) = self
+                    .spare
+                    .len()
+                    .checked_sub(PREFETCH_AHEAD / 2)
+                    .and_then(|i| self.spare.get(i))
+                {
+                    ahead.prefetch_values_for_write();
+                }
                 match t.refill(source, ids, &mut fill) {
                     Ok(()) => return Ok(t),
                     // The consumer kept it: leave it to them.
