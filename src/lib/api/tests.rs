@@ -36,11 +36,13 @@ fn api_tuple_reading_values_is_noted_per_thread_until_taken() {
     t.prefetch_values();
     t.prefetch_payload();
     t.prefetch_values_for_write();
+    t.prefetch_payload_for_write();
     assert!(!take_values_read());
     let empty = Tuple::for_test("s", "default", &[], Vec::new());
     empty.prefetch_values();
     empty.prefetch_payload();
     empty.prefetch_values_for_write();
+    empty.prefetch_payload_for_write();
 }
 
 #[test]

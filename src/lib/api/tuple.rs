@@ -279,14 +279,19 @@ impl Tuple {
         }
     }
 
-    /// Hints the CPU to fetch this tuple's values vector and the bytes of its first strings into
-    /// cache, for writing (a producer, a few spent tuples ahead of the one it refills; the shared
-    /// part should be cached already: this reads it).
+    /// Hints the CPU to fetch this tuple's values vector into cache, for writing (a producer, some
+    /// spent tuples ahead of the one it refills; the shared part should be cached already: this
+    /// reads it).
     #[inline]
     pub(crate) fn prefetch_values_for_write(&self) {
-        let values = &self.inner.values;
-        prefetch_write(values.as_ptr().cast());
-        for v in values.iter().take(2) {
+        prefetch_write(self.inner.values.as_ptr().cast());
+    }
+
+    /// Hints the CPU to fetch the bytes of this tuple's first strings and byte arrays into cache,
+    /// for writing (after [`Tuple::prefetch_values_for_write`]: this reads the values vector).
+    #[inline]
+    pub(crate) fn prefetch_payload_for_write(&self) {
+        for v in self.inner.values.iter().take(2) {
             match v {
                 Value::String(s) if s.capacity() > 0 => prefetch_write(s.as_ptr()),
                 Value::Bytes(b) if b.capacity() > 0 => prefetch_write(b.as_ptr()),

@@ -28,7 +28,7 @@ pub(crate) struct TuplePool {
 }
 
 /// How many spent tuples ahead of the one being refilled are fetched into cache.
-const PREFETCH_AHEAD: usize = 8;
+const PREFETCH_AHEAD: usize = 9;
 
 /// How many more recently returned batches a spent batch waits behind before it is built in again.
 /// The oldest batch of a long backlog (a producer that ran ahead of its consumer, or a burst at start
@@ -116,10 +116,18 @@ impl TuplePool {
                 if let Some(ahead) = self
                     .spare
                     .len()
-                    .checked_sub(PREFETCH_AHEAD / 2)
+                    .checked_sub(PREFETCH_AHEAD * 2 / 3)
                     .and_then(|i| self.spare.get(i))
                 {
                     ahead.prefetch_values_for_write();
+                }
+                if let Some(ahead) = self
+                    .spare
+                    .len()
+                    .checked_sub(PREFETCH_AHEAD / 3)
+                    .and_then(|i| self.spare.get(i))
+                {
+                    ahead.prefetch_payload_for_write();
                 }
                 match t.refill(source, ids, &mut fill) {
                     Ok(()) => return Ok(t),
