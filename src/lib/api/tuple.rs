@@ -243,19 +243,10 @@ impl Tuple {
     /// [`Tuple::refill`]: the consuming core wrote it last).
     #[inline]
     pub(crate) fn prefetch(&self) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let p = Arc::as_ptr(&self.inner).cast::<u8>();
-            // The shared part spans two cache lines at most.
-            for offset in [0, 64] {
-                let line = p.wrapping_add(offset);
-                // SAFETY: `prefetchw` is a hint: it never faults, changes no register or memory
-                // the program sees, and is a no-op on processors without it.
-                unsafe {
-                    std::arch::asm!("prefetchw [{0}]", in(reg) line, options(nostack, preserves_flags, readonly));
-                }
-            }
-        }
+        let p = Arc::as_ptr(&self.inner).cast::<u8>();
+        // The shared part spans two cache lines at most.
+        prefetch_write(p);
+        prefetch_write(p.wrapping_add(64));
     }
 
     /// Hints the CPU to fetch this tuple's values vector into cache, for reading (a consumer, a few
@@ -270,13 +261,7 @@ impl Tuple {
     /// for reading (after [`Tuple::prefetch_values`]: this reads the values vector).
     #[inline]
     pub(crate) fn prefetch_payload(&self) {
-        for v in self.inner.values.iter().take(2) {
-            match v {
-                Value::String(s) if !s.is_empty() => prefetch_read(s.as_ptr()),
-                Value::Bytes(b) if !b.is_empty() => prefetch_read(b.as_ptr()),
-                _ => {}
-            }
-        }
+        self.payload_buffers(prefetch_read);
     }
 
     /// Hints the CPU to fetch this tuple's values vector into cache, for writing (a producer, some
@@ -291,10 +276,17 @@ impl Tuple {
     /// for writing (after [`Tuple::prefetch_values_for_write`]: this reads the values vector).
     #[inline]
     pub(crate) fn prefetch_payload_for_write(&self) {
+        self.payload_buffers(prefetch_write);
+    }
+
+    /// Calls `f` with the buffer of each of the first two values that is a string or byte array
+    /// with one allocated.
+    #[inline]
+    fn payload_buffers(&self, f: fn(*const u8)) {
         for v in self.inner.values.iter().take(2) {
             match v {
-                Value::String(s) if s.capacity() > 0 => prefetch_write(s.as_ptr()),
-                Value::Bytes(b) if b.capacity() > 0 => prefetch_write(b.as_ptr()),
+                Value::String(s) if s.capacity() > 0 => f(s.as_ptr()),
+                Value::Bytes(b) if b.capacity() > 0 => f(b.as_ptr()),
                 _ => {}
             }
         }
