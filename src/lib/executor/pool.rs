@@ -109,29 +109,14 @@ impl TuplePool {
         let mut ids = ids;
         loop {
             while let Some(mut t) = self.spare.pop() {
-                // The consumer's core wrote the spent tuples last: fetch a few ahead.
-                if let Some(ahead) = self
-                    .spare
-                    .len()
-                    .checked_sub(PREFETCH_AHEAD)
-                    .and_then(|i| self.spare.get(i))
-                {
+                // The consumer's core wrote the spent tuples last: fetch some ahead, in stages.
+                if let Some(ahead) = self.spare_ahead(PREFETCH_AHEAD) {
                     ahead.prefetch();
                 }
-                if let Some(ahead) = self
-                    .spare
-                    .len()
-                    .checked_sub(PREFETCH_AHEAD * 2 / 3)
-                    .and_then(|i| self.spare.get(i))
-                {
+                if let Some(ahead) = self.spare_ahead(PREFETCH_AHEAD * 2 / 3) {
                     ahead.prefetch_values_for_write();
                 }
-                if let Some(ahead) = self
-                    .spare
-                    .len()
-                    .checked_sub(PREFETCH_AHEAD / 3)
-                    .and_then(|i| self.spare.get(i))
-                {
+                if let Some(ahead) = self.spare_ahead(PREFETCH_AHEAD / 3) {
                     ahead.prefetch_payload_for_write();
                 }
                 match t.refill(source, ids, &mut fill) {
@@ -156,6 +141,15 @@ impl TuplePool {
                 }
             }
         }
+    }
+
+    /// The spent tuple refilled `n` refills from now (1: the next one), if there is one.
+    #[inline]
+    fn spare_ahead(&self, n: usize) -> Option<&Tuple> {
+        self.spare
+            .len()
+            .checked_sub(n)
+            .and_then(|i| self.spare.get(i))
     }
 
     /// The spent batch to build in next: the oldest that came back, or, when more than
