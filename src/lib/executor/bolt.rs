@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::emitter::{wait, EmitValues, ExecutorOutput, TaskEmitter};
+use super::emitter::{wait, AckerStream, EmitValues, ExecutorOutput, TaskEmitter};
 use super::now_ns;
 use super::shared::{ExecutorDef, WorkerShared};
 use super::transport::{
@@ -20,9 +20,6 @@ use crate::api::TupleIds;
 use crate::api::{
     Bolt, BoltOutput, ComponentError, ConfMap, EmitError, OutputCollector, TopologyContext, Tuple,
     Waker,
-};
-use crate::topology::system::{
-    ACKER_ACK_STREAM_ID, ACKER_FAIL_STREAM_ID, ACKER_RESET_TIMEOUT_STREAM_ID,
 };
 use crate::tuple::{Value, Values};
 
@@ -157,7 +154,7 @@ impl BoltOutput for BoltBackend<'_> {
         for &(root, edge) in input.message_id() {
             self.out.emit_system(
                 self.emitter,
-                ACKER_ACK_STREAM_ID,
+                AckerStream::Ack,
                 &[Value::Long(root), Value::Long(edge ^ ack_val)],
             );
         }
@@ -176,7 +173,7 @@ impl BoltOutput for BoltBackend<'_> {
         }
         for &(root, _) in input.message_id() {
             self.out
-                .emit_system(self.emitter, ACKER_FAIL_STREAM_ID, &[Value::Long(root)]);
+                .emit_system(self.emitter, AckerStream::Fail, &[Value::Long(root)]);
         }
         self.out.counts.of(input.source()).bolt_failed += 1;
     }
@@ -188,7 +185,7 @@ impl BoltOutput for BoltBackend<'_> {
         for &(root, _) in input.message_id() {
             self.out.emit_system(
                 self.emitter,
-                ACKER_RESET_TIMEOUT_STREAM_ID,
+                AckerStream::ResetTimeout,
                 &[Value::Long(root)],
             );
         }

@@ -20,9 +20,13 @@ use crate::api::{
     WorkerTopologyContext,
 };
 use crate::grouping::{
-    direct_emit_target, CustomStreamGrouping, Grouper, GrouperContext, GroupingError, LoadMapping,
+    direct_emit_target, CustomStreamGrouping, FirstFieldRoute, Grouper, GrouperContext,
+    GroupingError, LoadMapping,
 };
-use crate::topology::system::is_system_id;
+use crate::topology::system::{
+    is_system_id, ACKER_ACK_STREAM_ID, ACKER_FAIL_STREAM_ID, ACKER_INIT_STREAM_ID,
+    ACKER_RESET_TIMEOUT_STREAM_ID,
+};
 use crate::tuple::{short_str_eq, Value, Values};
 
 /// How groupers are set up in this worker.
@@ -44,6 +48,44 @@ pub(crate) struct StreamOut {
     system: bool,
     targets: Vec<Target>,
     has_direct: bool,
+    /// The tasks of the components that subscribe with a direct grouping, sorted: a direct emit to
+    /// one of them needs no lookup of the task's component.
+    direct_tasks: Vec<i32>,
+}
+
+/// The streams a spout or bolt task tells the `__acker` tasks about its tuple trees on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AckerStream {
+    Init,
+    Ack,
+    Fail,
+    ResetTimeout,
+}
+
+impl AckerStream {
+    const ALL: [AckerStream; 4] = [
+        AckerStream::Init,
+        AckerStream::Ack,
+        AckerStream::Fail,
+        AckerStream::ResetTimeout,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            AckerStream::Init => ACKER_INIT_STREAM_ID,
+            AckerStream::Ack => ACKER_ACK_STREAM_ID,
+            AckerStream::Fail => ACKER_FAIL_STREAM_ID,
+            AckerStream::ResetTimeout => ACKER_RESET_TIMEOUT_STREAM_ID,
+        }
+    }
+}
+
+/// An acker stream's route, resolved when the emitter is built: acker traffic is a message or
+/// two per tuple, and this spares it the stream lookup, the field-count check and the grouping
+/// dispatch of a general emit.
+struct AckerRoute {
+    source: &'static TupleSource,
+    ackers: FirstFieldRoute,
 }
 
 /// Where one task's tuples go.
@@ -52,6 +94,9 @@ pub(crate) struct TaskEmitter {
     /// Declared streams (user and system), found by a scan when few, else through `index`.
     streams: Vec<(String, StreamOut)>,
     index: FastMap<String, usize>,
+    /// By [`AckerStream`]: the stream's route when it goes to the ackers alone, grouped on the
+    /// root id (as the system topology subscribes them); else emits take the general path.
+    acker_routes: [Option<AckerRoute>; 4],
     worker: Arc<WorkerTopologyContext>,
 }
 
@@ -118,6 +163,19 @@ impl TaskEmitter {
                 }
             }
             let has_direct = targets.iter().any(|t| t.grouper.is_direct());
+            // As the general path decides: by the first subscription of the task's component.
+            let mut direct_tasks: Vec<i32> = targets
+                .iter()
+                .enumerate()
+                .filter(|&(i, t)| {
+                    t.grouper.is_direct()
+                        && !targets[..i].iter().any(|u| u.component == t.component)
+                })
+                .map(|(_, t)| t)
+                .flat_map(|t| worker.component_tasks(&t.component).iter().copied())
+                .collect();
+            direct_tasks.sort_unstable();
+            direct_tasks.dedup();
             streams.push((
                 stream.clone(),
                 StreamOut {
@@ -126,6 +184,7 @@ impl TaskEmitter {
                     system: is_system_id(&stream),
                     targets,
                     has_direct,
+                    direct_tasks,
                 },
             ));
         }
@@ -134,12 +193,38 @@ impl TaskEmitter {
             .enumerate()
             .map(|(i, (name, _))| (name.clone(), i))
             .collect();
+        let acker_routes = AckerStream::ALL.map(|kind| {
+            let (_, out) = streams.iter().find(|(name, _)| name == kind.id())?;
+            match out.targets.as_slice() {
+                [only] if out.system && !out.has_direct => Some(AckerRoute {
+                    source: out.source,
+                    ackers: only.grouper.first_field_route()?,
+                }),
+                _ => None,
+            }
+        });
         Ok(TaskEmitter {
             task_id: task,
             streams,
             index,
+            acker_routes,
             worker: Arc::clone(worker),
         })
+    }
+
+    /// The source and the acker task of `values` on acker stream `kind`, when the stream has a
+    /// resolved route and `values` fit its fields (else the caller takes the general path, which
+    /// reports what is wrong).
+    #[inline]
+    fn acker_target(
+        &self,
+        kind: AckerStream,
+        values: &[Value],
+    ) -> Option<(&'static TupleSource, i32)> {
+        let route = self.acker_routes[kind as usize].as_ref()?;
+        let first = values.first()?;
+        (values.len() == route.source.fields.len())
+            .then(|| (route.source, route.ackers.choose(first)))
     }
 
     /// Appends the target tasks of `values` on `stream` (to `direct` with Storm's direct-grouping
@@ -189,6 +274,7 @@ impl TaskEmitter {
             });
         }
         match direct {
+            Some(task) if out.direct_tasks.binary_search(&task).is_ok() => tasks.push(task),
             Some(task) => {
                 let grouper = worker
                     .component_id(task)
@@ -611,11 +697,20 @@ impl ExecutorOutput {
         }
     }
 
-    /// Emits an unanchored tuple on a system stream (`__ack_*`) of `emitter`'s task, copying
-    /// `values` into a recycled tuple.
-    pub fn emit_system(&mut self, emitter: &mut TaskEmitter, stream: &str, values: &[Value]) {
-        if let Err(e) = self.emit_unanchored(emitter, stream, values, None) {
-            tracing::warn!(stream, error = %e, "cannot emit on system stream");
+    /// Emits an unanchored tuple on acker stream `kind` of `emitter`'s task: as a
+    /// [`SystemMessage`] to an acker of this worker, else copying `values` into a recycled tuple.
+    pub fn emit_system(&mut self, emitter: &mut TaskEmitter, kind: AckerStream, values: &[Value]) {
+        if let Some((source, dest)) = emitter.acker_target(kind, values) {
+            self.count_emit(source, values, std::slice::from_ref(&dest));
+            match SystemMessage::from_values(source, values) {
+                Some(m) if self.router.is_local(dest) => self.push_message(dest, m),
+                _ => {
+                    let tuple = self.pool.make_copied(source, values, TupleIds::default());
+                    self.transfer(dest, tuple, true);
+                }
+            }
+        } else if let Err(e) = self.emit_unanchored(emitter, kind.id(), values, None) {
+            tracing::warn!(stream = kind.id(), error = %e, "cannot emit on system stream");
         }
     }
 
@@ -667,5 +762,87 @@ pub(crate) fn wait(
         recv(control) -> m => m.ok(),
         recv(stop) -> _ => None,
         default(timeout) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::TopologyBuilder;
+    use crate::local::perf::{ConstSpout, NullBolt};
+    use crate::topology::system::{normalize_topology, system_topology, ACKER_COMPONENT_ID};
+
+    /// Emitters of a spout task and a bolt task in a topology with three ackers.
+    fn emitters() -> (TaskEmitter, TaskEmitter, Vec<i32>) {
+        let mut builder = TopologyBuilder::new();
+        builder.set_spout("spout", ConstSpout::new("x", true), 1);
+        builder
+            .set_bolt("bolt", NullBolt, 1)
+            .shuffle_grouping("spout");
+        let topology = builder.create_topology().unwrap();
+        let conf = serde_json::json!({"topology.acker.executors": 3});
+        let conf = conf.as_object().unwrap();
+        let system = system_topology(&normalize_topology(&topology, conf).unwrap(), conf).unwrap();
+        let worker =
+            Arc::new(WorkerTopologyContext::new("t-1-1", &system, Vec::new(), None).unwrap());
+        let options = GrouperOptions {
+            load_aware: false,
+            higher_bound: 0.8,
+            lower_bound: 0.2,
+        };
+        let mut seeds = EdgeIdGen::new(7);
+        let ackers = worker.component_tasks(ACKER_COMPONENT_ID).to_vec();
+        let spout = worker.component_tasks("spout")[0];
+        let bolt = worker.component_tasks("bolt")[0];
+        (
+            TaskEmitter::new(&worker, spout, &options, &mut seeds).unwrap(),
+            TaskEmitter::new(&worker, bolt, &options, &mut seeds).unwrap(),
+            ackers,
+        )
+    }
+
+    #[test]
+    fn acker_streams_take_the_resolved_route_to_the_task_the_grouping_picks() {
+        let (mut spout, mut bolt, ackers) = emitters();
+        assert_eq!(ackers.len(), 3);
+        let mut seen = std::collections::BTreeSet::new();
+        for root in (-40i64..40).map(|r| r.wrapping_mul(0x9e37_79b9_7f4a_7c15u64 as i64)) {
+            for (on_spout, kind, values) in [
+                (
+                    true,
+                    AckerStream::Init,
+                    vec![Value::Long(root), Value::Long(3), Value::Int(1)],
+                ),
+                (
+                    false,
+                    AckerStream::Ack,
+                    vec![Value::Long(root), Value::Long(5)],
+                ),
+                (false, AckerStream::Fail, vec![Value::Long(root)]),
+                (false, AckerStream::ResetTimeout, vec![Value::Long(root)]),
+            ] {
+                let emitter = if on_spout { &mut spout } else { &mut bolt };
+                let (source, task) = emitter
+                    .acker_target(kind, &values)
+                    .unwrap_or_else(|| panic!("{kind:?} has a resolved route"));
+                let mut general = Vec::new();
+                let (general_source, system) = emitter
+                    .route_into(kind.id(), &values, None, &mut general)
+                    .unwrap();
+                assert!(system && std::ptr::eq(source, general_source));
+                assert_eq!(general, [task], "{kind:?} root {root}");
+                seen.insert(task);
+            }
+        }
+        assert_eq!(
+            seen.into_iter().collect::<Vec<_>>(),
+            ackers,
+            "every acker gets roots"
+        );
+        // Values that do not fit the stream take the general path, which reports the error.
+        assert!(bolt
+            .acker_target(AckerStream::Ack, &[Value::Long(1)])
+            .is_none());
+        assert!(bolt.acker_target(AckerStream::Fail, &[]).is_none());
     }
 }

@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::emitter::{wait, EmitValues, ExecutorOutput, TaskEmitter, BATCH_TUPLES};
+use super::emitter::{wait, AckerStream, EmitValues, ExecutorOutput, TaskEmitter, BATCH_TUPLES};
 use super::now_ms;
 use super::shared::{ExecutorDef, WorkerShared};
 use super::transport::{prefetch_after, recycle, Control, ExecutorInbox};
@@ -23,8 +23,7 @@ use crate::api::{
     TopologyContext, TupleSource,
 };
 use crate::topology::system::{
-    ACKER_ACK_STREAM_ID, ACKER_FAIL_STREAM_ID, ACKER_INIT_STREAM_ID, ACKER_RESET_TIMEOUT_STREAM_ID,
-    SYSTEM_TICK_STREAM_ID,
+    ACKER_ACK_STREAM_ID, ACKER_FAIL_STREAM_ID, ACKER_RESET_TIMEOUT_STREAM_ID, SYSTEM_TICK_STREAM_ID,
 };
 use crate::tuple::{Value, Values};
 
@@ -102,7 +101,7 @@ impl SpoutBackend<'_> {
                 });
                 self.out.emit_system(
                     self.emitter,
-                    ACKER_INIT_STREAM_ID,
+                    AckerStream::Init,
                     &[
                         Value::Long(root),
                         Value::Long(xor),

@@ -366,6 +366,21 @@ impl Grouper {
         Ok(())
     }
 
+    /// For a fields grouping on the tuple's first value alone (how every emitter's acker streams
+    /// reach the `__acker` tasks, grouped on the root id): the route, which picks the same task as
+    /// [`choose_tasks`](Self::choose_tasks) without its general dispatch. `None` for any other
+    /// grouping.
+    pub fn first_field_route(&self) -> Option<FirstFieldRoute> {
+        match &self.inner {
+            Inner::Fields {
+                targets, indices, ..
+            } if indices.as_slice() == [0] && !targets.is_empty() => Some(FirstFieldRoute {
+                targets: targets.clone(),
+            }),
+            _ => None,
+        }
+    }
+
     /// [`choose_tasks`](Self::choose_tasks) into a new vector.
     pub fn choose(
         &mut self,
@@ -436,6 +451,23 @@ fn shuffle(targets: &[i32], context: &GrouperContext<'_>) -> Inner {
         ))
     } else {
         Inner::Shuffle(ShuffleGrouper::new(targets, context.seed))
+    }
+}
+
+/// A fields grouping on the first value, resolved (see [`Grouper::first_field_route`]).
+#[derive(Debug, Clone)]
+pub struct FirstFieldRoute {
+    /// Sorted, never empty.
+    targets: Vec<i32>,
+}
+
+impl FirstFieldRoute {
+    /// The task a tuple whose first value is `first` goes to: Storm's fields-grouping hash of a
+    /// one-value selection (`31 + hashCode`), floor-modded over the sorted targets.
+    #[inline]
+    pub fn choose(&self, first: &Value) -> i32 {
+        let h = 31i32.wrapping_add(first.java_hash_code());
+        self.targets[floor_mod(h, self.targets.len())]
     }
 }
 

@@ -361,4 +361,38 @@ proptest! {
         let want = fields_task_index(&[Value::from(key.as_str())], n).map(|i| targets[i]);
         prop_assert_eq!(a.first().copied(), want);
     }
+
+    #[test]
+    fn first_field_route_picks_what_choose_tasks_picks(
+        root in any::<i64>(), word in ".{0,8}", n in 1usize..12, shift in -5i32..5,
+    ) {
+        // Unsorted targets, as a topology gives them; the grouper sorts them.
+        let targets: Vec<i32> = (0..n as i32).rev().map(|t| t * 3 + shift).collect();
+        let out = Fields::new(["id", "val"]).unwrap();
+        let mut g = grouper(Grouping::fields(["id"]), &targets, &out);
+        let route = g.first_field_route().expect("fields on the first value");
+        for first in [Value::Long(root), Value::Int(root as i32), Value::from(word.as_str())] {
+            let want = g.choose(1, &[first.clone(), Value::Long(7)]).unwrap();
+            prop_assert_eq!(vec![route.choose(&first)], want);
+        }
+    }
+}
+
+#[test]
+fn first_field_route_only_for_a_fields_grouping_on_the_first_value() {
+    let out = fields(&["id", "val"]);
+    for (grouping, routed) in [
+        (Grouping::fields(["id"]), true),
+        (Grouping::fields(["val"]), false),
+        (Grouping::fields(["id", "val"]), false),
+        (Grouping::global(), false),
+        (Grouping::Shuffle, false),
+        (Grouping::All, false),
+    ] {
+        let g = grouper(grouping.clone(), &[4, 2], &out);
+        assert_eq!(g.first_field_route().is_some(), routed, "{grouping:?}");
+    }
+    assert!(grouper(Grouping::fields(["id"]), &[], &out)
+        .first_field_route()
+        .is_none());
 }
