@@ -701,14 +701,7 @@ impl ExecutorOutput {
     /// [`SystemMessage`] to an acker of this worker, else copying `values` into a recycled tuple.
     pub fn emit_system(&mut self, emitter: &mut TaskEmitter, kind: AckerStream, values: &[Value]) {
         if let Some((source, dest)) = emitter.acker_target(kind, values) {
-            self.count_emit(source, values, std::slice::from_ref(&dest));
-            match SystemMessage::from_values(source, values) {
-                Some(m) if self.router.is_local(dest) => self.push_message(dest, m),
-                _ => {
-                    let tuple = self.pool.make_copied(source, values, TupleIds::default());
-                    self.transfer(dest, tuple, true);
-                }
-            }
+            self.deliver_unanchored(source, true, values, std::slice::from_ref(&dest));
         } else if let Err(e) = self.emit_unanchored(emitter, kind.id(), values, None) {
             tracing::warn!(stream = kind.id(), error = %e, "cannot emit on system stream");
         }
@@ -727,25 +720,37 @@ impl ExecutorOutput {
         targets.clear();
         let routed = emitter.route_into(stream, values, direct, &mut targets);
         if let Ok((source, system)) = routed {
-            self.count_emit(source, values, &targets);
-            // System traffic between executors of this worker travels as plain messages.
-            let message = if system {
-                SystemMessage::from_values(source, values)
-            } else {
-                None
-            };
-            for &dest in &targets {
-                match message {
-                    Some(m) if self.router.is_local(dest) => self.push_message(dest, m),
-                    _ => {
-                        let tuple = self.pool.make_copied(source, values, TupleIds::default());
-                        self.transfer(dest, tuple, system);
-                    }
-                }
-            }
+            self.deliver_unanchored(source, system, values, &targets);
         }
         self.scratch = targets;
         routed.map(drop)
+    }
+
+    /// Counts an unanchored emit of `values` from `source` to `targets` and hands it over: system
+    /// traffic to executors of this worker as plain messages, everything else copied into recycled
+    /// tuples.
+    fn deliver_unanchored(
+        &mut self,
+        source: &'static TupleSource,
+        system: bool,
+        values: &[Value],
+        targets: &[i32],
+    ) {
+        self.count_emit(source, values, targets);
+        let message = if system {
+            SystemMessage::from_values(source, values)
+        } else {
+            None
+        };
+        for &dest in targets {
+            match message {
+                Some(m) if self.router.is_local(dest) => self.push_message(dest, m),
+                _ => {
+                    let tuple = self.pool.make_copied(source, values, TupleIds::default());
+                    self.transfer(dest, tuple, system);
+                }
+            }
+        }
     }
 }
 

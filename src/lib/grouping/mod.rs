@@ -462,12 +462,13 @@ pub struct FirstFieldRoute {
 }
 
 impl FirstFieldRoute {
-    /// The task a tuple whose first value is `first` goes to: Storm's fields-grouping hash of a
-    /// one-value selection (`31 + hashCode`), floor-modded over the sorted targets.
+    /// The task a tuple whose first value is `first` goes to: [`fields_task_index`] of that
+    /// one-value selection over the sorted targets.
     #[inline]
     pub fn choose(&self, first: &Value) -> i32 {
-        let h = 31i32.wrapping_add(first.java_hash_code());
-        self.targets[floor_mod(h, self.targets.len())]
+        let i = fields_task_index(std::slice::from_ref(first), self.targets.len());
+        // The targets are never empty, so there is always an index.
+        self.targets[i.unwrap_or(0)]
     }
 }
 
@@ -478,6 +479,7 @@ fn floor_mod(hash: i32, n: usize) -> usize {
 }
 
 /// Storm's `TupleUtils.chooseTaskIndex`: `floorMod(deepHashCode(selected), n)`, `None` when `n` is 0.
+#[inline]
 pub fn fields_task_index(selected: &[Value], n: usize) -> Option<usize> {
     (n > 0).then(|| floor_mod(crate::tuple::deep_hash_code(selected), n))
 }
